@@ -1,0 +1,54 @@
+"""What a scanned code looks like, before anything is looked up."""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_CODE_LENGTH = 64
+
+
+class GarbledCode(ValueError):
+    """A scan that cannot be a code at all; ``reason`` says which way it is broken."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def clean(raw: str) -> str:
+    """The code as scanned, without surrounding blanks; raise GarbledCode if it cannot be one."""
+    code = raw.strip()
+    if not code:
+        raise GarbledCode("empty")
+    if len(code) > MAX_CODE_LENGTH:
+        raise GarbledCode("too_long")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in code):
+        raise GarbledCode("control_characters")
+    return code
+
+
+def is_isbn13(code: str) -> bool:
+    """An EAN-13 of a book (prefix 978 or 979) with a correct check digit."""
+    if len(code) != 13 or not code.isascii() or not code.isdigit():
+        return False
+    if not code.startswith(("978", "979")):
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(code[:12]))
+    return (10 - total % 10) % 10 == int(code[12])
+
+
+def normalise_isbn(text: str) -> str | None:
+    """An ISBN-13 from how librarians write it ("978-7-5324-…", ISBN-10), or None if invalid."""
+    digits = "".join(ch for ch in text.upper() if ch.isdigit() or ch == "X")
+    if len(digits) == 10:
+        body = digits[:9]
+        if not body.isdigit():
+            return None
+        check10 = sum((10 - i) * int(d) for i, d in enumerate(body)) % 11
+        expected = "X" if (11 - check10) % 11 == 10 else str((11 - check10) % 11)
+        if digits[9] != expected:
+            return None
+        partial = "978" + body
+        total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(partial))
+        digits = partial + str((10 - total % 10) % 10)
+    return digits if is_isbn13(digits) else None

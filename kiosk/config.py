@@ -1,0 +1,228 @@
+"""kiosk.toml: the settings, circulation policies and timetable of a standalone kiosk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from kiosk.models import ClosedDate, OpeningWindow, PatronKind, Policy, Week
+from kiosk.rules import DEFAULT_POLICIES
+from kiosk.schedule import WEEK_A_STARTS
+from kiosk.store import set_setting
+
+FILE_NAME = "kiosk.toml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+DEFAULT_TOML = """\
+# Library Kiosk settings. Edit, then restart the kiosk.
+# Times are local times of the school; dates are written 2026-09-01.
+
+[kiosk]
+# A short name for this kiosk, shown in the office's records ("where lent").
+name = "kiosk-1"
+# Language of the screen: "zh_CN" (简体中文) or "en".
+language = "zh_CN"
+# Time zone of the school; empty means the Raspberry Pi's own setting.
+timezone = ""
+# Seconds without a scan or touch before a student's session ends by itself.
+session_timeout_seconds = 30
+# Seconds to answer "return or renew?" before the question goes away.
+choice_timeout_seconds = 10
+# Seconds the supervisor menu stays open without a touch.
+supervisor_timeout_seconds = 120
+# The same code scanned again within this many seconds is ignored (children scan twice).
+repeat_scan_seconds = 2
+# Wrong PINs before a small librarian's card is locked, and for how long.
+pin_attempts = 3
+pin_lockout_minutes = 5
+# A standalone kiosk forgets who had a returned book after this many days.
+forget_returned_after_days = 7
+
+# How many books each kind of patron may have, for how long, and when overdue books block.
+# overdue_block_days: a book this many days overdue stops new loans (0: any overdue book).
+[policies.student]
+max_loans = 2
+loan_days = 14
+max_renewals = 1
+overdue_block_days = 7
+
+[policies.helper]
+max_loans = 3
+loan_days = 14
+max_renewals = 1
+overdue_block_days = 7
+
+[policies.teacher]
+max_loans = 10
+loan_days = 30
+max_renewals = 2
+overdue_block_days = 30
+
+[policies.librarian]
+max_loans = 20
+loan_days = 30
+max_renewals = 3
+overdue_block_days = 60
+
+[timetable]
+# The Monday of any "A" week; weeks then alternate A, B, A, B.
+week_a_starts = 2026-08-31
+# Days the library stays closed (holidays, exams).
+closed_dates = [2026-10-01, 2026-10-02, 2026-10-05, 2026-10-06, 2026-10-07]
+
+# One [[timetable.window]] for each opening. grades = [] means every grade;
+# week = "every", "A" or "B".
+[[timetable.window]]
+weekdays = ["mon", "tue", "wed", "thu", "fri"]
+opens = "13:30"
+closes = "14:20"
+grades = []
+week = "every"
+
+[[timetable.window]]
+weekdays = ["mon", "wed", "fri"]
+opens = "17:00"
+closes = "17:40"
+grades = [5, 6]
+week = "every"
+"""
+
+Positive = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KioskSettings(_Strict):
+    name: str = "kiosk-1"
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    timezone: str = ""
+    session_timeout_seconds: Annotated[float, Field(gt=0)] = 30
+    choice_timeout_seconds: Annotated[float, Field(gt=0)] = 10
+    supervisor_timeout_seconds: Annotated[float, Field(gt=0)] = 120
+    repeat_scan_seconds: Annotated[float, Field(ge=0)] = 2
+    pin_attempts: Annotated[int, Field(ge=1)] = 3
+    pin_lockout_minutes: Positive = 5
+    forget_returned_after_days: Positive = 7
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone) if self.timezone else _system_zone()
+
+
+class PolicySettings(_Strict):
+    max_loans: Positive
+    loan_days: Annotated[int, Field(ge=1)]
+    max_renewals: Positive
+    overdue_block_days: Positive
+
+
+class WindowSettings(_Strict):
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    opens: dt.time
+    closes: dt.time
+    grades: list[Annotated[int, Field(ge=1, le=12)]] = []
+    week: Week = Week.EVERY
+
+    @field_validator("closes")
+    @classmethod
+    def _after_opening(cls, value: dt.time, info: ValidationInfo) -> dt.time:
+        opens = info.data.get("opens")
+        if opens is not None and value <= opens:
+            raise ValueError("closes must be later than opens")
+        return value
+
+
+class TimetableSettings(_Strict):
+    week_a_starts: dt.date | None = None
+    closed_dates: list[dt.date] = []
+    window: list[WindowSettings] = []
+
+
+class KioskConfig(_Strict):
+    kiosk: KioskSettings = KioskSettings()
+    policies: dict[PatronKind, PolicySettings] = {
+        kind: PolicySettings(**values) for kind, values in DEFAULT_POLICIES.items()
+    }
+    timetable: TimetableSettings = TimetableSettings()
+
+
+class ConfigError(Exception):
+    """kiosk.toml cannot be used; the message names the file, the setting and the problem."""
+
+
+def load(data_dir: Path) -> KioskConfig:
+    """Read DIR/kiosk.toml, writing the commented defaults there first if it is missing."""
+    path = Path(data_dir) / FILE_NAME
+    if not path.exists():
+        path.write_text(DEFAULT_TOML, encoding="utf-8")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return KioskConfig.model_validate(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+def apply(session: Session, config: KioskConfig) -> None:
+    """Make the store's policies and timetable those of *config* (in the caller's transaction)."""
+    for kind in PatronKind:
+        values = config.policies.get(kind) or PolicySettings(**DEFAULT_POLICIES[kind])
+        session.merge(Policy(patron_kind=kind, **values.model_dump()))
+    session.execute(delete(OpeningWindow))
+    for window in config.timetable.window:
+        for day in window.weekdays:
+            session.add(
+                OpeningWindow(
+                    weekday=WEEKDAYS.index(day),
+                    opens=window.opens,
+                    closes=window.closes,
+                    grades=",".join(str(g) for g in sorted(set(window.grades))),
+                    week=window.week,
+                )
+            )
+    session.execute(delete(ClosedDate))
+    for day in sorted(set(config.timetable.closed_dates)):
+        session.add(ClosedDate(day=day))
+    if config.timetable.week_a_starts is not None:
+        set_setting(session, WEEK_A_STARTS, config.timetable.week_a_starts.isoformat())
+
+
+def _system_zone() -> ZoneInfo:
+    if os.environ.get("TZ"):
+        return ZoneInfo(os.environ["TZ"])
+    link = Path("/etc/localtime")
+    if link.is_symlink():
+        target = str(link.resolve())
+        if "zoneinfo/" in target:
+            return ZoneInfo(target.split("zoneinfo/", 1)[1])
+    return ZoneInfo("UTC")

@@ -1,0 +1,703 @@
+"""The kiosk's state machine: scanned codes, touches and time in; outcomes out.
+
+It knows nothing of screens, scanners, lights or networks. The UI, the headless mode and the
+hardware adapters feed it and show what it answers, so all of them run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from kiosk import outbox, rules
+from kiosk.codes import GarbledCode, clean, is_isbn13
+from kiosk.config import KioskSettings
+from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Title
+from kiosk.outbox import Moment
+from kiosk.outcome import Kind, Light, LoanLine, Outcome, Sound
+from kiosk.pins import check_pin
+from kiosk.rules import Refused
+from kiosk.schedule import Schedule
+from kiosk.store import Store, StoreError, get_setting
+
+Role = Literal["any", "cards", "books"]
+UNDO_SECONDS = 10
+PIN_TIMEOUT_SECONDS = 30
+ENROLLED = "sync.enrolled"  # set by the sync client once the kiosk has an office to report to
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    SESSION = "session"
+    CHOICE = "choice"  # the student scanned a book they already have: return or renew?
+    PIN = "pin"  # a small librarian's card was scanned; waiting for the PIN
+    SUPERVISOR = "supervisor"
+    BATCH_RETURN = "batch_return"
+    MARK_DAMAGED = "mark_damaged"
+    MARK_LOST = "mark_lost"
+
+
+SUPERVISOR_STATES = {State.SUPERVISOR, State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _supervisor_mode(state: State) -> Callable[[Kiosk, str | None], list[Outcome]]:
+    """A touch that switches the supervisor menu to one of its scanning modes."""
+
+    def enter(kiosk: Kiosk, _arg: str | None) -> list[Outcome]:
+        if kiosk.state not in SUPERVISOR_STATES:
+            return [kiosk._refusal(Kind.REFUSED, "supervisor_only")]
+        kiosk.state = state
+        return [
+            Outcome(
+                Kind.SUPERVISOR,
+                light=Light.READY,
+                reason=state.value,
+                patron=kiosk._supervisor_card,
+            )
+        ]
+
+    return enter
+
+
+@dataclass
+class _Visit:
+    """What the engine remembers of the person at the kiosk, and only while they are there."""
+
+    patron_id: int
+    card: str
+    helper_card: str | None = None  # a small librarian opened this session for the student
+    taken: list[LoanLine] = field(default_factory=list)
+    last_loan: str | None = None
+    last_loan_at: dt.datetime | None = None
+    choice_copy_id: int | None = None
+
+
+class Kiosk:
+    """One kiosk: feed it with :meth:`scan`, :meth:`touch` and :meth:`tick`.
+
+    Each call returns the outcomes to show, in order (a new card during a session gives
+    the end of the old session and the start of the new one). Calls may come from any
+    thread; they are handled one at a time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: KioskSettings | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        tz: ZoneInfo | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or KioskSettings()
+        self.clock = clock
+        self.tz = tz or self.settings.zone()
+        self.state = State.IDLE
+        self._visit: _Visit | None = None
+        self._supervisor_card: str | None = None
+        self._pin_card: str | None = None
+        self._last_action_at: dt.datetime | None = None
+        self._choice_at: dt.datetime | None = None
+        self._last_code: tuple[str, dt.datetime] | None = None
+        self._clock_backwards = False
+        self._clock_seen = "ok"
+        self._lock = threading.RLock()
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def patron_card(self) -> str | None:
+        return self._visit.card if self._visit else None
+
+    @property
+    def clock_backwards(self) -> bool:
+        """True while the kiosk clock reads earlier than a time already seen."""
+        return self._clock_backwards
+
+    def scan(self, raw: str, role: Role = "any") -> list[Outcome]:
+        """A code from a scanner or card reader; *role* is the device's (cards, books, any)."""
+        with self._lock:
+            now = self.clock()
+            try:
+                code = clean(raw)
+            except GarbledCode as exc:
+                return [self._refusal(Kind.UNKNOWN_CODE, exc.reason)]
+            if self._is_repeat(code, now):
+                return [Outcome(Kind.IGNORED, reason="repeat_scan")]
+            self._last_code = (code, now)
+            self._last_action_at = now
+            return self._guarded(lambda: self._on_scan(code, role))
+
+    def touch(self, action: str, arg: str | None = None) -> list[Outcome]:
+        """A touch on the screen (or a button): done, return, renew, cancel, undo, keep, ...
+
+        Supervisor actions: ``pin`` (arg: the PIN), ``borrow`` (a small librarian borrows for
+        themselves instead), ``open_for`` (arg: a student's card, for a forgotten card),
+        ``batch_return``, ``mark_damaged``, ``mark_lost``, ``leave``.
+        """
+        with self._lock:
+            self._last_action_at = self.clock()
+            handler = self._touches.get(action)
+            if handler is None:
+                return [self._refusal(Kind.UNKNOWN_CODE, "unknown_touch")]
+            return self._guarded(lambda: handler(self, arg))
+
+    def tick(self) -> list[Outcome]:
+        """Let time pass: sessions, questions and menus left alone too long end."""
+        with self._lock:
+            return self._guarded(self._on_tick)
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the current session or menu ends by itself (for a countdown)."""
+        with self._lock:
+            limit = self._timeout()
+            if limit is None or self._last_action_at is None:
+                return None
+            elapsed = (self.clock() - self._last_action_at).total_seconds()
+            return max(0.0, limit - elapsed)
+
+    def shutdown(self) -> list[Outcome]:
+        """End whatever is open, as at the end of input or when the kiosk is switched off."""
+        with self._lock:
+            return self._guarded(lambda: self._end_all("shutdown"))
+
+    def idle_light(self) -> Light:
+        """Green when the library is open now, amber when it is closed."""
+        with self.store.read() as db:
+            return self._idle_light(db, outbox.read_clock(db, self.clock(), self.tz))
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def _guarded(self, action: Callable[[], list[Outcome]]) -> list[Outcome]:
+        try:
+            outcomes = action()
+        except StoreError as exc:
+            return [
+                Outcome(
+                    Kind.FAULT,
+                    light=Light.FAULT,
+                    sound=Sound.LOW_BEEP,
+                    reason="database",
+                    detail={"message": str(exc)},
+                )
+            ]
+        return self._clock_check() + outcomes
+
+    def _on_scan(self, code: str, role: Role) -> list[Outcome]:
+        with self._transaction() as (db, moment):
+            patron = rules.find_patron(db, code) if role != "books" else None
+            if patron is None and role == "cards":
+                return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
+            if patron is not None:
+                return self._on_card(db, moment, patron)
+            return self._on_book(db, moment, code)
+
+    def _on_card(self, db: Session, moment: Moment, patron: Patron) -> list[Outcome]:
+        if self.state in SUPERVISOR_STATES:
+            if patron.kind in (PatronKind.STUDENT, PatronKind.TEACHER):
+                return self._open_for(db, moment, patron)
+            return [Outcome(Kind.SUPERVISOR, light=Light.READY, patron=self._supervisor_card)]
+        if self._visit is not None and self._visit.patron_id == patron.id:
+            self.state = State.SESSION
+            return [self._session_view(db, moment, patron, Kind.SESSION_RESUMED)]
+        ended = self._end_visit(db, moment, "next_card") if self._visit else []
+        self._pin_card = None
+        self.state = State.IDLE
+        if patron.kind in (PatronKind.HELPER, PatronKind.LIBRARIAN) and patron.pin_hash:
+            if patron.locked_until is not None and patron.locked_until > moment.at:
+                return [*ended, self._refusal(Kind.REFUSED, "card_locked", patron=patron.card)]
+            self.state = State.PIN
+            self._pin_card = patron.card
+            return [
+                *ended,
+                Outcome(Kind.PIN_NEEDED, light=Light.READY, patron=patron.card, name=patron.name),
+            ]
+        return [*ended, self._start_visit(db, moment, patron, helper_card=None)]
+
+    def _on_book(self, db: Session, moment: Moment, code: str) -> list[Outcome]:
+        copy = rules.find_copy(db, code)
+        if copy is None and is_isbn13(code):
+            return self._on_isbn(db, moment, code)
+        if copy is None:
+            return [self._refusal(Kind.UNKNOWN_CODE, "unknown_code", copy=code)]
+        return self._on_copy(db, moment, copy)
+
+    def _on_isbn(self, db: Session, moment: Moment, isbn: str) -> list[Outcome]:
+        copies = rules.unlabelled_copies(db, isbn)
+        if not copies:
+            labelled = db.query(Title).filter(Title.isbn == isbn).first()
+            if labelled is not None:
+                return [self._refusal(Kind.REFUSED, "use_library_label", title=labelled.title)]
+            return [self._refusal(Kind.UNKNOWN_CODE, "unknown_code", copy=isbn)]
+        loans = {c.id: rules.open_loan(db, c) for c in copies}
+        title = copies[0].title.title
+        if self.state in (State.SESSION, State.CHOICE):
+            assert self._visit is not None
+            me = self._visit.patron_id
+            mine = [c for c in copies if (ln := loans[c.id]) and ln.patron_id == me]
+            available = [c for c in copies if c.status == CopyStatus.AVAILABLE]
+            elsewhere = sorted(
+                (c for c in copies if loans[c.id] and c not in mine),
+                key=lambda c: loans[c.id].lent_at,  # type: ignore[union-attr]
+            )
+            pick = (mine or available or elsewhere or copies)[0]
+            return self._on_copy(db, moment, pick)
+        out = [c for c in copies if loans[c.id] is not None]
+        if len(out) == 1:
+            return self._on_copy(db, moment, out[0])
+        if not out:
+            return [self._refusal(Kind.REFUSED, "not_on_loan", copy=isbn, title=title)]
+        return [self._refusal(Kind.REFUSED, "scan_card_first", copy=isbn, title=title)]
+
+    def _on_copy(self, db: Session, moment: Moment, copy: Copy) -> list[Outcome]:
+        match self.state:
+            case State.SESSION | State.CHOICE:
+                return self._lend(db, moment, copy)
+            case State.MARK_DAMAGED | State.MARK_LOST:
+                status = CopyStatus.DAMAGED if self.state == State.MARK_DAMAGED else CopyStatus.LOST
+                assert self._supervisor_card is not None
+                rules.mark_copy(db, moment, copy, status, by=self._supervisor_card)
+                return [
+                    Outcome(
+                        Kind.COPY_MARKED,
+                        light=Light.SUCCESS,
+                        sound=Sound.BEEP,
+                        reason=status.value,
+                        copy=copy.code,
+                        title=copy.title.title,
+                    )
+                ]
+            case State.PIN:
+                self.state, self._pin_card = State.IDLE, None
+                return self._return(db, moment, copy)
+            case _:
+                return self._return(db, moment, copy)
+
+    def _lend(self, db: Session, moment: Moment, copy: Copy) -> list[Outcome]:
+        visit = self._visit
+        assert visit is not None
+        patron = db.get(Patron, visit.patron_id)
+        if patron is None:  # removed by a sync while the student stood here
+            return self._end_all("patron_removed")
+        current = rules.open_loan(db, copy)
+        if current is not None and current.patron_id == patron.id:
+            self.state = State.CHOICE
+            self._choice_at = moment.at
+            visit.choice_copy_id = copy.id
+            return [
+                Outcome(
+                    Kind.CHOICE_NEEDED,
+                    light=Light.READY,
+                    patron=patron.card,
+                    copy=copy.code,
+                    title=copy.title.title,
+                    due=current.due_date,
+                    reason="already_yours",
+                    late_days=rules.overdue_days(current, moment.today),
+                )
+            ]
+        self.state = State.SESSION
+        try:
+            lent = rules.checkout(
+                db,
+                moment,
+                Schedule.load(db),
+                patron,
+                copy,
+                where=self.settings.name,
+                override_by=visit.helper_card,
+            )
+        except Refused as refusal:
+            return [
+                self._refusal(
+                    Kind.REFUSED,
+                    refusal.reason,
+                    patron=patron.card,
+                    copy=copy.code,
+                    title=copy.title.title,
+                    **refusal.detail,
+                )
+            ]
+        line = LoanLine(copy.code, copy.title.title, lent.loan.due_date, 0)
+        visit.taken.append(line)
+        visit.last_loan, visit.last_loan_at = lent.loan.id, moment.at
+        detail: dict[str, object] = {}
+        if lent.implicitly_returned is not None:
+            detail["implicit_return"] = True
+        if lent.loan.override_by:
+            detail["override_by"] = lent.loan.override_by
+        return [
+            Outcome(
+                Kind.CHECKED_OUT,
+                light=Light.SUCCESS,
+                sound=Sound.BEEP,
+                patron=patron.card,
+                copy=copy.code,
+                title=copy.title.title,
+                due=lent.loan.due_date,
+                may_borrow=rules.may_borrow(db, patron),
+                detail=detail,
+            )
+        ]
+
+    def _return(self, db: Session, moment: Moment, copy: Copy) -> list[Outcome]:
+        try:
+            loan = rules.return_copy(db, moment, copy)
+        except Refused as refusal:
+            return [
+                self._refusal(Kind.REFUSED, refusal.reason, copy=copy.code, title=copy.title.title)
+            ]
+        return [self._returned(loan, moment)]
+
+    @staticmethod
+    def _returned(loan: Loan, moment: Moment) -> Outcome:
+        return Outcome(
+            Kind.RETURNED,
+            light=Light.SUCCESS,
+            sound=Sound.BEEP,
+            copy=loan.copy.code,
+            title=loan.copy.title.title,
+            due=loan.due_date,
+            late_days=rules.overdue_days(loan, moment.today),
+        )
+
+    # -- touches ---------------------------------------------------------------------------
+
+    def _touch_done(self, _arg: str | None) -> list[Outcome]:
+        if self.state in (State.SESSION, State.CHOICE):
+            return self._end_all("done")
+        if self.state in (State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST):
+            self.state = State.SUPERVISOR
+            return [Outcome(Kind.SUPERVISOR, light=Light.READY, patron=self._supervisor_card)]
+        return self._end_all("done")
+
+    def _touch_cancel(self, _arg: str | None) -> list[Outcome]:
+        if self.state == State.CHOICE:
+            return self._leave_choice()
+        return self._touch_done(None)
+
+    def _touch_return(self, _arg: str | None) -> list[Outcome]:
+        return self._answer_choice(renew=False)
+
+    def _touch_renew(self, _arg: str | None) -> list[Outcome]:
+        return self._answer_choice(renew=True)
+
+    def _answer_choice(self, *, renew: bool) -> list[Outcome]:
+        if self.state != State.CHOICE or self._visit is None:
+            return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
+        visit = self._visit
+        with self._transaction() as (db, moment):
+            copy = db.get(Copy, visit.choice_copy_id)
+            loan = rules.open_loan(db, copy) if copy else None
+            self.state, visit.choice_copy_id = State.SESSION, None
+            if copy is None or loan is None or loan.patron_id != visit.patron_id:
+                return [self._refusal(Kind.REFUSED, "not_on_loan")]
+            if not renew:
+                rules.return_copy(db, moment, copy)
+                visit.taken = [t for t in visit.taken if t.copy != copy.code]
+                return [self._returned(loan, moment)]
+            try:
+                rules.renew(db, moment, Schedule.load(db), loan)
+            except Refused as refusal:
+                return [
+                    self._refusal(
+                        Kind.REFUSED,
+                        refusal.reason,
+                        copy=copy.code,
+                        title=copy.title.title,
+                        due=loan.due_date,
+                        **refusal.detail,
+                    )
+                ]
+            return [
+                Outcome(
+                    Kind.RENEWED,
+                    light=Light.SUCCESS,
+                    sound=Sound.BEEP,
+                    patron=visit.card,
+                    copy=copy.code,
+                    title=copy.title.title,
+                    due=loan.due_date,
+                )
+            ]
+
+    def _leave_choice(self) -> list[Outcome]:
+        assert self._visit is not None
+        self.state, self._visit.choice_copy_id = State.SESSION, None
+        with self._transaction() as (db, moment):
+            patron = db.get(Patron, self._visit.patron_id)
+            assert patron is not None
+            return [self._session_view(db, moment, patron, Kind.SESSION_RESUMED)]
+
+    def _touch_undo(self, _arg: str | None) -> list[Outcome]:
+        visit = self._visit
+        now = self.clock()
+        if (
+            self.state != State.SESSION
+            or visit is None
+            or visit.last_loan is None
+            or visit.last_loan_at is None
+            or (now - visit.last_loan_at).total_seconds() > UNDO_SECONDS
+        ):
+            return [self._refusal(Kind.REFUSED, "nothing_to_undo")]
+        with self._transaction() as (db, moment):
+            loan = db.get(Loan, visit.last_loan)
+            if loan is None or loan.returned_at is not None:
+                return [self._refusal(Kind.REFUSED, "nothing_to_undo")]
+            rules.undo_checkout(db, moment, loan)
+            visit.taken = [t for t in visit.taken if t.copy != loan.copy.code]
+            visit.last_loan = visit.last_loan_at = None
+            patron = db.get(Patron, visit.patron_id)
+            return [
+                Outcome(
+                    Kind.UNDONE,
+                    light=Light.READY,
+                    copy=loan.copy.code,
+                    title=loan.copy.title.title,
+                    may_borrow=rules.may_borrow(db, patron) if patron else None,
+                )
+            ]
+
+    def _touch_keep(self, _arg: str | None) -> list[Outcome]:
+        return []  # the touch itself restarted the idle timer
+
+    def _touch_pin(self, pin: str | None) -> list[Outcome]:
+        if self.state != State.PIN or self._pin_card is None:
+            return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
+        with self._transaction() as (db, moment):
+            helper = rules.find_patron(db, self._pin_card)
+            if helper is None or helper.pin_hash is None:
+                self.state, self._pin_card = State.IDLE, None
+                return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
+            if helper.locked_until is not None and helper.locked_until > moment.at:
+                self.state, self._pin_card = State.IDLE, None
+                return [self._refusal(Kind.REFUSED, "card_locked", patron=helper.card)]
+            if pin is not None and check_pin(pin, helper.pin_hash):
+                helper.failed_pins = 0
+                helper.locked_until = None
+                outbox.append(db, moment, "supervisor_opened", by=helper.card)
+                self.state, self._pin_card = State.SUPERVISOR, None
+                self._supervisor_card = helper.card
+                return [
+                    Outcome(
+                        Kind.SUPERVISOR, light=Light.READY, patron=helper.card, name=helper.name
+                    )
+                ]
+            helper.failed_pins += 1
+            left = self.settings.pin_attempts - helper.failed_pins
+            if left > 0:
+                return [
+                    self._refusal(Kind.REFUSED, "wrong_pin", patron=helper.card, attempts_left=left)
+                ]
+            helper.failed_pins = 0
+            helper.locked_until = moment.at + dt.timedelta(
+                minutes=self.settings.pin_lockout_minutes
+            )
+            outbox.append(db, moment, "card_locked", card=helper.card)
+            self.state, self._pin_card = State.IDLE, None
+            return [self._refusal(Kind.REFUSED, "card_locked", patron=helper.card)]
+
+    def _touch_borrow(self, _arg: str | None) -> list[Outcome]:
+        if self.state != State.PIN or self._pin_card is None:
+            return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
+        card, self._pin_card = self._pin_card, None
+        self.state = State.IDLE
+        with self._transaction() as (db, moment):
+            patron = rules.find_patron(db, card)
+            if patron is None:
+                return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
+            return [self._start_visit(db, moment, patron, helper_card=None)]
+
+    def _touch_open_for(self, card: str | None) -> list[Outcome]:
+        if self.state not in SUPERVISOR_STATES:
+            return [self._refusal(Kind.REFUSED, "supervisor_only")]
+        with self._transaction() as (db, moment):
+            patron = rules.find_patron(db, card or "")
+            if patron is None:
+                return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
+            return self._open_for(db, moment, patron)
+
+    def _open_for(self, db: Session, moment: Moment, patron: Patron) -> list[Outcome]:
+        helper = self._supervisor_card
+        self._supervisor_card = None
+        outbox.append(db, moment, "supervisor_closed", by=helper)
+        return [self._start_visit(db, moment, patron, helper_card=helper)]
+
+    def _touch_leave(self, _arg: str | None) -> list[Outcome]:
+        return self._end_all("leave")
+
+    _touches: ClassVar[dict[str, Callable[[Kiosk, str | None], list[Outcome]]]] = {
+        "done": _touch_done,
+        "cancel": _touch_cancel,
+        "return": _touch_return,
+        "renew": _touch_renew,
+        "undo": _touch_undo,
+        "keep": _touch_keep,
+        "pin": _touch_pin,
+        "borrow": _touch_borrow,
+        "open_for": _touch_open_for,
+        "batch_return": _supervisor_mode(State.BATCH_RETURN),
+        "mark_damaged": _supervisor_mode(State.MARK_DAMAGED),
+        "mark_lost": _supervisor_mode(State.MARK_LOST),
+        "leave": _touch_leave,
+    }
+
+    # -- time --------------------------------------------------------------------------
+
+    def _timeout(self) -> float | None:
+        match self.state:
+            case State.SESSION:
+                return self.settings.session_timeout_seconds
+            case State.CHOICE:
+                return self.settings.choice_timeout_seconds
+            case State.PIN:
+                return PIN_TIMEOUT_SECONDS
+            case State.IDLE:
+                return None
+            case _:
+                return self.settings.supervisor_timeout_seconds
+
+    def _on_tick(self) -> list[Outcome]:
+        limit = self._timeout()
+        if limit is None or self._last_action_at is None:
+            return []
+        now = self.clock()
+        if (now - self._last_action_at).total_seconds() < limit:
+            return []
+        if self.state == State.CHOICE:
+            self._last_action_at = now
+            return self._leave_choice()
+        return self._end_all("timeout")
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def _start_visit(
+        self, db: Session, moment: Moment, patron: Patron, *, helper_card: str | None
+    ) -> Outcome:
+        outbox.append(db, moment, "session_started", patron=patron.card, helper=helper_card)
+        self._visit = _Visit(patron.id, patron.card, helper_card=helper_card)
+        self.state = State.SESSION
+        return self._session_view(db, moment, patron, Kind.SESSION_STARTED)
+
+    def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
+        loans = tuple(
+            LoanLine(
+                ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment.today)
+            )
+            for ln in rules.loans_of(db, patron)
+        )
+        detail: dict[str, object] = {}
+        try:
+            if not patron.active:
+                raise Refused("patron_inactive")
+            rules.check_open(Schedule.load(db), patron, moment)
+            rules.check_patron(db, patron, moment)
+            may = rules.may_borrow(db, patron)
+        except Refused as refusal:
+            detail["blocked"] = refusal.reason
+            may = 0
+        if self._visit and self._visit.helper_card:
+            detail["helper"] = self._visit.helper_card
+        return Outcome(
+            kind,
+            light=Light.SUCCESS if kind == Kind.SESSION_STARTED else Light.READY,
+            sound=Sound.BEEP if kind == Kind.SESSION_STARTED else Sound.NONE,
+            patron=patron.card,
+            name=patron.name,
+            class_name=patron.class_name,
+            loans=loans,
+            may_borrow=may,
+            detail=detail,
+        )
+
+    def _end_visit(self, db: Session, moment: Moment, why: str) -> list[Outcome]:
+        visit = self._visit
+        if visit is None:
+            return []
+        outbox.append(
+            db, moment, "session_ended", patron=visit.card, reason=why, taken=len(visit.taken)
+        )
+        self._forget_returned(db, moment)
+        self._visit = None
+        self.state = State.IDLE
+        return [
+            Outcome(
+                Kind.SESSION_ENDED,
+                light=self._idle_light(db, moment),
+                reason=why,
+                patron=visit.card,
+                receipt=tuple(visit.taken),
+            )
+        ]
+
+    def _end_all(self, why: str) -> list[Outcome]:
+        """End the session, PIN question or supervisor menu that is open, back to idle."""
+        with self._transaction() as (db, moment):
+            if self._visit is not None:
+                return self._end_visit(db, moment, why)
+            if self._supervisor_card is not None:
+                outbox.append(db, moment, "supervisor_closed", by=self._supervisor_card)
+            was = self.state
+            self.state, self._pin_card, self._supervisor_card = State.IDLE, None, None
+            if was == State.IDLE:
+                return []
+            return [Outcome(Kind.SESSION_ENDED, light=self._idle_light(db, moment), reason=why)]
+
+    def _forget_returned(self, db: Session, moment: Moment) -> None:
+        enrolled = get_setting(db, ENROLLED) is not None
+        keep = dt.timedelta(days=self.settings.forget_returned_after_days)
+        rules.forget_returned(db, acked_only=enrolled, returned_before=moment.at - keep)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[Session, Moment]]:
+        with self.store.write() as db:
+            moment = outbox.read_clock(db, self.clock(), self.tz)
+            self._clock_seen = moment.clock
+            yield db, moment
+
+    def _idle_light(self, db: Session, moment: Moment) -> Light:
+        return Light.READY if Schedule.load(db).windows_at(moment.local) else Light.CLOSED
+
+    def _is_repeat(self, code: str, now: dt.datetime) -> bool:
+        if self._last_code is None or self._last_code[0] != code:
+            return False
+        elapsed = (now - self._last_code[1]).total_seconds()
+        return 0 <= elapsed < self.settings.repeat_scan_seconds
+
+    def _clock_check(self) -> list[Outcome]:
+        """A fault outcome the first time the clock is seen to have gone backwards."""
+        backwards = self._clock_seen != "ok"
+        if backwards == self._clock_backwards:
+            return []
+        self._clock_backwards = backwards
+        if not backwards:
+            return []
+        return [
+            Outcome(
+                Kind.FAULT,
+                light=Light.FAULT,
+                reason="clock_backwards",
+                detail={"message": "the kiosk clock is earlier than a time it has seen"},
+            )
+        ]
+
+    @staticmethod
+    def _refusal(kind: Kind, reason: str, **fields: object) -> Outcome:
+        known = {k: fields.pop(k) for k in list(fields) if k in ("patron", "copy", "title", "due")}
+        return Outcome(
+            kind, light=Light.REFUSED, sound=Sound.LOW_BEEP, reason=reason, detail=fields, **known
+        )  # type: ignore[arg-type]

@@ -1,0 +1,303 @@
+"""Circulation rules: lending, returning and renewing, as functions of the store.
+
+Each function works inside the caller's write transaction and writes its event to the outbox
+there too, so a change and its event are committed together or not at all. A refusal raises
+:class:`Refused` before anything is changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kiosk import outbox
+from kiosk.codes import is_isbn13
+from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, PatronKind, Policy, Title
+from kiosk.outbox import Moment
+from kiosk.schedule import Schedule
+
+# Used where the store has no policy for a kind of patron (kiosk.toml writes all of them).
+DEFAULT_POLICIES: dict[PatronKind, dict[str, int]] = {
+    PatronKind.STUDENT: dict(max_loans=2, loan_days=14, max_renewals=1, overdue_block_days=7),
+    PatronKind.HELPER: dict(max_loans=3, loan_days=14, max_renewals=1, overdue_block_days=7),
+    PatronKind.TEACHER: dict(max_loans=10, loan_days=30, max_renewals=2, overdue_block_days=30),
+    PatronKind.LIBRARIAN: dict(max_loans=20, loan_days=30, max_renewals=3, overdue_block_days=60),
+}
+
+NOT_FOR_LOAN = {
+    CopyStatus.REFERENCE,
+    CopyStatus.DAMAGED,
+    CopyStatus.IN_REPAIR,
+    CopyStatus.LOST,
+    CopyStatus.WITHDRAWN,
+}
+
+
+class Refused(Exception):
+    """A rule says no. ``reason`` is one of the refusal names of DESIGN.md."""
+
+    def __init__(self, reason: str, **detail: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Lent:
+    loan: Loan
+    implicitly_returned: Loan | None  # someone else's loan of this copy, closed without a scan
+
+
+# -- looking things up -------------------------------------------------------------------
+
+
+def policy_for(session: Session, kind: PatronKind) -> Policy:
+    policy = session.get(Policy, kind)
+    if policy is None:
+        policy = Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
+    return policy
+
+
+def find_patron(session: Session, card: str) -> Patron | None:
+    return session.scalar(select(Patron).where(Patron.card == card))
+
+
+def find_copy(session: Session, barcode: str) -> Copy | None:
+    return session.scalar(select(Copy).where(Copy.barcode == barcode))
+
+
+def unlabelled_copies(session: Session, isbn: str) -> list[Copy]:
+    """Copies of the title with this ISBN that carry no label of their own."""
+    if not is_isbn13(isbn):
+        return []
+    return list(
+        session.scalars(
+            select(Copy)
+            .join(Title)
+            .where(Title.isbn == isbn, Copy.barcode.is_(None))
+            .order_by(Copy.id)
+        )
+    )
+
+
+def open_loan(session: Session, copy: Copy) -> Loan | None:
+    return session.scalar(select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None)))
+
+
+def loans_of(session: Session, patron: Patron) -> list[Loan]:
+    """The patron's current loans, soonest due first."""
+    return list(
+        session.scalars(
+            select(Loan)
+            .where(Loan.patron_id == patron.id, Loan.returned_at.is_(None))
+            .order_by(Loan.due_date, Loan.lent_at)
+        )
+    )
+
+
+def overdue_days(loan: Loan, today: dt.date) -> int:
+    return max(0, (today - loan.due_date).days)
+
+
+def may_borrow(session: Session, patron: Patron) -> int:
+    """How many more books the patron may take before reaching the limit."""
+    return max(0, policy_for(session, patron.kind).max_loans - len(loans_of(session, patron)))
+
+
+def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
+    """Loan days after *today*, moved forward to the next day the library is open."""
+    return schedule.next_open_day(today + dt.timedelta(days=policy.loan_days))
+
+
+# -- checks ----------------------------------------------------------------------------
+
+
+def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
+    """Refuse unless the library is open now for this patron's grade."""
+    windows = schedule.windows_at(moment.local)
+    if not windows:
+        raise Refused("closed")
+    if patron.kind in (PatronKind.STUDENT, PatronKind.HELPER) and not any(
+        w.admits(patron.grade) for w in windows
+    ):
+        raise Refused("not_your_grade_today")
+
+
+def check_patron(session: Session, patron: Patron, moment: Moment) -> None:
+    """Refuse a loan to a patron who is inactive or blocked by lost or long-overdue books."""
+    if not patron.active:
+        raise Refused("patron_inactive")
+    loans = loans_of(session, patron)
+    lost = [loan for loan in loans if loan.copy.status == CopyStatus.LOST]
+    if lost:
+        raise Refused("lost_block", titles=[loan.copy.title.title for loan in lost])
+    block_after = policy_for(session, patron.kind).overdue_block_days
+    overdue = [
+        loan
+        for loan in loans
+        if overdue_days(loan, moment.today) > 0 and overdue_days(loan, moment.today) >= block_after
+    ]
+    if overdue:
+        raise Refused("overdue_block", titles=[loan.copy.title.title for loan in overdue])
+
+
+# -- lending, returning, renewing --------------------------------------------------------
+
+
+def checkout(
+    session: Session,
+    moment: Moment,
+    schedule: Schedule,
+    patron: Patron,
+    copy: Copy,
+    *,
+    where: str,
+    override_by: str | None = None,
+) -> Lent:
+    """Lend *copy* to *patron*, or raise Refused.
+
+    *override_by* is the card of a small librarian who allows a loan over the limit.
+    """
+    current = open_loan(session, copy)
+    if current is not None and current.patron_id == patron.id:
+        raise Refused("already_yours")
+    if copy.status in NOT_FOR_LOAN:
+        raise Refused("not_for_loan", status=copy.status)
+    check_open(schedule, patron, moment)
+    check_patron(session, patron, moment)
+    policy = policy_for(session, patron.kind)
+    over_limit = len(loans_of(session, patron)) >= policy.max_loans
+    if over_limit and override_by is None:
+        raise Refused("limit_reached", max_loans=policy.max_loans)
+
+    implicit = None
+    if current is not None:
+        # The book is in this student's hands: it was returned without a scan.
+        implicit = _close(session, moment, current, implicit=True)
+
+    loan = Loan(
+        copy=copy,
+        patron=patron,
+        patron_class=patron.class_name,
+        patron_grade=patron.grade,
+        lent_at=moment.at,
+        due_date=due_date(schedule, policy, moment.today),
+        lent_where=where,
+        override_by=override_by if over_limit else None,
+    )
+    session.add(loan)
+    copy.status = CopyStatus.ON_LOAN
+    copy.last_borrowed = moment.today
+    session.flush()
+    outbox.append(
+        session,
+        moment,
+        "checkout",
+        loan=loan.id,
+        copy=copy.code,
+        patron=patron.card,
+        due=loan.due_date.isoformat(),
+        where=where,
+        override_by=loan.override_by,
+    )
+    return Lent(loan, implicit)
+
+
+def return_copy(session: Session, moment: Moment, copy: Copy) -> Loan:
+    """Take *copy* back (at any time, open or closed); raise Refused if it is not on loan."""
+    loan = open_loan(session, copy)
+    if loan is None:
+        raise Refused("not_on_loan")
+    return _close(session, moment, loan, implicit=False)
+
+
+def _close(session: Session, moment: Moment, loan: Loan, *, implicit: bool) -> Loan:
+    loan.returned_at = moment.at
+    loan.implicit_return = implicit
+    if loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
+        loan.copy.status = CopyStatus.AVAILABLE  # a lost book that comes back is found
+    outbox.append(
+        session,
+        moment,
+        "implicit_return" if implicit else "return",
+        loan=loan.id,
+        copy=loan.copy.code,
+        patron=loan.patron.card if loan.patron else None,
+        late_days=overdue_days(loan, moment.today),
+    )
+    return loan
+
+
+def undo_checkout(session: Session, moment: Moment, loan: Loan) -> None:
+    """Take back a loan made by mistake a moment ago ("not this book")."""
+    loan.returned_at = moment.at
+    loan.copy.status = CopyStatus.AVAILABLE
+    outbox.append(session, moment, "checkout_undone", loan=loan.id, copy=loan.copy.code)
+
+
+def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> Loan:
+    """Give *loan* a new due date, or raise Refused when it was renewed too often."""
+    assert loan.patron is not None, "only a current loan can be renewed"
+    policy = policy_for(session, loan.patron.kind)
+    if loan.renewals >= policy.max_renewals:
+        raise Refused("max_renewals", max_renewals=policy.max_renewals)
+    loan.renewals += 1
+    loan.due_date = max(loan.due_date, due_date(schedule, policy, moment.today))
+    outbox.append(
+        session,
+        moment,
+        "renew",
+        loan=loan.id,
+        copy=loan.copy.code,
+        patron=loan.patron.card,
+        due=loan.due_date.isoformat(),
+    )
+    return loan
+
+
+def mark_copy(
+    session: Session, moment: Moment, copy: Copy, status: CopyStatus, *, by: str
+) -> Loan | None:
+    """A small librarian marks a copy damaged or lost (or back available).
+
+    A damaged copy handed in is returned first; a lost copy's loan stays open, since the
+    patron still owes the book.
+    """
+    returned = None
+    loan = open_loan(session, copy)
+    if loan is not None and status != CopyStatus.LOST:
+        returned = _close(session, moment, loan, implicit=False)
+    copy.status = status
+    outbox.append(session, moment, "copy_status", copy=copy.code, status=status, by=by)
+    return returned
+
+
+# -- privacy -----------------------------------------------------------------------------
+
+
+def forget_returned(session: Session, *, acked_only: bool, returned_before: dt.datetime) -> int:
+    """Unlink returned loans from their patrons; keep class and grade for the league counts.
+
+    A kiosk that syncs forgets a loan once the office has its return; a standalone kiosk once
+    the loan has been back for a while (*returned_before*).
+    """
+    query = select(Loan).where(Loan.returned_at.is_not(None), Loan.patron_id.is_not(None))
+    if acked_only:
+        acked = select(Event.payload["loan"].as_string()).where(
+            Event.type.in_(("return", "implicit_return")), Event.acked_at.is_not(None)
+        )
+        query = query.where(Loan.id.in_(acked))
+    else:
+        query = query.where(Loan.returned_at < returned_before)
+    loans = list(session.scalars(query))
+    for loan in loans:
+        loan.patron_id = None
+    return len(loans)
+
+
+def loans_out(session: Session) -> int:
+    return session.scalar(select(func.count()).where(Loan.returned_at.is_(None))) or 0

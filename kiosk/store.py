@@ -1,0 +1,157 @@
+"""The kiosk's one SQLite file: connection settings, transactions and migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.orm import Session
+
+from kiosk.models import Setting
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """The database cannot be used (locked, full disk, damaged); its message says what to do."""
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # The driver's own transaction handling is off, so that ours (below) is the only one.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _on_begin(conn: Any) -> None:
+    # A write takes the write lock up front, so it never fails half-way on a lock upgrade.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(path: Path) -> Engine:
+    """An engine for the SQLite file at *path*, with the kiosk's settings on every connection."""
+    engine = create_engine(f"sqlite:///{path}")
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+class Store:
+    """The library records of one kiosk, in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.engine = make_engine(self.path)
+        self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open the database at *path*, creating or upgrading it (with a backup first)."""
+        store = cls(path)
+        store.migrate()
+        return store
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed as a whole at the end of the block, or not at all."""
+        with Session(self._writer, expire_on_commit=False) as session:
+            try:
+                with session.begin():
+                    yield session
+            except sqlite3.OperationalError as exc:
+                raise StoreError(_explain(exc)) from exc
+            except Exception as exc:
+                orig = getattr(exc, "orig", None)
+                if isinstance(orig, sqlite3.OperationalError):
+                    raise StoreError(_explain(orig)) from exc
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return config
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def migrate(self) -> Path | None:
+        """Bring the schema to the newest version; return the backup made first, if any."""
+        config = self._alembic_config()
+        head = ScriptDirectory.from_config(config).get_current_head()
+        current = self.revision()
+        if current == head:
+            return None
+        backup = self.backup(f"before-{head}") if current is not None else None
+        with self._writer.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return backup
+
+    def backup(self, label: str) -> Path:
+        """A consistent copy of the database beside it (SQLite's online backup)."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.stem}.{label}.{stamp}.bak")
+        source = sqlite3.connect(self.path)
+        dest = sqlite3.connect(target)
+        try:
+            with dest:
+                source.backup(dest)
+        finally:
+            dest.close()
+            source.close()
+        return target
+
+
+def _explain(exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"the library database is busy (another program holds it): {text}"
+    if "disk" in text or "full" in text:
+        return f"the disk is full or failing; free space on the kiosk: {text}"
+    return f"the library database failed: {text}"
+
+
+def get_setting(session: Session, key: str, default: str | None = None) -> str | None:
+    row = session.get(Setting, key)
+    return default if row is None else row.value
+
+
+def set_setting(session: Session, key: str, value: str) -> None:
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    elif row.value != value:
+        row.value = value
+
+
+def all_settings(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Setting.key, Setting.value)).tuples().all())

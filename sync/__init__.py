@@ -1,0 +1,1 @@
+"""Everything that crosses between a kiosk and the office: wire format, client, server, bundle."""

@@ -1,0 +1,135 @@
+"""Shared fixtures: a real SQLite library in a temporary folder, and a clock the test moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kiosk import config
+from kiosk.engine import Kiosk
+from kiosk.models import Copy, CopyStatus, Patron, PatronKind, Title
+from kiosk.pins import hash_pin
+from kiosk.store import Store
+
+TZ = ZoneInfo("Asia/Shanghai")
+# A Tuesday of an A week (the timetable below starts A weeks on 2026-08-31).
+TUESDAY_LUNCH = dt.datetime(2026, 11, 24, 13, 45, tzinfo=TZ)
+
+TIMETABLE = """
+[kiosk]
+name = "test-kiosk"
+timezone = "Asia/Shanghai"
+
+[policies.student]
+max_loans = 2
+loan_days = 14
+max_renewals = 1
+overdue_block_days = 7
+
+[timetable]
+week_a_starts = 2026-08-31
+closed_dates = [2026-12-08]
+
+[[timetable.window]]
+weekdays = ["mon", "tue", "wed", "thu", "fri"]
+opens = "13:30"
+closes = "14:20"
+grades = [3, 4]
+
+[[timetable.window]]
+weekdays = ["mon", "tue", "wed", "thu", "fri"]
+opens = "13:30"
+closes = "14:20"
+grades = [5, 6]
+week = "A"
+
+[[timetable.window]]
+weekdays = ["wed"]
+opens = "17:00"
+closes = "17:40"
+grades = [5, 6]
+week = "B"
+"""
+
+
+def require(tool: str, available: bool, why: str) -> None:
+    """Skip a test that needs *tool* where it is missing, except in CI where it must be there."""
+    if available:
+        return
+    message = f"needs {tool}: {why}"
+    if os.environ.get("KIOSK_NO_SKIP") or os.environ.get("CI"):
+        pytest.fail(f"{message} (CI installs it with .ci/run; nothing is skipped there)")
+    pytest.skip(message)
+
+
+class FakeClock:
+    """The kiosk's clock, moved by the test."""
+
+    def __init__(self, start: dt.datetime = TUESDAY_LUNCH) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float = 0, **kwargs: float) -> None:
+        self.now += dt.timedelta(seconds=seconds, **kwargs)
+
+    def set(self, when: dt.datetime) -> None:
+        self.now = when
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    (tmp_path / "kiosk.toml").write_text(TIMETABLE, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Iterator[Store]:
+    store = Store.open(data_dir / "kiosk.db")
+    cfg = config.load(data_dir)
+    with store.write() as db:
+        config.apply(db, cfg)
+        add_library(db)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def kiosk(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
+    cfg = config.load(data_dir)
+    return Kiosk(store, cfg.kiosk, clock=clock, tz=TZ)
+
+
+HELPER_PIN = "2468"
+
+
+def add_library(db) -> None:  # noqa: ANN001
+    """A small library: books B001-B010, an unlabelled title by ISBN, students and helpers."""
+    added = dt.date(2026, 9, 1)
+    for n in range(1, 11):
+        title = Title(title=f"Book {n}", author="Author", added_on=added)
+        db.add(Copy(barcode=f"B{n:03d}", title=title))
+    db.add(Copy(barcode="REF1", title=Title(title="Dictionary", added_on=added),
+                status=CopyStatus.REFERENCE))
+    picture = Title(isbn="9787020002207", title="红楼梦", added_on=added)
+    db.add_all([Copy(title=picture), Copy(title=picture)])
+    db.add_all([
+        Patron(card="S1", name="小明", class_name="3-1", grade=3),
+        Patron(card="S2", name="小红", class_name="3-1", grade=3),
+        Patron(card="S5", name="Li Hua", class_name="5-2", grade=5),
+        Patron(card="T1", name="王老师", kind=PatronKind.TEACHER),
+        Patron(card="GONE", name="Left School", class_name="4-1", grade=4, active=False),
+        Patron(card="H1", name="小助手", kind=PatronKind.HELPER, class_name="6-1", grade=6,
+               pin_hash=hash_pin(HELPER_PIN)),
+    ])
