@@ -1,0 +1,41 @@
+# Library Kiosk. `make demo` runs the kiosk on a demo library; `make test` runs every test.
+# Each sets itself up first: Debian packages (deploy/*.txt), then .venv from pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint bench setup system-packages clean
+
+demo: setup
+	$(BIN)/kiosk --demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+# What a developer runs while working: everything but the tests marked slow.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@deploy/install-packages deploy/packages-kiosk.txt
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

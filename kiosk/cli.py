@@ -1,0 +1,140 @@
+"""The ``kiosk`` command."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+
+from kiosk import config, demo
+from kiosk.config import ConfigError, KioskConfig
+from kiosk.store import Store, StoreError
+
+SERVICE_DATA_DIR = Path("/var/lib/library-kiosk")
+
+
+def default_data_dir() -> Path:
+    """The service's folder under systemd, else the user's own data folder."""
+    if os.environ.get("INVOCATION_ID") and SERVICE_DATA_DIR.exists():
+        return SERVICE_DATA_DIR
+    return Path(platformdirs.user_data_dir("library-kiosk"))
+
+
+def open_data(data_dir: Path) -> tuple[Store, KioskConfig]:
+    """The kiosk's store and settings in *data_dir*: created, upgraded and configured."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = config.load(data_dir)
+    store = Store.open(data_dir / "kiosk.db")
+    with store.write() as db:
+        config.apply(db, cfg)
+    return store, cfg
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Library Kiosk")
+    parser.add_argument("--data", type=Path, help="folder with kiosk.db and kiosk.toml")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="set up a demo library (in --data or a demo folder) and run it",
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="run the kiosk")
+    run.add_argument(
+        "--headless", action="store_true", help="no screen: JSON outcomes on standard output"
+    )
+    run.add_argument(
+        "--scanner",
+        choices=["stdin"],
+        default="stdin",
+        help="where scanned codes come from (stdin: one code per line)",
+    )
+
+    for what in ("students", "books"):
+        cmd = commands.add_parser(f"import-{what}", help=f"import {what} from a CSV file")
+        cmd.add_argument("file", type=Path)
+        cmd.add_argument(
+            "--skip-bad", action="store_true", help="import the good rows even if some rows are bad"
+        )
+
+    commands.add_parser("demo", help="fill the data folder with a demo library")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.demo:
+        args.data = args.data or Path(platformdirs.user_data_dir("library-kiosk")) / "demo"
+        args.command = args.command or "run"
+    data_dir: Path = args.data or default_data_dir()
+    try:
+        if args.demo or args.command == "demo":
+            _make_demo(data_dir)
+            if args.command == "demo":
+                return 0
+        store, cfg = open_data(data_dir)
+    except (ConfigError, StoreError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    try:
+        match args.command:
+            case "run" | None:
+                return _run(store, cfg, args)
+            case "import-students" | "import-books":
+                return _import(store, args)
+    finally:
+        store.close()
+    return 0
+
+
+def _make_demo(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / config.FILE_NAME).exists():
+        demo.write_config(data_dir)
+    store, _cfg = open_data(data_dir)
+    try:
+        with store.write() as db:
+            demo.populate(db, dt.date.today())
+        with store.read() as db:
+            print(demo.cheat_sheet(db), file=sys.stderr)
+        print(f"\nDemo library in {data_dir}\n", file=sys.stderr)
+    finally:
+        store.close()
+
+
+def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from kiosk import headless
+    from kiosk.engine import Kiosk
+
+    kiosk = Kiosk(store, cfg.kiosk)
+    headless.run(kiosk, sys.stdin.buffer, sys.stdout)
+    return 0
+
+
+def _import(store: Store, args: argparse.Namespace) -> int:
+    from kiosk.importer import BadImportFile, import_books, import_students
+
+    students = args.command == "import-students"
+    try:
+        with store.write() as db:
+            if students:
+                report = import_students(db, args.file, skip_bad=args.skip_bad)
+            else:
+                report = import_books(db, args.file, skip_bad=args.skip_bad)
+    except BadImportFile as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    for problem in report.skipped:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(report.summary("students" if students else "books"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
