@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.orm import Session
 
 from kiosk import config
 from kiosk.engine import Kiosk
@@ -114,22 +115,35 @@ def kiosk(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
 HELPER_PIN = "2468"
 
 
-def add_library(db) -> None:  # noqa: ANN001
+def add_library(db: Session) -> None:
     """A small library: books B001-B010, an unlabelled title by ISBN, students and helpers."""
     added = dt.date(2026, 9, 1)
     for n in range(1, 11):
         title = Title(title=f"Book {n}", author="Author", added_on=added)
         db.add(Copy(barcode=f"B{n:03d}", title=title))
-    db.add(Copy(barcode="REF1", title=Title(title="Dictionary", added_on=added),
-                status=CopyStatus.REFERENCE))
+    db.add(
+        Copy(
+            barcode="REF1",
+            title=Title(title="Dictionary", added_on=added),
+            status=CopyStatus.REFERENCE,
+        )
+    )
     picture = Title(isbn="9787020002207", title="红楼梦", added_on=added)
     db.add_all([Copy(title=picture), Copy(title=picture)])
-    db.add_all([
-        Patron(card="S1", name="小明", class_name="3-1", grade=3),
-        Patron(card="S2", name="小红", class_name="3-1", grade=3),
-        Patron(card="S5", name="Li Hua", class_name="5-2", grade=5),
-        Patron(card="T1", name="王老师", kind=PatronKind.TEACHER),
-        Patron(card="GONE", name="Left School", class_name="4-1", grade=4, active=False),
-        Patron(card="H1", name="小助手", kind=PatronKind.HELPER, class_name="6-1", grade=6,
-               pin_hash=hash_pin(HELPER_PIN)),
-    ])
+    db.add_all(
+        [
+            Patron(card="S1", name="小明", class_name="3-1", grade=3),
+            Patron(card="S2", name="小红", class_name="3-1", grade=3),
+            Patron(card="S5", name="Li Hua", class_name="5-2", grade=5),
+            Patron(card="T1", name="王老师", kind=PatronKind.TEACHER),
+            Patron(card="GONE", name="Left School", class_name="4-1", grade=4, active=False),
+            Patron(
+                card="H1",
+                name="小助手",
+                kind=PatronKind.HELPER,
+                class_name="6-1",
+                grade=6,
+                pin_hash=hash_pin(HELPER_PIN),
+            ),
+        ]
+    )

@@ -1,0 +1,561 @@
+"""The kiosk engine, driven as a student and a small librarian would, on a real SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from kiosk.engine import Kiosk, State
+from kiosk.models import Copy, CopyStatus, Event, Loan, Patron
+from kiosk.outcome import Kind, Light, Outcome, Sound
+from kiosk.store import Store
+from tests.conftest import HELPER_PIN, TUESDAY_LUNCH, TZ, FakeClock
+
+
+def one(outcomes: list[Outcome]) -> Outcome:
+    assert len(outcomes) == 1, outcomes
+    return outcomes[0]
+
+
+def scan(kiosk: Kiosk, clock: FakeClock, code: str) -> Outcome:
+    clock.advance(3)  # a child scans a little apart; repeats within 2 s are tested on their own
+    return one(kiosk.scan(code))
+
+
+def events(store) -> list[Event]:
+    with store.read() as db:
+        return list(db.scalars(select(Event).order_by(Event.seq)))
+
+
+def copy_status(store: Store, barcode: str) -> CopyStatus:
+    with store.read() as db:
+        return db.scalar(select(Copy.status).where(Copy.barcode == barcode))
+
+
+# -- sessions and lending ----------------------------------------------------------------
+
+
+def test_student_borrows_and_sees_due_date(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    started = scan(kiosk, clock, "S1")
+    assert started.kind == Kind.SESSION_STARTED
+    assert (started.name, started.class_name, started.may_borrow) == ("小明", "3-1", 2)
+    assert started.light == Light.SUCCESS
+
+    lent = scan(kiosk, clock, "B001")
+    assert lent.kind == Kind.CHECKED_OUT
+    assert lent.title == "Book 1"
+    # 14 days from Tuesday 24 November is 8 December, a closed date: due the next open day.
+    assert lent.due == dt.date(2026, 12, 9)
+    assert lent.may_borrow == 1
+    assert (lent.light, lent.sound) == (Light.SUCCESS, Sound.BEEP)
+    assert copy_status(store, "B001") == CopyStatus.ON_LOAN
+
+    ended = one(kiosk.touch("done"))
+    assert ended.kind == Kind.SESSION_ENDED
+    assert [line.copy for line in ended.receipt] == ["B001"]
+    assert kiosk.state == State.IDLE
+    assert [e.type for e in events(store)] == ["session_started", "checkout", "session_ended"]
+
+
+def test_session_shows_current_loans_with_overdue_marked(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 11, 13, 40, tzinfo=TZ))  # two days after the due date
+    started = scan(kiosk, clock, "S1")
+    assert [(ln.copy, ln.overdue_days) for ln in started.loans] == [("B001", 2)]
+    assert started.may_borrow == 1
+
+
+def test_limit_reached(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    scan(kiosk, clock, "B002")
+    refused = scan(kiosk, clock, "B003")
+    assert (refused.kind, refused.reason) == (Kind.REFUSED, "limit_reached")
+    assert (refused.light, refused.sound) == (Light.REFUSED, Sound.LOW_BEEP)
+    assert copy_status(store, "B003") == CopyStatus.AVAILABLE
+    assert [e.type for e in events(store)].count("checkout") == 2
+
+
+def test_overdue_block_after_policy_days(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 15, 13, 40, tzinfo=TZ))  # 6 days overdue: not yet blocked
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 16, 13, 40, tzinfo=TZ))  # 7 days overdue: blocked
+    started = scan(kiosk, clock, "S1")
+    assert started.detail["blocked"] == "overdue_block"
+    assert started.may_borrow == 0
+    refused = scan(kiosk, clock, "B003")
+    assert refused.reason == "overdue_block"
+    assert refused.detail["titles"] == ["Book 1"]
+
+
+def test_lost_book_blocks_until_found(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    scan(kiosk, clock, "H1")
+    kiosk.touch("pin", HELPER_PIN)
+    kiosk.touch("mark_lost")
+    assert scan(kiosk, clock, "B001").kind == Kind.COPY_MARKED
+    kiosk.touch("leave")
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B002").reason == "lost_block"
+    kiosk.touch("done")
+    returned = scan(kiosk, clock, "B001")  # the lost book turns up and is handed in
+    assert returned.kind == Kind.RETURNED
+    assert copy_status(store, "B001") == CopyStatus.AVAILABLE
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        CopyStatus.REFERENCE,
+        CopyStatus.DAMAGED,
+        CopyStatus.IN_REPAIR,
+        CopyStatus.LOST,
+        CopyStatus.WITHDRAWN,
+    ],
+)
+def test_not_for_loan(kiosk: Kiosk, clock: FakeClock, store: Store, status: CopyStatus) -> None:
+    with store.write() as db:
+        db.scalar(select(Copy).where(Copy.barcode == "B004")).status = status
+    scan(kiosk, clock, "S1")
+    refused = scan(kiosk, clock, "B004")
+    assert (refused.reason, refused.detail["status"]) == ("not_for_loan", status)
+
+
+def test_inactive_patron_may_return_but_not_borrow(kiosk: Kiosk, clock: FakeClock) -> None:
+    started = scan(kiosk, clock, "GONE")
+    assert started.detail["blocked"] == "patron_inactive"
+    assert scan(kiosk, clock, "B001").reason == "patron_inactive"
+
+
+def test_closed_outside_opening_hours_but_returns_taken(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 11, 24, 14, 20, tzinfo=TZ))  # closing time itself: closed
+    started = scan(kiosk, clock, "S2")
+    assert started.detail["blocked"] == "closed"
+    assert scan(kiosk, clock, "B002").reason == "closed"
+    kiosk.touch("done")
+    assert scan(kiosk, clock, "B001").kind == Kind.RETURNED
+    assert kiosk.idle_light() == Light.CLOSED
+
+
+def test_opening_time_itself_is_open(kiosk: Kiosk, clock: FakeClock) -> None:
+    clock.set(dt.datetime(2026, 11, 24, 13, 30, tzinfo=TZ))
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT
+
+
+def test_grades_take_turns_in_alternate_weeks(kiosk: Kiosk, clock: FakeClock) -> None:
+    # Week A (24 Nov): grade 5 borrows at lunch.
+    scan(kiosk, clock, "S5")
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT
+    kiosk.touch("done")
+    # Week B (1 Dec): lunch is for grades 3 and 4 only.
+    clock.set(dt.datetime(2026, 12, 1, 13, 45, tzinfo=TZ))
+    scan(kiosk, clock, "S5")
+    assert scan(kiosk, clock, "B002").reason == "not_your_grade_today"
+    kiosk.touch("done")
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
+    kiosk.touch("done")
+    # ... and grades 5 and 6 have Wednesday evening of B weeks.
+    clock.set(dt.datetime(2026, 12, 2, 17, 10, tzinfo=TZ))
+    scan(kiosk, clock, "S5")
+    assert scan(kiosk, clock, "B003").kind == Kind.CHECKED_OUT
+
+
+def test_closed_date_refuses_loans(kiosk: Kiosk, clock: FakeClock) -> None:
+    clock.set(dt.datetime(2026, 12, 8, 13, 45, tzinfo=TZ))
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B001").reason == "closed"
+
+
+def test_teacher_is_not_held_to_grade_turns(kiosk: Kiosk, clock: FakeClock) -> None:
+    clock.set(dt.datetime(2026, 12, 1, 13, 45, tzinfo=TZ))  # week B lunch: grades 3-4 only
+    scan(kiosk, clock, "T1")
+    lent = scan(kiosk, clock, "B001")
+    assert lent.kind == Kind.CHECKED_OUT
+    assert lent.due == dt.date(2026, 12, 31)  # teachers: 30 days
+
+
+# -- return, renew, implicit return ------------------------------------------------------
+
+
+def test_book_scanned_without_session_is_returned(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 11, 13, 40, tzinfo=TZ))
+    returned = scan(kiosk, clock, "B001")
+    assert (returned.kind, returned.title, returned.late_days) == (Kind.RETURNED, "Book 1", 2)
+    assert returned.patron is None  # the next child at the kiosk sees no name
+    assert copy_status(store, "B001") == CopyStatus.AVAILABLE
+    again = scan(kiosk, clock, "B001")
+    assert (again.kind, again.reason) == (Kind.REFUSED, "not_on_loan")
+
+
+def test_own_book_offers_return_or_renew(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    choice = scan(kiosk, clock, "B001")
+    assert (choice.kind, choice.reason) == (Kind.CHOICE_NEEDED, "already_yours")
+    assert kiosk.state == State.CHOICE
+    clock.set(dt.datetime(2026, 11, 26, 13, 40, tzinfo=TZ))
+    renewed = one(kiosk.touch("renew"))
+    assert renewed.kind == Kind.RENEWED
+    assert renewed.due == dt.date(2026, 12, 10)  # 14 days from the renewal
+    scan(kiosk, clock, "B001")
+    refused = one(kiosk.touch("renew"))
+    assert (refused.reason, refused.detail["max_renewals"]) == ("max_renewals", 1)
+    scan(kiosk, clock, "B001")
+    returned = one(kiosk.touch("return"))
+    assert returned.kind == Kind.RETURNED
+    assert kiosk.state == State.SESSION
+
+
+def test_choice_times_out_back_to_session(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    scan(kiosk, clock, "B001")
+    clock.advance(9)
+    assert kiosk.tick() == []
+    clock.advance(2)
+    resumed = one(kiosk.tick())
+    assert resumed.kind == Kind.SESSION_RESUMED
+    assert kiosk.state == State.SESSION
+    assert [ln.copy for ln in resumed.loans] == ["B001"]
+
+
+def test_book_lent_to_someone_else_is_returned_implicitly(
+    kiosk: Kiosk, clock: FakeClock, store
+) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    scan(kiosk, clock, "S2")
+    lent = scan(kiosk, clock, "B001")
+    assert lent.kind == Kind.CHECKED_OUT
+    assert lent.detail["implicit_return"] is True
+    with store.read() as db:
+        loans = db.scalars(select(Loan).order_by(Loan.lent_at)).all()
+        assert [(ln.implicit_return, ln.returned_at is None) for ln in loans] == [
+            (True, False),
+            (False, True),
+        ]
+    assert [e.type for e in events(store)][-2:] == ["implicit_return", "checkout"]
+
+
+def test_refused_checkout_changes_nothing(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 1, 13, 45, tzinfo=TZ))  # week B: not grade 5's turn
+    before = len(events(store))
+    scan(kiosk, clock, "S5")
+    assert scan(kiosk, clock, "B001").reason == "not_your_grade_today"
+    # S1's loan is untouched: the refusal did not return it implicitly.
+    with store.read() as db:
+        assert db.scalar(select(Loan).where(Loan.returned_at.is_(None))).patron.card == "S1"
+    assert len(events(store)) == before + 1  # only S5's session_started
+
+
+def test_undo_last_loan_within_seconds(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    clock.advance(4)
+    undone = one(kiosk.touch("undo"))
+    assert (undone.kind, undone.copy, undone.may_borrow) == (Kind.UNDONE, "B001", 2)
+    assert copy_status(store, "B001") == CopyStatus.AVAILABLE
+    scan(kiosk, clock, "B002")
+    clock.advance(11)
+    assert one(kiosk.touch("undo")).reason == "nothing_to_undo"
+    ended = one(kiosk.touch("done"))
+    assert [ln.copy for ln in ended.receipt] == ["B002"]
+
+
+# -- ISBN scans --------------------------------------------------------------------------
+
+
+def test_isbn_lends_any_unlabelled_copy(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "T1")
+    first = scan(kiosk, clock, "9787020002207")
+    second = scan(kiosk, clock, "9787020002207")
+    assert first.kind == Kind.CHECKED_OUT
+    assert first.title == "红楼梦"
+    # The second scan of the ISBN is the teacher's own copy: return or renew?
+    assert second.kind == Kind.CHOICE_NEEDED
+    kiosk.touch("cancel")
+    kiosk.touch("done")
+
+
+def test_isbn_return_without_session_only_when_unambiguous(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "9787020002207")
+    kiosk.touch("done")
+    assert scan(kiosk, clock, "9787020002207").kind == Kind.RETURNED
+    assert scan(kiosk, clock, "9787020002207").reason == "not_on_loan"
+    for card in ("S1", "S2"):
+        scan(kiosk, clock, card)
+        scan(kiosk, clock, "9787020002207")
+        kiosk.touch("done")
+    assert scan(kiosk, clock, "9787020002207").reason == "scan_card_first"
+    scan(kiosk, clock, "S2")
+    assert scan(kiosk, clock, "9787020002207").kind == Kind.CHOICE_NEEDED
+    assert one(kiosk.touch("return")).kind == Kind.RETURNED
+
+
+def test_isbn_with_bad_check_digit_is_unknown(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    unknown = scan(kiosk, clock, "9787020002208")
+    assert (unknown.kind, unknown.reason) == (Kind.UNKNOWN_CODE, "unknown_code")
+
+
+# -- scanning habits ---------------------------------------------------------------------
+
+
+def test_same_code_within_two_seconds_is_ignored(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    assert one(kiosk.scan("B001")).kind == Kind.CHECKED_OUT
+    clock.advance(1.5)
+    assert one(kiosk.scan("B001")).kind == Kind.IGNORED
+    clock.advance(1)
+    assert one(kiosk.scan("B001")).kind == Kind.CHOICE_NEEDED  # a later repeat is answered
+    assert [e.type for e in events(store)].count("checkout") == 1
+
+
+def test_new_card_ends_previous_session_first(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    clock.advance(3)
+    ended, started = kiosk.scan("S2")
+    assert (ended.kind, ended.patron, ended.reason) == (Kind.SESSION_ENDED, "S1", "next_card")
+    assert (started.kind, started.patron, started.loans) == (Kind.SESSION_STARTED, "S2", ())
+
+
+def test_idle_timeout_forgets_the_student(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    clock.advance(20)
+    assert kiosk.tick() == []
+    assert kiosk.seconds_left() == pytest.approx(10)
+    clock.advance(11)
+    ended = one(kiosk.tick())
+    assert (ended.kind, ended.reason) == (Kind.SESSION_ENDED, "timeout")
+    assert kiosk.patron_card is None
+    assert scan(kiosk, clock, "B001").kind == Kind.REFUSED  # no session: a return attempt
+
+
+def test_touch_keeps_the_session(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "S1")
+    clock.advance(25)
+    kiosk.touch("keep")
+    clock.advance(25)
+    assert kiosk.tick() == []
+    assert kiosk.patron_card == "S1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("B0\x0701", "control_characters"),
+        ("x" * 10_000, "too_long"),
+        ("\u200b", "control_characters"),
+    ],
+)
+def test_garbled_scans_change_nothing(
+    kiosk: Kiosk, clock: FakeClock, store: Store, raw: str, reason: str
+) -> None:
+    scan(kiosk, clock, "S1")
+    before = len(events(store))
+    garbled = one(kiosk.scan(raw))
+    assert (garbled.kind, garbled.reason) == (Kind.UNKNOWN_CODE, reason)
+    assert len(events(store)) == before
+    assert kiosk.patron_card == "S1"
+
+
+def test_unknown_code(kiosk: Kiosk, clock: FakeClock) -> None:
+    unknown = scan(kiosk, clock, "NOPE-42")
+    assert (unknown.kind, unknown.reason, unknown.light) == (
+        Kind.UNKNOWN_CODE,
+        "unknown_code",
+        Light.REFUSED,
+    )
+
+
+def test_card_reader_role_reads_only_cards(kiosk: Kiosk, clock: FakeClock) -> None:
+    clock.advance(3)
+    assert one(kiosk.scan("B001", role="cards")).reason == "unknown_card"
+    clock.advance(3)
+    assert one(kiosk.scan("S1", role="cards")).kind == Kind.SESSION_STARTED
+    clock.advance(3)
+    assert one(kiosk.scan("S2", role="books")).reason == "unknown_code"
+
+
+# -- small librarians --------------------------------------------------------------------
+
+
+def test_helper_pin_opens_supervisor_and_records_overrides(
+    kiosk: Kiosk, clock: FakeClock, store
+) -> None:
+    assert scan(kiosk, clock, "H1").kind == Kind.PIN_NEEDED
+    supervisor = one(kiosk.touch("pin", HELPER_PIN))
+    assert supervisor.kind == Kind.SUPERVISOR
+    # A student forgot the card: the helper opens the session; the loan over the limit passes.
+    started = one(kiosk.touch("open_for", "S1"))
+    assert (started.kind, started.detail["helper"]) == (Kind.SESSION_STARTED, "H1")
+    for code in ("B001", "B002"):
+        scan(kiosk, clock, code)
+    over = scan(kiosk, clock, "B003")
+    assert (over.kind, over.detail["override_by"]) == (Kind.CHECKED_OUT, "H1")
+    with store.read() as db:
+        loan = db.scalar(select(Loan).join(Copy).where(Copy.barcode == "B003"))
+        assert loan.override_by == "H1"
+        first = db.scalar(select(Loan).join(Copy).where(Copy.barcode == "B001"))
+        assert first.override_by is None
+    checkout = [e for e in events(store) if e.type == "checkout"][-1]
+    assert checkout.payload["override_by"] == "H1"
+
+
+def test_wrong_pins_lock_the_card(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    scan(kiosk, clock, "H1")
+    assert one(kiosk.touch("pin", "0000")).detail["attempts_left"] == 2
+    assert one(kiosk.touch("pin", "1111")).detail["attempts_left"] == 1
+    assert one(kiosk.touch("pin", "2222")).reason == "card_locked"
+    assert kiosk.state == State.IDLE
+    assert scan(kiosk, clock, "H1").reason == "card_locked"  # even with the right PIN next
+    clock.advance(minutes=5, seconds=1)
+    assert scan(kiosk, clock, "H1").kind == Kind.PIN_NEEDED
+    assert one(kiosk.touch("pin", HELPER_PIN)).kind == Kind.SUPERVISOR
+    with store.read() as db:
+        pin_hash = db.scalar(select(Patron.pin_hash).where(Patron.card == "H1"))
+    assert HELPER_PIN not in pin_hash
+
+
+def test_helper_can_borrow_for_themselves(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "H1")
+    started = one(kiosk.touch("borrow"))
+    assert (started.kind, started.patron) == (Kind.SESSION_STARTED, "H1")
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT
+
+
+def test_batch_return_and_mark_damaged(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    for card, book in (("S1", "B001"), ("S2", "B002")):
+        scan(kiosk, clock, card)
+        scan(kiosk, clock, book)
+        kiosk.touch("done")
+    scan(kiosk, clock, "H1")
+    kiosk.touch("pin", HELPER_PIN)
+    kiosk.touch("batch_return")
+    assert [scan(kiosk, clock, b).kind for b in ("B001", "B002")] == [Kind.RETURNED] * 2
+    kiosk.touch("done")
+    assert kiosk.state == State.SUPERVISOR
+    kiosk.touch("mark_damaged")
+    marked = scan(kiosk, clock, "B001")
+    assert (marked.kind, marked.reason) == (Kind.COPY_MARKED, "damaged")
+    assert copy_status(store, "B001") == CopyStatus.DAMAGED
+    kiosk.touch("leave")
+    assert kiosk.state == State.IDLE
+    status_event = [e for e in events(store) if e.type == "copy_status"][-1]
+    assert status_event.payload == {"copy": "B001", "status": "damaged", "by": "H1"}
+
+
+def test_supervisor_menu_closes_by_itself(kiosk: Kiosk, clock: FakeClock) -> None:
+    scan(kiosk, clock, "H1")
+    kiosk.touch("pin", HELPER_PIN)
+    clock.advance(121)
+    assert one(kiosk.tick()).kind == Kind.SESSION_ENDED
+    assert kiosk.state == State.IDLE
+    assert one(kiosk.touch("batch_return")).reason == "supervisor_only"
+
+
+# -- outbox, clock, privacy, faults ------------------------------------------------------
+
+
+def test_every_event_has_uuid_sequence_time_and_clock(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    evs = events(store)
+    assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
+    assert len({e.uuid for e in evs}) == len(evs)
+    assert all(e.clock == "ok" and e.at.tzinfo is not None for e in evs)
+    checkout = evs[1]
+    assert checkout.payload["patron"] == "S1"
+    assert checkout.payload["due"] == "2026-12-09"
+
+
+def test_clock_going_backwards_is_a_fault_but_lending_goes_on(
+    kiosk: Kiosk, clock: FakeClock, store
+) -> None:
+    scan(kiosk, clock, "S1")
+    clock.set(TUESDAY_LUNCH - dt.timedelta(minutes=10))
+    fault, lent = kiosk.scan("B001")
+    assert (fault.kind, fault.reason, fault.light) == (Kind.FAULT, "clock_backwards", Light.FAULT)
+    assert lent.kind == Kind.CHECKED_OUT
+    assert kiosk.clock_backwards
+    assert events(store)[-1].clock == "backwards"
+    clock.advance(3)
+    assert one(kiosk.scan("B002")).kind == Kind.CHECKED_OUT  # warned once, not at every scan
+
+
+def test_standalone_kiosk_forgets_returned_loans_after_days(
+    kiosk: Kiosk, clock: FakeClock, store
+) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    scan(kiosk, clock, "B001")
+    scan(kiosk, clock, "S2")
+    kiosk.touch("done")
+    with store.read() as db:
+        assert db.scalar(select(Loan)).patron_id is not None  # kept for a week
+    clock.advance(days=8)
+    scan(kiosk, clock, "S2")
+    kiosk.touch("done")
+    with store.read() as db:
+        loan = db.scalar(select(Loan))
+        assert loan.patron_id is None
+        assert (loan.patron_class, loan.patron_grade) == ("3-1", 3)  # for the reading league
+
+
+def test_locked_database_is_a_fault_and_the_engine_goes_on(
+    kiosk: Kiosk, clock: FakeClock, store: Store, monkeypatch
+) -> None:
+    import sqlite3
+
+    import kiosk.store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
+    store.engine.dispose()
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        fault = scan(kiosk, clock, "S1")
+        assert (fault.kind, fault.reason, fault.light) == (Kind.FAULT, "database", Light.FAULT)
+        assert "busy" in fault.detail["message"]
+        assert kiosk.state == State.IDLE
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert scan(kiosk, clock, "S1").kind == Kind.SESSION_STARTED
