@@ -193,6 +193,22 @@ def _reason(err: dict) -> str:  # type: ignore[type-arg]
     return f"{where}: {message}" if where else message
 
 
+def _drop_repeats(
+    rows: list[tuple[int, BaseModel]], key: str, problems: list[str]
+) -> list[tuple[int, BaseModel]]:
+    """The rows whose *key* is not on an earlier row; each repeat is a problem."""
+    first: dict[str, int] = {}
+    kept = []
+    for line, row in rows:
+        value = getattr(row, key)
+        if value and value in first:
+            problems.append(f"line {line}: {key} {value} is also on line {first[value]}")
+            continue
+        first.setdefault(value, line)
+        kept.append((line, row))
+    return kept
+
+
 def _check(problems: list[str], skip_bad: bool, report: ImportReport) -> None:
     if problems and not skip_bad:
         raise BadImportFile([*problems, "nothing was imported (fix the rows, or use --skip-bad)"])
@@ -202,12 +218,7 @@ def _check(problems: list[str], skip_bad: bool, report: ImportReport) -> None:
 def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> ImportReport:
     """Add or update patrons from *path* in the caller's transaction; the card is the key."""
     rows, problems = _rows(path, STUDENT_HEADERS, StudentRow)
-    seen: dict[str, int] = {}
-    for line, row in rows:
-        assert isinstance(row, StudentRow)
-        if row.card in seen:
-            problems.append(f"line {line}: card {row.card} is also on line {seen[row.card]}")
-        seen[row.card] = line
+    rows = _drop_repeats(rows, "card", problems)
     report = ImportReport()
     _check(problems, skip_bad, report)
     for _line, row in rows:
@@ -236,14 +247,7 @@ def import_books(
     known by ISBN only, so their count per ISBN is the number of such copies.
     """
     rows, problems = _rows(path, BOOK_HEADERS, BookRow)
-    seen: dict[str, int] = {}
-    for line, row in rows:
-        assert isinstance(row, BookRow)
-        if row.barcode and row.barcode in seen:
-            problems.append(
-                f"line {line}: barcode {row.barcode} is also on line {seen[row.barcode]}"
-            )
-        seen.setdefault(row.barcode, line)
+    rows = _drop_repeats(rows, "barcode", problems)
     report = ImportReport()
     _check(problems, skip_bad, report)
     added_on = today or dt.date.today()

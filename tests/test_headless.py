@@ -1,0 +1,166 @@
+"""Headless mode: the real `kiosk` command, codes in on stdin, JSON outcomes out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kiosk.demo import HELPER_CARD, HELPER_PIN
+
+
+def run_kiosk(data: Path, stdin: bytes, *extra: str) -> tuple[list[dict], str]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "--data",
+            str(data),
+            *extra,
+            "run",
+            "--headless",
+            "--scanner",
+            "stdin",
+        ],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode("utf-8").splitlines()
+    return [json.loads(line) for line in lines], result.stderr.decode()
+
+
+def demo_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "demo"
+    subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "demo"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return data
+
+
+def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
+    data = demo_dir(tmp_path)
+    script = (
+        "\n".join(
+            [
+                "# a student borrows two books, then tries a third",
+                "S0001",
+                "100001",
+                "100002",
+                "100003",
+                ":done",
+                "100001",  # returned without a session
+                "S0002",
+                "100002",  # S0001 still has it: returned implicitly, lent to S0002
+                ":done",
+                HELPER_CARD,
+                f":pin {HELPER_PIN}",
+                ":leave",
+            ]
+        )
+        + "\n"
+    )
+    outcomes, _ = run_kiosk(data, script.encode())
+    kinds = [(o["outcome"], o.get("reason")) for o in outcomes]
+    assert kinds == [
+        ("session_started", None),
+        ("checked_out", None),
+        ("checked_out", None),
+        ("refused", "limit_reached"),
+        ("session_ended", "done"),
+        ("returned", None),
+        ("session_started", None),
+        ("checked_out", None),
+        ("session_ended", "done"),
+        ("pin_needed", None),
+        ("supervisor", None),
+        ("session_ended", "leave"),
+    ]
+    lent = outcomes[1]
+    assert lent["patron"] == "S0001" and lent["copy"] == "100001"
+    assert lent["title"] == "小王子" and lent["light"] == "success"
+    assert len(lent["due"]) == 10  # an ISO date
+    assert outcomes[3]["light"] == "refused"
+    for outcome in outcomes:
+        assert {"outcome", "reason", "patron", "copy", "title", "due", "light"} <= set(outcome)
+
+
+def test_junk_input_gets_answers_and_the_kiosk_goes_on(tmp_path: Path) -> None:
+    data = demo_dir(tmp_path)
+    junk = (
+        b"\n".join(
+            [
+                b"",  # an empty line
+                b"\x00\x01\x02\xff\xfe",  # binary junk
+                b"A" * 10_000,  # a 10,000-character line
+                b"B" * 200_000,  # longer than a line is read at once
+                b"100\x1b[2J001",  # control characters
+                b":dance",  # an unknown touch
+                b"S0001",  # ... and the kiosk still works
+            ]
+        )
+        + b"\n"
+    )
+    outcomes, _ = run_kiosk(data, junk)
+    assert [(o["outcome"], o["reason"]) for o in outcomes] == [
+        ("unknown_code", "empty"),
+        ("unknown_code", "garbled"),
+        ("unknown_code", "too_long"),
+        ("unknown_code", "too_long"),
+        ("unknown_code", "control_characters"),
+        ("unknown_code", "unknown_touch"),
+        ("session_started", None),
+        ("session_ended", "shutdown"),
+    ]
+
+
+def test_session_ends_by_itself_after_the_idle_time(tmp_path: Path) -> None:
+    data = demo_dir(tmp_path)
+    toml = data / "kiosk.toml"
+    toml.write_text(
+        toml.read_text().replace("session_timeout_seconds = 30", "session_timeout_seconds = 1")
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(b"S0001\n")
+    proc.stdin.flush()
+    started = json.loads(proc.stdout.readline())
+    ended_at = time.monotonic()
+    ended = json.loads(proc.stdout.readline())
+    waited = time.monotonic() - ended_at
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert started["outcome"] == "session_started"
+    assert (ended["outcome"], ended["reason"]) == ("session_ended", "timeout")
+    assert waited < 5
+
+
+def test_bad_settings_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.toml").write_text("[kiosk]\nlanguage = 'klingon'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(tmp_path), "run", "--headless"],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert b"kiosk.language" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_demo_prints_cards_to_try(tmp_path: Path) -> None:
+    outcomes, stderr = run_kiosk(tmp_path / "d", b"S0001\n", "--demo")
+    assert f"Small librarian card: {HELPER_CARD}  PIN {HELPER_PIN}" in stderr
+    assert "S0001" in stderr
+    assert outcomes[0]["outcome"] == "session_started"

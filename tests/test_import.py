@@ -1,0 +1,143 @@
+"""Importing students and books from CSV, as the librarian's spreadsheet exports them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from kiosk.cli import open_data
+from kiosk.models import Copy, Patron, PatronKind, Title
+
+STUDENTS = """card,name,class,grade,kind
+1001,张小明,3-1,3,
+1002,李小红,3-1,3,student
+2001,王老师,,,teacher
+6001,陈晨,6-1,6,helper
+"""
+
+BOOKS = """barcode,isbn,title,author,publisher,year,classification,shelf
+A0001,978-7-5324-3958-4,草房子,曹文轩,少年儿童出版社,2015,I287,3-A
+A0002,9787532439584,草房子,曹文轩,少年儿童出版社,2015,I287,3-A
+,9787020002207,红楼梦,曹雪芹,人民文学出版社,1996,I242,
+,9787020002207,红楼梦,曹雪芹,人民文学出版社,1996,I242,
+A0003,,Matilda,Roald Dahl,Puffin,2016,I561,7-B
+"""
+
+
+def kiosk_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def counts(data: Path) -> tuple[int, int, int]:
+    store, _ = open_data(data)
+    with store.read() as db:
+        result = tuple(
+            db.scalar(select(func.count()).select_from(table)) for table in (Patron, Title, Copy)
+        )
+    store.close()
+    return result  # type: ignore[return-value]
+
+
+def test_import_students_and_books_then_again_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "students.csv").write_text(STUDENTS, encoding="utf-8")
+    (tmp_path / "books.csv").write_text(BOOKS, encoding="utf-8")
+    data = tmp_path / "kiosk"
+    first = kiosk_cli(data, "import-students", str(tmp_path / "students.csv"))
+    assert first.returncode == 0, first.stderr
+    assert "4 added" in first.stdout
+    books = kiosk_cli(data, "import-books", str(tmp_path / "books.csv"))
+    assert books.returncode == 0, books.stderr
+    assert counts(data) == (4, 3, 5)  # 草房子 twice, 红楼梦 twice without labels, Matilda
+
+    again = kiosk_cli(data, "import-books", str(tmp_path / "books.csv"))
+    assert "0 added, 0 updated, 5 unchanged" in again.stdout
+    kiosk_cli(data, "import-students", str(tmp_path / "students.csv"))
+    assert counts(data) == (4, 3, 5)
+
+    store, _ = open_data(data)
+    with store.read() as db:
+        teacher = db.scalar(select(Patron).where(Patron.card == "2001"))
+        assert (teacher.kind, teacher.grade) == (PatronKind.TEACHER, None)
+        grass = db.scalar(select(Title).where(Title.isbn == "9787532439584"))
+        assert sorted(c.barcode for c in grass.copies) == ["A0001", "A0002"]
+        red = db.scalar(select(Title).where(Title.isbn == "9787020002207"))
+        assert [c.barcode for c in red.copies] == [None, None]
+    store.close()
+
+
+def test_chinese_headers_and_byte_order_mark(tmp_path: Path) -> None:
+    csv = "卡号,姓名,班级,年级,身份\n3001,赵一诺,4-2,4,学生\n3002,孙老师,,,教师\n"
+    (tmp_path / "s.csv").write_bytes(b"\xef\xbb\xbf" + csv.encode("utf-8"))
+    result = kiosk_cli(tmp_path / "k", "import-students", str(tmp_path / "s.csv"))
+    assert result.returncode == 0, result.stderr
+    store, _ = open_data(tmp_path / "k")
+    with store.read() as db:
+        rows = db.execute(select(Patron.card, Patron.class_name, Patron.kind)).all()
+    store.close()
+    assert sorted(rows) == [("3001", "4-2", "student"), ("3002", "", "teacher")]
+
+
+BAD_BOOKS = """条码,ISBN,书名,作者
+C1,9787532439584,草房子,曹文轩
+C2,9787532439587,Bad check digit,Someone
+C3,,,No title
+,,Nothing to scan,Someone
+C1,,Duplicate barcode,Someone
+C6,,年份错,Someone
+"""
+
+
+def test_bad_rows_are_reported_by_line_and_nothing_is_imported(tmp_path: Path) -> None:
+    (tmp_path / "b.csv").write_text(BAD_BOOKS, encoding="utf-8")
+    data = tmp_path / "k"
+    result = kiosk_cli(data, "import-books", str(tmp_path / "b.csv"))
+    assert result.returncode == 1
+    err = result.stderr
+    assert "line 3: isbn: '9787532439587' is not a valid ISBN" in err
+    assert "line 4: title:" in err
+    assert "line 5: a book needs a barcode or an ISBN" in err
+    assert "line 6: barcode C1 is also on line 2" in err
+    assert "nothing was imported" in err
+    assert counts(data) == (0, 0, 0)
+
+    skipped = kiosk_cli(data, "import-books", str(tmp_path / "b.csv"), "--skip-bad")
+    assert skipped.returncode == 0
+    assert "4 bad rows skipped" in skipped.stdout
+    assert counts(data) == (0, 2, 2)  # C1 (草房子) and C6
+    store, _ = open_data(data)
+    with store.read() as db:
+        assert db.scalar(select(Copy).where(Copy.barcode == "C1")).title.title == "草房子"
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"name,class\nx,3-1\n", "missing column(s) card"),
+        ("card,name\n1,张\n".encode("gbk"), "not UTF-8"),
+        (b"card,name,grade\n1,A,13\n2,B,three\n", "line 2: grade"),
+        (b"card,name\n\x07beep,A\n", "card number is not scannable"),
+    ],
+)
+def test_unusable_student_files(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / "s.csv").write_bytes(content)
+    result = kiosk_cli(tmp_path / "k", "import-students", str(tmp_path / "s.csv"))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert counts(tmp_path / "k") == (0, 0, 0)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = kiosk_cli(tmp_path / "k", "import-books", str(tmp_path / "nope.csv"))
+    assert result.returncode == 1
+    assert "No such file" in result.stderr
