@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kiosk.engine import Kiosk, State
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron
@@ -559,3 +559,60 @@ def test_locked_database_is_a_fault_and_the_engine_goes_on(
         blocker.execute("ROLLBACK")
         blocker.close()
     assert scan(kiosk, clock, "S1").kind == Kind.SESSION_STARTED
+
+
+def test_full_disk_is_a_fault_and_nothing_is_half_written(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    from sqlalchemy import event
+
+    scan(kiosk, clock, "S1")
+    with store.read() as db:
+        pages = db.execute(text("PRAGMA page_count")).scalar()
+    # SQLite's own "database or disk is full", by capping the file at its current size.
+    store.engine.dispose()
+    event.listen(
+        store.engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA max_page_count={pages}")
+    )
+    before = len(events(store))
+    outcomes = []
+    for _ in range(500):  # lend and take back until the "disk" has no room for a new page
+        clock.advance(3)
+        outcomes = kiosk.scan("B001")
+        if outcomes[0].kind == Kind.FAULT:
+            break
+        kiosk.touch("undo")
+    fault = one(outcomes)
+    assert (fault.kind, fault.reason) == (Kind.FAULT, "database")
+    assert "disk is full" in fault.detail["message"]
+    with store.read() as db:
+        loans = db.scalars(select(Loan)).all()
+        assert len(loans) == len([e for e in events(store) if e.type == "checkout"])
+        assert db.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    assert kiosk.patron_card == "S1"  # the session is still there for the next try
+    assert len(events(store)) >= before
+
+
+def test_kiosk_that_syncs_forgets_a_loan_once_its_return_is_acknowledged(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    from kiosk.engine import ENROLLED
+    from kiosk.store import set_setting
+
+    with store.write() as db:
+        set_setting(db, ENROLLED, "yes")
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    scan(kiosk, clock, "B001")
+    scan(kiosk, clock, "S2")
+    kiosk.touch("done")
+    with store.read() as db:
+        assert db.scalar(select(Loan)).patron_id is not None  # return not yet at the office
+    with store.write() as db:
+        for ev in db.scalars(select(Event)):
+            ev.acked_at = clock.now
+    scan(kiosk, clock, "S2")
+    kiosk.touch("done")
+    with store.read() as db:
+        assert db.scalar(select(Loan)).patron_id is None
