@@ -27,14 +27,16 @@ def clean(raw: str) -> str:
     return code
 
 
+def ean13_check_digit(first12: str) -> str:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
 def is_isbn13(code: str) -> bool:
     """An EAN-13 of a book (prefix 978 or 979) with a correct check digit."""
     if len(code) != 13 or not code.isascii() or not code.isdigit():
         return False
-    if not code.startswith(("978", "979")):
-        return False
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(code[:12]))
-    return (10 - total % 10) % 10 == int(code[12])
+    return code.startswith(("978", "979")) and ean13_check_digit(code[:12]) == code[12]
 
 
 def normalise_isbn(text: str) -> str | None:
@@ -48,7 +50,5 @@ def normalise_isbn(text: str) -> str | None:
         expected = "X" if (11 - check10) % 11 == 10 else str((11 - check10) % 11)
         if digits[9] != expected:
             return None
-        partial = "978" + body
-        total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(partial))
-        digits = partial + str((10 - total % 10) % 10)
+        digits = "978" + body + ean13_check_digit("978" + body)
     return digits if is_isbn13(digits) else None

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiosk.codes import ean13_check_digit
 from kiosk.config import DEFAULT_TOML, FILE_NAME
 from kiosk.models import Copy, Patron, PatronKind, Title
 from kiosk.pins import hash_pin
@@ -121,8 +122,7 @@ week = "every"
 def isbn13(n: int) -> str:
     """A valid-looking ISBN-13 in the 978-7 (China) range, numbered by *n*."""
     body = f"9787{n:08d}"
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return body + ean13_check_digit(body)
 
 
 def write_config(data_dir: Path) -> None:
