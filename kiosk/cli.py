@@ -14,6 +14,7 @@ import platformdirs
 from kiosk import config, demo
 from kiosk.config import ConfigError, KioskConfig
 from kiosk.store import Store, StoreError
+from sync import kiosk_cli, replica
 
 SERVICE_DATA_DIR = Path("/var/lib/library-kiosk")
 
@@ -32,6 +33,7 @@ def open_data(data_dir: Path) -> tuple[Store, KioskConfig]:
     store = Store.open(data_dir / "kiosk.db")
     with store.write() as db:
         config.apply(db, cfg)
+        replica.reapply_office_rules(db)  # an enrolled kiosk follows the office's rules
     return store, cfg
 
 
@@ -64,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     commands.add_parser("demo", help="fill the data folder with a demo library")
+    kiosk_cli.add_commands(commands)
     return parser
 
 
@@ -88,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(store, cfg, args)
             case "import-students" | "import-books":
                 return _import(store, args)
+            case command if command in kiosk_cli.COMMANDS:
+                return kiosk_cli.run(store, cfg, args)
     finally:
         store.close()
     return 0

@@ -72,6 +72,8 @@ class Title(Base):
     reading_level: Mapped[str] = mapped_column(default="")
     language: Mapped[str] = mapped_column(default="")
     added_on: Mapped[dt.date]
+    # The office's id for this row, once the kiosk has pulled it (sync/).
+    server_id: Mapped[int | None] = mapped_column(unique=True)
 
     copies: Mapped[list[Copy]] = relationship(back_populates="title")
 
@@ -87,6 +89,7 @@ class Copy(Base):
     shelf: Mapped[str] = mapped_column(default="")
     price_cents: Mapped[int | None]
     last_borrowed: Mapped[dt.date | None]
+    server_id: Mapped[int | None] = mapped_column(unique=True)  # the office's id (sync/)
 
     title: Mapped[Title] = relationship(back_populates="copies")
 

@@ -1,0 +1,335 @@
+"""The kiosk's sync client: enrol, push the outbox, pull changes; in the background or at once.
+
+Everything here runs outside the kiosk's scan path: it only takes the store's write lock for
+short transactions (acknowledging a batch, applying a page), so a scan never waits on the
+network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_never,
+    wait_random_exponential,
+)
+from urllib3.util.retry import Retry
+
+from kiosk.engine import utc_now
+from kiosk.store import Store, StoreError, set_setting
+from sync import replica, wire
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (5.0, 60.0)  # connect, read (seconds): a big batch may take the office a while
+PUSH_BATCH = 500
+PULL_PAGE = 1000
+Progress = Callable[[int, int], None]  # (changes applied so far, changes in all)
+
+
+class SyncError(Exception):
+    """Sync did not complete; the message says why in words for a small librarian."""
+
+
+class OfficeUnreachable(SyncError):
+    """No answer from the office (network down, server off): try again later."""
+
+
+class OfficeRefused(SyncError):
+    """The office answered no (revoked kiosk, bad code); trying again will not help."""
+
+
+def http_session() -> requests.Session:
+    """A session that retries a dropped connection a few times, with jittered backoff.
+
+    POST is retried too: a push is idempotent by event UUID, so sending a batch twice is safe.
+    """
+    retry = Retry(
+        total=3,
+        connect=3,
+        read=2,
+        status=3,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=None,
+        backoff_factor=0.5,
+        backoff_jitter=0.5,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass
+class SyncReport:
+    sent: int = 0
+    stored: int = 0
+    acknowledged: int = 0
+    pulled: int = 0
+    reset: bool = False
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    conflicts: list[wire.Conflict] = field(default_factory=list)
+    clock_offset_seconds: float | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"sent {self.sent} events ({self.acknowledged} acknowledged), "
+            f"pulled {self.pulled} changes"
+        )
+        if self.reset:
+            text += " (a fresh full copy: the office database is not the one seen before)"
+        if self.conflicts:
+            text += f", {len(self.conflicts)} conflicts for the librarian"
+        return text
+
+
+class SyncClient:
+    """Sync of one kiosk's store with its office."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.http = session or http_session()
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    def enroll(self, url: str, code: str, name: str) -> int:
+        """Exchange the office's one-time *code* for this kiosk's id and token."""
+        url = url.rstrip("/")
+        body = wire.EnrollRequest(code=code, name=name)
+        # Never retried: a code is used up by the first request the office receives.
+        reply = self._call("POST", url, "/enroll", None, body.model_dump(mode="json"), retry=False)
+        answer = wire.EnrollReply.model_validate(reply)
+        replica.save_token(self.store, answer.token)
+        with self.store.write() as db:
+            replica.enrolled(db, url, answer.kiosk_id)
+        return answer.kiosk_id
+
+    # -- one sync ----------------------------------------------------------------------------
+
+    def sync(self, progress: Progress | None = None) -> SyncReport:
+        """Push every event the office lacks, then pull every change since the last pull."""
+        report = SyncReport()
+        try:
+            self.push(report)
+            self.pull(report, progress)
+        except SyncError as exc:
+            self._note_error(str(exc))
+            raise
+        self._note_error("")
+        return report
+
+    def push(self, report: SyncReport) -> None:
+        url, token = self._office()
+        with self.store.read() as db:
+            start = replica.first_unacked(db) or replica.last_seq(db) + 1
+            acked_seq = replica.highest_acked(db)
+        for _ in range(1_000_000):  # bounded: each round acknowledges or resends a batch
+            with self.store.read() as db:
+                events = replica.events_from(db, start, PUSH_BATCH)
+                waiting = replica.last_seq(db) - start + 1
+            request = wire.PushRequest(
+                sent_at=self.clock(), events=events, waiting=max(waiting, 0), acked_seq=acked_seq
+            )
+            before = self.clock()
+            raw = self._call("POST", url, "/push", token, request.model_dump(mode="json"))
+            after = self.clock()
+            reply = wire.PushReply.model_validate(raw)
+            offset = (reply.server_time - (before + (after - before) / 2)).total_seconds()
+            with self.store.write() as db:
+                report.acknowledged += replica.acknowledge(
+                    db, reply.highest_seq, reply.server_time, offset
+                )
+            report.sent += len(events)
+            report.stored += reply.stored
+            report.gaps = reply.gaps
+            report.conflicts.extend(reply.conflicts)
+            report.clock_offset_seconds = offset
+            # The office may hold less than the kiosk thought (restored from a backup): the
+            # next batch starts right after what it holds, acknowledged here or not.
+            acked_seq = reply.highest_seq
+            start = reply.highest_seq + 1
+            with self.store.read() as db:
+                if start > replica.last_seq(db):
+                    return
+        raise SyncError("push did not finish")  # pragma: no cover - the loop always returns
+
+    def pull(self, report: SyncReport, progress: Progress | None = None) -> None:
+        url, token = self._office()
+        with self.store.read() as db:
+            cursor = replica.get_setting(db, replica.CURSOR) or None
+        done = 0
+        while True:
+            params = {"limit": str(PULL_PAGE)}
+            if cursor:
+                params["cursor"] = cursor
+            raw = self._call("GET", url, "/changes", token, None, params=params)
+            page = wire.ChangesPage.model_validate(raw)
+            with self.store.write() as db:
+                replica.apply_changes(db, page.changes, self.clock().date())
+                set_setting(db, replica.CURSOR, page.cursor)
+            report.reset = report.reset or page.reset
+            report.pulled += len(page.changes)
+            done += len(page.changes)
+            if progress is not None:
+                progress(done, done + page.total - len(page.changes))
+            cursor = page.cursor
+            if not page.more:
+                return
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _office(self) -> tuple[str, str]:
+        with self.store.read() as db:
+            url = replica.office_url(db)
+        return url, replica.load_token(self.store)
+
+    def _note_error(self, message: str) -> None:
+        try:
+            with self.store.write() as db:
+                set_setting(db, replica.LAST_ERROR, message)
+        except StoreError:
+            log.exception("could not note the sync result")
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        token: str | None,
+        body: object | None,
+        *,
+        params: dict[str, str] | None = None,
+        retry: bool = True,
+    ) -> dict[str, object]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        http = self.http if retry else requests.Session()
+        try:
+            response = http.request(
+                method,
+                f"{url}{wire.API}{path}",
+                json=body,
+                params=params,
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise OfficeUnreachable(f"the office at {url} does not answer: {exc}") from exc
+        if response.status_code in (401, 403, 409):
+            raise OfficeRefused(f"the office refused: {_detail(response)}")
+        if response.status_code >= 400:
+            raise OfficeUnreachable(
+                f"the office answered {response.status_code}: {_detail(response)}"
+            )
+        return response.json()  # type: ignore[no-any-return]
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("detail"))
+    except ValueError:
+        return response.text[:200]
+
+
+class SyncThread:
+    """Background sync: soon after new events, and every *period* seconds to pull changes.
+
+    After a failure it waits with exponential backoff and jitter (so fifty kiosks coming
+    back online do not all call at once); a refusal (revoked kiosk) stops it until restarted.
+    """
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        period: float = 300.0,
+        poll: float = 2.0,
+        max_backoff: float = 600.0,
+    ) -> None:
+        self.client = client
+        self.period = period
+        self.poll = poll
+        self.max_backoff = max_backoff
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self.last_report: SyncReport | None = None
+        self.last_error: str | None = None
+
+    def start(self) -> SyncThread:
+        self._thread.start()
+        return self
+
+    def notify(self) -> None:
+        """Something changed: sync soon."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        next_pull = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() >= next_pull or self._has_pending() or self._wake.is_set():
+                self._wake.clear()
+                if not self._sync_with_backoff():
+                    return
+                next_pull = time.monotonic() + self.period
+            self._wake.wait(self.poll)
+
+    def _has_pending(self) -> bool:
+        try:
+            with self.client.store.read() as db:
+                return replica.pending(db) > 0
+        except StoreError:
+            return False
+
+    def _sync_with_backoff(self) -> bool:
+        """Sync until it works or the thread stops; False when the office refuses for good."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(OfficeUnreachable),
+            wait=wait_random_exponential(multiplier=1, max=self.max_backoff),
+            stop=stop_never,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info("sync failed, retrying: %s", state.outcome),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if self._stop.is_set():
+                        return False
+                    self.last_report = self.client.sync()
+                    self.last_error = None
+        except OfficeRefused as exc:
+            self.last_error = str(exc)
+            log.error("sync stopped: %s", exc)
+            return False
+        except (RetryError, SyncError, StoreError) as exc:
+            self.last_error = str(exc)
+            return not self._stop.is_set()
+        return True
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise OfficeRefused("the kiosk is shutting down")

@@ -1,0 +1,305 @@
+"""The kiosk's side of sync, in its own database: what to send, acknowledgements, pulled changes.
+
+No network here: the HTTP client (sync.client) and the USB bundle (sync.bundle) both use it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from kiosk import config as kiosk_config
+from kiosk.engine import ENROLLED
+from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Title
+from kiosk.outbox import pending
+from kiosk.store import Store, get_setting, set_setting
+from sync import wire
+
+KIOSK_ID = "sync.kiosk_id"
+CURSOR = "sync.cursor"
+LAST_SYNC = "sync.last_sync"
+CLOCK_OFFSET = "sync.clock_offset_seconds"
+LAST_ERROR = "sync.last_error"
+OFFICE_RULES = "sync.office_rules"
+TOKEN_FILE = "sync-token"
+CLOCK_WARNING_SECONDS = 180  # "a few minutes" off the office's clock
+
+
+class NotEnrolled(Exception):
+    """The kiosk has no office to sync with yet."""
+
+
+# -- enrolment and token ---------------------------------------------------------------------
+
+
+def token_path(store: Store) -> Path:
+    return store.path.with_name(TOKEN_FILE)
+
+
+def save_token(store: Store, token: str) -> None:
+    """Write the token readable by the kiosk's own user only (created so, never widened)."""
+    path = token_path(store)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(token + "\n")
+
+
+def load_token(store: Store) -> str:
+    try:
+        return token_path(store).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise NotEnrolled(
+            "this kiosk is not enrolled: run `kiosk enroll URL CODE` with a code from the office"
+        ) from None
+
+
+def enrolled(session: Session, url: str, kiosk_id: int) -> None:
+    set_setting(session, ENROLLED, url)
+    set_setting(session, KIOSK_ID, str(kiosk_id))
+    # A new office: what was pulled from another one says nothing of this one.
+    set_setting(session, CURSOR, "")
+
+
+def office_url(session: Session) -> str:
+    url = get_setting(session, ENROLLED)
+    if not url:
+        raise NotEnrolled(
+            "this kiosk is not enrolled: run `kiosk enroll URL CODE` with a code from the office"
+        )
+    return url
+
+
+# -- what to send ----------------------------------------------------------------------------
+
+
+def to_wire(event: Event) -> wire.WireEvent:
+    return wire.WireEvent(
+        seq=event.seq,
+        uuid=event.uuid,
+        type=event.type,
+        at=event.at,
+        clock=event.clock,  # type: ignore[arg-type]
+        payload=event.payload,
+    )
+
+
+def first_unacked(session: Session) -> int | None:
+    return session.scalar(select(func.min(Event.seq)).where(Event.acked_at.is_(None)))
+
+
+def highest_acked(session: Session) -> int:
+    return session.scalar(select(func.max(Event.seq)).where(Event.acked_at.is_not(None))) or 0
+
+
+def last_seq(session: Session) -> int:
+    return session.scalar(select(func.max(Event.seq))) or 0
+
+
+def events_from(session: Session, start: int, limit: int | None) -> list[wire.WireEvent]:
+    query = select(Event).where(Event.seq >= start).order_by(Event.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [to_wire(e) for e in session.scalars(query)]
+
+
+def acknowledge(
+    session: Session, highest_seq: int, server_time: dt.datetime, offset: float | None
+) -> int:
+    """Mark events up to *highest_seq* as held by the office; return how many were newly marked."""
+    marked = session.execute(
+        update(Event)
+        .where(Event.seq <= highest_seq, Event.acked_at.is_(None))
+        .values(acked_at=server_time)
+    ).rowcount
+    set_setting(session, LAST_SYNC, server_time.isoformat())
+    if offset is not None:
+        set_setting(session, CLOCK_OFFSET, f"{offset:.3f}")
+    return marked or 0
+
+
+# -- applying what the office sends ----------------------------------------------------------
+
+
+def _referenced_by_pending(session: Session) -> tuple[set[str], set[str]]:
+    """Copy codes and loan ids that events not yet at the office speak of: local news wins."""
+    codes: set[str] = set()
+    loans: set[str] = set()
+    for payload in session.scalars(select(Event.payload).where(Event.acked_at.is_(None))):
+        if payload.get("copy"):
+            codes.add(str(payload["copy"]))
+        if payload.get("loan"):
+            loans.add(str(payload["loan"]))
+    return codes, loans
+
+
+def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) -> None:
+    """Make the kiosk's rows what the office says, in the caller's transaction."""
+    busy_codes, busy_loans = _referenced_by_pending(session)
+    for change in changes:
+        if change.data is None:
+            continue  # the office keeps rows (soft deletion): nothing is ever removed here
+        data = change.data
+        match change.kind:
+            case "title":
+                _title(session, data, today)
+            case "copy":
+                _copy(session, data, today, busy_codes)
+            case "patron":
+                _patron(session, data)
+            case "loan":
+                _loan(session, data, busy_codes, busy_loans)
+            case "rules":
+                set_setting(session, OFFICE_RULES, json.dumps(data))
+                kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(data))
+        session.flush()
+
+
+def reapply_office_rules(session: Session) -> bool:
+    """The office's rules over kiosk.toml's, once the kiosk has pulled them."""
+    rules = get_setting(session, OFFICE_RULES)
+    if not rules:
+        return False
+    kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(json.loads(rules)))
+    return True
+
+
+def _local_title(session: Session, server_id: int, today: dt.date) -> Title:
+    title = session.scalar(select(Title).where(Title.server_id == server_id))
+    if title is None:  # its own change follows (the office changed it after its copy)
+        title = Title(server_id=server_id, title="", added_on=today)
+        session.add(title)
+    return title
+
+
+def _title(session: Session, data: dict[str, Any], today: dt.date) -> None:
+    title = session.scalar(select(Title).where(Title.server_id == data["id"]))
+    if title is None and data.get("isbn"):
+        title = session.scalar(
+            select(Title).where(Title.isbn == data["isbn"], Title.server_id.is_(None))
+        )
+    if title is None:
+        title = Title(server_id=data["id"], title="", added_on=today)
+        session.add(title)
+    title.server_id = data["id"]
+    for key in ("isbn", "title", "author", "publisher", "year", "classification"):
+        setattr(title, key, data.get(key) if key in ("isbn", "year") else data.get(key) or "")
+    title.added_on = dt.date.fromisoformat(data["added_on"])
+
+
+def _copy(session: Session, data: dict[str, Any], today: dt.date, busy: set[str]) -> None:
+    copy = session.scalar(select(Copy).where(Copy.server_id == data["id"]))
+    title = _local_title(session, data["title_id"], today)
+    session.flush()
+    if copy is None and data.get("barcode"):
+        copy = session.scalar(select(Copy).where(Copy.barcode == data["barcode"]))
+    if copy is None and not data.get("barcode"):
+        copy = session.scalar(
+            select(Copy).where(
+                Copy.title_id == title.id, Copy.barcode.is_(None), Copy.server_id.is_(None)
+            )
+        )
+    if copy is None:
+        copy = Copy(server_id=data["id"], barcode=data.get("barcode"), title=title)
+        session.add(copy)
+    elif copy.code in busy:
+        copy.server_id = data["id"]
+        return  # the kiosk has news of this copy the office has not heard yet
+    copy.server_id, copy.barcode, copy.title = data["id"], data.get("barcode"), title
+    copy.shelf = data.get("shelf") or ""
+    copy.status = CopyStatus(data["status"])
+
+
+def _patron(session: Session, data: dict[str, Any]) -> None:
+    patron = session.scalar(select(Patron).where(Patron.card == data["card"]))
+    if patron is None:
+        patron = Patron(card=data["card"], name=data["name"])
+        session.add(patron)
+    patron.name = data["name"]
+    patron.kind = data["kind"]
+    patron.class_name = data.get("class_name") or ""
+    patron.grade = data.get("grade")
+    patron.active = bool(data.get("active", True))
+
+
+def _loan(session: Session, data: dict[str, Any], busy_codes: set[str], busy: set[str]) -> None:
+    copy = session.scalar(select(Copy).where(Copy.server_id == data["copy_id"]))
+    if copy is None or data["id"] in busy or copy.code in busy_codes:
+        return
+    returned_at = _time(data.get("returned_at"))
+    lent_at = _time(data["lent_at"])
+    assert lent_at is not None
+    if returned_at is None:
+        # The office says this copy is out on this loan: any other loan of it here has ended.
+        for other in session.scalars(
+            select(Loan).where(
+                Loan.copy_id == copy.id, Loan.returned_at.is_(None), Loan.id != data["id"]
+            )
+        ):
+            other.returned_at, other.implicit_return, other.patron_id = lent_at, True, None
+        session.flush()
+    loan = session.get(Loan, data["id"])
+    patron = None
+    if data.get("patron"):
+        patron = session.scalar(select(Patron).where(Patron.card == data["patron"]))
+    if loan is None:
+        loan = Loan(id=data["id"], copy=copy, lent_at=lent_at, due_date=dt.date.today())
+        session.add(loan)
+    loan.copy = copy
+    loan.lent_at = lent_at
+    loan.due_date = dt.date.fromisoformat(data["due_date"])
+    loan.returned_at = returned_at
+    loan.renewals = data.get("renewals", 0)
+    loan.lent_where = data.get("lent_where") or ""
+    loan.implicit_return = bool(data.get("implicit_return"))
+    if returned_at is not None:
+        loan.patron_id = None  # who had a returned book is the office's to know, not the kiosk's
+    elif patron is not None:
+        loan.patron = patron
+        loan.patron_class, loan.patron_grade = patron.class_name, patron.grade
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+# -- what the UI, the lights and doctor show ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    enrolled: bool
+    office: str | None
+    pending: int  # events not yet acknowledged by the office
+    last_sync: dt.datetime | None
+    clock_offset_seconds: float | None  # office time minus kiosk time
+    last_error: str | None
+
+    @property
+    def clock_warning(self) -> str | None:
+        if self.clock_offset_seconds is None or abs(self.clock_offset_seconds) <= (
+            CLOCK_WARNING_SECONDS
+        ):
+            return None
+        return f"the kiosk clock is {-self.clock_offset_seconds:+.0f} s off the office's"
+
+
+def status(session: Session) -> SyncStatus:
+    office = get_setting(session, ENROLLED)
+    last = get_setting(session, LAST_SYNC)
+    offset = get_setting(session, CLOCK_OFFSET)
+    return SyncStatus(
+        enrolled=bool(office),
+        office=office or None,
+        pending=pending(session),
+        last_sync=dt.datetime.fromisoformat(last) if last else None,
+        clock_offset_seconds=float(offset) if offset else None,
+        last_error=get_setting(session, LAST_ERROR) or None,
+    )

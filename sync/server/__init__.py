@@ -1,0 +1,1 @@
+"""The office server: master catalogue, merged loan ledger, kiosk API and librarian commands."""

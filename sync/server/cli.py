@@ -1,0 +1,246 @@
+"""The ``library-server`` command: run the office server, and the librarian's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+
+from kiosk.importer import BadImportFile
+from sync.server import catalogue, office
+from sync.server.db import Database, database_url
+
+DB_ENV = "LIBRARY_SERVER_DB"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="library-server", description="Library Kiosk office")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(platformdirs.user_data_dir("library-server")),
+        help="folder for the SQLite database (default: the user's data folder)",
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get(DB_ENV),
+        help=f"database URL, e.g. postgresql+psycopg://user@host/library (or ${DB_ENV}); "
+        "default: SQLite in --data",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server for kiosks")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8470)
+
+    for what in ("students", "books"):
+        cmd = commands.add_parser(f"import-{what}", help=f"import {what} from a CSV file")
+        cmd.add_argument("file", type=Path)
+        cmd.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
+
+    commands.add_parser("enroll-code", help="a one-time code to enroll a new kiosk")
+    kiosks = commands.add_parser("kiosks", help="enrolled kiosks: last sync, waiting, clock")
+    kiosks.add_argument("--json", action="store_true", help="one JSON object per line")
+    loans = commands.add_parser("loans", help="current loans")
+    loans.add_argument("--json", action="store_true", help="one JSON object per line")
+    revoke = commands.add_parser("revoke", help="refuse a kiosk from now on")
+    revoke.add_argument("kiosk", help="the kiosk's name or id")
+    conflicts = commands.add_parser("conflicts", help="what kiosks reported that did not fit")
+    conflicts.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    mark = commands.add_parser("mark-copy", help="set a copy's status (lost, withdrawn, ...)")
+    mark.add_argument("copy", help="barcode (or ISBN of an unlabelled copy)")
+    mark.add_argument("status")
+    remove = commands.add_parser("remove-student", help="a student who left: no more loans")
+    remove.add_argument("card")
+    rules = commands.add_parser("rules", help="policies and timetable for every kiosk")
+    rules.add_argument("file", type=Path, help="a file in kiosk.toml's format")
+
+    export = commands.add_parser(
+        "export-bundle", help="write the changes for a kiosk without network to a file"
+    )
+    export.add_argument("kiosk", help="the kiosk's name or id")
+    export.add_argument("path", type=Path)
+    imp = commands.add_parser("import-bundle", help="apply a kiosk's USB bundle; write a reply")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--reply", type=Path, help="where to write the reply (default: beside it)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    args.data.mkdir(parents=True, exist_ok=True)
+    try:
+        database = Database.open(database_url(args.data, args.db))
+    except Exception as exc:  # a wrong URL, an unreachable or damaged database
+        print(f"library-server: cannot open the database: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _COMMANDS[args.command](database, args)
+    except (catalogue.CatalogueError, office.Refusal) as exc:
+        print(f"library-server: {exc}", file=sys.stderr)
+        return 1
+    except BadImportFile as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    finally:
+        database.close()
+
+
+def _serve(database: Database, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sync.server.app import create_app
+
+    uvicorn.run(create_app(database), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _import(database: Database, args: argparse.Namespace) -> int:
+    students = args.command == "import-students"
+    with database.write() as session:
+        if students:
+            report = catalogue.import_students(session, args.file, skip_bad=args.skip_bad)
+        else:
+            report = catalogue.import_books(session, args.file, skip_bad=args.skip_bad)
+    for problem in report.skipped:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(report.summary("students" if students else "books"))
+    return 0
+
+
+def _enroll_code(database: Database, _args: argparse.Namespace) -> int:
+    with database.write() as session:
+        code = office.new_enroll_code(session)
+    print("On the kiosk, run: kiosk enroll URL CODE   (the code works once, for a day)")
+    print(code)
+    return 0
+
+
+def _kiosks(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        lines = office.kiosks(session)
+    for k in lines:
+        if args.json:
+            print(json.dumps(k.as_dict(), ensure_ascii=False))
+            continue
+        synced = k.last_sync.strftime("%Y-%m-%d %H:%M") if k.last_sync else "never"
+        offset = "?" if k.clock_offset_seconds is None else f"{k.clock_offset_seconds:+.1f} s"
+        state = "REVOKED " if k.revoked else ""
+        print(
+            f"{k.id:3}  {k.name:16} {state}last sync {synced}, {k.events_waiting} waiting, "
+            f"clock {offset}" + (f"  WARNING: {k.warning}" if k.warning else "")
+        )
+    if not lines and not args.json:
+        print("no kiosks enrolled yet (library-server enroll-code)")
+    return 0
+
+
+def _loans(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        loans = office.current_loans(session)
+    for loan in loans:
+        if args.json:
+            print(json.dumps(loan, ensure_ascii=False))
+        else:
+            print(
+                f"{loan['patron'] or '?':10} {loan['name'] or '?':10} {loan['copy']:14} "
+                f"{(loan['title'] or '?')[:30]:30} due {loan['due']}  at {loan['where']}"
+            )
+    return 0
+
+
+def _revoke(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        kiosk = office.revoke(session, args.kiosk)
+    print(f"kiosk {kiosk.name} (id {kiosk.id}) is revoked; it must be enrolled again")
+    return 0
+
+
+def _conflicts(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        rows = office.conflicts(session)
+    for row in rows:
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print(
+                f"{row['id']:4} {row['found_at'][:16]} {row['kiosk']:12} "
+                f"{row['kind']}: {row['detail']}"
+            )
+    return 0
+
+
+def _mark(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        copy = catalogue.mark_copy(session, args.copy, args.status)
+    print(f"{args.copy} is now {copy.status}")
+    return 0
+
+
+def _remove(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        patron = catalogue.remove_patron(session, args.card)
+    print(f"{patron.name} ({patron.card}) removed; their loan records stay")
+    return 0
+
+
+def _rules(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        config = catalogue.set_rules(session, args.file)
+    print(
+        f"rules set: {len(config.policies)} policies, {len(config.timetable.window)} windows, "
+        f"{len(config.timetable.closed_dates)} closed dates; kiosks take them at their next sync"
+    )
+    return 0
+
+
+def _export_bundle(database: Database, args: argparse.Namespace) -> int:
+    from sync.server import bundles
+
+    with database.read() as session:
+        count = bundles.export_for_kiosk(database, session, args.kiosk, args.path)
+    print(f"wrote {count} changes to {args.path}")
+    return 0
+
+
+def _import_bundle(database: Database, args: argparse.Namespace) -> int:
+    from sync.bundle import BundleError
+    from sync.server import bundles
+
+    try:
+        reply_path, reply = bundles.import_bundle(database, args.file, args.reply)
+    except BundleError as exc:
+        print(f"library-server: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{reply.stored} new events stored, highest sequence {reply.highest_seq}"
+        + (f", {len(reply.conflicts)} conflicts" if reply.conflicts else "")
+    )
+    print(f"reply for the kiosk written to {reply_path}")
+    return 0
+
+
+_COMMANDS = {
+    "serve": _serve,
+    "import-students": _import,
+    "import-books": _import,
+    "enroll-code": _enroll_code,
+    "kiosks": _kiosks,
+    "loans": _loans,
+    "revoke": _revoke,
+    "conflicts": _conflicts,
+    "mark-copy": _mark,
+    "remove-student": _remove,
+    "rules": _rules,
+    "export-bundle": _export_bundle,
+    "import-bundle": _import_bundle,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""The merged loan ledger: kiosk events stored exactly once and applied in order.
+
+The server never refuses a physical event on policy grounds (the book has left the building):
+what does not fit its records is applied as well as it can be and listed as a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from kiosk.models import CopyStatus
+from sync import wire
+from sync.server.models import Change, Conflict, Copy, Event, Kiosk, Loan, Patron, Title
+
+LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
+
+
+class SequenceReused(Exception):
+    """The kiosk sent a sequence number the office holds with another event."""
+
+
+# -- what kiosks pull ------------------------------------------------------------------------
+
+
+def record_change(session: Session, kind: str, key: str, data: dict[str, Any] | None) -> None:
+    """Make (kind, key) the newest change, replacing an older change of the same row."""
+    session.execute(delete(Change).where(Change.kind == kind, Change.key == key))
+    session.add(Change(kind=kind, key=key, data=data))
+
+
+def title_data(title: Title) -> dict[str, Any]:
+    return {
+        "id": title.id,
+        "isbn": title.isbn,
+        "title": title.title,
+        "author": title.author,
+        "publisher": title.publisher,
+        "year": title.year,
+        "classification": title.classification,
+        "added_on": title.added_on.isoformat(),
+    }
+
+
+def copy_data(copy: Copy) -> dict[str, Any]:
+    return {
+        "id": copy.id,
+        "barcode": copy.barcode,
+        "title_id": copy.title_id,
+        "status": copy.status,
+        "shelf": copy.shelf,
+    }
+
+
+def patron_data(patron: Patron) -> dict[str, Any]:
+    return {
+        "card": patron.card,
+        "name": patron.name,
+        "kind": patron.kind,
+        "class_name": patron.class_name,
+        "grade": patron.grade,
+        "active": patron.active and not patron.deleted,
+    }
+
+
+def loan_data(loan: Loan) -> dict[str, Any]:
+    return {
+        "id": loan.id,
+        "copy_id": loan.copy_id,
+        # Who has a book is sent only while they have it (privacy on every kiosk).
+        "patron": loan.patron_card if loan.returned_at is None else None,
+        "lent_at": loan.lent_at.isoformat(),
+        "due_date": loan.due_date.isoformat(),
+        "returned_at": loan.returned_at.isoformat() if loan.returned_at else None,
+        "renewals": loan.renewals,
+        "lent_where": loan.lent_where,
+        "implicit_return": loan.implicit_return,
+    }
+
+
+def changed_copy(session: Session, copy: Copy) -> None:
+    record_change(session, "copy", str(copy.id), copy_data(copy))
+
+
+def changed_loan(session: Session, loan: Loan) -> None:
+    if loan.copy_id is not None:  # a loan of a copy the office does not know stays here
+        record_change(session, "loan", loan.id, loan_data(loan))
+
+
+# -- push ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PushResult:
+    highest_seq: int
+    gaps: list[tuple[int, int]]
+    stored: int
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def receive(
+    session: Session,
+    kiosk: Kiosk,
+    events: list[wire.WireEvent],
+    *,
+    now: dt.datetime,
+    offset: float,
+    waiting: int,
+) -> PushResult:
+    """Store the events not yet held, then apply every held event that follows without a gap."""
+    stored = 0
+    known = {
+        row.uuid: row.seq
+        for row in session.execute(
+            select(Event.uuid, Event.seq).where(Event.uuid.in_([e.uuid for e in events]))
+        )
+    }
+    taken = set(
+        session.scalars(
+            select(Event.seq).where(
+                Event.kiosk_id == kiosk.id, Event.seq.in_([e.seq for e in events])
+            )
+        )
+    )
+    shift = dt.timedelta(seconds=offset)
+    for ev in events:
+        if ev.uuid in known:
+            continue  # sent before (a lost reply, a retry, a bundle imported twice)
+        if ev.seq in taken:
+            raise SequenceReused(
+                f"sequence {ev.seq} is already held with another event; this kiosk's "
+                "database was replaced: enroll it again as a new kiosk"
+            )
+        session.add(
+            Event(
+                kiosk_id=kiosk.id,
+                seq=ev.seq,
+                uuid=ev.uuid,
+                type=ev.type,
+                at=ev.at,
+                corrected_at=ev.at + shift,
+                clock=ev.clock,
+                payload=ev.payload,
+                received_at=now,
+            )
+        )
+        known[ev.uuid] = ev.seq
+        taken.add(ev.seq)
+        stored += 1
+        if ev.clock != "ok":
+            kiosk.clock_backwards = True
+    session.flush()
+    result = PushResult(0, [], stored)
+    held = list(
+        session.scalars(
+            select(Event)
+            .where(Event.kiosk_id == kiosk.id, Event.seq > kiosk.applied_seq)
+            .order_by(Event.seq)
+        )
+    )
+    waiting_beyond = []
+    for event in held:
+        if event.seq != kiosk.applied_seq + 1:
+            waiting_beyond.append(event.seq)
+            continue
+        result.conflicts.extend(apply(session, kiosk, event))
+        event.applied = True
+        kiosk.applied_seq = event.seq
+    result.highest_seq = kiosk.applied_seq
+    result.gaps = _gaps(kiosk.applied_seq, waiting_beyond)
+    kiosk.last_sync = now
+    kiosk.events_waiting = max(0, waiting - len(events))
+    session.flush()
+    return result
+
+
+def _gaps(applied: int, beyond: list[int]) -> list[tuple[int, int]]:
+    gaps = []
+    expected = applied + 1
+    for seq in beyond:
+        if seq > expected:
+            gaps.append((expected, seq - 1))
+        expected = seq + 1
+    return gaps
+
+
+# -- applying one event ----------------------------------------------------------------------
+
+
+def apply(session: Session, kiosk: Kiosk, event: Event) -> list[Conflict]:
+    handler = _HANDLERS.get(event.type)
+    if handler is None:
+        return []  # sessions, supervisor menu, PIN lock-outs: kept in the event record only
+    found: list[Conflict] = []
+    handler(_Context(session, kiosk, event, found))
+    return found
+
+
+@dataclass
+class _Context:
+    session: Session
+    kiosk: Kiosk
+    event: Event
+    found: list[Conflict]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.event.payload
+
+    @property
+    def at(self) -> dt.datetime:
+        return self.event.corrected_at
+
+    def conflict(self, kind: str, detail: str, *, copy: str | None, loan: str | None) -> None:
+        row = Conflict(
+            kind=kind,
+            event_uuid=self.event.uuid,
+            kiosk_id=self.kiosk.id,
+            copy_code=copy,
+            loan_id=loan,
+            detail=detail,
+            found_at=self.event.received_at,
+        )
+        self.session.add(row)
+        self.found.append(row)
+
+
+def find_copy(session: Session, code: str | None, *, for_loan: bool = False) -> Copy | None:
+    """The copy a kiosk means by *code*: its barcode, or its title's ISBN for unlabelled ones."""
+    if not code:
+        return None
+    copy = session.scalar(select(Copy).where(Copy.barcode == code))
+    if copy is not None:
+        return copy
+    unlabelled = list(
+        session.scalars(
+            select(Copy)
+            .join(Title)
+            .where(Title.isbn == code, Copy.barcode.is_(None))
+            .order_by(Copy.id)
+        )
+    )
+    if for_loan:  # any unlabelled copy on the shelf is as good as another
+        on_shelf = [c for c in unlabelled if c.status != CopyStatus.ON_LOAN]
+        unlabelled = on_shelf or unlabelled
+    return unlabelled[0] if unlabelled else None
+
+
+def open_loan(session: Session, copy: Copy) -> Loan | None:
+    return session.scalar(select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None)))
+
+
+def _checkout(ctx: _Context) -> None:
+    p, session = ctx.payload, ctx.session
+    code, loan_id = str(p.get("copy")), str(p.get("loan"))
+    if session.get(Loan, loan_id) is not None:
+        return
+    copy = find_copy(session, code, for_loan=True)
+    patron = session.scalar(select(Patron).where(Patron.card == p.get("patron")))
+    if copy is None:
+        ctx.conflict(
+            "unknown_copy", f"lent {code}, which the office does not know", copy=code, loan=loan_id
+        )
+    elif copy.status in LOST_OR_GONE:
+        ctx.conflict(
+            f"checkout_of_{copy.status}",
+            f"lent {code}, marked {copy.status} at the office: it is in a reader's hands now",
+            copy=code,
+            loan=loan_id,
+        )
+    if patron is None:
+        ctx.conflict(
+            "unknown_patron", f"lent to card {p.get('patron')}, not known", copy=code, loan=loan_id
+        )
+    elif patron.deleted:
+        ctx.conflict(
+            "patron_deleted",
+            f"lent to {patron.name} ({patron.card}), removed at the office",
+            copy=code,
+            loan=loan_id,
+        )
+    loan = Loan(
+        id=loan_id,
+        copy=copy,
+        copy_code=code,
+        patron=patron,
+        patron_card=p.get("patron"),
+        kiosk_id=ctx.kiosk.id,
+        lent_where=str(p.get("where") or ctx.kiosk.name),
+        lent_at=ctx.at,
+        due_date=_date(p.get("due"), ctx.at),
+        override_by=p.get("override_by"),
+    )
+    current = open_loan(session, copy) if copy is not None else None
+    if current is not None:
+        # Lent at two places while offline: the later checkout implies a return of the
+        # earlier loan, whichever arrived first, and that loan is not counted overdue.
+        earlier, later = (current, loan) if current.lent_at <= loan.lent_at else (loan, current)
+        earlier.returned_at = later.lent_at
+        earlier.implicit_return = earlier.not_overdue = True
+        where = current.lent_where
+        ctx.conflict(
+            "lent_twice",
+            f"{code} lent at {where} and at {loan.lent_where}; the earlier loan "
+            f"({earlier.patron_card}) counts as returned when the later one began",
+            copy=code,
+            loan=loan_id,
+        )
+        if current is earlier:
+            session.flush()  # the one open loan per copy rule holds at every step
+    session.add(loan)
+    if copy is not None:
+        copy.status = CopyStatus.ON_LOAN
+        session.flush()
+        changed_copy(session, copy)
+    session.flush()
+    changed_loan(session, loan)
+    if current is not None:
+        changed_loan(session, current)
+
+
+def _return(ctx: _Context) -> None:
+    p, session = ctx.payload, ctx.session
+    loan = session.get(Loan, str(p.get("loan")))
+    code = str(p.get("copy"))
+    if loan is None or loan.returned_at is not None:
+        ctx.conflict(
+            "return_of_copy_on_shelf",
+            f"{code} returned, but the office had it on the shelf"
+            + (" (that loan was already closed)" if loan else " (loan not known)"),
+            copy=code,
+            loan=str(p.get("loan")),
+        )
+        return
+    loan.returned_at = max(ctx.at, loan.lent_at)
+    loan.implicit_return = ctx.event.type == "implicit_return"
+    if loan.copy is not None and loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
+        loan.copy.status = CopyStatus.AVAILABLE
+        changed_copy(session, loan.copy)
+    changed_loan(session, loan)
+
+
+def _undo(ctx: _Context) -> None:
+    loan = ctx.session.get(Loan, str(ctx.payload.get("loan")))
+    if loan is None or loan.returned_at is not None:
+        return
+    loan.returned_at, loan.undone = max(ctx.at, loan.lent_at), True
+    if loan.copy is not None and loan.copy.status == CopyStatus.ON_LOAN:
+        loan.copy.status = CopyStatus.AVAILABLE
+        changed_copy(ctx.session, loan.copy)
+    changed_loan(ctx.session, loan)
+
+
+def _renew(ctx: _Context) -> None:
+    loan = ctx.session.get(Loan, str(ctx.payload.get("loan")))
+    if loan is None:
+        return
+    loan.renewals += 1
+    loan.due_date = _date(ctx.payload.get("due"), ctx.at)
+    changed_loan(ctx.session, loan)
+
+
+def _copy_status(ctx: _Context) -> None:
+    code = str(ctx.payload.get("copy"))
+    copy = find_copy(ctx.session, code)
+    status = ctx.payload.get("status")
+    if copy is None or status not in set(CopyStatus):
+        ctx.conflict("unknown_copy", f"{code} marked {status}, not known", copy=code, loan=None)
+        return
+    copy.status = CopyStatus(status)
+    changed_copy(ctx.session, copy)
+
+
+def _date(value: Any, fallback: dt.datetime) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return fallback.date()
+
+
+_HANDLERS = {
+    "checkout": _checkout,
+    "return": _return,
+    "implicit_return": _return,
+    "checkout_undone": _undo,
+    "renew": _renew,
+    "copy_status": _copy_status,
+}

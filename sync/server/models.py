@@ -1,0 +1,176 @@
+"""The office's records: the master catalogue, the merged loan ledger, kiosks and their events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from kiosk.models import CopyStatus, PatronKind, UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    __tablename__ = "server_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str]
+
+
+class Title(Base):
+    __tablename__ = "titles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    isbn: Mapped[str | None] = mapped_column(String(13), index=True)
+    title: Mapped[str]
+    author: Mapped[str] = mapped_column(default="")
+    publisher: Mapped[str] = mapped_column(default="")
+    year: Mapped[int | None]
+    classification: Mapped[str] = mapped_column(default="")
+    added_on: Mapped[dt.date]
+
+    copies: Mapped[list[Copy]] = relationship(back_populates="title")
+
+
+class Copy(Base):
+    __tablename__ = "copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    barcode: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title_id: Mapped[int] = mapped_column(ForeignKey("titles.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=CopyStatus.AVAILABLE)
+    shelf: Mapped[str] = mapped_column(default="")
+
+    title: Mapped[Title] = relationship(back_populates="copies")
+
+
+class Patron(Base):
+    __tablename__ = "patrons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str]
+    kind: Mapped[str] = mapped_column(String(16), default=PatronKind.STUDENT)
+    class_name: Mapped[str] = mapped_column(default="")
+    grade: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class Kiosk(Base):
+    __tablename__ = "kiosks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_sync: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Highest sequence applied to the ledger with nothing missing before it.
+    applied_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    clock_offset_seconds: Mapped[float | None]  # server time minus kiosk time
+    clock_backwards: Mapped[bool] = mapped_column(default=False)
+    events_waiting: Mapped[int] = mapped_column(default=0)  # on the kiosk, as it last said
+
+
+class EnrollCode(Base):
+    __tablename__ = "enroll_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
+
+
+class Event(Base):
+    """Every event received from a kiosk, exactly once."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("kiosk_id", "seq"), UniqueConstraint("uuid"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    uuid: Mapped[str] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # the kiosk's clock
+    corrected_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # by the measured offset
+    clock: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    applied: Mapped[bool] = mapped_column(default=False)
+
+
+class Loan(Base):
+    """The merged ledger; a loan keeps the id the kiosk gave it."""
+
+    __tablename__ = "loans"
+    __table_args__ = (
+        Index(
+            "server_one_open_loan_per_copy",
+            "copy_id",
+            unique=True,
+            sqlite_where=text("returned_at IS NULL"),
+            postgresql_where=text("returned_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    copy_id: Mapped[int | None] = mapped_column(ForeignKey("copies.id"), index=True)
+    copy_code: Mapped[str] = mapped_column(String(64))
+    patron_id: Mapped[int | None] = mapped_column(ForeignKey("patrons.id"), index=True)
+    patron_card: Mapped[str | None] = mapped_column(String(64))
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
+    lent_where: Mapped[str] = mapped_column(default="")
+    lent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    due_date: Mapped[dt.date]
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    renewals: Mapped[int] = mapped_column(default=0)
+    implicit_return: Mapped[bool] = mapped_column(default=False)
+    # Closed by a later checkout elsewhere: not counted overdue whatever its due date.
+    not_overdue: Mapped[bool] = mapped_column(default=False)
+    undone: Mapped[bool] = mapped_column(default=False)
+    override_by: Mapped[str | None] = mapped_column(String(64))
+
+    copy: Mapped[Copy | None] = relationship()
+    patron: Mapped[Patron | None] = relationship()
+    kiosk: Mapped[Kiosk | None] = relationship()
+
+
+class Conflict(Base):
+    """Something the kiosks reported that did not fit the office's records; resolved, listed."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    event_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    copy_code: Mapped[str | None] = mapped_column(String(64))
+    loan_id: Mapped[str | None] = mapped_column(String(36))
+    detail: Mapped[str]
+    found_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Change(Base):
+    """What kiosks pull: the latest state of each changed row, in the order of change.
+
+    One row per (kind, key): a newer change replaces the older one, so a fresh kiosk pulls
+    each row once. Versions only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL,
+    and writers serialised), so a cursor never skips a change.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (UniqueConstraint("kind", "key"), {"sqlite_autoincrement": True})
+
+    version: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
