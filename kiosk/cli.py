@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -15,6 +16,9 @@ from kiosk import config, demo
 from kiosk.config import ConfigError, KioskConfig
 from kiosk.store import Store, StoreError
 from sync import kiosk_cli, replica
+
+if TYPE_CHECKING:
+    from kiosk.engine import Kiosk
 
 SERVICE_DATA_DIR = Path("/var/lib/library-kiosk")
 
@@ -50,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the kiosk")
     run.add_argument(
         "--headless", action="store_true", help="no screen: JSON outcomes on standard output"
+    )
+    run.add_argument(
+        "--window",
+        action="store_true",
+        help="an 800x480 window instead of the locked fullscreen kiosk (for a laptop)",
     )
     run.add_argument(
         "--scanner",
@@ -118,7 +127,26 @@ def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
     from kiosk.engine import Kiosk
 
     kiosk = Kiosk(store, cfg.kiosk)
-    headless.run(kiosk, sys.stdin.buffer, sys.stdout)
+    if getattr(args, "headless", False):
+        headless.run(kiosk, sys.stdin.buffer, sys.stdout)
+        return 0
+    return _run_screen(kiosk, args)
+
+
+def _run_screen(kiosk: Kiosk, args: argparse.Namespace) -> int:
+    """The touchscreen app: fullscreen and locked, or a window for a demo on a laptop."""
+    from kiosk import ui
+    from kiosk.ui.fonts import FontNotFound
+
+    stdin = sys.stdin.buffer if getattr(args, "scanner", "stdin") == "stdin" else None
+    try:
+        done = ui.run(kiosk, locked=not (args.demo or getattr(args, "window", False)), stream=stdin)
+    except FontNotFound as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    if done == "restart":
+        kiosk.store.close()
+        os.execv(sys.executable, [sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])
     return 0
 
 

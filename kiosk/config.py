@@ -52,6 +52,11 @@ pin_attempts = 3
 pin_lockout_minutes = 5
 # A standalone kiosk forgets who had a returned book after this many days.
 forget_returned_after_days = 7
+# A font with Chinese characters for the screen; empty: find Noto Sans CJK or WenQuanYi.
+font = ""
+# Command that switches the kiosk off from the supervisor menu; empty: "systemctl poweroff"
+# on a Raspberry Pi, and on any other computer only the kiosk app closes.
+shutdown_command = ""
 
 # How many books each kind of patron may have, for how long, and when overdue books block.
 # overdue_block_days: a book this many days overdue stops new loans (0: any overdue book).
@@ -120,6 +125,8 @@ class KioskSettings(_Strict):
     pin_attempts: Annotated[int, Field(ge=1)] = 3
     pin_lockout_minutes: Positive = 5
     forget_returned_after_days: Positive = 7
+    font: str = ""
+    shutdown_command: str = ""
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,68 @@
+"""The touchscreen app: Kivy screens around the kiosk engine.
+
+Kivy reads its environment when it is first imported, so the settings every use of the app
+needs are made here, before any Kivy module is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, BinaryIO
+
+# The kiosk command parses its own arguments; Kivy must not take them.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+
+if TYPE_CHECKING:
+    from kiosk.engine import Kiosk
+    from kiosk.ui.app import Enroll, Listener, SyncNow
+
+DESIGN_SIZE = (800, 480)  # the official 7-inch display; everything scales from it
+
+
+def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:
+    """Window settings. They only take effect before the window exists, i.e. before
+    kiosk.ui.app (which opens it) is imported."""
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("graphics", "fullscreen", "auto" if locked else "0")
+    Config.set("graphics", "borderless", "1" if locked else "0")
+    Config.set("graphics", "show_cursor", "0" if locked else "1")
+    Config.set("graphics", "width", str(size[0]))
+    Config.set("graphics", "height", str(size[1]))
+    Config.set("graphics", "resizable", "0" if locked else "1")
+
+
+def run(
+    kiosk: Kiosk,
+    *,
+    locked: bool = True,
+    stream: BinaryIO | None = None,
+    sync_now: SyncNow | None = None,
+    enroll: Enroll | None = None,
+    listeners: Iterable[Listener] = (),
+) -> str | None:
+    """Run the touchscreen app until it is stopped; returns "restart", "shutdown" or None.
+
+    *locked*: fullscreen, no cursor, no way out but the supervisor menu (the real kiosk);
+    otherwise an 800x480 window that may be closed (a laptop demo). *stream*: codes and
+    touches, one a line, as in headless mode (``--scanner stdin``).
+    """
+    from kiosk.ui import fonts
+
+    font = fonts.find_cjk_font(kiosk.settings.font)
+    configure(locked=locked)
+    fonts.register(font)
+    from kiosk.ui.app import KioskApp
+
+    app = KioskApp(kiosk, locked=locked, sync_now=sync_now, enroll=enroll, listeners=listeners)
+    if stream is not None:
+        app.read_stream(stream)
+    # systemd stops the kiosk with SIGTERM: end the session properly (on the main thread).
+    from kivy.clock import Clock
+
+    signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
+    app.run()
+    return app.exit_action

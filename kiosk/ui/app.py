@@ -1,0 +1,934 @@
+"""The kiosk's touchscreen app: shows what the engine answers, and turns touches into actions.
+
+All calls to the engine happen on Kivy's main thread. Codes from other threads (a scanner,
+standard input) reach it only through :meth:`KioskApp.submit_scan` / :meth:`submit_line`, which
+go through Kivy's Clock; they are handled in order and none is dropped, even while a message is
+showing (the new answer replaces the message).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import queue
+import shlex
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.properties import (
+    BooleanProperty,
+    DictProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+
+from kiosk import outbox, showcase
+from kiosk.engine import UNDO_SECONDS, Kiosk, State
+from kiosk.headless import read_lines
+from kiosk.outcome import Kind, Light, LoanLine, Outcome
+from kiosk.store import get_setting, set_setting
+from kiosk.ui import DESIGN_SIZE, messages
+from kiosk.ui.i18n import LANGUAGES, tr
+from kiosk.ui.messages import Message, Tone
+
+log = logging.getLogger(__name__)
+
+KV_FILE = Path(__file__).with_name("kiosk.kv")
+TICK_SECONDS = 0.1
+COUNTDOWN_FROM = 10  # seconds before a session ends by itself when the countdown shows
+RECEIPT_SECONDS = 5
+CLOSED_CHECK_SECONDS = 5
+SHOWCASE_REFRESH_SECONDS = 300
+SETUP_DONE = "ui.setup_done"  # set once the first-run questions are answered
+LANGUAGE = "ui.language"  # the language chosen at first run (over kiosk.toml's)
+ENTER_KEYS = (13, 271)  # Return, keypad Enter
+ESCAPE, BACKSPACE = 27, 8
+
+
+class _Colours(dict[str, tuple[float, float, float, float]]):
+    """Colours by tone; a KV property not yet set (empty) gets the neutral one."""
+
+    def __missing__(self, _tone: str) -> tuple[float, float, float, float]:
+        return self[Tone.INFO]
+
+
+TONE_COLOURS = _Colours(
+    {
+        Tone.GOOD: (0.16, 0.52, 0.24, 1),
+        Tone.BAD: (0.78, 0.16, 0.16, 1),
+        Tone.WAIT: (0.90, 0.58, 0.04, 1),
+        Tone.INFO: (0.15, 0.38, 0.68, 1),
+    }
+)
+SUPERVISOR_PAGES = ("supervisor", "find", "today", "confirm")
+MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
+
+# Hooks for what other parts of the kiosk may provide (the sync client, enrollment).
+SyncNow = Callable[[], str]  # runs one sync; returns what happened, in words for the supervisor
+Enroll = Callable[[], None]  # shows the office server's enrollment (address and one-time code)
+Listener = Callable[[Outcome], None]  # e.g. the status lights
+
+
+def on_raspberry_pi() -> bool:
+    model = Path("/proc/device-tree/model")
+    try:
+        return model.read_text(errors="replace").startswith("Raspberry Pi")
+    except OSError:
+        return False
+
+
+def shutdown_command(configured: str) -> list[str] | None:
+    """The command that switches the kiosk off: kiosk.toml's, or poweroff on a Raspberry Pi."""
+    if configured.strip():
+        return shlex.split(configured)
+    return ["systemctl", "poweroff"] if on_raspberry_pi() else None
+
+
+class Root(FloatLayout):
+    """The window's content: a touch anywhere keeps an open session or menu alive."""
+
+    def on_touch_down(self, touch: Any) -> bool:
+        App.get_running_app().keep_alive()
+        return super().on_touch_down(touch)
+
+
+class LoanRow(BoxLayout):
+    title = StringProperty("")
+    due = StringProperty("")
+    tone = StringProperty(Tone.INFO.value)
+
+
+class KioskButton(Button):
+    tone = StringProperty(Tone.GOOD.value)
+
+
+class ClassButton(KioskButton):
+    selected = BooleanProperty(False)
+
+
+class StudentButton(KioskButton):
+    card = StringProperty("")
+
+
+class KioskScreen(Screen):
+    pass
+
+
+class IdleScreen(KioskScreen):
+    pass
+
+
+class ClosedScreen(KioskScreen):
+    opening = StringProperty("")
+    today = StringProperty("")
+
+
+class SessionScreen(KioskScreen):
+    greeting = StringProperty("")
+    class_name = StringProperty("")
+    may_borrow = StringProperty("")
+    blocked = StringProperty("")
+    last_title = StringProperty("")
+    last_due = StringProperty("")
+    notice = StringProperty("")
+    can_undo = BooleanProperty(False)
+
+
+class MessageScreen(KioskScreen):
+    headline = StringProperty("")
+    body = StringProperty("")
+    hint = StringProperty("")
+    icon = StringProperty("")
+    tone = StringProperty(Tone.INFO.value)
+
+
+class ChoiceScreen(KioskScreen):
+    title = StringProperty("")
+    due = StringProperty("")
+
+
+class ReceiptScreen(KioskScreen):
+    headline = StringProperty("")
+    summary = StringProperty("")
+
+
+class PinScreen(KioskScreen):
+    helper = StringProperty("")
+    digits = StringProperty("")
+    error = StringProperty("")
+
+
+class SupervisorScreen(KioskScreen):
+    helper = StringProperty("")
+    status = StringProperty("")
+    warning = StringProperty("")
+    can_sync = BooleanProperty(False)
+
+
+class FindScreen(KioskScreen):
+    class_name = StringProperty("")
+
+
+class TodayScreen(KioskScreen):
+    lent = StringProperty("")
+    back = StringProperty("")
+
+
+class BatchScreen(KioskScreen):
+    mode = StringProperty("")
+    heading = StringProperty("")
+    instruction = StringProperty("")
+    lines = ListProperty([])
+
+
+class ConfirmScreen(KioskScreen):
+    question = StringProperty("")
+    action = StringProperty("")
+
+
+class FirstRunScreen(KioskScreen):
+    step = NumericProperty(1)
+    can_enroll = BooleanProperty(False)
+
+
+SCREENS = {
+    "idle": IdleScreen,
+    "closed": ClosedScreen,
+    "session": SessionScreen,
+    "message": MessageScreen,
+    "choice": ChoiceScreen,
+    "receipt": ReceiptScreen,
+    "pin": PinScreen,
+    "supervisor": SupervisorScreen,
+    "find": FindScreen,
+    "today": TodayScreen,
+    "batch": BatchScreen,
+    "confirm": ConfirmScreen,
+    "firstrun": FirstRunScreen,
+}
+
+
+class KioskApp(App):
+    """The touchscreen app around one :class:`~kiosk.engine.Kiosk`."""
+
+    language = StringProperty("zh_CN")
+    u = NumericProperty(1.0)  # scale: 1 at 800x480; sizes in the KV rules are multiples of it
+    tone = StringProperty(Tone.GOOD.value)  # the colour band, matching the status light
+    countdown = StringProperty("")
+    typed = StringProperty("")  # a code typed on a keyboard, until Enter
+    clock_warning = BooleanProperty(False)
+    showcase = DictProperty({})
+    kiosk = ObjectProperty(None)
+
+    use_kivy_settings = False
+    title = "Library Kiosk"
+    kv_file = str(KV_FILE)
+
+    def __init__(
+        self,
+        kiosk: Kiosk,
+        *,
+        locked: bool = True,
+        sync_now: SyncNow | None = None,
+        enroll: Enroll | None = None,
+        listeners: Iterable[Listener] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.kiosk = kiosk
+        self.locked = locked
+        self.sync_now = sync_now
+        self.enroll = enroll
+        self.listeners = list(listeners)
+        self.exit_action: str | None = None  # "restart" or "shutdown" once the app has stopped
+        self.default_language = kiosk.settings.language
+        self.first_run = False
+        self.closed = False
+        self._overlay: str | None = None  # "message" or "receipt", shown until _overlay_until
+        self._overlay_until: dt.datetime | None = None
+        self._supervisor_page = "supervisor"
+        self._session_loans: list[LoanLine] = []
+        self._new_copies: list[str] = []
+        self._last_lent_at: dt.datetime | None = None
+        self._session_name = ""
+        self._checked_closed_at: dt.datetime | None = None
+        self._showcase_at: dt.datetime | None = None
+        self._ticker: Any = None
+
+    # -- Kivy life cycle ---------------------------------------------------------------
+
+    def build(self) -> Root:
+        root = Root()
+        manager: ScreenManager = root.ids.screens
+        manager.transition = NoTransition()
+        for name, cls in SCREENS.items():
+            manager.add_widget(cls(name=name))
+        Window.bind(
+            size=self._on_window_size,
+            on_key_down=self._on_key_down,
+            on_textinput=self._on_textinput,
+            on_request_close=self._on_request_close,
+        )
+        self._on_window_size(Window, Window.size)
+        return root
+
+    def on_start(self) -> None:
+        self.start_over(self.kiosk)
+        self._ticker = Clock.schedule_interval(lambda _dt: self.tick(), TICK_SECONDS)
+
+    def on_stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self._emit(self.kiosk.shutdown())
+
+    def open_settings(self, *_args: Any) -> bool:
+        return False  # Kivy's F1 settings panel would be a way out of the kiosk
+
+    def start_over(self, kiosk: Kiosk) -> None:
+        """Show *kiosk* from its idle screen (at start, and when tests or screenshots swap it)."""
+        self.kiosk = kiosk
+        self.default_language = kiosk.settings.language
+        with kiosk.store.read() as db:
+            self.first_run = get_setting(db, SETUP_DONE) is None
+            self.default_language = get_setting(db, LANGUAGE) or kiosk.settings.language
+        self.set_language(self.default_language)
+        self._overlay = self._overlay_until = None
+        self._supervisor_page = "supervisor"
+        self._forget_session()
+        self.typed = ""
+        self.screen("batch").lines = []
+        self.screen("supervisor").helper = ""
+        self.clock_warning = kiosk.clock_backwards
+        self.screen("firstrun").step = 1
+        self.screen("firstrun").can_enroll = self.enroll is not None
+        self._checked_closed_at = self._showcase_at = None
+        self._check_closed()
+        self._settle()
+
+    # -- input from other threads ----------------------------------------------------------
+
+    def submit_scan(self, code: str, role: str = "any") -> None:
+        """A scanned code from any thread; handled on the main thread, in order."""
+        Clock.schedule_once(lambda _dt: self.scan(code, role), -1)
+
+    def submit_line(self, raw: bytes) -> None:
+        """A line as in headless mode (a code, or ``:touch arg``), from any thread."""
+        from kiosk.headless import handle_line
+
+        Clock.schedule_once(lambda _dt: self._emit(handle_line(self.kiosk, raw)), -1)
+
+    def read_stream(self, stream: BinaryIO) -> None:
+        """Take codes and touches from *stream* (``--scanner stdin``) in background threads."""
+        lines: queue.Queue[bytes | None] = queue.Queue()
+        threading.Thread(target=read_lines, args=(stream, lines), daemon=True).start()
+
+        def forward() -> None:
+            while (line := lines.get()) is not None:
+                self.submit_line(line)
+
+        threading.Thread(target=forward, daemon=True).start()
+
+    # -- actions on the main thread ----------------------------------------------------------
+
+    def scan(self, code: str, role: str = "any") -> None:
+        self._emit(self.kiosk.scan(code, role))  # type: ignore[arg-type]
+
+    def touch(self, action: str, arg: str | None = None) -> None:
+        self._emit(self.kiosk.touch(action, arg))
+
+    def keep_alive(self) -> None:
+        if self.kiosk.state != State.IDLE:
+            self.kiosk.touch("keep")
+
+    def tick(self) -> None:
+        self._emit(self.kiosk.tick())
+        now = self.kiosk.clock()
+        if self._overlay and self._overlay_until and now >= self._overlay_until:
+            self.dismiss()
+        if self.kiosk.state == State.IDLE:
+            self._check_closed()
+        self._update_countdown()
+        session = self.screen("session")
+        session.can_undo = bool(
+            self._last_lent_at and (now - self._last_lent_at).total_seconds() < UNDO_SECONDS
+        )
+
+    def dismiss(self) -> None:
+        """Close the message or receipt showing, back to what the kiosk is doing."""
+        self._overlay = self._overlay_until = None
+        # Emptied, not just hidden: they may name a student or the books they have.
+        receipt, message = self.screen("receipt"), self.screen("message")
+        receipt.headline = receipt.summary = ""
+        message.headline = message.body = message.hint = ""
+        self._settle()
+
+    def set_language(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}")
+        tr.switch(language)
+        self.language = language
+        self._showcase_at = None
+        if self.root is not None:
+            self._refresh_idle()
+
+    def other_language(self) -> str:
+        return next(lang for lang in LANGUAGES if lang != self.language)
+
+    def switch_language(self) -> None:
+        self.set_language(self.other_language())
+
+    # -- first run -------------------------------------------------------------------------
+
+    def choose_first_language(self, language: str) -> None:
+        self.set_language(language)
+        self.screen("firstrun").step = 2
+
+    def finish_setup(self) -> None:
+        """Standalone: remember the answers; the kiosk is ready for students."""
+        with self.kiosk.store.write() as db:
+            set_setting(db, LANGUAGE, self.language)
+            set_setting(db, SETUP_DONE, dt.datetime.now(dt.UTC).isoformat())
+        self.default_language = self.language
+        self.first_run = False
+        self._settle()
+
+    def start_enrollment(self) -> None:
+        if self.enroll is not None:
+            self.enroll()
+
+    # -- supervisor --------------------------------------------------------------------------
+
+    def supervisor_page(self, page: str) -> None:
+        if page not in SUPERVISOR_PAGES:
+            raise ValueError(page)
+        self._supervisor_page = page
+        if page == "find":
+            self._fill_find(self.screen("find").class_name)
+        elif page == "today":
+            self._fill_today()
+        self._settle()
+
+    def find_class(self, class_name: str) -> None:
+        self._fill_find(class_name)
+
+    def confirm(self, action: str) -> None:
+        questions = {
+            "restart": tr._("Restart the kiosk app?"),
+            "shutdown": tr._("Switch the kiosk off? Wait until the screen is dark."),
+        }
+        page = self.screen("confirm")
+        page.question, page.action = questions[action], action
+        self.supervisor_page("confirm")
+
+    def confirmed(self, action: str) -> None:
+        if action == "shutdown":
+            command = shutdown_command(self.kiosk.settings.shutdown_command)
+            if command is not None:
+                log.info("switching off: %s", shlex.join(command))
+                subprocess.Popen(command)
+        self.exit_action = action
+        self.stop()
+
+    def run_sync(self) -> None:
+        if self.sync_now is None:
+            return
+        try:
+            said = self.sync_now()
+        except Exception as exc:  # the supervisor needs the words, whatever failed
+            log.exception("sync now failed")
+            said = str(exc)
+        self._fill_supervisor(said)
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _emit(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        ending_then_starting = [o.kind for o in outcomes[-2:]] == [
+            Kind.SESSION_ENDED,
+            Kind.SESSION_STARTED,
+        ]
+        for outcome in outcomes:
+            for listener in self.listeners:
+                listener(outcome)
+            if outcome.light is not None:
+                self.tone = messages.TONE_OF_LIGHT[outcome.light].value
+            if ending_then_starting and outcome.kind == Kind.SESSION_ENDED:
+                self._forget_session()  # another child's card: no receipt for them to see
+                continue
+            self._show(outcome)
+        self._settle()
+
+    def _show(self, outcome: Outcome) -> None:
+        state = self.kiosk.state
+        match outcome.kind:
+            case Kind.SESSION_STARTED | Kind.SESSION_RESUMED:
+                self._fill_session(outcome)
+                self._overlay = None
+            case Kind.CHECKED_OUT:
+                self._checked_out(outcome)
+                self._overlay = None
+            case Kind.RETURNED if state in MARK_MODES:
+                late = outcome.late_days or 0
+                line = tr._("✔ 《{title}》 returned").format(title=outcome.title)
+                self._batch_line(line + (f" ({messages.days_late(late)})" if late else ""))
+            case Kind.RETURNED | Kind.RENEWED:
+                self._loan_changed(outcome)
+                self._message(messages.for_outcome(outcome))
+            case Kind.CHOICE_NEEDED:
+                choice = self.screen("choice")
+                choice.title = outcome.title or ""
+                choice.due = messages.day(outcome.due)
+                self._overlay = None
+            case Kind.REFUSED | Kind.UNKNOWN_CODE:
+                self._refused(outcome, state)
+            case Kind.SESSION_ENDED:
+                self._ended(outcome)
+            case Kind.PIN_NEEDED:
+                pin = self.screen("pin")
+                pin.helper, pin.digits, pin.error = outcome.name or "", "", ""
+                self._overlay = None
+            case Kind.SUPERVISOR:
+                self._supervisor(outcome)
+            case Kind.COPY_MARKED:
+                marked = (
+                    tr._("✔ 《{title}》 marked damaged")
+                    if outcome.reason == "damaged"
+                    else tr._("✔ 《{title}》 marked lost")
+                )
+                self._batch_line(marked.format(title=outcome.title))
+            case Kind.UNDONE:
+                self._session_loans = [x for x in self._session_loans if x.copy != outcome.copy]
+                self._last_lent_at = None
+                session = self.screen("session")
+                session.can_undo = False
+                session.notice = tr._("《{title}》 was taken back.").format(title=outcome.title)
+                session.last_title = session.last_due = ""
+                self._may_borrow(outcome.may_borrow)
+                self._render_loans()
+            case Kind.FAULT if outcome.reason == "clock_backwards":
+                self.clock_warning = True  # for the supervisor; nothing a student can do
+            case Kind.FAULT:
+                self._message(messages.fault(outcome))
+            case Kind.IGNORED:
+                pass
+
+    def _message(self, message: Message | None) -> None:
+        if message is None:
+            return
+        page = self.screen("message")
+        page.headline, page.body, page.hint = message.headline, message.body, message.hint
+        page.icon, page.tone = message.icon, message.tone.value
+        self._overlay = "message"
+        self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=message.seconds)
+
+    def _refused(self, outcome: Outcome, state: State) -> None:
+        message = messages.refusal(outcome)
+        if state in MARK_MODES:
+            self._batch_line(f"✘ {message.headline}: {message.body}")
+        elif state == State.PIN and outcome.reason == "wrong_pin":
+            pin = self.screen("pin")
+            pin.digits, pin.error = "", f"{message.headline}\n{message.body}"
+        else:
+            self._message(message)
+
+    def _ended(self, outcome: Outcome) -> None:
+        self._supervisor_page = "supervisor"
+        taken = outcome.receipt
+        if outcome.patron and outcome.reason == "done":
+            receipt = self.screen("receipt")
+            receipt.headline = tr._("Goodbye, {name}!").format(name=self._session_name)
+            if taken:
+                lines = [
+                    tr._("《{title}》: bring it back by {due}").format(
+                        title=t.title, due=messages.day(t.due)
+                    )
+                    for t in taken
+                ]
+                receipt.summary = "\n".join(
+                    [
+                        tr.n_("You took {n} book:", "You took {n} books:", len(taken)).format(
+                            n=len(taken)
+                        ),
+                        *lines,
+                        tr._("Happy reading!"),
+                    ]
+                )
+            else:
+                receipt.summary = tr._("You did not take a book this time. See you soon!")
+            self._overlay = "receipt"
+            self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=RECEIPT_SECONDS)
+        elif outcome.reason == "timeout":
+            # The child has walked away: nothing of theirs is shown to whoever comes next.
+            self._overlay = self._overlay_until = None
+        self._forget_session()
+        self.set_language(self.default_language)
+        self._check_closed(force=True)
+
+    def _supervisor(self, outcome: Outcome) -> None:
+        self._overlay = None
+        if outcome.name:
+            self.screen("supervisor").helper = outcome.name
+        if outcome.reason in ("batch_return", "mark_damaged", "mark_lost"):
+            batch = self.screen("batch")
+            batch.mode, batch.lines = outcome.reason, []
+            heading, instruction = {
+                "batch_return": (
+                    tr._("Return a pile of books"),
+                    tr._("Scan each book. Every one is taken back at once."),
+                ),
+                "mark_damaged": (
+                    tr._("Mark books damaged"),
+                    tr._("Scan each damaged book, then give it to the librarian."),
+                ),
+                "mark_lost": (
+                    tr._("Mark books lost"),
+                    tr._("Scan the label or ISBN of each lost book."),
+                ),
+            }[outcome.reason]
+            batch.heading, batch.instruction = heading, instruction
+        else:
+            self._supervisor_page = "supervisor"
+            self._fill_supervisor()
+
+    # -- filling screens ---------------------------------------------------------------------
+
+    def _fill_session(self, outcome: Outcome) -> None:
+        session = self.screen("session")
+        if outcome.kind == Kind.SESSION_STARTED:
+            self._new_copies, self._last_lent_at = [], None
+            session.last_title = session.last_due = session.notice = ""
+        self._session_name = outcome.name or ""
+        session.greeting = tr._("Hello, {name}!").format(name=outcome.name or "")
+        session.class_name = (
+            tr._("Class {name}").format(name=outcome.class_name) if outcome.class_name else ""
+        )
+        blocked = str(outcome.detail.get("blocked") or "")
+        session.blocked = messages.session_block(blocked) if blocked else ""
+        self._session_loans = list(outcome.loans)
+        self._may_borrow(outcome.may_borrow)
+        self._render_loans()
+
+    def _may_borrow(self, n: int | None) -> None:
+        session = self.screen("session")
+        if session.blocked or n is None:
+            session.may_borrow = ""
+        elif n == 0:
+            session.may_borrow = tr._("You have all the books you may take.")
+        else:
+            session.may_borrow = tr.n_(
+                "You may take {n} more book.", "You may take {n} more books.", n
+            ).format(n=n)
+
+    def _checked_out(self, outcome: Outcome) -> None:
+        assert outcome.copy is not None and outcome.due is not None
+        line = LoanLine(outcome.copy, outcome.title or "", outcome.due, 0)
+        self._session_loans = [x for x in self._session_loans if x.copy != line.copy] + [line]
+        self._new_copies.append(line.copy)
+        self._last_lent_at = self.kiosk.clock()
+        session = self.screen("session")
+        session.can_undo = True
+        session.last_title = f"《{line.title}》"
+        session.last_due = tr._("Bring it back by {due}").format(due=messages.day(line.due))
+        session.notice = ""
+        self._may_borrow(outcome.may_borrow)
+        self._render_loans()
+
+    def _loan_changed(self, outcome: Outcome) -> None:
+        if outcome.kind == Kind.RETURNED:
+            self._session_loans = [x for x in self._session_loans if x.copy != outcome.copy]
+        elif outcome.due is not None:
+            self._session_loans = [
+                LoanLine(x.copy, x.title, outcome.due, 0) if x.copy == outcome.copy else x
+                for x in self._session_loans
+            ]
+        self._render_loans()
+
+    def _render_loans(self) -> None:
+        from kivy.factory import Factory
+
+        box = self.screen("session").ids.loans
+        box.clear_widgets()
+        if not self._session_loans:
+            box.add_widget(Factory.Row(text=tr._("You have no library books at home.")))
+        new = [x for x in self._session_loans if x.copy in self._new_copies]
+        old = [x for x in self._session_loans if x.copy not in self._new_copies]
+        for loan in [*reversed(new), *old]:
+            if loan.overdue_days:
+                due = "✘ " + messages.days_late(loan.overdue_days)
+                tone = Tone.BAD
+            else:
+                due = tr._("due {due}").format(due=messages.short_day(loan.due))
+                tone = Tone.GOOD if loan.copy in self._new_copies else Tone.INFO
+            mark = "✔ " if loan.copy in self._new_copies else ""
+            box.add_widget(Factory.LoanRow(title=f"{mark}《{loan.title}》", due=due, tone=tone))
+
+    def _forget_session(self) -> None:
+        """Wipe everything of the last student from the screens (privacy)."""
+        self._session_loans, self._new_copies = [], []
+        self._last_lent_at = None
+        self._session_name = ""
+        if self.root is None:
+            return
+        session = self.screen("session")
+        for field in ("greeting", "class_name", "may_borrow", "blocked", "last_title"):
+            setattr(session, field, "")
+        session.last_due = session.notice = ""
+        session.ids.loans.clear_widgets()
+        choice = self.screen("choice")
+        choice.title = choice.due = ""
+        pin = self.screen("pin")
+        pin.helper = pin.digits = pin.error = ""
+
+    def _fill_supervisor(self, said: str = "") -> None:
+        page = self.screen("supervisor")
+        with self.kiosk.store.read() as db:
+            waiting = outbox.pending(db)
+        status = tr.n_(
+            "{n} change waiting to reach the office.",
+            "{n} changes waiting to reach the office.",
+            waiting,
+        ).format(n=waiting)
+        page.status = f"{status} {said}".strip()
+        page.warning = (
+            tr._("The kiosk clock went backwards: please check the date and time.")
+            if self.clock_warning
+            else ""
+        )
+        page.can_sync = self.sync_now is not None
+
+    def _fill_find(self, class_name: str) -> None:
+        from kivy.factory import Factory
+
+        page = self.screen("find")
+        with self.kiosk.store.read() as db:
+            names = showcase.classes(db)
+            class_name = class_name if class_name in names else (names[0] if names else "")
+            students = showcase.find_students(db, class_name) if class_name else []
+        page.class_name = class_name
+        page.ids.classes.clear_widgets()
+        for name in names:
+            button = Factory.ClassButton(text=name, selected=name == class_name)
+            button.bind(on_release=lambda b: self.find_class(b.text))
+            page.ids.classes.add_widget(button)
+        page.ids.students.clear_widgets()
+        for student in students:
+            button = Factory.StudentButton(text=student.name, card=student.card)
+            button.bind(on_release=lambda b: self.touch("open_for", b.card))
+            page.ids.students.add_widget(button)
+
+    def _fill_today(self) -> None:
+        page = self.screen("today")
+        now = self.kiosk.clock().astimezone(self.kiosk.tz)
+        with self.kiosk.store.read() as db:
+            lent, back = showcase.today_at_desk(db, now.date(), self.kiosk.tz)
+        page.lent = "\n".join(
+            [tr.n_("{n} book lent today", "{n} books lent today", len(lent)).format(n=len(lent))]
+            + [f"{x.at:%H:%M}  {x.name} {x.class_name}  《{x.title}》" for x in lent[:12]]
+        )
+        page.back = "\n".join(
+            [
+                tr.n_("{n} book returned today", "{n} books returned today", len(back)).format(
+                    n=len(back)
+                )
+            ]
+            + [f"{x.at:%H:%M}  《{x.title}》" for x in back[:12]]
+        )
+
+    def _batch_line(self, line: str) -> None:
+        batch = self.screen("batch")
+        batch.lines = [line, *batch.lines][:20]
+
+    def _refresh_idle(self) -> None:
+        now = self.kiosk.clock()
+        if self._showcase_at and (now - self._showcase_at).total_seconds() < (
+            SHOWCASE_REFRESH_SECONDS
+        ):
+            return
+        self._showcase_at = now
+        local = now.astimezone(self.kiosk.tz)
+        since = dt.datetime.combine(showcase.month_start(local.date()), dt.time(), self.kiosk.tz)
+        with self.kiosk.store.read() as db:
+            arrivals = showcase.new_arrivals(db, 5)
+            popular = showcase.most_borrowed(db, since, 5)
+            league = showcase.reading_league(db, since)[:5]
+        self.showcase = {
+            "new": [f"《{b.title}》" for b in arrivals],
+            "popular": [
+                tr.n_("《{title}》 {n} time", "《{title}》 {n} times", b.loans).format(
+                    title=b.title, n=b.loans
+                )
+                for b in popular
+            ],
+            "league": [
+                tr._("{rank}. {name}: {per:.1f} each").format(
+                    rank=i, name=c.class_name, per=c.per_student
+                )
+                for i, c in enumerate(league, start=1)
+            ],
+        }
+        self._fill_panels()
+
+    def _fill_panels(self) -> None:
+        from kivy.factory import Factory
+
+        idle = self.screen("idle")
+        for key in ("new", "popular", "league"):
+            box = idle.ids[key]
+            box.clear_widgets()
+            for line in self.showcase.get(key) or [tr._("Nothing yet this month")]:
+                box.add_widget(Factory.PanelLine(text=line))
+
+    def _check_closed(self, *, force: bool = False) -> None:
+        now = self.kiosk.clock()
+        if (
+            not force
+            and self._checked_closed_at
+            and 0 <= (now - self._checked_closed_at).total_seconds() < CLOSED_CHECK_SECONDS
+        ):
+            return
+        self._checked_closed_at = now
+        light = self.kiosk.idle_light()
+        self.closed = light == Light.CLOSED
+        local = now.astimezone(self.kiosk.tz)
+        with self.kiosk.store.read() as db:
+            opening = showcase.opening(db, local)
+        closed = self.screen("closed")
+        if opening.next_opening is None:
+            closed.opening = tr._("No opening times are set yet.")
+        else:
+            when = opening.next_opening
+            day = (
+                tr._("today")
+                if when.date() == local.date()
+                else tr._("tomorrow")
+                if when.date() == local.date() + dt.timedelta(days=1)
+                else messages.day(when.date())
+            )
+            closed.opening = tr._("It opens {day} at {time}, for {grades}.").format(
+                day=day, time=f"{when:%H:%M}", grades=messages.grades(opening.next_grades)
+            )
+        closed.today = (
+            tr._("Today the library is open for {grades}.").format(
+                grades=messages.grades(opening.grades_today)
+            )
+            if opening.open_today
+            else tr._("The library does not open today.")
+        )
+        if self.kiosk.state == State.IDLE and not self._overlay:
+            self.tone = (Tone.WAIT if self.closed else Tone.GOOD).value
+            self._settle()
+
+    def _update_countdown(self) -> None:
+        left = self.kiosk.seconds_left()
+        state = self.kiosk.state
+        warn_from = COUNTDOWN_FROM if state in (State.SESSION, State.CHOICE) else 15
+        if left is None or state == State.IDLE or left > warn_from:
+            self.countdown = ""
+        else:
+            self.countdown = tr.n_(
+                "Finishing in {n} second: touch the screen to keep going.",
+                "Finishing in {n} seconds: touch the screen to keep going.",
+                math.ceil(left),
+            ).format(n=math.ceil(left))
+
+    # -- which screen --------------------------------------------------------------------------
+
+    def screen(self, name: str) -> Any:
+        return self.root.ids.screens.get_screen(name)
+
+    @property
+    def current(self) -> str:
+        return self.root.ids.screens.current
+
+    def base_screen(self) -> str:
+        """The screen of what the kiosk is doing, when no message is showing."""
+        match self.kiosk.state:
+            case State.IDLE if self.first_run:
+                return "firstrun"
+            case State.IDLE:
+                return "closed" if self.closed else "idle"
+            case State.SESSION:
+                return "session"
+            case State.CHOICE:
+                return "choice"
+            case State.PIN:
+                return "pin"
+            case State.SUPERVISOR:
+                return self._supervisor_page
+            case _:
+                return "batch"
+
+    def _settle(self) -> None:
+        name = self._overlay or self.base_screen()
+        if name == "idle":
+            self._refresh_idle()
+        if name != "message" and self.kiosk.state == State.IDLE and not self._overlay:
+            self.tone = (Tone.WAIT if self.closed else Tone.GOOD).value
+        self.root.ids.screens.current = name
+        self._update_countdown()
+
+    # -- window and keyboard -----------------------------------------------------------------
+
+    def _on_window_size(self, _window: Any, size: tuple[int, int]) -> None:
+        self.u = min(size[0] / DESIGN_SIZE[0], size[1] / DESIGN_SIZE[1])
+
+    def _on_request_close(self, *_args: Any, **_kwargs: Any) -> bool:
+        return self.locked  # True keeps the window open: only the supervisor menu exits
+
+    def _on_key_down(
+        self, _window: Any, key: int, _scancode: int, _text: str | None, _mods: list[str]
+    ) -> bool:
+        if key == ESCAPE:
+            return True  # swallowed: Escape would close a Kivy app
+        if key == BACKSPACE:
+            if self.current == "pin":
+                pin = self.screen("pin")
+                pin.digits = pin.digits[:-1]
+            self.typed = self.typed[:-1]
+            return True
+        if key in ENTER_KEYS:
+            if self.current == "pin":
+                self.pin_ok()
+            elif self.typed:
+                code, self.typed = self.typed, ""
+                self.scan(code)
+            return True
+        return False
+
+    def _on_textinput(self, _window: Any, text: str) -> None:
+        if self.current == "pin":
+            for ch in text:
+                if ch.isdigit():
+                    self.pin_digit(ch)
+            return
+        self.typed = (self.typed + text)[-64:]
+
+    # -- the PIN keypad ------------------------------------------------------------------------
+
+    def pin_digit(self, digit: str) -> None:
+        pin = self.screen("pin")
+        pin.error = ""
+        pin.digits = (pin.digits + digit)[:12]
+
+    def pin_clear(self) -> None:
+        self.screen("pin").digits = ""
+
+    def pin_ok(self) -> None:
+        pin = self.screen("pin")
+        digits, pin.digits = pin.digits, ""
+        if digits:
+            self.touch("pin", digits)

@@ -1,0 +1,443 @@
+"""The touchscreen app, driven headless (SDL2 offscreen + Mesa) as students and helpers use it.
+
+One real KioskApp per test process (Kivy has one window); each test shows it a fresh library
+on a real SQLite file, feeds it scans and finger touches, and reads what the screen says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select
+
+from kiosk import config
+from kiosk.engine import Kiosk
+from kiosk.models import Copy, CopyStatus, Event, Setting
+from kiosk.store import Store, get_setting, set_setting
+from kiosk.ui.fonts import FontNotFound, find_cjk_font
+from tests.conftest import HELPER_PIN, TUESDAY_LUNCH, TZ, FakeClock, require
+
+if TYPE_CHECKING:
+    from kiosk.ui.driver import Driver
+
+
+def require_font() -> None:
+    try:
+        find_cjk_font()
+        found = True
+    except FontNotFound:
+        found = False
+    require("fonts-wqy-microhei", found, "Chinese text on the screen")
+
+
+@pytest.fixture
+def kiosk(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
+    from kiosk.ui.app import SETUP_DONE
+
+    with store.write() as db:
+        set_setting(db, SETUP_DONE, "2026-11-01")
+    return Kiosk(store, config.load(data_dir).kiosk, clock=clock, tz=TZ)
+
+
+@pytest.fixture
+def ui(kiosk: Kiosk) -> Iterator[Driver]:
+    require_font()
+    from kiosk.ui.driver import Driver
+
+    driver = Driver.shared(kiosk, sync_now=None)
+    yield driver
+    driver.app.listeners.clear()
+
+
+def scan(ui: Driver, clock: FakeClock, code: str) -> None:
+    clock.advance(3)  # a child scans a little apart (the same code within 2 s is a repeat)
+    ui.scan(code)
+
+
+def borrow_earlier(
+    kiosk: Kiosk, clock: FakeClock, when: dt.datetime, card: str, *books: str
+) -> None:
+    """A visit on another day (the clock goes there and back)."""
+    now = clock.now
+    clock.set(when)
+    kiosk.scan(card)
+    for book in books:
+        clock.advance(3)
+        kiosk.scan(book)
+    kiosk.touch("done")
+    clock.set(now)
+
+
+def everything_shown(ui: Driver) -> str:
+    """The text of every label of every screen, shown or not (to prove something is gone)."""
+    from kivy.uix.label import Label
+
+    texts = []
+    for screen in ui.app.root.ids.screens.screens:
+        texts += [w.text for w in screen.walk() if isinstance(w, Label)]
+    return "\n".join(texts)
+
+
+# -- idle and language -----------------------------------------------------------------------
+
+
+def test_idle_screen_invites_a_card_and_shows_the_library(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=1), "S1", "B004")
+    ui.start_over(kiosk)
+    assert ui.screen == "idle"
+    text = ui.text()
+    assert "请扫描你的借书卡" in text
+    assert "还书？直接扫描书就行，不用刷卡。" in text
+    assert "新书上架" in text and "本月热门" in text and "班级阅读榜" in text
+    assert "《Book 4》 1次" in text
+    assert "1. 3-1班：人均0.5本" in text  # one loan, two students in 3-1
+    assert ui.app.tone == "good"
+
+
+def test_language_switch_lasts_until_the_session_ends(ui, clock) -> None:
+    ui.press("English")
+    assert "Scan your library card" in ui.text()
+    scan(ui, clock, "S1")
+    assert "Hello, 小明!" in ui.text()
+    ui.press("Done")
+    ui.app.dismiss()
+    ui.frames()
+    assert "请扫描你的借书卡" in ui.text()
+
+
+# -- a student's session ---------------------------------------------------------------------
+
+
+def test_session_shows_name_class_loans_and_what_may_be_borrowed(ui, clock) -> None:
+    scan(ui, clock, "S1")
+    assert ui.screen == "session"
+    text = ui.text()
+    assert "你好，小明！" in text and "3-1班" in text
+    assert "你还可以借2本书。" in text
+    assert "你现在没有借书。" in text
+
+    scan(ui, clock, "B001")
+    text = ui.text()
+    assert "✔ 《Book 1》" in text
+    assert "12月9日到期" in text  # 14 days on is 8 December, a closed day
+    assert "请在12月9日 星期三前归还" in text
+    assert "你还可以借1本书。" in text
+    assert ui.app.tone == "good"
+
+
+def test_overdue_loans_are_red_with_the_days_late(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=20), "S1", "B001")
+    scan(ui, clock, "S1")
+    rows = [w for w in ui.widgets() if type(w).__name__ == "LoanRow"]
+    assert [(r.title, r.due, r.tone) for r in rows] == [("《Book 1》", "✘ 超期6天", "bad")]
+
+
+def test_blocked_student_is_told_why_on_the_session_screen(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=28), "S1", "B001")
+    scan(ui, clock, "S1")
+    assert "你有超期的书：还了以后才能再借。" in ui.text()
+    assert "你还可以借" not in ui.text()
+
+
+def test_not_this_book_takes_the_last_loan_back_for_a_few_seconds(ui, kiosk, clock) -> None:
+    scan(ui, clock, "S1")
+    scan(ui, clock, "B001")
+    ui.press("不借这本")
+    assert "《Book 1》已取消借阅。" in ui.text()
+    assert "✔ 《Book 1》" not in ui.text()
+    with kiosk.store.read() as db:
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B001")) == "available"
+
+    scan(ui, clock, "B002")
+    clock.advance(11)
+    ui.tick()
+    assert "不借这本" not in ui.text()  # too late: the button has gone
+
+
+def test_done_shows_the_receipt_then_the_idle_screen(ui, clock) -> None:
+    scan(ui, clock, "S1")
+    scan(ui, clock, "B001")
+    ui.press("完成")
+    assert ui.screen == "receipt"
+    text = ui.text()
+    assert "再见，小明！" in text
+    assert "你借了1本书：" in text
+    assert "《Book 1》：请在12月9日 星期三前归还" in text
+    clock.advance(5)
+    ui.tick()
+    assert ui.screen == "idle"
+    assert "小明" not in everything_shown(ui)
+
+
+def test_idle_timeout_wipes_the_session_without_a_receipt(ui, clock) -> None:
+    scan(ui, clock, "S1")
+    scan(ui, clock, "B001")
+    clock.advance(31)
+    ui.tick()
+    assert ui.screen == "idle"
+    shown = everything_shown(ui)
+    assert "小明" not in shown  # the next child sees nothing of the last one
+    assert "✔ 《Book 1》" not in shown and "请在12月9日" not in shown
+
+
+def test_countdown_shows_and_a_touch_anywhere_keeps_the_session(ui, kiosk, clock) -> None:
+    scan(ui, clock, "S1")
+    clock.advance(25)
+    ui.tick()
+    assert "5秒后结束：摸一下屏幕可以继续。" in ui.text()
+    ui.touch_at(200, 200)  # on the list of books, not on a button
+    assert kiosk.seconds_left() == pytest.approx(30)
+    clock.advance(25)
+    ui.tick()
+    assert ui.screen == "session"
+
+
+def test_another_card_starts_a_new_session_without_the_old_receipt(ui, clock) -> None:
+    scan(ui, clock, "S1")
+    scan(ui, clock, "B001")
+    scan(ui, clock, "S2")
+    assert ui.screen == "session"
+    assert "你好，小红！" in ui.text()
+    assert "✔ 《Book 1》" not in everything_shown(ui)
+
+
+def test_return_or_renew_choice_has_two_big_buttons(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=1), "S1", "B001")
+    scan(ui, clock, "S1")
+    scan(ui, clock, "B001")
+    assert ui.screen == "choice"
+    assert "这本书你已经借了" in ui.text()
+    ui.press("续借")
+    assert ui.screen == "message"
+    assert "续借成功" in ui.text()
+    ui.press("好的")
+    assert ui.screen == "session"
+
+    scan(ui, clock, "B001")
+    ui.press("还书")
+    assert "《Book 1》已经还回图书馆。" in ui.text()
+    clock.advance(4)
+    ui.tick()
+    assert ui.screen == "session"
+    assert "你现在没有借书。" in ui.text()
+
+
+# -- returns and refusals --------------------------------------------------------------------
+
+
+def test_return_without_a_card_thanks_and_says_if_late(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=20), "S1", "B001")
+    scan(ui, clock, "B001")
+    assert ui.screen == "message"
+    text = ui.text()
+    assert "谢谢！" in text and "《Book 1》已经还回图书馆。" in text
+    assert "超期6天：下次请按时还书。" in text
+    clock.advance(4)
+    ui.tick()
+    assert ui.screen == "idle"
+
+
+@pytest.mark.parametrize(
+    ("codes", "headline", "hint"),
+    [
+        (["S1", "B001", "B002", "B003"], "你已经借满了", "先还一本，再借这本。"),
+        (["S1", "REF1"], "这本书不外借", "请把它放回书架。"),
+        (["NOPE"], "借书机不认识这个条码", "如果还是不行，请找小小图书管理员。"),
+        (["B005"], "这本书没有被借出", "想借的话，请先扫描借书卡。"),
+        (["GONE"], "你好，Left School！", "这张卡不能借书：请找图书管理员老师。"),
+    ],
+)
+def test_refusals_say_why_and_what_to_do(ui, clock, codes, headline, hint) -> None:
+    for code in codes:
+        scan(ui, clock, code)
+    text = ui.text()
+    assert headline in text and hint in text
+    assert "_" not in text.replace("_ _ _ _", "")  # never a bare reason code
+
+
+def test_a_refusal_goes_away_by_itself(ui, clock) -> None:
+    scan(ui, clock, "NOPE")
+    assert ui.screen == "message" and ui.app.tone == "bad"
+    clock.advance(5)
+    ui.tick()
+    assert ui.screen == "idle" and ui.app.tone == "good"
+
+
+def test_closed_screen_says_when_it_opens_and_for_whom(ui, clock) -> None:
+    clock.set(dt.datetime(2026, 11, 24, 15, 0, tzinfo=TZ))
+    ui.tick()
+    assert ui.screen == "closed"
+    text = ui.text()
+    assert "图书馆现在不开放" in text
+    assert "下次开放：明天 13:30，3、4、5、6年级。" in text
+    assert "今天开放给3、4、5、6年级。" in text
+    assert ui.app.tone == "wait"
+    scan(ui, clock, "S1")
+    assert "图书馆现在不开放：只能还书。" in ui.text()
+
+
+# -- scans from other threads, and the keyboard --------------------------------------------------
+
+
+def test_a_scan_while_a_message_shows_is_not_lost(ui, kiosk, clock) -> None:
+    scan(ui, clock, "NOPE")
+    assert ui.screen == "message"
+    clock.advance(3)
+    threading.Thread(target=ui.app.submit_scan, args=("S1",)).start()
+    assert ui.wait_for(lambda: ui.screen == "session")
+    assert "你好，小明！" in ui.text()
+
+
+def test_scans_from_another_thread_are_all_handled_in_order(ui, kiosk, clock) -> None:
+    def scanner() -> None:
+        for code in ("S1", "B001", "B002"):
+            ui.app.submit_scan(code)
+
+    worker = threading.Thread(target=scanner)
+    worker.start()
+    worker.join()
+    assert ui.wait_for(lambda: "✔ 《Book 2》" in ui.text())
+    with kiosk.store.read() as db:
+        types = [e.type for e in db.scalars(select(Event).order_by(Event.seq))]
+    assert types == ["session_started", "checkout", "checkout"]
+
+
+def test_typing_a_code_and_enter_in_the_window_is_a_scan(ui, clock) -> None:
+    ui.type("S1")
+    assert ui.screen == "session"
+    assert ui.app.typed == ""
+
+
+def test_escape_and_closing_the_window_do_not_leave_the_kiosk(ui) -> None:
+    assert ui.window.dispatch("on_key_down", 27, 41, None, []) is True
+    assert ui.window.dispatch("on_request_close") is True
+    ui.frames()
+    assert ui.screen == "idle"
+
+
+# -- small librarians --------------------------------------------------------------------------
+
+
+def open_menu(ui: Driver, clock: FakeClock) -> None:
+    scan(ui, clock, "H1")
+    assert ui.screen == "pin"
+    for digit in HELPER_PIN:
+        ui.press(digit)
+    ui.press("好的")
+    assert ui.screen == "supervisor"
+
+
+def test_helper_card_and_pin_open_the_menu(ui, clock) -> None:
+    scan(ui, clock, "H1")
+    assert "你好，小助手！" in ui.text()
+    for digit in "1111":
+        ui.press(digit)
+    ui.press("好的")
+    assert ui.screen == "pin"
+    assert "密码错误\n还可以试2次。" in ui.text()
+    open_menu(ui, clock)
+    text = ui.text()
+    assert "小小图书管理员菜单  小助手" in text
+    assert "条记录没有同步到办公室" in text
+    assert "马上同步" not in text  # no sync client on this kiosk
+    ui.press("退出菜单")
+    assert ui.screen == "idle"
+
+
+def test_sync_now_shows_when_the_sync_client_is_there(ui, clock) -> None:
+    ui.app.sync_now = lambda: "已同步"
+    open_menu(ui, clock)
+    ui.press("马上同步")
+    assert "已同步" in ui.text()
+
+
+def test_find_a_student_who_forgot_their_card(ui, kiosk, clock) -> None:
+    open_menu(ui, clock)
+    ui.press("查找学生")
+    assert ui.screen == "find"
+    ui.press("3-1")
+    assert {"小明", "小红"} <= set(ui.texts())
+    assert "Li Hua" not in ui.texts()  # class 5-2
+    ui.press("小红")
+    assert ui.screen == "session"
+    assert "你好，小红！" in ui.text()
+
+
+def test_batch_return_confirms_each_book(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=1), "S1", "B001")
+    open_menu(ui, clock)
+    ui.press("批量还书")
+    assert ui.screen == "batch"
+    scan(ui, clock, "B001")
+    scan(ui, clock, "B002")
+    text = ui.text()
+    assert "✔ 《Book 1》已还" in text
+    assert "✘ 这本书没有被借出" in text
+    ui.press("结束")
+    assert ui.screen == "supervisor"
+
+
+def test_mark_a_book_damaged(ui, kiosk, clock) -> None:
+    open_menu(ui, clock)
+    ui.press("书损坏了")
+    scan(ui, clock, "B003")
+    assert "✔ 《Book 3》已标记为损坏" in ui.text()
+    with kiosk.store.read() as db:
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B003")) == CopyStatus.DAMAGED
+
+
+def test_todays_loans_and_returns(ui, kiosk, clock) -> None:
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(minutes=10), "S1", "B001")
+    open_menu(ui, clock)
+    ui.press("今天的借还")
+    text = ui.text()
+    assert "今天借出1本" in text and "13:35  小明 3-1  《Book 1》" in text
+    assert "今天还回0本" in text
+
+
+def test_clock_warning_is_for_the_supervisor_not_the_student(ui, kiosk, clock) -> None:
+    scan(ui, clock, "S1")
+    ui.press("完成")
+    clock.advance(-3600)
+    scan(ui, clock, "S1")
+    assert ui.screen == "session"  # the student just borrows
+    ui.press("完成")
+    ui.app.dismiss()
+    open_menu(ui, clock)
+    assert "借书机的时钟倒退了：请检查日期和时间。" in ui.text()
+
+
+def test_supervisor_menu_times_out(ui, clock) -> None:
+    open_menu(ui, clock)
+    clock.advance(121)
+    ui.tick()
+    assert ui.screen == "idle"
+
+
+# -- first run -----------------------------------------------------------------------------------
+
+
+def test_first_run_asks_the_language_then_stays_standalone(ui, kiosk, store) -> None:
+    from kiosk.ui.app import LANGUAGE, SETUP_DONE
+
+    with store.write() as db:
+        db.delete(db.get(Setting, SETUP_DONE))
+    ui.start_over(kiosk)
+    assert ui.screen == "firstrun"
+    assert "请选择语言 / Choose the language" in ui.text()
+    ui.press("English")
+    assert "How will this kiosk work?" in ui.text()
+    assert "Connect to the office server" not in ui.texts()  # no sync client yet
+    ui.press("on its own")
+    assert ui.screen == "idle"
+    assert "Scan your library card" in ui.text()
+    with store.read() as db:
+        assert get_setting(db, LANGUAGE) == "en"
+        assert get_setting(db, SETUP_DONE) is not None
+    ui.start_over(kiosk)
+    assert "Scan your library card" in ui.text()  # English stays the kiosk's language
