@@ -19,11 +19,16 @@ from kiosk import config
 from kiosk.engine import Kiosk
 from kiosk.models import Copy, CopyStatus, Event, Setting
 from kiosk.store import Store, get_setting, set_setting
+from kiosk.ui import LANGUAGE, SETUP_DONE
+from kiosk.ui.driver import headless_environment
 from kiosk.ui.fonts import FontNotFound, find_cjk_font
 from tests.conftest import HELPER_PIN, TUESDAY_LUNCH, TZ, FakeClock, require
 
 if TYPE_CHECKING:
     from kiosk.ui.driver import Driver
+
+# Before anything imports Kivy: no display, no console log, and SDL2 renders offscreen.
+headless_environment()
 
 
 def require_font() -> None:
@@ -35,17 +40,17 @@ def require_font() -> None:
     require("fonts-wqy-microhei", found, "Chinese text on the screen")
 
 
-@pytest.fixture
-def kiosk(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
-    from kiosk.ui.app import SETUP_DONE
-
+@pytest.fixture(name="kiosk")
+def kiosk_fixture(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
+    """The kiosk of conftest, with its first-run questions answered."""
     with store.write() as db:
         set_setting(db, SETUP_DONE, "2026-11-01")
     return Kiosk(store, config.load(data_dir).kiosk, clock=clock, tz=TZ)
 
 
-@pytest.fixture
-def ui(kiosk: Kiosk) -> Iterator[Driver]:
+@pytest.fixture(name="ui")
+def ui_fixture(kiosk: Kiosk) -> Iterator[Driver]:
+    """The app (one per process), showing this test's kiosk."""
     require_font()
     from kiosk.ui.driver import Driver
 
@@ -423,8 +428,6 @@ def test_supervisor_menu_times_out(ui, clock) -> None:
 
 
 def test_first_run_asks_the_language_then_stays_standalone(ui, kiosk, store) -> None:
-    from kiosk.ui.app import LANGUAGE, SETUP_DONE
-
     with store.write() as db:
         db.delete(db.get(Setting, SETUP_DONE))
     ui.start_over(kiosk)

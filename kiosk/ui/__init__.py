@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from kiosk.ui.app import Enroll, Listener, SyncNow
 
 DESIGN_SIZE = (800, 480)  # the official 7-inch display; everything scales from it
+SETUP_DONE = "ui.setup_done"  # store setting: the first-run questions have been answered
+LANGUAGE = "ui.language"  # store setting: the language chosen at first run (over kiosk.toml's)
 
 
 def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:

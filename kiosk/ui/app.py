@@ -40,7 +40,7 @@ from kiosk.engine import UNDO_SECONDS, Kiosk, State
 from kiosk.headless import read_lines
 from kiosk.outcome import Kind, Light, LoanLine, Outcome
 from kiosk.store import get_setting, set_setting
-from kiosk.ui import DESIGN_SIZE, messages
+from kiosk.ui import DESIGN_SIZE, LANGUAGE, SETUP_DONE, messages
 from kiosk.ui.i18n import LANGUAGES, tr
 from kiosk.ui.messages import Message, Tone
 
@@ -52,8 +52,6 @@ COUNTDOWN_FROM = 10  # seconds before a session ends by itself when the countdow
 RECEIPT_SECONDS = 5
 CLOSED_CHECK_SECONDS = 5
 SHOWCASE_REFRESH_SECONDS = 300
-SETUP_DONE = "ui.setup_done"  # set once the first-run questions are answered
-LANGUAGE = "ui.language"  # the language chosen at first run (over kiosk.toml's)
 ENTER_KEYS = (13, 271)  # Return, keypad Enter
 ESCAPE, BACKSPACE = 27, 8
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from kiosk import config, demo
 from kiosk.engine import Kiosk
 from kiosk.store import Store, set_setting
+from kiosk.ui import LANGUAGE, SETUP_DONE
 
 if TYPE_CHECKING:
     from kiosk.ui.driver import Driver
@@ -55,8 +56,6 @@ def library(data_dir: Path, language: str, *, set_up: bool = True) -> Kiosk:
         config.apply(db, cfg)
         demo.populate(db, NOW.date() - dt.timedelta(days=40))
         if set_up:
-            from kiosk.ui.app import LANGUAGE, SETUP_DONE
-
             set_setting(db, SETUP_DONE, NOW.isoformat())
             set_setting(db, LANGUAGE, language)
     clock = MovableClock(NOW)
