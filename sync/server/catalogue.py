@@ -42,7 +42,7 @@ def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> 
         patron = session.scalar(select(Patron).where(Patron.card == row.card))
         values = dict(name=row.name, class_name=row.class_name, grade=row.grade, kind=str(row.kind))
         if patron is None:
-            patron = Patron(card=row.card, **values)
+            patron = Patron(card=row.card, active=True, deleted=False, **values)
             session.add(patron)
             report.added += 1
         elif any(getattr(patron, k) != v for k, v in values.items()) or patron.deleted:
@@ -78,7 +78,7 @@ def import_books(
             continue
         copy = session.scalar(select(Copy).where(Copy.barcode == row.barcode))
         if copy is None:
-            copy = Copy(barcode=row.barcode, title=title, shelf=row.shelf)
+            copy = Copy(barcode=row.barcode, title=title, shelf=row.shelf, status="available")
             session.add(copy)
             report.added += 1
         elif copy.title is not title or copy.shelf != row.shelf:
@@ -92,7 +92,7 @@ def import_books(
         title = titles[isbn]
         have = len([c for c in title.copies if c.barcode is None])
         for _ in range(wanted - have):
-            copy = Copy(barcode=None, title=title)
+            copy = Copy(barcode=None, title=title, status="available")
             session.add(copy)
             changed.append(copy)
             report.added += 1

@@ -1,0 +1,313 @@
+"""Kiosk and office over loopback: enrolment, push, pull, rules, revocation, clock.
+
+Every test runs against a real ``library-server`` process, once on SQLite and once on a real
+PostgreSQL (see tests/test_sync_support.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import delete, func, select
+
+from kiosk.cli import main as kiosk_main
+from kiosk.cli import open_data
+from kiosk.engine import ENROLLED
+from kiosk.models import (
+    ClosedDate,
+    Copy,
+    CopyStatus,
+    Event,
+    Loan,
+    OpeningWindow,
+    Patron,
+    Policy,
+)
+from kiosk.store import get_setting
+from sync import replica
+from sync.client import OfficeRefused
+from sync.server import models as office_models
+from tests.test_sync_support import (  # noqa: F401 (fixtures)
+    Office,
+    db_url,
+    make_kiosk,
+    office,
+    postgres,
+)
+
+
+def office_loans(office: Office) -> list[dict]:
+    return [json.loads(line) for line in office.ok("loans", "--json").splitlines()]
+
+
+def enrolled(office: Office, make_kiosk, name: str = "kiosk-a", **kw):
+    kiosk = make_kiosk(name, **kw)
+    kiosk.client.enroll(office.url, office.enroll_code(), name)
+    return kiosk
+
+
+# -- enrolment -------------------------------------------------------------------------------
+
+
+def test_enrolment_gives_a_private_token_and_the_code_works_once(
+    office: Office, make_kiosk
+) -> None:
+    code = office.enroll_code()
+    kiosk = make_kiosk()
+    kiosk_id = kiosk.client.enroll(office.url, code, "kiosk-a")
+    token_file = kiosk.folder / "sync-token"
+    assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+    token = token_file.read_text().strip()
+    with kiosk.store.read() as db:
+        assert get_setting(db, ENROLLED) == office.url
+    # The office keeps only a hash of the token.
+    database = office.database()
+    with database.read() as session:
+        row = session.get(office_models.Kiosk, kiosk_id)
+        assert row is not None and token not in row.token_hash
+    database.close()
+
+    other = make_kiosk("kiosk-b")
+    with pytest.raises(OfficeRefused, match="unknown, used or expired"):
+        other.client.enroll(office.url, code, "kiosk-b")
+    assert not (other.folder / "sync-token").exists()
+
+
+def test_kiosk_commands_enroll_sync_and_status(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "cli-kiosk"
+    code = office.enroll_code()
+    assert kiosk_main(["--data", str(folder), "enroll", office.url, code]) == 0
+    assert kiosk_main(["--data", str(folder), "sync"]) == 0
+    out = capsys.readouterr().out
+    assert "pulled" in out and "0 events waiting" in out
+    store, _cfg = open_data(folder)
+    with store.read() as db:
+        assert db.scalar(select(func.count()).select_from(Copy)) == 13
+        assert db.scalar(select(Patron.active).where(Patron.card == "GONE")) is False
+    store.close()
+    # A second enrolment with the used code is refused with the office's reason.
+    assert kiosk_main(["--data", str(tmp_path / "other"), "enroll", office.url, code]) == 1
+    assert "used or expired" in capsys.readouterr().err
+
+
+# -- push ------------------------------------------------------------------------------------
+
+
+def test_loans_reach_the_office_and_events_are_acknowledged(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.lend("S1", "B001", "B002")
+    report = kiosk.client.sync()
+    assert report.conflicts == []
+    loans = {loan["copy"]: loan for loan in office_loans(office)}
+    assert set(loans) == {"B001", "B002"}
+    assert loans["B001"]["patron"] == "S1" and loans["B001"]["name"] == "小明"
+    assert loans["B001"]["where"] == "kiosk-a" and loans["B001"]["due"] == "2026-12-09"
+    with kiosk.store.read() as db:
+        state = replica.status(db)
+        assert state.pending == 0 and state.last_sync is not None
+        assert db.scalar(select(func.count()).where(Event.acked_at.is_(None))) == 0
+
+    # A return: the office closes the loan, and the kiosk, now acknowledged, forgets who had it.
+    kiosk.scan("B001")
+    kiosk.client.sync()
+    assert [loan["copy"] for loan in office_loans(office)] == ["B002"]
+    kiosk.scan("S2")
+    kiosk.engine.touch("done")
+    with kiosk.store.read() as db:
+        returned = db.scalar(select(Loan).where(Loan.returned_at.is_not(None)))
+        assert returned is not None and returned.patron_id is None
+
+
+def test_pushing_in_batches_keeps_order_and_nothing_is_doubled(
+    office: Office, make_kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.client
+
+    monkeypatch.setattr(sync.client, "PUSH_BATCH", 3)
+    kiosk = enrolled(office, make_kiosk)
+    for copy in ("B001", "B002", "B003", "B004"):
+        kiosk.lend("T1", copy)
+    with kiosk.store.read() as db:
+        total = db.scalar(select(func.max(Event.seq)))
+    report = kiosk.client.sync()
+    assert report.sent == total and report.stored == total
+    again = kiosk.client.sync()
+    assert again.sent == 0 and again.stored == 0
+    database = office.database()
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(office_models.Event)) == total
+        assert session.scalar(select(office_models.Kiosk.applied_seq)) == total
+    database.close()
+    assert len(office_loans(office)) == 4
+
+
+# -- pull ------------------------------------------------------------------------------------
+
+
+def test_new_books_students_and_status_changes_come_down(
+    office: Office, make_kiosk, tmp_path: Path
+) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.client.sync()
+    (tmp_path / "new-books.csv").write_text("barcode,title\nN001,New Arrival\n", encoding="utf-8")
+    (tmp_path / "new-students.csv").write_text("card,name,class,grade\nS9,小新,3-2,3\n")
+    office.ok("import-books", str(tmp_path / "new-books.csv"))
+    office.ok("import-students", str(tmp_path / "new-students.csv"))
+    office.ok("mark-copy", "B005", "lost")
+    report = kiosk.client.sync()
+    assert report.pulled == 4  # a title, a copy, a patron, a status
+    outcomes = kiosk.scan("S9", "N001", "B005")
+    assert [o.kind.value for o in outcomes] == ["session_started", "checked_out", "refused"], [
+        o.reason for o in outcomes
+    ]
+    assert outcomes[-1].reason == "not_for_loan"
+
+
+def test_pull_comes_in_pages_with_progress(
+    office: Office, make_kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.client
+
+    monkeypatch.setattr(sync.client, "PULL_PAGE", 5)
+    kiosk = enrolled(office, make_kiosk, library=False)
+    seen: list[tuple[int, int]] = []
+    report = kiosk.client.sync(progress=lambda done, total: seen.append((done, total)))
+    assert report.pulled == seen[-1][0] == seen[-1][1]
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert len(seen) == -(-report.pulled // 5)
+    with kiosk.store.read() as db:
+        assert db.scalar(select(func.count()).select_from(Copy)) == 13
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "REF1")) == "reference"
+
+
+def test_office_rules_replace_the_kiosk_file_and_survive_a_restart(
+    office: Office, make_kiosk, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[policies.student]\nmax_loans = 1\nloan_days = 7\nmax_renewals = 0\n"
+        "overdue_block_days = 3\n\n[timetable]\nclosed_dates = [2026-11-24]\n",
+        encoding="utf-8",
+    )
+    office.ok("rules", str(rules))
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.client.sync()
+    started = kiosk.scan("S1")
+    assert started[-1].detail.get("blocked") == "closed"  # today is closed at the office
+    kiosk.close()
+    store, _cfg = open_data(kiosk.folder)  # kiosk.toml is applied, then the office's rules
+    with store.read() as db:
+        assert db.get(Policy, "student").max_loans == 1
+    store.close()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[policies.student]\nmax_loans = -1\n", encoding="utf-8")
+    code, _out, err = office.command("rules", str(bad))
+    assert code == 1 and "max_loans" in err
+
+
+def test_a_loan_at_one_kiosk_shows_at_the_other(office: Office, make_kiosk) -> None:
+    a = enrolled(office, make_kiosk, "kiosk-a")
+    b = enrolled(office, make_kiosk, "kiosk-b")
+    a.client.sync()
+    b.client.sync()
+    a.lend("S1", "B001")
+    a.client.sync()
+    b.client.sync()
+    with b.store.read() as db:
+        loan = db.scalar(select(Loan).where(Loan.returned_at.is_(None)))
+        assert loan is not None and loan.patron.card == "S1" and loan.copy.barcode == "B001"
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B001")) == "on_loan"
+    # Returned at kiosk b: the office and kiosk a hear of it.
+    b.scan("B001")
+    b.client.sync()
+    a.client.sync()
+    assert office_loans(office) == []
+    with a.store.read() as db:
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B001")) == "available"
+        assert db.scalar(select(func.count()).where(Loan.returned_at.is_(None))) == 0
+
+
+# -- who may call ----------------------------------------------------------------------------
+
+
+def test_unauthenticated_and_revoked_kiosks_change_nothing(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.lend("S1", "B001")
+    with kiosk.store.read() as db:
+        events = [replica.to_wire(e).model_dump(mode="json") for e in db.scalars(select(Event))]
+    body = {"sent_at": dt.datetime.now(dt.UTC).isoformat(), "events": events}
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic x"}):
+        reply = requests.post(f"{office.url}/api/v1/push", json=body, headers=headers, timeout=5)
+        assert reply.status_code == 401 and reply.json()["detail"]
+    assert office_loans(office) == []
+
+    assert "revoked" in office.ok("revoke", "kiosk-a")
+    with pytest.raises(OfficeRefused, match="revoked at the office"):
+        kiosk.client.sync()
+    assert office_loans(office) == []
+    with kiosk.store.read() as db:
+        state = replica.status(db)
+        assert state.pending > 0 and "revoked" in (state.last_error or "")
+    assert "REVOKED" in office.ok("kiosks")
+
+
+# -- clock -----------------------------------------------------------------------------------
+
+
+def test_clock_offset_is_measured_warned_and_corrects_event_times(
+    office: Office, make_kiosk, clock
+) -> None:
+    real = dt.datetime.now(dt.UTC)
+    clock.set(real - dt.timedelta(minutes=10))  # the kiosk runs ten minutes slow
+    kiosk = enrolled(office, make_kiosk)
+    with kiosk.store.write() as db:  # open all day, whatever the real time of this test
+        db.execute(delete(ClosedDate))
+        for day in range(7):
+            db.add(OpeningWindow(weekday=day, opens=dt.time(0, 0), closes=dt.time(23, 59, 59)))
+    kiosk.lend("T1", "B001")
+    report = kiosk.client.sync()
+    assert report.clock_offset_seconds == pytest.approx(600, abs=30)
+    with kiosk.store.read() as db:
+        assert "off the office's" in (replica.status(db).clock_warning or "")
+    line = json.loads(office.ok("kiosks", "--json").splitlines()[0])
+    assert line["clock_offset_seconds"] == pytest.approx(600, abs=30)
+    assert line["warning"].startswith("clock off by +")
+    [loan] = office_loans(office)
+    lent_at = dt.datetime.fromisoformat(loan["lent_at"])
+    assert abs((lent_at - real).total_seconds()) < 60  # corrected to office time
+
+    # A kiosk clock that went backwards is a warning at the office too.
+    clock.set(clock.now - dt.timedelta(hours=1))
+    outcomes = kiosk.scan("T1", "B002")
+    assert outcomes[0].reason == "clock_backwards"  # the supervisor's warning on the kiosk
+    kiosk.client.sync()
+    line = json.loads(office.ok("kiosks", "--json").splitlines()[0])
+    assert "backwards" in line["warning"]
+
+
+def test_a_kiosk_copy_status_mark_reaches_the_office(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.client.sync()
+    from kiosk import rules
+    from kiosk.outbox import read_clock
+    from tests.conftest import TZ
+
+    with kiosk.store.write() as db:
+        copy = db.scalar(select(Copy).where(Copy.barcode == "B003"))
+        rules.mark_copy(db, read_clock(db, kiosk.clock(), TZ), copy, CopyStatus.DAMAGED, by="H1")
+    kiosk.client.sync()
+    database = office.database()
+    with database.read() as session:
+        status = session.scalar(
+            select(office_models.Copy.status).where(office_models.Copy.barcode == "B003")
+        )
+    database.close()
+    assert status == "damaged"

@@ -1,0 +1,374 @@
+"""A real office server on loopback (SQLite or a throwaway PostgreSQL), for the sync tests.
+
+The fixtures here are imported by tests/test_sync_*.py and tests/test_server_*.py; the tests
+at the bottom check the harness itself: a server process that starts, answers and stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from kiosk import config
+from kiosk.engine import Kiosk
+from kiosk.store import Store
+from sync.client import SyncClient
+from sync.server import cli as server_cli
+from sync.server.db import Database, database_url
+from tests.conftest import TIMETABLE, TZ, FakeClock, add_library, require
+
+STUDENTS_CSV = """card,name,class,grade,kind
+S1,小明,3-1,3,
+S2,小红,3-1,3,
+S5,Li Hua,5-2,5,
+T1,王老师,,,teacher
+GONE,Left School,4-1,4,
+H1,小助手,6-1,6,helper
+"""
+BOOKS_CSV = (
+    "barcode,isbn,title,author\n"
+    + "".join(f"B{n:03d},,Book {n},Author\n" for n in range(1, 11))
+    + "REF1,,Dictionary,\n,9787020002207,红楼梦,\n,9787020002207,红楼梦,\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- PostgreSQL: a throwaway cluster of our own ----------------------------------------------
+
+
+def _pg_bin(tool: str) -> str | None:
+    found = shutil.which(tool)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
+    return candidates[-1] if candidates else None
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in a temporary folder, as the postgres user when run as root."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+        self.port = free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        if self.as_user:
+            shutil.chown(self.dir, "postgres")
+        data = str(self.dir / "data")
+        self._run(
+            _pg_bin("initdb") or "initdb",
+            "-D",
+            data,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            _pg_bin("pg_ctl") or "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.dir / "log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self._run(
+                _pg_bin("pg_ctl") or "pg_ctl",
+                "-D",
+                str(self.dir / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = f"library_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster | None]:
+    if _pg_bin("initdb") is None or _pg_bin("pg_ctl") is None:
+        yield None
+        return
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The office database: each server test runs on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return database_url(tmp_path / "office", None)
+    cluster = request.getfixturevalue("postgres")
+    require("postgresql", cluster is not None, "the office server's tests on PostgreSQL")
+    return cluster.new_database()
+
+
+# -- the office server process ---------------------------------------------------------------
+
+
+class Office:
+    """``library-server serve`` in a process of its own on 127.0.0.1, and its commands."""
+
+    def __init__(self, data: Path, db_url: str) -> None:
+        self.data = data
+        self.db_url = db_url
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Office:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sync.server.cli",
+                "--data",
+                str(self.data),
+                "--db",
+                self.db_url,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server died: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                if requests.get(f"{self.url}/openapi.json", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not start within 30 s")
+
+    def kill(self) -> None:
+        """As a power cut would: no clean shutdown."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+            self.process = None
+
+    def command(self, *args: str) -> tuple[int, str, str]:
+        """A librarian's command, run in this process against the same database."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = server_cli.main(["--data", str(self.data), "--db", self.db_url, *args])
+        return code, out.getvalue(), err.getvalue()
+
+    def ok(self, *args: str) -> str:
+        code, out, err = self.command(*args)
+        assert code == 0, err
+        return out
+
+    def database(self) -> Database:
+        return Database.open(self.db_url)
+
+    def enroll_code(self) -> str:
+        return self.ok("enroll-code").strip().splitlines()[-1]
+
+    def load_library(self, tmp: Path) -> None:
+        """The conftest library, imported through the librarian's commands."""
+        (tmp / "students.csv").write_text(STUDENTS_CSV, encoding="utf-8")
+        (tmp / "books.csv").write_text(BOOKS_CSV, encoding="utf-8")
+        self.ok("import-students", str(tmp / "students.csv"))
+        self.ok("import-books", str(tmp / "books.csv"))
+        self.ok("remove-student", "GONE")
+        self.ok("mark-copy", "REF1", "reference")
+
+
+@pytest.fixture
+def office(tmp_path: Path, db_url: str) -> Iterator[Office]:
+    data = tmp_path / "office"
+    data.mkdir(exist_ok=True)
+    server = Office(data, db_url)
+    server.load_library(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+# -- kiosks ----------------------------------------------------------------------------------
+
+
+class KioskUnderTest:
+    """One kiosk: its store, engine, fake clock and sync client."""
+
+    def __init__(self, folder: Path, clock: FakeClock, *, library: bool = True) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "kiosk.toml").write_text(
+            TIMETABLE.replace('"test-kiosk"', f'"{folder.name}"'), encoding="utf-8"
+        )
+        self.folder = folder
+        self.clock = clock
+        self.store = Store.open(folder / "kiosk.db")
+        cfg = config.load(folder)
+        with self.store.write() as db:
+            config.apply(db, cfg)
+            if library:
+                add_library(db)
+        self.engine = Kiosk(self.store, cfg.kiosk, clock=clock, tz=TZ)
+        self.client = SyncClient(self.store, clock=clock)
+
+    def scan(self, *codes: str) -> list:
+        outcomes = []
+        for code in codes:
+            self.clock.advance(3)
+            outcomes.extend(self.engine.scan(code))
+        return outcomes
+
+    def lend(self, card: str, *copies: str) -> None:
+        outcomes = self.scan(card, *copies)
+        assert all(o.kind.value not in ("refused", "fault") for o in outcomes), outcomes
+        self.engine.touch("done")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def make_kiosk(tmp_path: Path, clock: FakeClock) -> Iterator:
+    made: list[KioskUnderTest] = []
+
+    def make(name: str = "kiosk-a", *, library: bool = True, own_clock: bool = False):
+        kiosk = KioskUnderTest(
+            tmp_path / name, FakeClock(clock.now) if own_clock else clock, library=library
+        )
+        made.append(kiosk)
+        return kiosk
+
+    yield make
+    for kiosk in made:
+        kiosk.close()
+
+
+class DroppingProxy:
+    """A TCP relay to the office that, when armed, delivers a request and then cuts the line
+    before the reply reaches the kiosk: the office has committed, the kiosk does not know."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.drop_next = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        drop = self.drop_next > 0
+        if drop:
+            self.drop_next -= 1
+        done = threading.Event()
+
+        def pump(src: socket.socket, dst: socket.socket, to_kiosk: bool) -> None:
+            try:
+                while chunk := src.recv(65536):
+                    if to_kiosk and drop:
+                        self.dropped += 1
+                        break  # the reply is lost on the way
+                    dst.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                done.set()
+
+        threading.Thread(target=pump, args=(client, upstream, False), daemon=True).start()
+        pump(upstream, client, True)
+        done.wait(1)
+        for s in (client, upstream):
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+# -- the harness itself ----------------------------------------------------------------------
+
+
+def test_server_process_answers_on_loopback_with_its_openapi(office: Office) -> None:
+    spec = requests.get(f"{office.url}/openapi.json", timeout=5).json()
+    assert {"/api/v1/enroll", "/api/v1/push", "/api/v1/changes"} <= set(spec["paths"])
+    reply = requests.get(f"{office.url}/api/v1/changes", timeout=5)
+    assert reply.status_code == 401
+    assert "enroll" in reply.json()["detail"]
+    assert "X-Server-Time" in reply.headers
