@@ -33,6 +33,9 @@ from kiosk.store import get_setting
 from sync import replica
 from sync.client import OfficeRefused
 from sync.server import models as office_models
+
+# Fixtures are imported from the support module, so test parameters "redefine" them.
+# ruff: noqa: F811
 from tests.test_sync_support import (  # noqa: F401 (fixtures)
     Office,
     db_url,
