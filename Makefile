@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench setup system-packages clean
+.PHONY: demo test test-fast lint bench screenshots setup system-packages clean
 
 demo: setup
 	$(BIN)/kiosk --demo
@@ -25,6 +25,10 @@ lint: setup
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Every screen of the touchscreen app in both languages at 800x480 (rendered without a display).
+screenshots: setup
+	$(BIN)/python -m kiosk.ui.screenshots docs/screenshots
 
 setup: system-packages $(STAMP)
 

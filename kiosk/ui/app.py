@@ -376,9 +376,11 @@ class KioskApp(App):
     def set_language(self, language: str) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}")
+        if language == self.language and tr.language == language:
+            return
         tr.switch(language)
         self.language = language
-        self._showcase_at = None
+        self._showcase_at = None  # the idle screen's lists are made again in this language
         if self.root is not None:
             self._refresh_idle()
 
