@@ -1,0 +1,270 @@
+"""Scan-to-outcome latency of the kiosk engine against the floor of the disk it writes to.
+
+A library of 20,000 copies and 1,000 patrons (plus a history of returned loans) is built on
+disk with bulk inserts; then students borrow and books come back through ``Kiosk.scan``,
+each scan timed from the call to the answer, as a student at the kiosk waits for it. In the
+same run, the floor: a bare sqlite3 INSERT + COMMIT with the same durability settings (WAL,
+synchronous=FULL) in the same folder. The aim (issue 2): p99 under 20 ms and within 3x the
+floor.
+
+    .venv/bin/python bench/bench_engine.py [--dir FOLDER] [--loans 2000]
+
+Use --dir to measure another disk (a Raspberry Pi's SD card); by default a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+
+from kiosk import config
+from kiosk.engine import Kiosk
+from kiosk.models import Copy, Event, Loan, Patron, Title
+from kiosk.outcome import Kind
+from kiosk.store import Store
+
+COPIES = 20_000
+PATRONS = 1_000
+HISTORY = 10_000  # returned loans from earlier semesters, each with its two events
+TZ = ZoneInfo("Asia/Shanghai")
+START = dt.datetime(2026, 11, 24, 8, 0, tzinfo=TZ)  # a Tuesday
+SETTINGS = """
+[kiosk]
+name = "bench-kiosk"
+timezone = "Asia/Shanghai"
+
+[timetable]
+week_a_starts = 2026-08-31
+closed_dates = [2026-12-08, 2027-01-01]
+
+[[timetable.window]]
+weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+opens = "00:00"
+closes = "23:59:59"
+"""
+
+
+class Clock:
+    """Three seconds pass between scans, as at a real kiosk (no repeat-scan suppression)."""
+
+    def __init__(self) -> None:
+        self.now = START.astimezone(dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def step(self) -> None:
+        self.now += dt.timedelta(seconds=3)
+
+
+def build(folder: Path) -> Store:
+    """The library, written with bulk inserts (executemany), not one object at a time."""
+    (folder / "kiosk.toml").write_text(SETTINGS, encoding="utf-8")
+    store = Store.open(folder / "kiosk.db")
+    rng = random.Random(1)
+    added = dt.date(2024, 9, 1)
+    titles = COPIES // 2
+    with store.write() as db:
+        config.apply(db, config.load(folder))
+        db.execute(
+            insert(Title),
+            [
+                dict(
+                    id=t, isbn=None, title=f"Title {t}", author=f"Author {t % 700}", added_on=added
+                )
+                for t in range(1, titles + 1)
+            ],
+        )
+        db.execute(
+            insert(Copy),
+            [
+                dict(id=c, barcode=f"{100000 + c}", title_id=(c - 1) % titles + 1, shelf="A")
+                for c in range(1, COPIES + 1)
+            ],
+        )
+        db.execute(
+            insert(Patron),
+            [
+                dict(
+                    id=p,
+                    card=f"S{p:04d}",
+                    name=f"Student {p}",
+                    class_name=f"{3 + p % 4}-{1 + p % 2}",
+                    grade=3 + p % 4,
+                )
+                for p in range(1, PATRONS + 1)
+            ],
+        )
+        loans, events = [], []
+        lent = dt.datetime(2025, 3, 1, 5, 0, tzinfo=dt.UTC)
+        for n in range(HISTORY):
+            loan_id, copy_id = str(uuid.uuid4()), rng.randint(1, COPIES)
+            at = lent + dt.timedelta(minutes=30 * n)
+            back = at + dt.timedelta(days=10)
+            loans.append(
+                dict(
+                    id=loan_id,
+                    copy_id=copy_id,
+                    patron_id=None,  # forgotten long ago; class and grade stay for the league
+                    patron_class="4-1",
+                    patron_grade=4,
+                    lent_at=at,
+                    due_date=(at + dt.timedelta(days=14)).date(),
+                    returned_at=back,
+                    lent_where="bench-kiosk",
+                )
+            )
+            for offset, (kind, when) in enumerate((("checkout", at), ("return", back))):
+                events.append(
+                    dict(
+                        seq=2 * n + offset + 1,
+                        uuid=str(uuid.uuid4()),
+                        type=kind,
+                        at=when,
+                        clock="ok",
+                        payload={"loan": loan_id, "copy": f"{100000 + copy_id}"},
+                        acked_at=when,
+                    )
+                )
+        db.execute(insert(Loan), loans)
+        db.execute(insert(Event), events)
+    return store
+
+
+def timed(action: Callable[[], list], expect: Kind) -> float:
+    started = time.perf_counter()
+    outcomes = action()
+    elapsed = time.perf_counter() - started
+    kinds = [o.kind for o in outcomes]
+    if kinds != [expect]:
+        sys.exit(f"bench: expected {expect}, the kiosk answered {outcomes}")
+    return elapsed
+
+
+def run_engine(store: Store, folder: Path, loans: int) -> dict[str, list[float]]:
+    """Students borrow two books each, then the books come back with no session open."""
+    clock = Clock()
+    kiosk = Kiosk(store, config.load(folder).kiosk, clock=clock, tz=TZ)
+    rng = random.Random(2)
+    with store.read() as db:
+        barcodes = list(db.scalars(select(Copy.barcode)))
+    cards = [f"S{p:04d}" for p in range(1, PATRONS + 1)]
+    times: dict[str, list[float]] = {"card": [], "checkout": [], "done": [], "return": []}
+    patron = 0
+    while len(times["checkout"]) < loans:
+        out: list[str] = []
+        books = iter(rng.sample(barcodes, min(loans - len(times["checkout"]), 500)))
+        for book in books:
+            clock.step()
+            card = cards[patron]
+            times["card"].append(timed(lambda c=card: kiosk.scan(c), Kind.SESSION_STARTED))
+            patron = (patron + 1) % len(cards)
+            for code in (book, next(books, None)):
+                if code is None:
+                    break
+                clock.step()
+                times["checkout"].append(timed(lambda c=code: kiosk.scan(c), Kind.CHECKED_OUT))
+                out.append(code)
+            clock.step()
+            times["done"].append(timed(lambda: kiosk.touch("done"), Kind.SESSION_ENDED))
+        for code in out:
+            clock.step()
+            times["return"].append(timed(lambda c=code: kiosk.scan(c), Kind.RETURNED))
+    return times
+
+
+def run_floor(folder: Path, count: int) -> list[float]:
+    """A bare INSERT + COMMIT, with the kiosk's durability settings, in the same folder."""
+    con = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, uuid TEXT, payload TEXT)"
+        )
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(
+                "INSERT INTO events (uuid, payload) VALUES (?, ?)",
+                (str(uuid.uuid4()), '{"loan": "x", "copy": "100001"}'),
+            )
+            con.execute("COMMIT")
+            times.append(time.perf_counter() - started)
+        return times
+    finally:
+        con.close()
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and the worst, in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[98] * 1000, max(samples) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, help="folder on the disk to measure")
+    parser.add_argument("--loans", type=int, default=2000, help="checkouts (and returns) timed")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="kiosk-bench-", dir=args.dir))
+    try:
+        started = time.perf_counter()
+        store = build(folder)
+        built = time.perf_counter() - started
+        print(f"library: {COPIES} copies, {PATRONS} patrons, {HISTORY} past loans in {folder}")
+        python = sys.version.split()[0]
+        print(f"built in {built:.1f} s; SQLite {sqlite3.sqlite_version}, Python {python}")
+
+        floor = run_floor(folder, args.loans // 2)
+        times = run_engine(store, folder, args.loans)
+        floor += run_floor(
+            folder, args.loans - args.loans // 2
+        )  # before and after: same disk state
+        store.close()
+
+        f50, f99, fmax = percentiles(floor)
+        print(f"\n{'':28}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'p50/floor':>11}{'p99/floor':>11}")
+        print(f"{'floor: INSERT + COMMIT':28}{f50:9.2f}{f99:9.2f}{fmax:9.2f}")
+        verdicts = []
+        for name, label in [
+            ("checkout", "checkout (book scan)"),
+            ("return", "return (book scan, idle)"),
+            ("card", "card scan (session start)"),
+            ("done", "done (session end)"),
+        ]:
+            p50, p99, worst = percentiles(times[name])
+            print(f"{label:28}{p50:9.2f}{p99:9.2f}{worst:9.2f}{p50 / f50:11.1f}{p99 / f99:11.1f}")
+            if name in ("checkout", "return"):
+                verdicts.append(
+                    f"{name}: p99 {p99:.1f} ms {'<' if p99 < 20 else '>='} 20 ms; "
+                    f"p99 {p99 / f99:.1f}x floor ({'within' if p99 / f99 <= 3 else 'over'} 3x)"
+                )
+        print(f"\n{len(times['checkout'])} checkouts and {len(times['return'])} returns timed")
+        print("aim: " + "\n     ".join(verdicts))
+    finally:
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
