@@ -16,6 +16,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -105,6 +106,44 @@ opens = "17:00"
 closes = "17:40"
 grades = [5, 6]
 week = "every"
+
+# USB barcode scanners and card readers (they type like keyboards). `kiosk doctor` lists
+# the input devices and says which are used.
+[scanners]
+# Keyboard layout the scanners are set to: "us" (the usual), "fr" (AZERTY) or "de".
+# `kiosk doctor` notices a scanner left on a French layout.
+layout = "us"
+# Keys that end a code, and the longest pause between two keys of one code (a person
+# typing on a keyboard is slower, and half-typed codes are dropped).
+terminators = ["KEY_ENTER", "KEY_KPENTER", "KEY_TAB"]
+key_timeout_ms = 100
+# Characters some scanners add before or after each code, taken off again.
+prefix = ""
+suffix = ""
+max_length = 64
+# Part of the touchscreen's name (see `kiosk doctor`), so that it is never read as a scanner.
+touchscreen = ""
+# Without any [[scanners.device]], every keyboard-like device but the touchscreen is read.
+# match: a /dev/input/by-id/... path, vendor:product ("0c2e:0b61"), or part of the name;
+# role: "cards" (a card reader: its codes are always library cards), "books" or "any".
+# [[scanners.device]]
+# match = "usb-Barcode_Scanner-event-kbd"
+# role = "books"
+# [[scanners.device]]
+# match = "ffff:0035"
+# role = "cards"
+
+# Status lights and buzzer on the Raspberry Pi's GPIO (BCM numbers).
+[lights]
+# "auto": the Pi's GPIO (lgpio), or simulated pins where there is none; "mock": simulated.
+pins = "auto"
+green = 17
+amber = 27
+red = 22
+# A buzzer and two buttons ("help" calls a small librarian; "done" ends a student's visit).
+# buzzer = 18
+# help_button = 5
+# done_button = 6
 """
 
 Positive = Annotated[int, Field(ge=0)]
@@ -171,12 +210,55 @@ class TimetableSettings(_Strict):
     window: list[WindowSettings] = []
 
 
+KeyName = Annotated[str, Field(pattern=r"^KEY_[A-Z0-9_]+$")]
+Layout = Literal["us", "fr", "de"]
+BcmPin = Annotated[int, Field(ge=0, le=27)]
+
+
+class ScannerDevice(_Strict):
+    match: Annotated[str, Field(min_length=1)]
+    role: Literal["any", "cards", "books"] = "any"
+    layout: Layout | None = None
+
+
+class ScannerSettings(_Strict):
+    layout: Layout = "us"
+    keys: dict[KeyName, Annotated[str, Field(min_length=1, max_length=2)]] = {}
+    terminators: list[KeyName] = ["KEY_ENTER", "KEY_KPENTER", "KEY_TAB"]
+    key_timeout_ms: Annotated[float, Field(gt=0)] = 100
+    prefix: str = ""
+    suffix: str = ""
+    max_length: Annotated[int, Field(ge=1)] = 64
+    touchscreen: str = ""
+    device: list[ScannerDevice] = []
+
+
+class LightSettings(_Strict):
+    pins: Literal["auto", "lgpio", "mock"] = "auto"
+    green: BcmPin = 17
+    amber: BcmPin = 27
+    red: BcmPin = 22
+    buzzer: BcmPin | None = None
+    help_button: BcmPin | None = None
+    done_button: BcmPin | None = None
+
+    @model_validator(mode="after")
+    def _one_part_per_pin(self) -> LightSettings:
+        used = [p for p in (self.green, self.amber, self.red, self.buzzer) if p is not None]
+        used += [p for p in (self.help_button, self.done_button) if p is not None]
+        if len(used) != len(set(used)):
+            raise ValueError("each light, the buzzer and each button need a pin of their own")
+        return self
+
+
 class KioskConfig(_Strict):
     kiosk: KioskSettings = KioskSettings()
     policies: dict[PatronKind, PolicySettings] = {
         kind: PolicySettings(**values) for kind, values in DEFAULT_POLICIES.items()
     }
     timetable: TimetableSettings = TimetableSettings()
+    scanners: ScannerSettings = ScannerSettings()
+    lights: LightSettings = LightSettings()
 
 
 class ConfigError(Exception):

@@ -10,9 +10,10 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from typing import BinaryIO, TextIO
+from dataclasses import dataclass
+from typing import Any, BinaryIO, TextIO
 
-from kiosk.engine import Kiosk
+from kiosk.engine import Kiosk, Role
 from kiosk.outcome import Kind, Light, Outcome, Sound
 
 MAX_LINE_BYTES = 64 * 1024
@@ -20,7 +21,7 @@ TICK_SECONDS = 0.25
 Listener = Callable[[Outcome], None]
 
 
-def read_lines(stream: BinaryIO, lines: queue.Queue[bytes | None]) -> None:
+def read_lines(stream: BinaryIO, lines: queue.Queue[Any]) -> None:
     """Put each line of *stream* on *lines* (over-long ones cut), then None at the end."""
     while True:
         line = stream.readline(MAX_LINE_BYTES)
@@ -49,6 +50,19 @@ def handle_line(kiosk: Kiosk, raw: bytes) -> list[Outcome]:
     return kiosk.scan(line)
 
 
+@dataclass(frozen=True)
+class Scan:
+    """A code from a scanner or card reader, with that device's role."""
+
+    code: str
+    role: Role = "any"
+
+
+# What run_queue takes: a line as headless mode reads it, a scanned code, or an outcome a
+# device adapter reports by itself (a scanner unplugged); None ends the run.
+Input = bytes | Scan | Outcome
+
+
 def run(
     kiosk: Kiosk,
     stream: BinaryIO,
@@ -56,6 +70,19 @@ def run(
     listeners: Iterable[Listener] = (),
 ) -> None:
     """Feed *kiosk* from *stream* until it ends, printing each outcome to *out*."""
+    lines: queue.Queue[Input | None] = queue.Queue()
+    threading.Thread(target=read_lines, args=(stream, lines), daemon=True).start()
+    run_queue(kiosk, lines, out, listeners)
+
+
+def run_queue(
+    kiosk: Kiosk,
+    inbox: queue.Queue[Input | None],
+    out: TextIO,
+    listeners: Iterable[Listener] = (),
+) -> None:
+    """Feed *kiosk* from *inbox* (any thread may put on it) until None comes, printing each
+    outcome to *out*; time passes for the kiosk between inputs."""
     listeners = list(listeners)
 
     def emit(outcomes: list[Outcome]) -> None:
@@ -65,16 +92,20 @@ def run(
                 listener(outcome)
         out.flush()
 
-    lines: queue.Queue[bytes | None] = queue.Queue()
-    threading.Thread(target=read_lines, args=(stream, lines), daemon=True).start()
     while True:
         try:
-            raw = lines.get(timeout=TICK_SECONDS)
+            item = inbox.get(timeout=TICK_SECONDS)
         except queue.Empty:
             emit(kiosk.tick())
             continue
-        if raw is None:
+        if item is None:
             break
         emit(kiosk.tick())
-        emit(handle_line(kiosk, raw))
+        match item:
+            case Scan(code, role):
+                emit(kiosk.scan(code, role))
+            case Outcome():
+                emit([item])
+            case _:
+                emit(handle_line(kiosk, item))
     emit(kiosk.shutdown())
