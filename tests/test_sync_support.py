@@ -12,6 +12,7 @@ import io
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy.engine import URL, make_url
 
 from kiosk import config
 from kiosk.engine import Kiosk
@@ -226,6 +228,27 @@ class Office:
         assert code == 0, err
         return out
 
+    def backup(self) -> None:
+        """A copy of the database as it is now (the server stopped first, as for a backup)."""
+        self.stop()
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite":
+            _sqlite_copy(url.database, f"{url.database}.backup")
+        else:
+            _pg_admin(url, f'CREATE DATABASE "{url.database}_backup" TEMPLATE "{url.database}"')
+        self.start()
+
+    def restore(self) -> None:
+        """Put the backup back in place of the database, and start again."""
+        self.stop()
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite":
+            _sqlite_copy(f"{url.database}.backup", url.database)
+        else:
+            _pg_admin(url, f'DROP DATABASE "{url.database}"')
+            _pg_admin(url, f'CREATE DATABASE "{url.database}" TEMPLATE "{url.database}_backup"')
+        self.start()
+
     def database(self) -> Database:
         return Database.open(self.db_url)
 
@@ -240,6 +263,24 @@ class Office:
         self.ok("import-books", str(tmp / "books.csv"))
         self.ok("remove-student", "GONE")
         self.ok("mark-copy", "REF1", "reference")
+
+
+def _sqlite_copy(source: str, target: str) -> None:
+    src, dest = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dest)
+    finally:
+        src.close()
+        dest.close()
+
+
+def _pg_admin(url: URL, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        f"host={url.host} port={url.port} user={url.username} dbname=postgres", autocommit=True
+    ) as conn:
+        conn.execute(sql)
 
 
 @pytest.fixture
@@ -356,7 +397,8 @@ class DroppingProxy:
         done.wait(1)
         for s in (client, upstream):
             with contextlib.suppress(OSError):
-                s.close()
+                s.shutdown(socket.SHUT_RDWR)  # wakes the other pump and sends the FIN now
+            s.close()
 
     def close(self) -> None:
         self.listener.close()
