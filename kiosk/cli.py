@@ -62,9 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--scanner",
-        choices=["stdin"],
+        choices=["stdin", "evdev"],
         default="stdin",
-        help="where scanned codes come from (stdin: one code per line)",
+        help="where scanned codes come from (stdin: one code per line; evdev: the USB "
+        "scanners and card readers of kiosk.toml, with the status lights)",
     )
 
     for what in ("students", "books"):
@@ -75,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     commands.add_parser("demo", help="fill the data folder with a demo library")
+    doctor = commands.add_parser(
+        "doctor", help="check scanners, lights, database, clock and server, saying how to fix"
+    )
+    doctor.add_argument(
+        "--seconds", type=float, default=5, help="how long to show scanned codes (0: skip)"
+    )
     kiosk_cli.add_commands(commands)
     return parser
 
@@ -100,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(store, cfg, args)
             case "import-students" | "import-books":
                 return _import(store, args)
+            case "doctor":
+                from hardware import doctor
+
+                return doctor.run(store, cfg, data_dir, seconds=args.seconds)
             case command if command in kiosk_cli.COMMANDS:
                 return kiosk_cli.run(store, cfg, args)
     finally:
@@ -127,6 +138,15 @@ def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
     from kiosk.engine import Kiosk
 
     kiosk = Kiosk(store, cfg.kiosk)
+    if getattr(args, "headless", False) and getattr(args, "scanner", "stdin") == "evdev":
+        from hardware.wiring import HardwareError, run_headless
+
+        try:
+            run_headless(kiosk, cfg, sys.stdout)
+        except HardwareError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if getattr(args, "headless", False):
         headless.run(kiosk, sys.stdin.buffer, sys.stdout)
         return 0
