@@ -1,0 +1,104 @@
+"""What kiosks report that does not fit the office's records: recorded, resolved, listed.
+
+The office never refuses a physical event (the book has left the building).
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from sync.server import models as office_models
+
+# Fixtures are imported from the support module, so test parameters "redefine" them.
+# ruff: noqa: F811
+from tests.test_sync_support import (  # noqa: F401 (fixtures)
+    KioskUnderTest,
+    Office,
+    db_url,
+    make_kiosk,
+    office,
+    postgres,
+)
+
+
+def enrolled(office: Office, make_kiosk, name: str = "kiosk-a") -> KioskUnderTest:
+    kiosk = make_kiosk(name)
+    kiosk.client.enroll(office.url, office.enroll_code(), name)
+    kiosk.client.sync()
+    return kiosk
+
+
+def conflicts(office: Office) -> list[dict]:
+    return [json.loads(line) for line in office.ok("conflicts", "--json").splitlines()]
+
+
+def copy_status_at_office(office: Office, barcode: str) -> str:
+    database = office.database()
+    with database.read() as session:
+        status = session.scalar(
+            select(office_models.Copy.status).where(office_models.Copy.barcode == barcode)
+        )
+    database.close()
+    return status
+
+
+def test_checkout_of_a_copy_marked_lost_at_the_office(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    office.ok("mark-copy", "B003", "lost")  # the kiosk has not heard yet
+    kiosk.lend("S1", "B003")
+    report = kiosk.client.sync()
+    assert [c.kind for c in report.conflicts] == ["checkout_of_lost"]
+    [listed] = conflicts(office)
+    assert listed["copy"] == "B003" and listed["kiosk"] == "kiosk-a"
+    assert "lost" in listed["detail"]
+    # Recorded all the same: the book is in a reader's hands, so it is not lost.
+    loans = [json.loads(line) for line in office.ok("loans", "--json").splitlines()]
+    assert [(loan["copy"], loan["patron"]) for loan in loans] == [("B003", "S1")]
+    assert copy_status_at_office(office, "B003") == "on_loan"
+
+
+def test_checkout_by_a_patron_removed_at_the_office(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    office.ok("remove-student", "S2")
+    kiosk.lend("S2", "B004")
+    kiosk.client.sync()
+    [listed] = conflicts(office)
+    assert listed["kind"] == "patron_deleted" and "小红" in listed["detail"]
+    loans = [json.loads(line) for line in office.ok("loans", "--json").splitlines()]
+    assert [loan["patron"] for loan in loans] == ["S2"]
+    # The removal then reaches the kiosk: no new loans for S2 there.
+    kiosk.client.sync()
+    outcomes = kiosk.scan("S2")
+    assert outcomes[-1].detail.get("blocked") == "patron_inactive"
+
+
+def test_return_of_a_copy_the_office_has_on_the_shelf(office: Office, make_kiosk) -> None:
+    a = enrolled(office, make_kiosk, "kiosk-a")
+    b = enrolled(office, make_kiosk, "kiosk-b")
+    a.lend("S1", "B006")
+    a.client.sync()
+    b.client.sync()  # b knows the loan now
+    a.scan("B006")  # returned at a ...
+    b.scan("B006")  # ... and scanned into the return box at b as well, both offline
+    a.client.sync()
+    report = b.client.sync()
+    assert [c.kind for c in report.conflicts] == ["return_of_copy_on_shelf"]
+    assert [c["kind"] for c in conflicts(office)] == ["return_of_copy_on_shelf"]
+    assert copy_status_at_office(office, "B006") == "available"
+
+
+def test_librarian_commands_report_clearly(office: Office, make_kiosk) -> None:
+    code, _out, err = office.command("mark-copy", "NOPE", "lost")
+    assert code == 1 and "no copy" in err
+    code, _out, err = office.command("mark-copy", "B001", "on_loan")
+    assert code == 1 and "not a status to set" in err
+    code, _out, err = office.command("revoke", "no-such-kiosk")
+    assert code == 1 and "no single kiosk" in err
+    code, _out, err = office.command("remove-student", "NOBODY")
+    assert code == 1 and "NOBODY" in err
+    assert "no kiosks enrolled" in office.ok("kiosks")
+    enrolled(office, make_kiosk)
+    listing = office.ok("kiosks")
+    assert "kiosk-a" in listing and "0 waiting" in listing
