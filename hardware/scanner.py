@@ -368,12 +368,14 @@ def verdict(device: Any, rules: Sequence[DeviceRule], touchscreen: str = "") -> 
     if is_touchscreen(device, touchscreen):
         return "the touchscreen"
     if rules:
+        why = "not named under [[scanners.device]] in kiosk.toml"
         for rule in rules:
             if rule.matches(device):
                 if rule.match.startswith("/") or is_keyboard_like(device):
                     return rule
-                return f"matches {rule.match!r} but reports no letter and digit keys"
-        return "not named under [[scanners.device]] in kiosk.toml"
+                # another node of the same scanner (media keys, a mouse): not the one
+                why = f"matches {rule.match!r} but reports no letter and digit keys"
+        return why
     if is_keyboard_like(device):
         return DeviceRule(match=device.path)
     return "not a keyboard-like device (no letter and digit keys)"
@@ -502,6 +504,8 @@ class ScannerReader:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop reading, let go of the devices and close them."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         os.write(self._wake_w, b"x")
         if self._thread is not None:
