@@ -73,11 +73,11 @@ class Devices:
     ) -> None:
         try:
             rules, decoder = scanner.from_settings(cfg.scanners)
-            self.lights = lights or status_lights.from_settings(
-                cfg.lights, on_done=lambda: inbox.put(b":done\n")
-            )
+            self.lights = lights or status_lights.from_settings(cfg.lights)
         except (scanner.BadLayout, status_lights.NoGPIO) as exc:
             raise HardwareError(f"kiosk.toml: {exc}") from exc
+        # the "done" button is a touch on "done", taken in turn with the scans
+        self.lights.on_done = lambda: inbox.put(b":done\n")
         self.kiosk = kiosk
         self.inbox = inbox
         self.reader = scanner.ScannerReader(
