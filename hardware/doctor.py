@@ -83,13 +83,14 @@ def run(
     data_dir: Path,
     *,
     seconds: float = 5,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     device_paths: Callable[[], list[str]] = _list_devices,
     open_device: Opener = _open_device,
     light_seconds: float = LIGHT_SECONDS,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> int:
     """Check the kiosk in *data_dir*, print the findings to *out*; 0 if all is well, else 1."""
+    out = out or sys.stdout
     report = Report(out)
     print(f"Library Kiosk doctor: {data_dir}", file=out)
     scanners = check_inputs(report, cfg, device_paths, open_device)

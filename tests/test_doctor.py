@@ -1,0 +1,180 @@
+"""`kiosk doctor`: what it finds, the fix it gives in plain words, and its exit status.
+
+The store, kiosk.toml, the lights code and the scanner reader are real. Input devices are
+ReplayDevice stand-ins handed to the doctor in place of /dev/input nodes, which cannot exist
+here (no USB devices, no /dev/uinput); the pins are simulated (pins = "mock"). On a Raspberry
+Pi, `kiosk doctor` is also to be run by hand: it lights the real LEDs for a person to watch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import io
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from evdev import ecodes
+
+from hardware import doctor
+from hardware.standin import ReplayDevice, hid_events, key_events, press
+from kiosk import config
+from kiosk.cli import main
+from kiosk.outbox import LATEST_SEEN
+from kiosk.store import Store, set_setting
+
+NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def mock_pins(data_dir: Path) -> Path:
+    with (data_dir / "kiosk.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[lights]\npins = "mock"\nbuzzer = 18\n')
+    return data_dir
+
+
+class Devices:
+    """Stand-ins for the /dev/input nodes of a kiosk: a scanner and a touchscreen."""
+
+    def __init__(self, *devices: object) -> None:
+        self.by_path = {d.path: d for d in devices}  # type: ignore[attr-defined]
+
+    def paths(self) -> list[str]:
+        return list(self.by_path)
+
+    def open(self, path: str) -> object:
+        device = self.by_path[path]
+        if isinstance(device, Exception):
+            raise device
+        return device
+
+
+def touchscreen() -> SimpleNamespace:
+    return SimpleNamespace(
+        name="ft5x06 Touchscreen",
+        path="/dev/input/event0",
+        info=SimpleNamespace(vendor=0, product=0),
+        capabilities=lambda: {
+            ecodes.EV_KEY: [ecodes.BTN_TOUCH],
+            ecodes.EV_ABS: [(ecodes.ABS_MT_POSITION_X, None)],
+        },
+        close=lambda: None,
+    )
+
+
+def run_doctor(
+    store: Store, data_dir: Path, devices: Devices, seconds: float = 0
+) -> tuple[int, str]:
+    out = io.StringIO()
+    status = doctor.run(
+        store,
+        config.load(data_dir),
+        data_dir,
+        seconds=seconds,
+        out=out,
+        device_paths=devices.paths,
+        open_device=devices.open,
+        light_seconds=0.01,
+        now=lambda: NOW,
+    )
+    return status, out.getvalue()
+
+
+def test_a_kiosk_with_its_scanner_is_all_well(store: Store, mock_pins: Path) -> None:
+    scanner = ReplayDevice("/dev/input/event3", name="Honeywell 1900")
+    status, report = run_doctor(store, mock_pins, Devices(touchscreen(), scanner))
+    assert status == 0, report
+    assert "✔ Honeywell 1900 (/dev/input/event3) [0c2e:0b61]: read as any; can grab it" in report
+    assert "ft5x06 Touchscreen (/dev/input/event0) [0000:0000]: not used: the touchscreen" in report
+    assert "green LED on BCM 17" in report and "buzzer on BCM 18" in report
+    assert "intact" in report and "never seen going backwards" in report
+    assert report.rstrip().endswith(("All is well.", "warning(s) above)."))
+    assert not scanner.grabbed  # the doctor let go of it again
+
+
+def test_no_scanner_is_wrong_with_the_fix_in_plain_words(store: Store, mock_pins: Path) -> None:
+    status, report = run_doctor(store, mock_pins, Devices(touchscreen()))
+    assert status == 1
+    assert "✘ no scanner or card reader found" in report
+    assert "fix: plug in the USB scanner" in report
+
+
+def test_a_scanner_held_by_another_program_cannot_be_grabbed(store: Store, mock_pins: Path) -> None:
+    class Held(ReplayDevice):
+        def grab(self) -> None:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+
+    status, report = run_doctor(store, mock_pins, Devices(Held("/dev/input/event3")))
+    assert status == 1
+    assert "but another program holds it" in report
+    assert "sudo systemctl stop library-kiosk" in report
+
+
+def test_devices_that_may_not_be_opened_need_the_input_group(store: Store, mock_pins: Path) -> None:
+    devices = Devices(ReplayDevice("/dev/input/event3"))
+    devices.by_path["/dev/input/event4"] = PermissionError(errno.EACCES, "Permission denied")
+    status, report = run_doctor(store, mock_pins, devices)
+    assert status == 1
+    assert "usermod -aG input" in report
+
+
+def scan_soon(device: ReplayDevice, events_at: callable, delay: float = 0.2) -> None:  # type: ignore[valid-type]
+    threading.Timer(delay, lambda: device.send(events_at(time.time()))).start()
+
+
+def test_live_scans_are_shown(store: Store, mock_pins: Path) -> None:
+    scanner = ReplayDevice("/dev/input/event3", name="Honeywell 1900")
+    scan_soon(scanner, lambda t: hid_events("S0001", t))
+    status, report = run_doctor(store, mock_pins, Devices(scanner), seconds=0.8)
+    assert status == 0, report
+    assert "scanned 'S0001' (any)" in report
+    assert "1 code(s) read" in report
+
+
+def test_a_scanner_left_on_a_french_layout_is_spotted_and_explained(
+    store: Store, mock_pins: Path
+) -> None:
+    def french(t: float) -> list:
+        events = []
+        for i, digit in enumerate("100001"):  # Shift + number row: digits on AZERTY
+            at = t + i * 0.002
+            events += press(ecodes.KEY_LEFTSHIFT, at)
+            events += key_events(getattr(ecodes, f"KEY_{digit}"), at + 0.0005, hold=0.0002)
+            events += press(ecodes.KEY_LEFTSHIFT, at + 0.001, 0)
+        return events + key_events(ecodes.KEY_ENTER, t + 0.02)
+
+    scanner = ReplayDevice("/dev/input/event3", name="Honeywell 1900")
+    scan_soon(scanner, french)
+    status, report = run_doctor(store, mock_pins, Devices(scanner), seconds=0.8)
+    assert status == 1
+    assert "scanned '!))))!'" in report
+    assert "French (AZERTY)" in report and 'layout = "fr"' in report
+
+
+def test_a_clock_that_went_backwards_is_wrong(store: Store, mock_pins: Path) -> None:
+    with store.write() as db:
+        set_setting(db, LATEST_SEEN, (NOW + dt.timedelta(days=30)).isoformat())
+    status, report = run_doctor(store, mock_pins, Devices(ReplayDevice("/dev/input/event3")))
+    assert status == 1
+    assert "the clock went backwards" in report and "sudo date -s" in report
+
+
+def test_lights_pins_clashing_with_each_other_are_refused_by_kiosk_toml(data_dir: Path) -> None:
+    with (data_dir / "kiosk.toml").open("a", encoding="utf-8") as toml:
+        toml.write("\n[lights]\ngreen = 17\nbuzzer = 17\n")
+    with pytest.raises(config.ConfigError, match="a pin of their own"):
+        config.load(data_dir)
+
+
+def test_the_doctor_command_exits_non_zero_here_and_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # this machine has no scanner (and no /dev/input at all): something is wrong
+    status = main(["--data", str(tmp_path), "doctor", "--seconds", "0"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "Input devices" in out and "Database" in out and "Clock" in out
+    assert "thing(s) to fix" in out and "Fix:" in out
