@@ -150,20 +150,43 @@ def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
     if getattr(args, "headless", False):
         headless.run(kiosk, sys.stdin.buffer, sys.stdout)
         return 0
-    return _run_screen(kiosk, args)
+    return _run_screen(kiosk, cfg, args)
 
 
-def _run_screen(kiosk: Kiosk, args: argparse.Namespace) -> int:
+def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int:
     """The touchscreen app: fullscreen and locked, or a window for a demo on a laptop."""
+    import queue
+    import threading
+
     from kiosk import ui
+    from kiosk.headless import Input, read_lines
     from kiosk.ui.fonts import FontNotFound
 
-    stdin = sys.stdin.buffer if getattr(args, "scanner", "stdin") == "stdin" else None
+    inbox: queue.Queue[Input | None] = queue.Queue()
+    devices = None
+    if getattr(args, "scanner", "stdin") == "evdev":
+        from hardware.wiring import Devices, HardwareError
+
+        try:
+            devices = Devices(kiosk, cfg, inbox).start()
+        except HardwareError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+    else:
+        threading.Thread(target=read_lines, args=(sys.stdin.buffer, inbox), daemon=True).start()
     try:
-        done = ui.run(kiosk, locked=not (args.demo or getattr(args, "window", False)), stream=stdin)
+        done = ui.run(
+            kiosk,
+            locked=not (args.demo or getattr(args, "window", False)),
+            inbox=inbox,
+            listeners=[devices.lights.listen] if devices else [],
+        )
     except FontNotFound as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if devices is not None:
+            devices.stop()
     if done == "restart":
         kiosk.store.close()
         os.execv(sys.executable, [sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])

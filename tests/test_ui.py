@@ -7,6 +7,7 @@ on a real SQLite file, feeds it scans and finger touches, and reads what the scr
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,9 @@ from sqlalchemy import select
 
 from kiosk import config
 from kiosk.engine import Kiosk
+from kiosk.headless import Input, Scan
 from kiosk.models import Copy, CopyStatus, Event, Setting
+from kiosk.outcome import Kind, Light, Outcome
 from kiosk.store import Store, get_setting, set_setting
 from kiosk.ui import LANGUAGE, SETUP_DONE
 from kiosk.ui.driver import headless_environment
@@ -112,6 +115,16 @@ def test_language_switch_lasts_until_the_session_ends(ui, clock) -> None:
     ui.press("Done")
     ui.app.dismiss()
     ui.frames()
+    assert "请扫描你的借书卡" in ui.text()
+
+
+def test_a_language_switched_and_left_alone_goes_back(ui, clock) -> None:
+    ui.press("English")
+    clock.advance(29)
+    ui.tick()
+    assert "Scan your library card" in ui.text()
+    clock.advance(2)
+    ui.tick()
     assert "请扫描你的借书卡" in ui.text()
 
 
@@ -310,6 +323,30 @@ def test_scans_from_another_thread_are_all_handled_in_order(ui, kiosk, clock) ->
     with kiosk.store.read() as db:
         types = [e.type for e in db.scalars(select(Event).order_by(Event.seq))]
     assert types == ["session_started", "checkout", "checkout"]
+
+
+def test_inputs_on_the_inbox_are_handled_in_order(ui, kiosk) -> None:
+    """The queue the scanner reader (hardware) and standard input put their inputs on."""
+    inbox: queue.Queue[Input | None] = queue.Queue()
+    for item in (Scan("S1", "cards"), b"B001\n", b":done\n", None):
+        inbox.put(item)
+    ui.app.read_inbox(inbox)
+    assert ui.wait_for(lambda: ui.screen == "receipt")
+    assert "《Book 1》：请在12月9日 星期三前归还" in ui.text()
+
+
+def test_an_unplugged_scanner_is_shown_in_red(ui) -> None:
+    unplugged = Outcome(
+        Kind.FAULT,
+        light=Light.FAULT,
+        reason="scanner_unplugged",
+        detail={"device": "USB Barcode Scanner"},
+    )
+    ui.app.submit(unplugged)
+    ui.frames(2)
+    assert "扫描枪没有连接" in ui.text()
+    assert "USB Barcode Scanner被拔掉了。" in ui.text()
+    assert ui.app.tone == "bad"
 
 
 def test_typing_a_code_and_enter_in_the_window_is_a_scan(ui, clock) -> None:

@@ -43,7 +43,7 @@ REASONS = [
 ]
 # Latin letters a Chinese screen may show: a language's own name, and the first-run question
 # asked in both languages before one is chosen.
-ALLOWED_LATIN = ["Choose the language", "English", "ISBN"]
+ALLOWED_LATIN = ["Choose the language", "English", "ISBN", "USB"]
 
 
 def test_catalogues_are_complete_and_compiled() -> None:

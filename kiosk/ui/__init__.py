@@ -7,15 +7,17 @@ needs are made here, before any Kivy module is loaded.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 # The kiosk command parses its own arguments; Kivy must not take them.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
 if TYPE_CHECKING:
     from kiosk.engine import Kiosk
+    from kiosk.headless import Input
     from kiosk.ui.app import Enroll, Listener, SyncNow
 
 DESIGN_SIZE = (800, 480)  # the official 7-inch display; everything scales from it
@@ -41,7 +43,7 @@ def run(
     kiosk: Kiosk,
     *,
     locked: bool = True,
-    stream: BinaryIO | None = None,
+    inbox: queue.Queue[Input | None] | None = None,
     sync_now: SyncNow | None = None,
     enroll: Enroll | None = None,
     listeners: Iterable[Listener] = (),
@@ -49,8 +51,8 @@ def run(
     """Run the touchscreen app until it is stopped; returns "restart", "shutdown" or None.
 
     *locked*: fullscreen, no cursor, no way out but the supervisor menu (the real kiosk);
-    otherwise an 800x480 window that may be closed (a laptop demo). *stream*: codes and
-    touches, one a line, as in headless mode (``--scanner stdin``).
+    otherwise an 800x480 window that may be closed (a laptop demo). *inbox*: scans, lines
+    as in headless mode and device outcomes, put there by other threads (scanners, stdin).
     """
     from kiosk.ui import fonts
 
@@ -60,8 +62,8 @@ def run(
     from kiosk.ui.app import KioskApp
 
     app = KioskApp(kiosk, locked=locked, sync_now=sync_now, enroll=enroll, listeners=listeners)
-    if stream is not None:
-        app.read_stream(stream)
+    if inbox is not None:
+        app.read_inbox(inbox)
     # systemd stops the kiosk with SIGTERM: end the session properly (on the main thread).
     from kivy.clock import Clock
 

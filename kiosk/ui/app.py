@@ -1,9 +1,9 @@
 """The kiosk's touchscreen app: shows what the engine answers, and turns touches into actions.
 
-All calls to the engine happen on Kivy's main thread. Codes from other threads (a scanner,
-standard input) reach it only through :meth:`KioskApp.submit_scan` / :meth:`submit_line`, which
-go through Kivy's Clock; they are handled in order and none is dropped, even while a message is
-showing (the new answer replaces the message).
+All calls to the engine happen on Kivy's main thread. Codes from other threads (scanners,
+standard input) reach it only through :meth:`KioskApp.submit` (or an inbox queue read by
+:meth:`KioskApp.read_inbox`), which goes through Kivy's Clock; they are handled in order and
+none is dropped, even while a message is showing (the new answer replaces the message).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -36,8 +36,8 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from kiosk import outbox, showcase
-from kiosk.engine import UNDO_SECONDS, Kiosk, State
-from kiosk.headless import read_lines
+from kiosk.engine import UNDO_SECONDS, Kiosk, Role, State
+from kiosk.headless import Input, Scan, handle_line
 from kiosk.outcome import Kind, Light, LoanLine, Outcome
 from kiosk.store import get_setting, set_setting
 from kiosk.ui import DESIGN_SIZE, LANGUAGE, SETUP_DONE, messages
@@ -265,6 +265,7 @@ class KioskApp(App):
         self._checked_closed_at: dt.datetime | None = None
         self._showcase_at: dt.datetime | None = None
         self._ticker: Any = None
+        self._switched_at: dt.datetime | None = None  # when a student last switched language
 
     # -- Kivy life cycle ---------------------------------------------------------------
 
@@ -312,37 +313,42 @@ class KioskApp(App):
         self.clock_warning = kiosk.clock_backwards
         self.screen("firstrun").step = 1
         self.screen("firstrun").can_enroll = self.enroll is not None
-        self._checked_closed_at = self._showcase_at = None
+        self._checked_closed_at = self._showcase_at = self._switched_at = None
         self._check_closed()
         self._settle()
 
     # -- input from other threads ----------------------------------------------------------
 
-    def submit_scan(self, code: str, role: str = "any") -> None:
-        """A scanned code from any thread; handled on the main thread, in order."""
-        Clock.schedule_once(lambda _dt: self.scan(code, role), -1)
+    def submit(self, item: Input) -> None:
+        """A scan, a headless-mode line (a code or ``:touch arg``) or a device's own outcome,
+        from any thread; handled on the main thread, in the order submitted."""
+        Clock.schedule_once(lambda _dt: self._take(item), -1)
 
-    def submit_line(self, raw: bytes) -> None:
-        """A line as in headless mode (a code, or ``:touch arg``), from any thread."""
-        from kiosk.headless import handle_line
+    def submit_scan(self, code: str, role: Role = "any") -> None:
+        self.submit(Scan(code, role))
 
-        Clock.schedule_once(lambda _dt: self._emit(handle_line(self.kiosk, raw)), -1)
-
-    def read_stream(self, stream: BinaryIO) -> None:
-        """Take codes and touches from *stream* (``--scanner stdin``) in background threads."""
-        lines: queue.Queue[bytes | None] = queue.Queue()
-        threading.Thread(target=read_lines, args=(stream, lines), daemon=True).start()
+    def read_inbox(self, inbox: queue.Queue[Input | None]) -> None:
+        """Take every input put on *inbox* (by a scanner thread, standard input...) until None."""
 
         def forward() -> None:
-            while (line := lines.get()) is not None:
-                self.submit_line(line)
+            while (item := inbox.get()) is not None:
+                self.submit(item)
 
-        threading.Thread(target=forward, daemon=True).start()
+        threading.Thread(target=forward, name="kiosk-inbox", daemon=True).start()
+
+    def _take(self, item: Input) -> None:
+        match item:
+            case Scan(code, role):
+                self.scan(code, role)
+            case Outcome():
+                self._emit([item])
+            case _:
+                self._emit(handle_line(self.kiosk, item))
 
     # -- actions on the main thread ----------------------------------------------------------
 
-    def scan(self, code: str, role: str = "any") -> None:
-        self._emit(self.kiosk.scan(code, role))  # type: ignore[arg-type]
+    def scan(self, code: str, role: Role = "any") -> None:
+        self._emit(self.kiosk.scan(code, role))
 
     def touch(self, action: str, arg: str | None = None) -> None:
         self._emit(self.kiosk.touch(action, arg))
@@ -358,6 +364,10 @@ class KioskApp(App):
             self.dismiss()
         if self.kiosk.state == State.IDLE:
             self._check_closed()
+            left_alone = (now - (self._switched_at or now)).total_seconds()
+            if left_alone > self.kiosk.settings.session_timeout_seconds:
+                self._switched_at = None
+                self.set_language(self.default_language)
         self._update_countdown()
         session = self.screen("session")
         session.can_undo = bool(
@@ -388,7 +398,10 @@ class KioskApp(App):
         return next(lang for lang in LANGUAGES if lang != self.language)
 
     def switch_language(self) -> None:
+        """The idle screen's switch: for this student; the kiosk's own language comes back
+        when their session ends, or after a while if no session starts."""
         self.set_language(self.other_language())
+        self._switched_at = self.kiosk.clock()
 
     # -- first run -------------------------------------------------------------------------
 
@@ -575,6 +588,7 @@ class KioskApp(App):
             # The child has walked away: nothing of theirs is shown to whoever comes next.
             self._overlay = self._overlay_until = None
         self._forget_session()
+        self._switched_at = None
         self.set_language(self.default_language)
         self._check_closed(force=True)
 

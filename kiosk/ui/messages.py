@@ -302,6 +302,20 @@ def renewed(outcome: Outcome) -> Message:
 
 
 def fault(outcome: Outcome) -> Message:
+    if outcome.reason == "scanner_unplugged":
+        return Message(
+            tr._("The scanner is unplugged"),
+            tr._("{device} was unplugged.").format(device=outcome.detail.get("device", "")),
+            tr._("Please plug it in again, or call the librarian."),
+            seconds=15,
+        )
+    if outcome.reason == "no_scanner":
+        return Message(
+            tr._("No scanner found"),
+            tr._("Plug in the USB scanner."),
+            tr._("Please call the librarian."),
+            seconds=15,
+        )
     return Message(
         tr._("The kiosk has a problem"),
         tr._("Nothing you did is wrong, and your books are safe."),
