@@ -276,7 +276,9 @@ def check_lights(report: Report, cfg: KioskConfig, seconds: float) -> None:
         lights = status_lights.from_settings(settings)
     except status_lights.NoGPIO as exc:
         report.problem(
-            str(exc), 'install lgpio in the kiosk's Python (.venv/bin/pip install lgpio), or set pins = "mock"'
+            str(exc),
+            "install lgpio in the kiosk's Python (.venv/bin/pip install lgpio), "
+            'or set pins = "mock"',
         )
         return
     except Exception as exc:  # gpiozero's own errors: pin in use, not a GPIO pin ...
@@ -290,8 +292,8 @@ def check_lights(report: Report, cfg: KioskConfig, seconds: float) -> None:
             if settings.pins != "mock" and on_raspberry_pi():
                 report.problem(
                     "this Raspberry Pi's GPIO cannot be used, so the lights stay dark",
-                    "install lgpio in the kiosk's Python (.venv/bin/pip install lgpio) and add the user to the "
-                    "gpio group: sudo usermod -aG gpio $USER",
+                    "install lgpio in the kiosk's Python (.venv/bin/pip install lgpio) and add "
+                    "the user to the gpio group: sudo usermod -aG gpio $USER",
                 )
             else:
                 report.note("no GPIO here: the lights are simulated (gpiozero MockFactory)")
