@@ -75,7 +75,12 @@ class Running:
         self.thread = threading.Thread(
             target=run_headless,
             args=(kiosk, cfg, self.out),
-            kwargs={"find": self.plugged, "lights": self.lights, "inbox": self.inbox},
+            kwargs={
+                "find": self.plugged,
+                "lights": self.lights,
+                "inbox": self.inbox,
+                "hours_check_seconds": 0.1,
+            },
             daemon=True,
         )
         self.thread.start()
@@ -169,6 +174,22 @@ def test_time_passes_between_scans_and_the_session_ends_by_itself(
         "timeout",
         "ready",
     )
+
+
+def test_the_lights_turn_amber_when_the_library_closes_with_nobody_at_the_kiosk(
+    running: Running, clock: FakeClock
+) -> None:
+    settle(0.3)
+    assert running.lights.green.is_lit and running.out.outcomes.empty()  # open: no news
+    clock.advance(minutes=40)  # 14:25: lunch opening is over
+    closed = running.out.next()
+    assert (closed["outcome"], closed["reason"], closed["light"]) == (
+        "ignored",
+        "opening_hours",
+        "closed",
+    )
+    settle(0.1)
+    assert running.lights.amber.is_lit and not running.lights.green.is_lit
 
 
 def test_the_done_button_ends_the_visit(running: Running, cards: ReplayDevice) -> None:
