@@ -349,6 +349,21 @@ def test_an_unplugged_scanner_is_shown_in_red(ui) -> None:
     assert ui.app.tone == "bad"
 
 
+def test_a_failure_inside_the_app_shows_a_calm_message_and_carries_on(ui, clock) -> None:
+    from kivy.base import ExceptionManager
+
+    from kiosk.ui.app import KeepRunning
+
+    scan(ui, clock, "S1")
+    keep_running = KeepRunning(ui.app)
+    assert keep_running.handle_exception(RuntimeError("boom")) == ExceptionManager.PASS
+    ui.frames(2)
+    assert "借书机出了点问题" in ui.text() and "请找图书管理员老师。" in ui.text()
+    assert "boom" not in ui.text() and "Traceback" not in ui.text()
+    ui.press("好的")
+    assert ui.screen == "session"  # the student carries on
+
+
 def test_typing_a_code_and_enter_in_the_window_is_a_scan(ui, clock) -> None:
     ui.type("S1")
     assert ui.screen == "session"

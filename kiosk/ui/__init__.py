@@ -59,14 +59,17 @@ def run(
     font = fonts.find_cjk_font(kiosk.settings.font)
     configure(locked=locked)
     fonts.register(font)
-    from kiosk.ui.app import KioskApp
+    # Kivy modules that open the window come only now, after configure().
+    from kivy.base import ExceptionManager
+    from kivy.clock import Clock
+
+    from kiosk.ui.app import KeepRunning, KioskApp
 
     app = KioskApp(kiosk, locked=locked, sync_now=sync_now, enroll=enroll, listeners=listeners)
     if inbox is not None:
         app.read_inbox(inbox)
+    ExceptionManager.add_handler(KeepRunning(app))
     # systemd stops the kiosk with SIGTERM: end the session properly (on the main thread).
-    from kivy.clock import Clock
-
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
     app.run()
     return app.exit_action

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.properties import (
@@ -93,6 +94,25 @@ def shutdown_command(configured: str) -> list[str] | None:
     if configured.strip():
         return shlex.split(configured)
     return ["systemctl", "poweroff"] if on_raspberry_pi() else None
+
+
+class KeepRunning(ExceptionHandler):
+    """Whatever fails while the kiosk runs, the students see a calm message, not a crash: the
+    error is logged for the librarian and the app carries on (installed by kiosk.ui.run)."""
+
+    def __init__(self, app: KioskApp) -> None:
+        super().__init__()
+        self.app = app
+
+    def handle_exception(self, inst: BaseException) -> int:
+        if isinstance(inst, KeyboardInterrupt):
+            return ExceptionManager.RAISE
+        log.error("the kiosk app failed; carrying on", exc_info=inst)
+        try:
+            self.app.show_fault()
+        except Exception:  # the screen itself is broken: the log has the first error
+            log.exception("could not show the fault on the screen")
+        return ExceptionManager.PASS
 
 
 class Root(FloatLayout):
@@ -299,7 +319,6 @@ class KioskApp(App):
     def start_over(self, kiosk: Kiosk) -> None:
         """Show *kiosk* from its idle screen (at start, and when tests or screenshots swap it)."""
         self.kiosk = kiosk
-        self.default_language = kiosk.settings.language
         with kiosk.store.read() as db:
             self.first_run = get_setting(db, SETUP_DONE) is None
             self.default_language = get_setting(db, LANGUAGE) or kiosk.settings.language
@@ -374,6 +393,12 @@ class KioskApp(App):
             self._last_lent_at and (now - self._last_lent_at).total_seconds() < UNDO_SECONDS
         )
 
+    def show_fault(self) -> None:
+        """Something failed inside the app: red, and a message to call the librarian."""
+        self.tone = Tone.BAD.value
+        self._message(messages.fault(Outcome(Kind.FAULT, reason="app")))
+        self._settle()
+
     def dismiss(self) -> None:
         """Close the message or receipt showing, back to what the kiosk is doing."""
         self._overlay = self._overlay_until = None
@@ -413,7 +438,7 @@ class KioskApp(App):
         """Standalone: remember the answers; the kiosk is ready for students."""
         with self.kiosk.store.write() as db:
             set_setting(db, LANGUAGE, self.language)
-            set_setting(db, SETUP_DONE, dt.datetime.now(dt.UTC).isoformat())
+            set_setting(db, SETUP_DONE, self.kiosk.clock().isoformat())
         self.default_language = self.language
         self.first_run = False
         self._settle()
