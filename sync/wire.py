@@ -8,7 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
 API = "/api/v1"
 TOKEN_HEADER = "Authorization"
@@ -17,7 +25,17 @@ Uuid = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
 ]
-Seq = Annotated[int, Field(ge=1, le=2**62)]
+Seq = Annotated[StrictInt, Field(ge=1, le=2**62)]
+
+
+def _text_or_time(value: object) -> object:
+    # No coercion: a number where a time belongs is a bad request, not a time in 1970.
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("a time is written as ISO 8601 text, e.g. 2026-11-24T13:45:00+08:00")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_text_or_time)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 # Events the kiosk writes today; new kinds are stored and shown, not refused.
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
@@ -47,13 +65,13 @@ class WireEvent(_Strict):
     seq: Seq
     uuid: Uuid
     type: EventType
-    at: AwareDatetime
+    at: Time
     clock: Literal["ok", "backwards"]
     payload: dict[str, Any]
 
 
 class PushRequest(_Strict):
-    sent_at: AwareDatetime = Field(description="the kiosk clock when the request left")
+    sent_at: Time = Field(description="the kiosk clock when the request left")
     events: Annotated[list[WireEvent], Field(max_length=MAX_BATCH)]
     waiting: Annotated[int, Field(ge=0)] = Field(
         0, description="events on the kiosk not yet acknowledged, this batch included"

@@ -12,7 +12,11 @@ from sync import wire
 from sync.server import ledger, office
 from sync.server.db import Database
 
+BAD_BODY: dict[int | str, dict[str, object]] = {
+    400: {"model": wire.Problem, "description": "not JSON, or an unknown parameter"},
+}
 PROBLEMS: dict[int | str, dict[str, object]] = {
+    **BAD_BODY,
     401: {"model": wire.Problem, "description": "no token, or a token the office does not know"},
     403: {"model": wire.Problem, "description": "the kiosk was revoked"},
 }
@@ -45,7 +49,10 @@ def create_app(database: Database) -> FastAPI:
     @app.post(
         f"{wire.API}/enroll",
         response_model=wire.EnrollReply,
-        responses={403: {"model": wire.Problem, "description": "unknown, used or expired code"}},
+        responses={
+            **BAD_BODY,
+            403: {"model": wire.Problem, "description": "unknown, used or expired code"},
+        },
         summary="Exchange a one-time enrolment code for a kiosk id and token",
     )
     def enroll(body: wire.EnrollRequest) -> wire.EnrollReply:
@@ -77,10 +84,14 @@ def create_app(database: Database) -> FastAPI:
         summary="Catalogue, patrons, rules and loans changed since a cursor, in pages",
     )
     def changes(
+        request: Request,
         authorization: AuthHeader = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=wire.MAX_PAGE)] = 1000,
     ) -> wire.ChangesPage:
+        unknown = sorted(set(request.query_params) - {"cursor", "limit"})
+        if unknown:  # most likely a misspelt cursor: better refused than a full copy sent
+            raise office.Refusal(400, f"unknown query parameter(s): {', '.join(unknown)}")
         with database.read() as session:
             office.authenticate(session, authorization)
             return office.changes_since(database, session, cursor, limit)
