@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from kiosk.engine import UNDO_SECONDS
-from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Title
+from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, PatronKind, Title
 from kiosk.schedule import Schedule
 
 GONE = (CopyStatus.LOST, CopyStatus.WITHDRAWN)
@@ -79,9 +78,11 @@ def _local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
 
 def _not_undone() -> ColumnElement[bool]:
     # A loan taken back at once ("not this book") was never read: it must not count in the
-    # league, or pressing undo would be a way to climb it. (julianday: the kiosk is SQLite.)
-    seconds = (func.julianday(Loan.returned_at) - func.julianday(Loan.lent_at)) * 86400
-    return or_(Loan.returned_at.is_(None), Loan.implicit_return.is_(True), seconds > UNDO_SECONDS)
+    # league, or pressing undo would be a way to climb it. The outbox says which ones.
+    loan = func.json_extract(Event.payload, "$.loan")
+    # (no NULL in the list: NOT IN with a NULL in it is never true)
+    undone = select(loan).where(Event.type == "checkout_undone", loan.is_not(None))
+    return or_(Loan.returned_at.is_(None), Loan.id.not_in(undone.scalar_subquery()))
 
 
 def _counted_loans(since: dt.datetime) -> ColumnElement[bool]:
