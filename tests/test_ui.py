@@ -439,13 +439,32 @@ def test_batch_return_confirms_each_book(ui, kiosk, clock) -> None:
     assert ui.screen == "supervisor"
 
 
-def test_mark_a_book_damaged(ui, kiosk, clock) -> None:
+@pytest.mark.parametrize(
+    ("button", "said", "status"),
+    [
+        ("书损坏了", "✔ 《Book 3》已标记为损坏", CopyStatus.DAMAGED),
+        ("书丢失了", "✔ 《Book 3》已标记为丢失", CopyStatus.LOST),
+    ],
+)
+def test_mark_a_book_damaged_or_lost(ui, kiosk, clock, button, said, status) -> None:
     open_menu(ui, clock)
-    ui.press("书损坏了")
+    ui.press(button)
     scan(ui, clock, "B003")
-    assert "✔ 《Book 3》已标记为损坏" in ui.text()
+    assert said in ui.text()
     with kiosk.store.read() as db:
-        assert db.scalar(select(Copy.status).where(Copy.barcode == "B003")) == CopyStatus.DAMAGED
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B003")) == status
+
+
+def test_a_helper_may_borrow_for_themselves_or_cancel(ui, clock) -> None:
+    scan(ui, clock, "H1")
+    ui.press("我自己借书")
+    assert ui.screen == "session"
+    assert "你好，小助手！" in ui.text() and "6-1班" in ui.text()
+    ui.press("完成")
+    ui.app.dismiss()
+    scan(ui, clock, "H1")
+    ui.press("取消")
+    assert ui.screen == "idle"
 
 
 def test_todays_loans_and_returns(ui, kiosk, clock) -> None:
