@@ -137,18 +137,20 @@ def run_headless(
 ) -> None:
     """Headless mode on real devices: scanners in, JSON outcomes out, lights on the GPIO.
 
-    Runs until SIGTERM (systemd stopping the kiosk) or until None is put on *inbox*.
+    Runs until SIGTERM (systemd stopping the kiosk), Ctrl+C, or None put on *inbox*.
     """
     inbox = inbox if inbox is not None else queue.Queue()
     devices = Devices(
         kiosk, cfg, inbox, find=find, lights=lights, hours_check_seconds=hours_check_seconds
     ).start()
-    restore = None
+    # SIGTERM (systemd) and Ctrl+C end the run in turn, so an open session ends properly
+    restore = {}
     if threading.current_thread() is threading.main_thread():
-        restore = signal.signal(signal.SIGTERM, lambda *_: inbox.put(None))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            restore[sig] = signal.signal(sig, lambda *_: inbox.put(None))
     try:
         headless.run_queue(kiosk, inbox, out, listeners=[devices.lights.listen])
     finally:
         devices.stop()
-        if restore is not None:
-            signal.signal(signal.SIGTERM, restore)
+        for sig, handler in restore.items():
+            signal.signal(sig, handler)
