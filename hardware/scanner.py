@@ -352,15 +352,12 @@ def is_touchscreen(device: Any, touchscreen: str = "") -> bool:
     if touchscreen and touchscreen.casefold() in device.name.casefold():
         return True
     caps = device.capabilities()
-    axes = {axis for axis, *_ in (_axis(a) for a in caps.get(ecodes.EV_ABS, ()))}
-    return bool(axes & {ecodes.ABS_MT_POSITION_X, ecodes.ABS_X}) and ecodes.BTN_TOUCH in set(
-        caps.get(ecodes.EV_KEY, ())
-    )
-
-
-def _axis(entry: Any) -> tuple[int, ...]:
-    # capabilities() gives (axis, AbsInfo) pairs for EV_ABS, plain ints elsewhere
-    return (entry[0],) if isinstance(entry, tuple) else (entry,)
+    # EV_ABS entries are (axis, AbsInfo) pairs
+    axes = {
+        entry[0] if isinstance(entry, tuple) else entry for entry in caps.get(ecodes.EV_ABS, ())
+    }
+    touches = ecodes.BTN_TOUCH in set(caps.get(ecodes.EV_KEY, ()))
+    return touches and bool(axes & {ecodes.ABS_MT_POSITION_X, ecodes.ABS_X})
 
 
 def verdict(device: Any, rules: Sequence[DeviceRule], touchscreen: str = "") -> DeviceRule | str:
