@@ -58,7 +58,10 @@ class Lent:
 def policy_for(session: Session, kind: PatronKind) -> Policy:
     policy = session.get(Policy, kind)
     if policy is None:
-        policy = Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
+        return Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
+    # The session remembers loaded rows only while something refers to them; holding on to
+    # the policy lets the next lookup in this transaction (a scan makes three) skip its query.
+    session.info.setdefault("policies", {})[kind] = policy
     return policy
 
 
