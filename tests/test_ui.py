@@ -407,10 +407,20 @@ def test_helper_card_and_pin_open_the_menu(ui, clock) -> None:
 
 
 def test_sync_now_shows_when_the_sync_client_is_there(ui, clock) -> None:
-    ui.app.sync_now = lambda: "已同步"
+    synced = threading.Event()
+    ui.app.sync_now = synced.set
     open_menu(ui, clock)
     ui.press("马上同步")
-    assert "已同步" in ui.text()
+    assert ui.wait_for(lambda: "已与办公室同步。" in ui.text())
+    assert synced.is_set()
+
+    def unreachable() -> None:
+        raise ConnectionError("timed out")
+
+    ui.app.sync_now = unreachable
+    ui.press("马上同步")
+    assert ui.wait_for(lambda: "连不上办公室：timed out" in ui.text())
+    assert ui.screen == "supervisor"
 
 
 def test_find_a_student_who_forgot_their_card(ui, kiosk, clock) -> None:

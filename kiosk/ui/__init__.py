@@ -39,6 +39,21 @@ def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:
     Config.set("graphics", "resizable", "0" if locked else "1")
 
 
+def office_sync(kiosk: Kiosk) -> SyncNow | None:
+    """The helpers' "sync now", once the sync client is installed and the kiosk enrolled."""
+    try:
+        from sync.client import SyncClient
+    except ImportError:
+        return None
+    from kiosk.engine import ENROLLED
+    from kiosk.store import get_setting
+
+    with kiosk.store.read() as db:
+        if get_setting(db, ENROLLED) is None:
+            return None
+    return lambda: SyncClient(kiosk.store).sync()
+
+
 def run(
     kiosk: Kiosk,
     *,
@@ -65,6 +80,7 @@ def run(
 
     from kiosk.ui.app import KeepRunning, KioskApp
 
+    sync_now = sync_now or office_sync(kiosk)
     app = KioskApp(kiosk, locked=locked, sync_now=sync_now, enroll=enroll, listeners=listeners)
     if inbox is not None:
         app.read_inbox(inbox)

@@ -76,7 +76,7 @@ SUPERVISOR_PAGES = ("supervisor", "find", "today", "confirm")
 MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
 
 # Hooks for what other parts of the kiosk may provide (the sync client, enrollment).
-SyncNow = Callable[[], str]  # runs one sync; returns what happened, in words for the supervisor
+SyncNow = Callable[[], object]  # one sync with the office now; raises when it fails
 Enroll = Callable[[], None]  # shows the office server's enrollment (address and one-time code)
 Listener = Callable[[Outcome], None]  # e.g. the status lights
 
@@ -286,6 +286,7 @@ class KioskApp(App):
         self._showcase_at: dt.datetime | None = None
         self._ticker: Any = None
         self._switched_at: dt.datetime | None = None  # when a student last switched language
+        self._syncing = False
 
     # -- Kivy life cycle ---------------------------------------------------------------
 
@@ -481,14 +482,34 @@ class KioskApp(App):
         self.stop()
 
     def run_sync(self) -> None:
-        if self.sync_now is None:
+        """One sync with the office, in its own thread: the network never freezes the screen."""
+        if self.sync_now is None or self._syncing:
             return
-        try:
-            said = self.sync_now()
-        except Exception as exc:  # the supervisor needs the words, whatever failed
-            log.exception("sync now failed")
-            said = str(exc)
-        self._fill_supervisor(said)
+        self._syncing = True
+        self._fill_supervisor(tr._("Syncing with the office..."))
+        sync_now = self.sync_now
+
+        def work() -> None:
+            failure: Exception | None = None
+            try:
+                sync_now()
+            except Exception as exc:  # the supervisor needs to know, whatever failed
+                log.warning("sync now failed: %s", exc)
+                failure = exc
+            Clock.schedule_once(lambda _dt: self._synced(failure))
+
+        threading.Thread(target=work, name="kiosk-sync-now", daemon=True).start()
+
+    def _synced(self, failure: Exception | None) -> None:
+        self._syncing = False
+        if self.kiosk.state not in (State.SUPERVISOR, *MARK_MODES):
+            return
+        if failure is None:
+            self._fill_supervisor(tr._("Synced with the office."))
+        else:
+            self._fill_supervisor(
+                tr._("The office could not be reached: {error}").format(error=failure)
+            )
 
     # -- outcomes ----------------------------------------------------------------------------
 
