@@ -165,8 +165,10 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
     inbox: queue.Queue[Input | None] = queue.Queue()
     devices = None
     if getattr(args, "scanner", "stdin") == "evdev":
+        from hardware.touch import configure_kivy
         from hardware.wiring import Devices, HardwareError
 
+        configure_kivy(cfg.scanners.touchscreen)  # Kivy must not open the scanners as well
         try:
             devices = Devices(kiosk, cfg, inbox).start()
         except HardwareError as exc:

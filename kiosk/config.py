@@ -229,7 +229,7 @@ class ScannerSettings(_Strict):
     prefix: str = ""
     suffix: str = ""
     max_length: Annotated[int, Field(ge=1)] = 64
-    touchscreen: str = ""
+    touchscreen: Annotated[str, Field(pattern=r"^[^,]*$")] = ""  # Kivy's input line has commas
     device: list[ScannerDevice] = []
 
 
