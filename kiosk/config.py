@@ -229,8 +229,15 @@ class ScannerSettings(_Strict):
     prefix: str = ""
     suffix: str = ""
     max_length: Annotated[int, Field(ge=1)] = 64
-    touchscreen: Annotated[str, Field(pattern=r"^[^,]*$")] = ""  # Kivy's input line has commas
+    touchscreen: str = ""
     device: list[ScannerDevice] = []
+
+    @field_validator("touchscreen")
+    @classmethod
+    def _no_comma(cls, value: str) -> str:
+        if "," in value:  # it goes into Kivy's input line, where commas separate options
+            raise ValueError("give a part of the touchscreen's name without a comma")
+        return value
 
 
 class LightSettings(_Strict):
