@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from kiosk import config
-from kiosk.engine import Kiosk
+from kiosk.engine import ENROLLED, Kiosk
 from kiosk.headless import Input, Scan
 from kiosk.models import Copy, CopyStatus, Event, Setting
 from kiosk.outcome import Kind, Light, Outcome
@@ -401,14 +401,19 @@ def test_helper_card_and_pin_open_the_menu(ui, clock) -> None:
     text = ui.text()
     assert "小小图书管理员菜单  小助手" in text
     assert "条记录没有同步到办公室" in text
-    assert "马上同步" not in text  # no sync client on this kiosk
+    assert "马上同步" not in text  # no sync client, no office
     ui.press("退出菜单")
     assert ui.screen == "idle"
 
 
-def test_sync_now_shows_when_the_sync_client_is_there(ui, clock) -> None:
+def test_sync_now_shows_when_the_kiosk_is_enrolled_with_an_office(ui, kiosk, clock) -> None:
     synced = threading.Event()
     ui.app.sync_now = synced.set
+    open_menu(ui, clock)
+    assert "马上同步" not in ui.text()  # not enrolled yet
+    ui.press("退出菜单")
+    with kiosk.store.write() as db:
+        set_setting(db, ENROLLED, "http://office.example:8000")
     open_menu(ui, clock)
     ui.press("马上同步")
     assert ui.wait_for(lambda: "已与办公室同步。" in ui.text())
@@ -508,9 +513,43 @@ def test_supervisor_menu_times_out(ui, clock) -> None:
 # -- first run -----------------------------------------------------------------------------------
 
 
-def test_first_run_asks_the_language_then_stays_standalone(ui, kiosk, store) -> None:
+def forget_setup(store: Store) -> None:
     with store.write() as db:
         db.delete(db.get(Setting, SETUP_DONE))
+
+
+def test_first_run_can_enroll_with_the_office(ui, kiosk, store) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def enroll(url: str, code: str) -> None:
+        asked.append((url, code))
+        if code != "K7Q2":
+            raise PermissionError("unknown or used code")
+
+    ui.app.enroll = enroll
+    forget_setup(store)
+    ui.start_over(kiosk)
+    ui.press("中文")
+    ui.press("连接办公室服务器")
+    assert ui.screen == "enroll"
+    page = ui.app.screen("enroll")
+    ui.press("连接")
+    assert "请输入办公室的地址和一次性验证码。" in ui.text()
+    page.ids.address.text, page.ids.code.text = "http://10.0.0.5:8000", "WRONG"
+    ui.press("连接")
+    assert ui.wait_for(lambda: "连接失败：unknown or used code" in ui.text())
+    assert ui.screen == "enroll"
+    page.ids.code.text = "K7Q2"
+    ui.press("连接")
+    assert ui.wait_for(lambda: ui.screen == "idle")
+    assert asked[-1] == ("http://10.0.0.5:8000", "K7Q2")
+    with store.read() as db:
+        assert get_setting(db, SETUP_DONE) is not None
+    ui.app.enroll = None
+
+
+def test_first_run_asks_the_language_then_stays_standalone(ui, kiosk, store) -> None:
+    forget_setup(store)
     ui.start_over(kiosk)
     assert ui.screen == "firstrun"
     assert "请选择语言 / Choose the language" in ui.text()

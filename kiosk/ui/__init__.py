@@ -31,6 +31,8 @@ def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:
     from kivy.config import Config
 
     Config.set("kivy", "exit_on_escape", "0")
+    # A touchscreen has no keyboard: the office's address is typed on Kivy's own, docked.
+    Config.set("kivy", "keyboard_mode", "systemanddock" if locked else "")
     Config.set("graphics", "fullscreen", "auto" if locked else "0")
     Config.set("graphics", "borderless", "1" if locked else "0")
     Config.set("graphics", "show_cursor", "0" if locked else "1")
@@ -40,18 +42,21 @@ def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:
 
 
 def office_sync(kiosk: Kiosk) -> SyncNow | None:
-    """The helpers' "sync now", once the sync client is installed and the kiosk enrolled."""
+    """The helpers' "sync now", once the sync client is installed (shown when enrolled)."""
     try:
         from sync.client import SyncClient
     except ImportError:
         return None
-    from kiosk.engine import ENROLLED
-    from kiosk.store import get_setting
-
-    with kiosk.store.read() as db:
-        if get_setting(db, ENROLLED) is None:
-            return None
     return lambda: SyncClient(kiosk.store).sync()
+
+
+def office_enrollment(kiosk: Kiosk) -> Enroll | None:
+    """The first run's "connect to the office server", once the sync client is installed."""
+    try:
+        from sync.client import SyncClient
+    except ImportError:
+        return None
+    return lambda url, code: SyncClient(kiosk.store).enroll(url, code, kiosk.settings.name)
 
 
 def run(
@@ -81,6 +86,7 @@ def run(
     from kiosk.ui.app import KeepRunning, KioskApp
 
     sync_now = sync_now or office_sync(kiosk)
+    enroll = enroll or office_enrollment(kiosk)
     app = KioskApp(kiosk, locked=locked, sync_now=sync_now, enroll=enroll, listeners=listeners)
     if inbox is not None:
         app.read_inbox(inbox)

@@ -37,7 +37,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from kiosk import outbox, showcase
-from kiosk.engine import UNDO_SECONDS, Kiosk, Role, State
+from kiosk.engine import ENROLLED, UNDO_SECONDS, Kiosk, Role, State
 from kiosk.headless import Input, Scan, handle_line
 from kiosk.outcome import Kind, Light, LoanLine, Outcome
 from kiosk.store import get_setting, set_setting
@@ -77,7 +77,8 @@ MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
 
 # Hooks for what other parts of the kiosk may provide (the sync client, enrollment).
 SyncNow = Callable[[], object]  # one sync with the office now; raises when it fails
-Enroll = Callable[[], None]  # shows the office server's enrollment (address and one-time code)
+Enroll = Callable[[str, str], object]  # enrolls with the office (address, one-time code); raises
+
 Listener = Callable[[Outcome], None]  # e.g. the status lights
 
 
@@ -222,6 +223,11 @@ class FirstRunScreen(KioskScreen):
     can_enroll = BooleanProperty(False)
 
 
+class EnrollScreen(KioskScreen):
+    status = StringProperty("")
+    busy = BooleanProperty(False)
+
+
 SCREENS = {
     "idle": IdleScreen,
     "closed": ClosedScreen,
@@ -236,6 +242,7 @@ SCREENS = {
     "batch": BatchScreen,
     "confirm": ConfirmScreen,
     "firstrun": FirstRunScreen,
+    "enroll": EnrollScreen,
 }
 
 
@@ -287,6 +294,7 @@ class KioskApp(App):
         self._ticker: Any = None
         self._switched_at: dt.datetime | None = None  # when a student last switched language
         self._syncing = False
+        self._first_run_page = "firstrun"  # or "enroll"
 
     # -- Kivy life cycle ---------------------------------------------------------------
 
@@ -303,6 +311,7 @@ class KioskApp(App):
             on_request_close=self._on_request_close,
         )
         self._on_window_size(Window, Window.size)
+        Window.softinput_mode = "below_target"  # the docked keyboard never hides the field
         return root
 
     def on_start(self) -> None:
@@ -332,6 +341,7 @@ class KioskApp(App):
         self.screen("supervisor").helper = ""
         self.clock_warning = kiosk.clock_backwards
         self.screen("firstrun").step = 1
+        self._first_run_page = "firstrun"
         self.screen("firstrun").can_enroll = self.enroll is not None
         self._checked_closed_at = self._showcase_at = self._switched_at = None
         self._check_closed()
@@ -444,9 +454,43 @@ class KioskApp(App):
         self.first_run = False
         self._settle()
 
-    def start_enrollment(self) -> None:
-        if self.enroll is not None:
-            self.enroll()
+    def first_run_page(self, page: str) -> None:
+        """The first run's second question (standalone or not), or the office's address."""
+        self._first_run_page = page
+        enroll = self.screen("enroll")
+        enroll.status = ""
+        self._settle()
+
+    def enroll_now(self, address: str, code: str) -> None:
+        """Enroll with the office in a thread of its own; the answer comes back by the Clock."""
+        page = self.screen("enroll")
+        if self.enroll is None or page.busy:
+            return
+        if not address.strip() or not code.strip():
+            page.status = tr._("Type the office's address and the one-time code.")
+            return
+        page.busy, page.status = True, tr._("Connecting to the office...")
+        enroll = self.enroll
+
+        def work() -> None:
+            failure: Exception | None = None
+            try:
+                enroll(address.strip(), code.strip())
+            except Exception as exc:  # the librarian needs to know, whatever failed
+                log.warning("enrollment failed: %s", exc)
+                failure = exc
+            Clock.schedule_once(lambda _dt: self._enrolled(failure))
+
+        threading.Thread(target=work, name="kiosk-enroll", daemon=True).start()
+
+    def _enrolled(self, failure: Exception | None) -> None:
+        page = self.screen("enroll")
+        page.busy = False
+        if failure is not None:
+            page.status = tr._("Could not connect: {error}").format(error=failure)
+            return
+        page.status = ""
+        self.finish_setup()
 
     # -- supervisor --------------------------------------------------------------------------
 
@@ -757,6 +801,7 @@ class KioskApp(App):
         page = self.screen("supervisor")
         with self.kiosk.store.read() as db:
             waiting = outbox.pending(db)
+            enrolled = get_setting(db, ENROLLED) is not None
         status = tr.n_(
             "{n} change waiting to reach the office.",
             "{n} changes waiting to reach the office.",
@@ -768,7 +813,7 @@ class KioskApp(App):
             if self.clock_warning
             else ""
         )
-        page.can_sync = self.sync_now is not None
+        page.can_sync = self.sync_now is not None and enrolled
 
     def _fill_find(self, class_name: str) -> None:
         from kivy.factory import Factory
@@ -918,7 +963,7 @@ class KioskApp(App):
         """The screen of what the kiosk is doing, when no message is showing."""
         match self.kiosk.state:
             case State.IDLE if self.first_run:
-                return "firstrun"
+                return self._first_run_page
             case State.IDLE:
                 return "closed" if self.closed else "idle"
             case State.SESSION:
@@ -954,6 +999,8 @@ class KioskApp(App):
     ) -> bool:
         if key == ESCAPE:
             return True  # swallowed: Escape would close a Kivy app
+        if self.current == "enroll":
+            return False  # typing goes to the address and code fields
         if key == BACKSPACE:
             if self.current == "pin":
                 pin = self.screen("pin")
@@ -970,6 +1017,8 @@ class KioskApp(App):
         return False
 
     def _on_textinput(self, _window: Any, text: str) -> None:
+        if self.current == "enroll":
+            return
         if self.current == "pin":
             for ch in text:
                 if ch.isdigit():

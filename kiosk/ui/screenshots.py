@@ -136,6 +136,9 @@ class Tour:
         self.driver.app.choose_first_language(language)
         self.driver.frames(2)
         self.shot("firstrun-standalone")
+        self.driver.app.first_run_page("enroll")
+        self.driver.frames(2)
+        self.shot("firstrun-enroll")
 
     def students_and_helpers(self) -> None:
         driver, app = self.driver, self.driver.app
