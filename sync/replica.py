@@ -142,24 +142,205 @@ def _referenced_by_pending(session: Session) -> tuple[set[str], set[str]]:
 
 def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) -> None:
     """Make the kiosk's rows what the office says, in the caller's transaction."""
-    busy_codes, busy_loans = _referenced_by_pending(session)
-    for change in changes:
-        if change.data is None:
-            continue  # the office keeps rows (soft deletion): nothing is ever removed here
-        data = change.data
-        match change.kind:
-            case "title":
-                _title(session, data, today)
-            case "copy":
-                _copy(session, data, today, busy_codes)
-            case "patron":
-                _patron(session, data)
-            case "loan":
-                _loan(session, data, busy_codes, busy_loans)
-            case "rules":
-                set_setting(session, OFFICE_RULES, json.dumps(data))
-                kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(data))
-        session.flush()
+    rows = _Rows.load(session, changes)
+    with session.no_autoflush:  # one page is looked up once, then written once
+        for change in changes:
+            if change.data is None:
+                continue  # the office keeps rows (soft deletion): nothing is removed here
+            data = change.data
+            match change.kind:
+                case "title":
+                    rows.title(data, today)
+                case "copy":
+                    rows.copy(data, today)
+                case "patron":
+                    rows.patron(data)
+                case "loan":
+                    rows.loan(data)
+                case "rules":
+                    set_setting(session, OFFICE_RULES, json.dumps(data))
+                    kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(data))
+    session.flush()
+
+
+def _chunks(values: set[Any]) -> list[list[Any]]:
+    items = sorted(values, key=str)
+    return [items[i : i + 500] for i in range(0, len(items), 500)]
+
+
+@dataclass
+class _Rows:
+    """The kiosk rows one page of changes speaks of, found in a few queries."""
+
+    session: Session
+    titles: dict[int, Title]  # by office id
+    unmapped_titles: dict[tuple[str, str], Title]  # local titles without ISBN, not yet matched
+    copies: dict[int, Copy]  # by office id
+    barcodes: dict[str, Copy]
+    patrons: dict[str, Patron]  # by card
+    loans: dict[str, Loan]
+    open_loans: dict[int, list[Loan]]  # by id(copy)
+    busy_codes: set[str]  # copies and loans that events not yet at the office speak of:
+    busy_loans: set[str]  # the kiosk's news wins until the office has heard it
+
+    @classmethod
+    def load(cls, session: Session, changes: list[wire.Change]) -> _Rows:
+        want: dict[str, set[Any]] = {k: set() for k in ("title", "copy", "barcode", "card", "loan")}
+        for change in changes:
+            data = change.data or {}
+            match change.kind:
+                case "title":
+                    want["title"].add(data["id"])
+                case "copy":
+                    want["copy"].add(data["id"])
+                    want["title"].add(data["title_id"])
+                    if data.get("barcode"):
+                        want["barcode"].add(data["barcode"])
+                case "patron":
+                    want["card"].add(data["card"])
+                case "loan":
+                    want["copy"].add(data["copy_id"])
+                    want["loan"].add(data["id"])
+                    if data.get("patron"):
+                        want["card"].add(data["patron"])
+
+        def fetch(column: Any, values: set[Any]) -> list[Any]:
+            entity = column.class_
+            found = []
+            for chunk in _chunks(values):
+                found.extend(session.scalars(select(entity).where(column.in_(chunk))))
+            return found
+
+        copies = {c.server_id: c for c in fetch(Copy.server_id, want["copy"])}
+        barcodes = {c.barcode: c for c in fetch(Copy.barcode, want["barcode"])}
+        open_loans: dict[int, list[Loan]] = {}
+        known = {c.id: c for c in [*copies.values(), *barcodes.values()]}
+        for loan in fetch(Loan.copy_id, set(known)):
+            if loan.returned_at is None:
+                open_loans.setdefault(id(known[loan.copy_id]), []).append(loan)
+        busy_codes, busy_loans = _referenced_by_pending(session)
+        return cls(
+            session=session,
+            titles={t.server_id: t for t in fetch(Title.server_id, want["title"])},
+            unmapped_titles={
+                (t.title, t.author): t
+                for t in session.scalars(
+                    select(Title).where(Title.server_id.is_(None), Title.isbn.is_(None))
+                )
+            },
+            copies=copies,
+            barcodes=barcodes,
+            patrons={p.card: p for p in fetch(Patron.card, want["card"])},
+            loans={loan.id: loan for loan in fetch(Loan.id, want["loan"])},
+            open_loans=open_loans,
+            busy_codes=busy_codes,
+            busy_loans=busy_loans,
+        )
+
+    def _title_for(self, server_id: int, today: dt.date) -> Title:
+        title = self.titles.get(server_id)
+        if title is None:  # its own change follows (the office changed it after its copy)
+            title = Title(server_id=server_id, title="", added_on=today)
+            self.session.add(title)
+            self.titles[server_id] = title
+        return title
+
+    def title(self, data: dict[str, Any], today: dt.date) -> None:
+        title = self.titles.get(data["id"])
+        if title is None and data.get("isbn"):
+            title = self.session.scalar(
+                select(Title).where(Title.isbn == data["isbn"], Title.server_id.is_(None))
+            )
+        if title is None and not data.get("isbn"):
+            title = self.unmapped_titles.pop((data["title"], data.get("author") or ""), None)
+        if title is None:
+            title = Title(server_id=data["id"], title="", added_on=today)
+            self.session.add(title)
+        self.titles[data["id"]] = title
+        title.server_id = data["id"]
+        for key in ("isbn", "year"):
+            setattr(title, key, data.get(key))
+        for key in ("title", "author", "publisher", "classification"):
+            setattr(title, key, data.get(key) or "")
+        title.added_on = dt.date.fromisoformat(data["added_on"])
+
+    def copy(self, data: dict[str, Any], today: dt.date) -> None:
+        copy = self.copies.get(data["id"])
+        title = self._title_for(data["title_id"], today)
+        if copy is None and data.get("barcode"):
+            copy = self.barcodes.get(data["barcode"])
+        if copy is None and not data.get("barcode") and title.id is not None:
+            copy = self.session.scalar(
+                select(Copy).where(
+                    Copy.title_id == title.id, Copy.barcode.is_(None), Copy.server_id.is_(None)
+                )
+            )
+        if copy is None:
+            copy = Copy(server_id=data["id"], barcode=data.get("barcode"), title=title)
+            self.session.add(copy)
+        self.copies[data["id"]] = copy
+        if copy.barcode:
+            self.barcodes[copy.barcode] = copy
+        copy.server_id = data["id"]
+        if copy.barcode and copy.code in self.busy_codes:
+            return  # the kiosk has news of this copy the office has not heard yet
+        copy.barcode, copy.title = data.get("barcode"), title
+        copy.shelf = data.get("shelf") or ""
+        copy.status = CopyStatus(data["status"])
+
+    def patron(self, data: dict[str, Any]) -> None:
+        patron = self.patrons.get(data["card"])
+        if patron is None:
+            patron = Patron(card=data["card"], name=data["name"], failed_pins=0)
+            self.session.add(patron)
+            self.patrons[data["card"]] = patron
+        patron.name = data["name"]
+        patron.kind = data["kind"]
+        patron.class_name = data.get("class_name") or ""
+        patron.grade = data.get("grade")
+        patron.active = bool(data.get("active", True))
+
+    def loan(self, data: dict[str, Any]) -> None:
+        copy = self.copies.get(data["copy_id"])
+        if copy is None or data["id"] in self.busy_loans:
+            return
+        if copy.barcode and copy.code in self.busy_codes:
+            return
+        returned_at = _time(data.get("returned_at"))
+        lent_at = _time(data["lent_at"])
+        assert lent_at is not None
+        others = self.open_loans.setdefault(id(copy), [])
+        if returned_at is None:
+            # The office says this copy is out on this loan: any other loan of it here ended.
+            ended = [o for o in others if o.id != data["id"]]
+            for other in ended:
+                other.returned_at, other.implicit_return, other.patron = lent_at, True, None
+                others.remove(other)
+            if ended:
+                self.session.flush()  # the one open loan per copy rule holds at every step
+        loan = self.loans.get(data["id"])
+        if loan is None:
+            loan = Loan(id=data["id"], copy=copy, lent_at=lent_at, due_date=lent_at.date())
+            self.session.add(loan)
+            self.loans[loan.id] = loan
+        loan.copy = copy
+        loan.lent_at = lent_at
+        loan.due_date = dt.date.fromisoformat(data["due_date"])
+        loan.returned_at = returned_at
+        loan.renewals = data.get("renewals", 0)
+        loan.lent_where = data.get("lent_where") or ""
+        loan.implicit_return = bool(data.get("implicit_return"))
+        patron = self.patrons.get(data["patron"]) if data.get("patron") else None
+        if returned_at is not None:
+            loan.patron = None  # who had a returned book is the office's to know, not the kiosk's
+            if loan in others:
+                others.remove(loan)
+        else:
+            if loan not in others:
+                others.append(loan)
+            if patron is not None:
+                loan.patron = patron
+                loan.patron_class, loan.patron_grade = patron.class_name, patron.grade
 
 
 def reapply_office_rules(session: Session) -> bool:
@@ -169,101 +350,6 @@ def reapply_office_rules(session: Session) -> bool:
         return False
     kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(json.loads(rules)))
     return True
-
-
-def _local_title(session: Session, server_id: int, today: dt.date) -> Title:
-    title = session.scalar(select(Title).where(Title.server_id == server_id))
-    if title is None:  # its own change follows (the office changed it after its copy)
-        title = Title(server_id=server_id, title="", added_on=today)
-        session.add(title)
-    return title
-
-
-def _title(session: Session, data: dict[str, Any], today: dt.date) -> None:
-    title = session.scalar(select(Title).where(Title.server_id == data["id"]))
-    if title is None and data.get("isbn"):
-        title = session.scalar(
-            select(Title).where(Title.isbn == data["isbn"], Title.server_id.is_(None))
-        )
-    if title is None:
-        title = Title(server_id=data["id"], title="", added_on=today)
-        session.add(title)
-    title.server_id = data["id"]
-    for key in ("isbn", "title", "author", "publisher", "year", "classification"):
-        setattr(title, key, data.get(key) if key in ("isbn", "year") else data.get(key) or "")
-    title.added_on = dt.date.fromisoformat(data["added_on"])
-
-
-def _copy(session: Session, data: dict[str, Any], today: dt.date, busy: set[str]) -> None:
-    copy = session.scalar(select(Copy).where(Copy.server_id == data["id"]))
-    title = _local_title(session, data["title_id"], today)
-    session.flush()
-    if copy is None and data.get("barcode"):
-        copy = session.scalar(select(Copy).where(Copy.barcode == data["barcode"]))
-    if copy is None and not data.get("barcode"):
-        copy = session.scalar(
-            select(Copy).where(
-                Copy.title_id == title.id, Copy.barcode.is_(None), Copy.server_id.is_(None)
-            )
-        )
-    if copy is None:
-        copy = Copy(server_id=data["id"], barcode=data.get("barcode"), title=title)
-        session.add(copy)
-    elif copy.code in busy:
-        copy.server_id = data["id"]
-        return  # the kiosk has news of this copy the office has not heard yet
-    copy.server_id, copy.barcode, copy.title = data["id"], data.get("barcode"), title
-    copy.shelf = data.get("shelf") or ""
-    copy.status = CopyStatus(data["status"])
-
-
-def _patron(session: Session, data: dict[str, Any]) -> None:
-    patron = session.scalar(select(Patron).where(Patron.card == data["card"]))
-    if patron is None:
-        patron = Patron(card=data["card"], name=data["name"])
-        session.add(patron)
-    patron.name = data["name"]
-    patron.kind = data["kind"]
-    patron.class_name = data.get("class_name") or ""
-    patron.grade = data.get("grade")
-    patron.active = bool(data.get("active", True))
-
-
-def _loan(session: Session, data: dict[str, Any], busy_codes: set[str], busy: set[str]) -> None:
-    copy = session.scalar(select(Copy).where(Copy.server_id == data["copy_id"]))
-    if copy is None or data["id"] in busy or copy.code in busy_codes:
-        return
-    returned_at = _time(data.get("returned_at"))
-    lent_at = _time(data["lent_at"])
-    assert lent_at is not None
-    if returned_at is None:
-        # The office says this copy is out on this loan: any other loan of it here has ended.
-        for other in session.scalars(
-            select(Loan).where(
-                Loan.copy_id == copy.id, Loan.returned_at.is_(None), Loan.id != data["id"]
-            )
-        ):
-            other.returned_at, other.implicit_return, other.patron_id = lent_at, True, None
-        session.flush()
-    loan = session.get(Loan, data["id"])
-    patron = None
-    if data.get("patron"):
-        patron = session.scalar(select(Patron).where(Patron.card == data["patron"]))
-    if loan is None:
-        loan = Loan(id=data["id"], copy=copy, lent_at=lent_at, due_date=dt.date.today())
-        session.add(loan)
-    loan.copy = copy
-    loan.lent_at = lent_at
-    loan.due_date = dt.date.fromisoformat(data["due_date"])
-    loan.returned_at = returned_at
-    loan.renewals = data.get("renewals", 0)
-    loan.lent_where = data.get("lent_where") or ""
-    loan.implicit_return = bool(data.get("implicit_return"))
-    if returned_at is not None:
-        loan.patron_id = None  # who had a returned book is the office's to know, not the kiosk's
-    elif patron is not None:
-        loan.patron = patron
-        loan.patron_class, loan.patron_grade = patron.class_name, patron.grade
 
 
 def _time(value: str | None) -> dt.datetime | None:

@@ -23,7 +23,7 @@ from kiosk.importer import (
     _rows,
 )
 from kiosk.models import CopyStatus
-from sync.server.ledger import changed_copy, find_copy, patron_data, record_change, title_data
+from sync.server.ledger import Changes, changed, find_copy, record_change
 from sync.server.models import Copy, Patron, Title
 
 
@@ -37,9 +37,11 @@ def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> 
     rows = _drop_repeats(rows, "card", problems)
     report = ImportReport()
     _check(problems, skip_bad, report)
+    known = {p.card: p for p in session.scalars(select(Patron))}
+    changes = Changes()
     for _line, row in rows:
         assert isinstance(row, StudentRow)
-        patron = session.scalar(select(Patron).where(Patron.card == row.card))
+        patron = known.get(row.card)
         values = dict(name=row.name, class_name=row.class_name, grade=row.grade, kind=str(row.kind))
         if patron is None:
             patron = Patron(card=row.card, active=True, deleted=False, **values)
@@ -53,7 +55,8 @@ def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> 
         else:
             report.unchanged += 1
             continue
-        record_change(session, "patron", patron.card, patron_data(patron))
+        changes.add(patron)
+    changes.write(session)
     return report
 
 
@@ -66,63 +69,60 @@ def import_books(
     report = ImportReport()
     _check(problems, skip_bad, report)
     added_on = today or dt.date.today()
+    # Everything looked up once: a catalogue of 20,000 copies imports in seconds.
+    copies = {c.barcode: c for c in session.scalars(select(Copy).where(Copy.barcode.is_not(None)))}
+    by_isbn = {t.isbn: t for t in session.scalars(select(Title).where(Title.isbn.is_not(None)))}
     titles: dict[str, Title] = {}
     unlabelled: Counter[str] = Counter()
-    touched: set[int] = set()
-    changed: list[Copy] = []
-    for _line, row in rows:
-        assert isinstance(row, BookRow)
-        title = _title_for(session, row, titles, added_on, report, touched)
-        if not row.barcode:
-            unlabelled[row.isbn] += 1
-            continue
-        copy = session.scalar(select(Copy).where(Copy.barcode == row.barcode))
-        if copy is None:
-            copy = Copy(barcode=row.barcode, title=title, shelf=row.shelf, status="available")
-            session.add(copy)
-            report.added += 1
-        elif copy.title is not title or copy.shelf != row.shelf:
-            copy.title, copy.shelf = title, row.shelf
-            report.updated += 1
-        else:
-            report.unchanged += 1
-            continue
-        changed.append(copy)
-    for isbn, wanted in unlabelled.items():
-        title = titles[isbn]
-        have = len([c for c in title.copies if c.barcode is None])
-        for _ in range(wanted - have):
-            copy = Copy(barcode=None, title=title, status="available")
-            session.add(copy)
-            changed.append(copy)
-            report.added += 1
-        report.unchanged += min(have, wanted)
-    session.flush()
-    for title in {t.id: t for t in titles.values()}.values():
-        if title.id in touched:
-            record_change(session, "title", str(title.id), title_data(title))
-    for copy in changed:
-        changed_copy(session, copy)
+    changes = Changes()
+    with session.no_autoflush:
+        for _line, row in rows:
+            assert isinstance(row, BookRow)
+            existing = copies.get(row.barcode) if row.barcode else None
+            title = _title_for(row, existing, by_isbn, titles, added_on, report, changes)
+            if not row.barcode:
+                unlabelled[row.isbn] += 1
+                continue
+            if existing is None:
+                copy = Copy(barcode=row.barcode, title=title, shelf=row.shelf, status="available")
+                session.add(copy)
+                copies[row.barcode] = copy
+                report.added += 1
+            elif existing.title is not title or existing.shelf != row.shelf:
+                existing.title, existing.shelf = title, row.shelf
+                copy = existing
+                report.updated += 1
+            else:
+                report.unchanged += 1
+                continue
+            changes.add(copy)
+        for isbn, wanted in unlabelled.items():
+            title = titles[isbn]
+            have = len([c for c in title.copies if c.barcode is None])
+            for _ in range(wanted - have):
+                copy = Copy(barcode=None, title=title, status="available")
+                session.add(copy)
+                changes.add(copy)
+                report.added += 1
+            report.unchanged += min(have, wanted)
+    changes.write(session)
     return report
 
 
 def _title_for(
-    session: Session,
     row: BookRow,
+    existing: Copy | None,
+    by_isbn: dict[str, Title],
     titles: dict[str, Title],
     added_on: dt.date,
     report: ImportReport,
-    touched: set[int],
+    changes: Changes,
 ) -> Title:
+    """The title a row belongs to: one per ISBN; a book without ISBN is a title of its own."""
     key = row.isbn or f"barcode:{row.barcode}"
     if key in titles:
         return titles[key]
-    title = None
-    if row.isbn:
-        title = session.scalar(select(Title).where(Title.isbn == row.isbn))
-    elif row.barcode:
-        copy = session.scalar(select(Copy).where(Copy.barcode == row.barcode))
-        title = copy.title if copy else None
+    title = by_isbn.get(row.isbn) if row.isbn else (existing.title if existing else None)
     values = dict(
         title=row.title,
         author=row.author,
@@ -132,16 +132,14 @@ def _title_for(
     )
     if title is None:
         title = Title(isbn=row.isbn or None, added_on=added_on, **values)
-        session.add(title)
+        if row.isbn:
+            by_isbn[row.isbn] = title
+        changes.add(title)
     elif any(getattr(title, k) != v for k, v in values.items()):
         for k, v in values.items():
             setattr(title, k, v)
         report.updated += 1
-    else:
-        titles[key] = title
-        return title
-    session.flush()
-    touched.add(title.id)
+        changes.add(title)
     titles[key] = title
     return title
 
@@ -155,7 +153,7 @@ def mark_copy(session: Session, code: str, status: str) -> Copy:
     if copy is None:
         raise CatalogueError(f"no copy with barcode or ISBN {code}")
     copy.status = CopyStatus(status)
-    changed_copy(session, copy)
+    changed(session, copy)
     return copy
 
 
@@ -165,7 +163,7 @@ def remove_patron(session: Session, card: str) -> Patron:
     if patron is None:
         raise CatalogueError(f"no student or teacher with card {card}")
     patron.active, patron.deleted = False, True
-    record_change(session, "patron", patron.card, patron_data(patron))
+    changed(session, patron)
     return patron
 
 

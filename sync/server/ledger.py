@@ -7,10 +7,12 @@ what does not fit its records is applied as well as it can be and listed as a co
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from kiosk.models import CopyStatus
@@ -27,10 +29,54 @@ class SequenceReused(Exception):
 # -- what kiosks pull ------------------------------------------------------------------------
 
 
+def record_changes(
+    session: Session, items: Iterable[tuple[str, str, dict[str, Any] | None]]
+) -> None:
+    """Make each (kind, key) the newest change, replacing an older change of the same row."""
+    latest = {(kind, key): data for kind, key, data in items}
+    if not latest:
+        return
+    session.flush()
+    keys_by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, key in latest:
+        keys_by_kind[kind].append(key)
+    for kind, keys in keys_by_kind.items():
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            session.execute(delete(Change).where(Change.kind == kind, Change.key.in_(chunk)))
+    session.execute(
+        insert(Change), [dict(kind=k, key=key, data=d) for (k, key), d in latest.items()]
+    )
+
+
 def record_change(session: Session, kind: str, key: str, data: dict[str, Any] | None) -> None:
-    """Make (kind, key) the newest change, replacing an older change of the same row."""
-    session.execute(delete(Change).where(Change.kind == kind, Change.key == key))
-    session.add(Change(kind=kind, key=key, data=data))
+    record_changes(session, [(kind, key, data)])
+
+
+class Changes:
+    """The rows one transaction changed, written to the change log once, at its end."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, Title | Copy | Patron | Loan] = {}
+
+    def add(self, row: Title | Copy | Patron | Loan) -> None:
+        self._rows[id(row)] = row
+
+    def write(self, session: Session) -> None:
+        session.add_all(self._rows.values())
+        session.flush()  # every new row has its id now
+        items = []
+        for row in self._rows.values():
+            if isinstance(row, Title):
+                items.append(("title", str(row.id), title_data(row)))
+            elif isinstance(row, Copy):
+                items.append(("copy", str(row.id), copy_data(row)))
+            elif isinstance(row, Patron):
+                items.append(("patron", row.card, patron_data(row)))
+            elif row.copy_id is not None:  # a loan of a copy the office does not know stays here
+                items.append(("loan", row.id, loan_data(row)))
+        record_changes(session, items)
+        self._rows.clear()
 
 
 def title_data(title: Title) -> dict[str, Any]:
@@ -82,13 +128,11 @@ def loan_data(loan: Loan) -> dict[str, Any]:
     }
 
 
-def changed_copy(session: Session, copy: Copy) -> None:
-    record_change(session, "copy", str(copy.id), copy_data(copy))
-
-
-def changed_loan(session: Session, loan: Loan) -> None:
-    if loan.copy_id is not None:  # a loan of a copy the office does not know stays here
-        record_change(session, "loan", loan.id, loan_data(loan))
+def changed(session: Session, *rows: Title | Copy | Patron | Loan) -> None:
+    changes = Changes()
+    for row in rows:
+        changes.add(row)
+    changes.write(session)
 
 
 # -- push ------------------------------------------------------------------------------------
@@ -163,13 +207,20 @@ def receive(
         )
     )
     waiting_beyond = []
+    changes = Changes()
+    ready = []
     for event in held:
-        if event.seq != kiosk.applied_seq + 1:
+        if event.seq == kiosk.applied_seq + len(ready) + 1:
+            ready.append(event)
+        else:
             waiting_beyond.append(event.seq)
-            continue
-        result.conflicts.extend(apply(session, kiosk, event))
-        event.applied = True
-        kiosk.applied_seq = event.seq
+    books = _Books.load(session, ready)
+    with session.no_autoflush:  # one batch is looked up once, then written once
+        for event in ready:
+            result.conflicts.extend(apply(session, kiosk, event, changes, books))
+            event.applied = True
+            kiosk.applied_seq = event.seq
+    changes.write(session)
     result.highest_seq = kiosk.applied_seq
     result.gaps = _gaps(kiosk.applied_seq, waiting_beyond)
     kiosk.last_sync = now
@@ -191,13 +242,78 @@ def _gaps(applied: int, beyond: list[int]) -> list[tuple[int, int]]:
 # -- applying one event ----------------------------------------------------------------------
 
 
-def apply(session: Session, kiosk: Kiosk, event: Event) -> list[Conflict]:
+def apply(
+    session: Session, kiosk: Kiosk, event: Event, changes: Changes, books: _Books
+) -> list[Conflict]:
     handler = _HANDLERS.get(event.type)
     if handler is None:
         return []  # sessions, supervisor menu, PIN lock-outs: kept in the event record only
     found: list[Conflict] = []
-    handler(_Context(session, kiosk, event, found))
+    handler(_Context(session, kiosk, event, found, changes, books))
     return found
+
+
+@dataclass
+class _Books:
+    """The loans, copies and patrons a batch of events speaks of, found in a few queries."""
+
+    session: Session
+    loans: dict[str, Loan]
+    copies: dict[str, Copy]  # by barcode
+    patrons: dict[str, Patron]  # by card
+    open_loans: dict[int, Loan]  # by copy id
+
+    @classmethod
+    def load(cls, session: Session, events: list[Event]) -> _Books:
+        loan_ids = {str(e.payload.get("loan")) for e in events if e.payload.get("loan")}
+        codes = {str(e.payload.get("copy")) for e in events if e.payload.get("copy")}
+        cards = {str(e.payload.get("patron")) for e in events if e.payload.get("patron")}
+
+        def fetch(column: Any, values: set[str]) -> list[Any]:
+            found: list[Any] = []
+            items = sorted(values)
+            for start in range(0, len(items), 500):
+                chunk = items[start : start + 500]
+                found.extend(session.scalars(select(column.class_).where(column.in_(chunk))))
+            return found
+
+        copies = {c.barcode: c for c in fetch(Copy.barcode, codes)}
+        open_loans = {
+            loan.copy_id: loan
+            for loan in fetch(Loan.copy_id, {c.id for c in copies.values()})  # type: ignore[arg-type]
+            if loan.returned_at is None
+        }
+        loans = {loan.id: loan for loan in fetch(Loan.id, loan_ids)}
+        return cls(
+            session=session,
+            loans=loans | {loan.id: loan for loan in open_loans.values()},
+            copies=copies,
+            patrons={p.card: p for p in fetch(Patron.card, cards)},
+            open_loans=open_loans,
+        )
+
+    def copy(self, code: str | None, *, for_loan: bool = False) -> Copy | None:
+        if code and code in self.copies:
+            return self.copies[code]
+        self.session.flush()  # a copy known by ISBN only: looked up in the database
+        copy = find_copy(self.session, code, for_loan=for_loan)
+        if copy is not None:
+            current = open_loan(self.session, copy)
+            if current is not None:
+                self.open_loans[copy.id] = self.loans.setdefault(current.id, current)
+        return copy
+
+    def open_loan(self, copy: Copy) -> Loan | None:
+        return self.open_loans.get(copy.id)
+
+    def opened(self, loan: Loan) -> None:
+        self.loans[loan.id] = loan
+        if loan.copy is not None and loan.returned_at is None:
+            self.open_loans[loan.copy.id] = loan
+
+    def closed(self, loan: Loan) -> None:
+        if loan.copy is not None and self.open_loans.get(loan.copy.id) is loan:
+            del self.open_loans[loan.copy.id]
 
 
 @dataclass
@@ -206,6 +322,8 @@ class _Context:
     kiosk: Kiosk
     event: Event
     found: list[Conflict]
+    changes: Changes
+    books: _Books
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -255,12 +373,12 @@ def open_loan(session: Session, copy: Copy) -> Loan | None:
 
 
 def _checkout(ctx: _Context) -> None:
-    p, session = ctx.payload, ctx.session
+    p, books = ctx.payload, ctx.books
     code, loan_id = str(p.get("copy")), str(p.get("loan"))
-    if session.get(Loan, loan_id) is not None:
+    if loan_id in books.loans:
         return
-    copy = find_copy(session, code, for_loan=True)
-    patron = session.scalar(select(Patron).where(Patron.card == p.get("patron")))
+    copy = books.copy(code, for_loan=True)
+    patron = books.patrons.get(str(p.get("patron")))
     if copy is None:
         ctx.conflict(
             "unknown_copy", f"lent {code}, which the office does not know", copy=code, loan=loan_id
@@ -294,85 +412,86 @@ def _checkout(ctx: _Context) -> None:
         lent_at=ctx.at,
         due_date=_date(p.get("due"), ctx.at),
         override_by=p.get("override_by"),
+        renewals=0,
+        implicit_return=False,
+        not_overdue=False,
+        undone=False,
     )
-    current = open_loan(session, copy) if copy is not None else None
+    ctx.session.add(loan)
+    current = books.open_loan(copy) if copy is not None else None
     if current is not None:
         # Lent at two places while offline: the later checkout implies a return of the
         # earlier loan, whichever arrived first, and that loan is not counted overdue.
         earlier, later = (current, loan) if current.lent_at <= loan.lent_at else (loan, current)
         earlier.returned_at = later.lent_at
         earlier.implicit_return = earlier.not_overdue = True
-        where = current.lent_where
         ctx.conflict(
             "lent_twice",
-            f"{code} lent at {where} and at {loan.lent_where}; the earlier loan "
+            f"{code} lent at {current.lent_where} and at {loan.lent_where}; the earlier loan "
             f"({earlier.patron_card}) counts as returned when the later one began",
             copy=code,
             loan=loan_id,
         )
-        if current is earlier:
-            session.flush()  # the one open loan per copy rule holds at every step
-    session.add(loan)
+        books.closed(earlier)
+        ctx.changes.add(current)
+    books.opened(loan)
     if copy is not None:
         copy.status = CopyStatus.ON_LOAN
-        session.flush()
-        changed_copy(session, copy)
-    session.flush()
-    changed_loan(session, loan)
-    if current is not None:
-        changed_loan(session, current)
+        ctx.changes.add(copy)
+    ctx.changes.add(loan)
 
 
 def _return(ctx: _Context) -> None:
-    p, session = ctx.payload, ctx.session
-    loan = session.get(Loan, str(p.get("loan")))
-    code = str(p.get("copy"))
+    loan = ctx.books.loans.get(str(ctx.payload.get("loan")))
+    code = str(ctx.payload.get("copy"))
     if loan is None or loan.returned_at is not None:
         ctx.conflict(
             "return_of_copy_on_shelf",
             f"{code} returned, but the office had it on the shelf"
             + (" (that loan was already closed)" if loan else " (loan not known)"),
             copy=code,
-            loan=str(p.get("loan")),
+            loan=str(ctx.payload.get("loan")),
         )
         return
     loan.returned_at = max(ctx.at, loan.lent_at)
     loan.implicit_return = ctx.event.type == "implicit_return"
+    ctx.books.closed(loan)
     if loan.copy is not None and loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
         loan.copy.status = CopyStatus.AVAILABLE
-        changed_copy(session, loan.copy)
-    changed_loan(session, loan)
+        ctx.changes.add(loan.copy)
+    ctx.changes.add(loan)
 
 
 def _undo(ctx: _Context) -> None:
-    loan = ctx.session.get(Loan, str(ctx.payload.get("loan")))
+    loan = ctx.books.loans.get(str(ctx.payload.get("loan")))
     if loan is None or loan.returned_at is not None:
         return
     loan.returned_at, loan.undone = max(ctx.at, loan.lent_at), True
+    ctx.books.closed(loan)
     if loan.copy is not None and loan.copy.status == CopyStatus.ON_LOAN:
         loan.copy.status = CopyStatus.AVAILABLE
-        changed_copy(ctx.session, loan.copy)
-    changed_loan(ctx.session, loan)
+        ctx.changes.add(loan.copy)
+    ctx.changes.add(loan)
 
 
 def _renew(ctx: _Context) -> None:
-    loan = ctx.session.get(Loan, str(ctx.payload.get("loan")))
+    loan = ctx.books.loans.get(str(ctx.payload.get("loan")))
     if loan is None:
         return
     loan.renewals += 1
     loan.due_date = _date(ctx.payload.get("due"), ctx.at)
-    changed_loan(ctx.session, loan)
+    ctx.changes.add(loan)
 
 
 def _copy_status(ctx: _Context) -> None:
     code = str(ctx.payload.get("copy"))
-    copy = find_copy(ctx.session, code)
+    copy = ctx.books.copy(code)
     status = ctx.payload.get("status")
     if copy is None or status not in set(CopyStatus):
         ctx.conflict("unknown_copy", f"{code} marked {status}, not known", copy=code, loan=None)
         return
     copy.status = CopyStatus(status)
-    changed_copy(ctx.session, copy)
+    ctx.changes.add(copy)
 
 
 def _date(value: Any, fallback: dt.datetime) -> dt.date:
