@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import (
+    RetryCallState,
     RetryError,
     Retrying,
     retry_if_exception_type,
@@ -312,7 +313,7 @@ class SyncThread:
             stop=stop_never,
             sleep=self._sleep,
             reraise=True,
-            before_sleep=lambda state: log.info("sync failed, retrying: %s", state.outcome),
+            before_sleep=self._failed,
         )
         try:
             for attempt in retrying:
@@ -329,6 +330,11 @@ class SyncThread:
             self.last_error = str(exc)
             return not self._stop.is_set()
         return True
+
+    def _failed(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self.last_error = str(error)
+        log.info("sync failed, trying again later: %s", error)
 
     def _sleep(self, seconds: float) -> None:
         if self._stop.wait(seconds):

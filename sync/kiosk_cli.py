@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig
 from kiosk.engine import utc_now
 from kiosk.store import Store
 from sync import bundle, replica
+
+if TYPE_CHECKING:
+    from sync.client import SyncThread
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,6 +63,16 @@ def run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
             return 1
         raise
     return 0
+
+
+def start_background_sync(store: Store) -> SyncThread | None:
+    """The sync thread for ``kiosk run``, if the kiosk is enrolled; it never delays a scan."""
+    with store.read() as db:
+        if not replica.status(db).enrolled:
+            return None
+    from sync.client import SyncClient, SyncThread
+
+    return SyncThread(SyncClient(store)).start()
 
 
 def _sync(store: Store) -> int:
