@@ -138,6 +138,7 @@ def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
     from kiosk.engine import Kiosk
 
     kiosk = Kiosk(store, cfg.kiosk)
+    kiosk_cli.start_background_sync(store)  # an enrolled kiosk syncs by itself, in a thread
     if getattr(args, "headless", False) and getattr(args, "scanner", "stdin") == "evdev":
         from hardware.wiring import HardwareError, run_headless
 
