@@ -287,9 +287,12 @@ def test_a_refusal_goes_away_by_itself(ui, clock) -> None:
 
 
 def test_closed_screen_says_when_it_opens_and_for_whom(ui, clock) -> None:
+    lights: list[Light | None] = []
+    ui.app.listeners.append(lambda outcome: lights.append(outcome.light))
     clock.set(dt.datetime(2026, 11, 24, 15, 0, tzinfo=TZ))
     ui.tick()
     assert ui.screen == "closed"
+    assert lights == [Light.CLOSED]  # the status lights turn amber with the screen
     text = ui.text()
     assert "图书馆现在不开放" in text
     assert "下次开放：明天 13:30，3、4、5、6年级。" in text

@@ -641,7 +641,9 @@ class KioskApp(App):
     def _refused(self, outcome: Outcome, state: State) -> None:
         message = messages.refusal(outcome)
         if state in MARK_MODES:
-            self._batch_line(f"✘ {message.headline}: {message.body}")
+            self._batch_line(
+                tr._("✘ {headline}: {body}").format(headline=message.headline, body=message.body)
+            )
         elif state == State.PIN and outcome.reason == "wrong_pin":
             pin = self.screen("pin")
             pin.digits, pin.error = "", f"{message.headline}\n{message.body}"
@@ -907,6 +909,10 @@ class KioskApp(App):
             return
         self._checked_closed_at = now
         light = self.kiosk.idle_light()
+        if (light == Light.CLOSED) != self.closed and self.kiosk.state == State.IDLE:
+            # The library opened or closed with nobody at the kiosk: the lights follow too.
+            for listener in self.listeners:
+                listener(Outcome(Kind.IGNORED, light=light, reason="opening_hours"))
         self.closed = light == Light.CLOSED
         local = now.astimezone(self.kiosk.tz)
         with self.kiosk.store.read() as db:
