@@ -111,9 +111,22 @@ class Store:
         if current == head:
             return None
         backup = self.backup(f"before-{head}") if current is not None else None
-        with self._writer.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with self._writer.connect() as conn:
+            # Batch mode rebuilds a table by copy, drop and rename, which SQLite allows only with
+            # foreign keys off (a pragma that is ignored inside a transaction). They are checked
+            # as a whole before the upgrade commits, and on again before the connection is reused.
+            sqlite = conn.connection.dbapi_connection
+            assert sqlite is not None
+            sqlite.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"the upgrade to {head} would break records: {broken[:5]}")
+            finally:
+                sqlite.execute("PRAGMA foreign_keys=ON")
         return backup
 
     def backup(self, label: str) -> Path:

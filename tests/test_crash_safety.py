@@ -5,6 +5,10 @@ through a pipe, and kills it at a random moment: during start-up, in the middle 
 transaction, or just after it printed an answer. After each kill the database must be whole
 (SQLite's integrity check, the library's own invariants), and every loan or return the kiosk
 had printed must be in it, in the order printed: a green light is never taken back.
+
+The same for a new version upgrading an old kiosk's database: killed during the backup or the
+upgrade, the database is the old version untouched or the new one with every loan, and the
+next start finishes the upgrade.
 """
 
 from __future__ import annotations
@@ -13,21 +17,25 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import func, select
 
 from kiosk import config
 from kiosk.models import Copy, Event, Loan, Patron, Title
-from kiosk.store import Store
+from kiosk.store import MIGRATIONS, Store
 from tests.test_engine_properties import check_library
 
 UTC = ZoneInfo("UTC")
@@ -228,3 +236,150 @@ def test_kill_at_random_moments_loses_nothing_printed(tmp_path: Path, rounds: in
         returned += sum(a["outcome"] == "returned" for a in answers)
     # The rounds did real work, not only start-ups.
     assert lent > rounds and returned > 0, (lent, returned)
+
+
+# -- a power cut while a new version upgrades the database --------------------------------
+
+FIRST_VERSION = "0001"  # never edited; later versions change its tables
+OLD_COPIES = 50_000  # enough that the backup and the table rebuilds take a while to hit
+OLD_OPEN_LOANS = 40  # two for each student: each may borrow one more
+
+
+def old_kiosk(path: Path) -> set[str]:
+    """A kiosk database as the first version wrote it: books, students, loans; their ids."""
+    store = Store(path)
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with store.engine.begin() as conn:
+            alembic.attributes["connection"] = conn
+            command.upgrade(alembic, FIRST_VERSION)
+    finally:
+        store.close()
+    rows = range(1, OLD_COPIES + 1)
+    lent = dt.datetime.now(UTC).replace(tzinfo=None) - dt.timedelta(days=1)  # stored as UTC
+    due = (lent + dt.timedelta(days=14)).date().isoformat()
+    loans = [(str(uuid.uuid4()), n, 1 + n % len(CARDS)) for n in range(1, OLD_OPEN_LOANS + 1)]
+    with sqlite3.connect(path) as con:
+        con.executemany(
+            "INSERT INTO titles (id, title, author, publisher, classification, subjects,"
+            " reading_level, language, added_on) VALUES (?, ?, '', '', '', '', '', '', ?)",
+            [(n, f"Book {n}", "2025-09-01") for n in rows],
+        )
+        con.executemany(
+            "INSERT INTO copies (id, barcode, title_id, status, shelf) VALUES (?, ?, ?, ?, '')",
+            [(n, f"C{n:03d}", n, "on_loan" if n <= OLD_OPEN_LOANS else "available") for n in rows],
+        )
+        # The same policies and timetable as SETTINGS, as the old version applied them.
+        con.executemany(
+            "INSERT INTO policies VALUES (?, ?, ?, ?, ?)",
+            [
+                ("student", 3, 14, 1, 7),
+                ("teacher", 10, 30, 2, 30),
+                ("helper", 3, 14, 1, 7),
+                ("librarian", 20, 30, 3, 60),
+            ],
+        )
+        con.executemany(
+            "INSERT INTO opening_windows (weekday, opens, closes, grades, week)"
+            " VALUES (?, '00:00:00.000000', '23:59:59.000000', '', 'every')",
+            [(day,) for day in range(7)],
+        )
+        con.executemany(
+            "INSERT INTO patrons (id, card, name, kind, class_name, grade, active, failed_pins)"
+            " VALUES (?, ?, ?, 'student', '4-1', 4, 1, 0)",
+            [(n, card, f"Student {card}") for n, card in enumerate(CARDS, 1)],
+        )
+        con.executemany(
+            "INSERT INTO loans (id, copy_id, patron_id, patron_class, patron_grade, lent_at,"
+            " due_date, renewals, lent_where, implicit_return)"
+            " VALUES (?, ?, ?, '4-1', 4, ?, ?, 0, 'old-kiosk', 0)",
+            [(loan, copy, patron, lent.isoformat(" "), due) for loan, copy, patron in loans],
+        )
+        con.executemany(
+            "INSERT INTO events (seq, uuid, type, at, clock, payload) VALUES (?, ?, 'checkout', ?,"
+            " 'ok', ?)",
+            [
+                (
+                    seq,
+                    str(uuid.uuid4()),
+                    lent.isoformat(" "),
+                    json.dumps(
+                        {"loan": loan, "copy": f"C{copy:03d}", "patron": CARDS[patron - 1]}
+                        | {"due": due}
+                    ),
+                )
+                for seq, (loan, copy, patron) in enumerate(loans, 1)
+            ],
+        )
+    return {loan for loan, _, _ in loans}
+
+
+def check_after_upgrade_kill(data: Path, old_loans: set[str], old_schema: list) -> str:
+    """Whole, and either still the old version untouched or the new one with every loan."""
+    with sqlite3.connect(data / "kiosk.db") as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+        (revision,) = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+        schema = raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+        loans = {row[0] for row in raw.execute("SELECT id FROM loans")}
+    assert old_loans <= loans
+    if revision == FIRST_VERSION:
+        assert schema == old_schema, "an upgrade half done"
+        assert loans == old_loans
+    else:
+        store = Store(data / "kiosk.db")
+        try:
+            assert store.revision() == revision
+            with store.read() as db:
+                check_library(db, tz=UTC)
+        finally:
+            store.close()
+    return revision
+
+
+@pytest.mark.slow
+def test_kill_during_upgrade_keeps_every_loan(tmp_path: Path) -> None:
+    """A new version starts on an old kiosk's database and the power goes, again and again."""
+    pristine = tmp_path / "old.db"
+    old_loans = old_kiosk(pristine)
+    with sqlite3.connect(pristine) as raw:
+        old_schema = raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    rng = random.Random(7)
+    feed = script(rng, sessions=20)
+
+    def start(data: Path) -> tuple[Child, float]:
+        """The new version started on a copy of the old database; when its backup began."""
+        if data.exists():
+            shutil.rmtree(data)
+        data.mkdir()
+        (data / "kiosk.toml").write_text(SETTINGS, encoding="utf-8")
+        shutil.copy(pristine, data / "kiosk.db")
+        child = Child(data, feed)
+        deadline = time.monotonic() + 30
+        while not list(data.glob("*.bak")) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        return child, time.monotonic()
+
+    # Once to the end: the upgrade works and the kiosk lends; how long backup and upgrade take.
+    data = tmp_path / "kiosk"
+    child, backup_began = start(data)
+    child.wait_for(1, timeout=30)
+    window = time.monotonic() - backup_began
+    child.wait_for(20, timeout=30)
+    answers = child.kill()
+    assert any(a["outcome"] == "checked_out" for a in answers), answers
+    assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
+
+    seen = []
+    for _ in range(12):
+        child, _began = start(data)
+        # During the backup, a table rebuild, the commit, or a little after.
+        time.sleep(rng.uniform(0, 1.3 * window))
+        child.kill()
+        seen.append(check_after_upgrade_kill(data, old_loans, old_schema))
+        # The next start on what the power cut left finishes the upgrade.
+        Store.open(data / "kiosk.db").close()
+        assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
+    # Most kills fell before the upgrade committed (the start-up after it is quick).
+    assert seen.count(FIRST_VERSION) >= 4, seen

@@ -377,8 +377,8 @@ class KioskMachine(RuleBasedStateMachine):
 @pytest.mark.parametrize(
     "examples",
     [
-        pytest.param(25, id="quick"),
-        pytest.param(200, id="thorough", marks=pytest.mark.slow),
+        pytest.param(10, id="quick"),
+        pytest.param(150, id="thorough", marks=pytest.mark.slow),
     ],
 )
 def test_random_use_keeps_the_records_whole(
