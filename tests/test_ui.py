@@ -538,11 +538,11 @@ def test_first_run_can_enroll_with_the_office(ui, kiosk, store) -> None:
     page = ui.app.screen("enroll")
     ui.press("连接")
     assert "请输入办公室的地址和一次性验证码。" in ui.text()
-    page.ids.address.text, page.ids.code.text = "http://10.0.0.5:8000", "WRONG"
+    page.address.text, page.code.text = "http://10.0.0.5:8000", "WRONG"
     ui.press("连接")
     assert ui.wait_for(lambda: "连接失败：unknown or used code" in ui.text())
     assert ui.screen == "enroll"
-    page.ids.code.text = "K7Q2"
+    page.code.text = "K7Q2"
     ui.press("连接")
     assert ui.wait_for(lambda: ui.screen == "idle")
     assert asked[-1] == ("http://10.0.0.5:8000", "K7Q2")

@@ -226,6 +226,8 @@ class FirstRunScreen(KioskScreen):
 class EnrollScreen(KioskScreen):
     status = StringProperty("")
     busy = BooleanProperty(False)
+    address = ObjectProperty(None, allownone=True)  # text fields, made on first use
+    code = ObjectProperty(None, allownone=True)
 
 
 SCREENS = {
@@ -459,7 +461,20 @@ class KioskApp(App):
         self._first_run_page = page
         enroll = self.screen("enroll")
         enroll.status = ""
+        if page == "enroll" and enroll.address is None:
+            # Text fields are made only when needed: on Linux each one looks for X11's
+            # clipboard tools, which a kiosk does not have, and logs an alarming error.
+            from kivy.factory import Factory
+
+            enroll.address = Factory.Field(hint_text="http://192.168.1.10:8000")
+            enroll.code = Factory.Field()
+            enroll.ids.address.add_widget(enroll.address)
+            enroll.ids.code.add_widget(enroll.code)
         self._settle()
+
+    def enroll_from_fields(self) -> None:
+        page = self.screen("enroll")
+        self.enroll_now(page.address.text, page.code.text)
 
     def enroll_now(self, address: str, code: str) -> None:
         """Enroll with the office in a thread of its own; the answer comes back by the Clock."""
