@@ -492,6 +492,9 @@ def test_todays_loans_and_returns(ui, kiosk, clock) -> None:
     text = ui.text()
     assert "今天借出1本" in text and "13:35  小明 3-1  《Book 1》" in text
     assert "今天还回0本" in text
+    ui.press("返回")
+    ui.press("退出菜单")
+    assert "小明" not in everything_shown(ui)
 
 
 def test_clock_warning_is_for_the_supervisor_not_the_student(ui, kiosk, clock) -> None:

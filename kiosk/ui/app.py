@@ -667,6 +667,11 @@ class KioskApp(App):
 
     def _ended(self, outcome: Outcome) -> None:
         self._supervisor_page = "supervisor"
+        # The helpers' pages name students too: nothing of them stays behind either.
+        today = self.screen("today")
+        today.lent = today.back = ""
+        self.screen("batch").lines = []
+        self.screen("find").ids.students.clear_widgets()
         taken = outcome.receipt
         if outcome.patron and outcome.reason == "done":
             receipt = self.screen("receipt")
