@@ -64,8 +64,10 @@ def load_token(store: Store) -> str:
 def enrolled(session: Session, url: str, kiosk_id: int) -> None:
     set_setting(session, ENROLLED, url)
     set_setting(session, KIOSK_ID, str(kiosk_id))
-    # A new office: what was pulled from another one says nothing of this one.
+    # A new office: what was pulled from another one says nothing of this one, and what the
+    # old one acknowledged is sent again (an office that has it already just counts it held).
     set_setting(session, CURSOR, "")
+    session.execute(update(Event).values(acked_at=None))
 
 
 def office_url(session: Session) -> str:

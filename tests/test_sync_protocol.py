@@ -262,6 +262,30 @@ def test_unauthenticated_and_revoked_kiosks_change_nothing(office: Office, make_
     assert "REVOKED" in office.ok("kiosks")
 
 
+def test_a_revoked_kiosk_enrolled_again_carries_on_without_doubles(
+    office: Office, make_kiosk
+) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.lend("S1", "B001")
+    kiosk.client.sync()
+    office.ok("revoke", "kiosk-a")
+    kiosk.lend("S2", "B002")  # lent while the kiosk is refused
+    with pytest.raises(OfficeRefused):
+        kiosk.client.sync()
+    kiosk.client.enroll(office.url, office.enroll_code(), "kiosk-a")
+    report = kiosk.client.sync()
+    assert not report.reset  # nothing at the office was lost
+    with kiosk.store.read() as db:
+        total = db.scalar(select(func.count()).select_from(Event))
+        assert replica.status(db).pending == 0
+    database = office.database()
+    with database.read() as session:
+        held = session.scalar(select(func.count()).select_from(office_models.Event))
+    database.close()
+    assert held == total  # each event once, whichever enrolment brought it
+    assert sorted(loan["copy"] for loan in office_loans(office)) == ["B001", "B002"]
+
+
 # -- clock -----------------------------------------------------------------------------------
 
 

@@ -158,11 +158,13 @@ def receive(
     """Store the events not yet held, then apply every held event that follows without a gap."""
     stored = 0
     known = {
-        row.uuid: row.seq
+        row.uuid: row.kiosk_id
         for row in session.execute(
-            select(Event.uuid, Event.seq).where(Event.uuid.in_([e.uuid for e in events]))
+            select(Event.uuid, Event.kiosk_id).where(Event.uuid.in_([e.uuid for e in events]))
         )
     }
+    # Events this office holds under the kiosk's earlier enrolment: held, not to be waited for.
+    covered = {e.seq for e in events if known.get(e.uuid, kiosk.id) != kiosk.id}
     taken = set(
         session.scalars(
             select(Event.seq).where(
@@ -192,7 +194,7 @@ def receive(
                 received_at=now,
             )
         )
-        known[ev.uuid] = ev.seq
+        known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
         stored += 1
         if ev.clock != "ok":
@@ -206,20 +208,21 @@ def receive(
             .order_by(Event.seq)
         )
     )
-    waiting_beyond = []
-    changes = Changes()
+    by_seq = {event.seq: event for event in held}
     ready = []
-    for event in held:
-        if event.seq == kiosk.applied_seq + len(ready) + 1:
-            ready.append(event)
-        else:
-            waiting_beyond.append(event.seq)
+    following = kiosk.applied_seq + 1
+    while following in by_seq or following in covered:
+        if following in by_seq:
+            ready.append(by_seq.pop(following))
+        following += 1
+    waiting_beyond = sorted(by_seq)
+    changes = Changes()
     books = _Books.load(session, ready)
     with session.no_autoflush:  # one batch is looked up once, then written once
         for event in ready:
             result.conflicts.extend(apply(session, kiosk, event, changes, books))
             event.applied = True
-            kiosk.applied_seq = event.seq
+    kiosk.applied_seq = following - 1
     changes.write(session)
     result.highest_seq = kiosk.applied_seq
     result.gaps = _gaps(kiosk.applied_seq, waiting_beyond)
