@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -115,6 +116,23 @@ def test_the_same_batch_sent_twice_is_stored_once(office: Office, make_kiosk) ->
     assert open_loans_at_office(office) == {"B001": "S1", "B002": "S1"}
     kiosk.client.sync()
     assert_agree(office, kiosk)
+
+
+def test_a_sequence_number_reused_with_another_event_is_refused(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk)
+    kiosk.lend("S1", "B001")
+    batch = wire_events(kiosk)
+    push_raw(office, kiosk, batch)
+    impostor = dict(batch[-1], uuid=str(uuid.uuid4()))  # a kiosk database put back from a copy
+    token = replica.load_token(kiosk.store)
+    reply = requests.post(
+        f"{office.url}/api/v1/push",
+        json={"sent_at": kiosk.clock().isoformat(), "events": [impostor]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert reply.status_code == 409 and "enroll it again" in reply.json()["detail"]
+    assert len(office_events(office)) == len(batch)
 
 
 def test_batches_out_of_order_wait_for_the_gap_to_fill(office: Office, make_kiosk) -> None:
