@@ -216,11 +216,12 @@ def test_countdown_shows_and_a_touch_anywhere_keeps_the_session(ui, kiosk, clock
 
 
 def test_another_card_starts_a_new_session_without_the_old_receipt(ui, clock) -> None:
+    ui.press("English")  # the first child reads English
     scan(ui, clock, "S1")
     scan(ui, clock, "B001")
     scan(ui, clock, "S2")
     assert ui.screen == "session"
-    assert "你好，小红！" in ui.text()
+    assert "你好，小红！" in ui.text()  # the next child gets the kiosk's own language
     assert "✔ 《Book 1》" not in everything_shown(ui)
 
 

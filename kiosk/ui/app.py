@@ -575,18 +575,11 @@ class KioskApp(App):
     def _emit(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
             return
-        ending_then_starting = [o.kind for o in outcomes[-2:]] == [
-            Kind.SESSION_ENDED,
-            Kind.SESSION_STARTED,
-        ]
         for outcome in outcomes:
             for listener in self.listeners:
                 listener(outcome)
             if outcome.light is not None:
                 self.tone = messages.TONE_OF_LIGHT[outcome.light].value
-            if ending_then_starting and outcome.kind == Kind.SESSION_ENDED:
-                self._forget_session()  # another child's card: no receipt for them to see
-                continue
             self._show(outcome)
         self._settle()
 
@@ -673,6 +666,8 @@ class KioskApp(App):
         self.screen("batch").lines = []
         self.screen("find").ids.students.clear_widgets()
         taken = outcome.receipt
+        # Only "done" shows a receipt: after a timeout the child has gone, and after another
+        # card ("next_card") the next child is standing there.
         if outcome.patron and outcome.reason == "done":
             receipt = self.screen("receipt")
             receipt.headline = tr._("Goodbye, {name}!").format(name=self._session_name)
