@@ -347,7 +347,7 @@ class Kiosk:
                 copy=copy.code,
                 title=copy.title.title,
                 due=lent.loan.due_date,
-                may_borrow=rules.may_borrow(db, patron),
+                may_borrow=lent.may_borrow,
                 detail=detail,
             )
         ]
@@ -592,19 +592,20 @@ class Kiosk:
         return self._session_view(db, moment, patron, Kind.SESSION_STARTED)
 
     def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
+        current = rules.loans_of(db, patron)
         loans = tuple(
             LoanLine(
                 ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment.today)
             )
-            for ln in rules.loans_of(db, patron)
+            for ln in current
         )
         detail: dict[str, object] = {}
         try:
             if not patron.active:
                 raise Refused("patron_inactive")
             rules.check_open(Schedule.load(db), patron, moment)
-            rules.check_patron(db, patron, moment)
-            may = rules.may_borrow(db, patron)
+            rules.check_patron(db, patron, moment, current)
+            may = rules.may_borrow(db, patron, current)
         except Refused as refusal:
             detail["blocked"] = refusal.reason
             may = 0

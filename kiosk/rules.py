@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from kiosk import outbox
 from kiosk.codes import is_isbn13
@@ -50,6 +50,7 @@ class Refused(Exception):
 class Lent:
     loan: Loan
     implicitly_returned: Loan | None  # someone else's loan of this copy, closed without a scan
+    may_borrow: int  # how many more the patron may take now
 
 
 # -- looking things up -------------------------------------------------------------------
@@ -96,6 +97,7 @@ def loans_of(session: Session, patron: Patron) -> list[Loan]:
     return list(
         session.scalars(
             select(Loan)
+            .options(joinedload(Loan.copy).joinedload(Copy.title))
             .where(Loan.patron_id == patron.id, Loan.returned_at.is_(None))
             .order_by(Loan.due_date, Loan.lent_at)
         )
@@ -106,9 +108,11 @@ def overdue_days(loan: Loan, today: dt.date) -> int:
     return max(0, (today - loan.due_date).days)
 
 
-def may_borrow(session: Session, patron: Patron) -> int:
+def may_borrow(session: Session, patron: Patron, loans: list[Loan] | None = None) -> int:
     """How many more books the patron may take before reaching the limit."""
-    return max(0, policy_for(session, patron.kind).max_loans - len(loans_of(session, patron)))
+    if loans is None:
+        loans = loans_of(session, patron)
+    return max(0, policy_for(session, patron.kind).max_loans - len(loans))
 
 
 def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
@@ -130,11 +134,17 @@ def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
         raise Refused("not_your_grade_today")
 
 
-def check_patron(session: Session, patron: Patron, moment: Moment) -> None:
-    """Refuse a loan to a patron who is inactive or blocked by lost or long-overdue books."""
+def check_patron(
+    session: Session, patron: Patron, moment: Moment, loans: list[Loan] | None = None
+) -> list[Loan]:
+    """Refuse a loan to a patron who is inactive or blocked by lost or long-overdue books.
+
+    Returns the patron's current loans (*loans*, if the caller has them already).
+    """
     if not patron.active:
         raise Refused("patron_inactive")
-    loans = loans_of(session, patron)
+    if loans is None:
+        loans = loans_of(session, patron)
     lost = [loan for loan in loans if loan.copy.status == CopyStatus.LOST]
     if lost:
         raise Refused("lost_block", titles=[loan.copy.title.title for loan in lost])
@@ -146,6 +156,7 @@ def check_patron(session: Session, patron: Patron, moment: Moment) -> None:
     ]
     if overdue:
         raise Refused("overdue_block", titles=[loan.copy.title.title for loan in overdue])
+    return loans
 
 
 # -- lending, returning, renewing --------------------------------------------------------
@@ -171,9 +182,9 @@ def checkout(
     if copy.status in NOT_FOR_LOAN:
         raise Refused("not_for_loan", status=copy.status)
     check_open(schedule, patron, moment)
-    check_patron(session, patron, moment)
+    loans = check_patron(session, patron, moment)
     policy = policy_for(session, patron.kind)
-    over_limit = len(loans_of(session, patron)) >= policy.max_loans
+    over_limit = len(loans) >= policy.max_loans
     if over_limit and override_by is None:
         raise Refused("limit_reached", max_loans=policy.max_loans)
 
@@ -207,7 +218,7 @@ def checkout(
         where=where,
         override_by=loan.override_by,
     )
-    return Lent(loan, implicit)
+    return Lent(loan, implicit, max(0, policy.max_loans - len(loans) - 1))
 
 
 def return_copy(session: Session, moment: Moment, copy: Copy) -> Loan:
