@@ -53,6 +53,8 @@ pin_attempts = 3
 pin_lockout_minutes = 5
 # A standalone kiosk forgets who had a returned book after this many days.
 forget_returned_after_days = 7
+# An enrolled kiosk blinks amber when loans have waited this long to reach the office.
+sync_warning_minutes = 60
 # A font with Chinese characters for the screen; empty: find Noto Sans CJK or WenQuanYi.
 font = ""
 # Command that switches the kiosk off from the supervisor menu; empty: "systemctl poweroff"
@@ -164,6 +166,7 @@ class KioskSettings(_Strict):
     pin_attempts: Annotated[int, Field(ge=1)] = 3
     pin_lockout_minutes: Positive = 5
     forget_returned_after_days: Positive = 7
+    sync_warning_minutes: Annotated[float, Field(gt=0)] = 60
     font: str = ""
     shutdown_command: str = ""
 

@@ -174,7 +174,8 @@ class Kiosk:
             return self._guarded(lambda: self._end_all("shutdown"))
 
     def idle_light(self) -> Light:
-        """Green when the library is open now, amber when it is closed."""
+        """Green when the library is open now, amber when it is closed, amber blinking
+        when an enrolled kiosk's events have waited too long to reach the office."""
         with self.store.read() as db:
             return self._idle_light(db, outbox.read_clock(db, self.clock(), self.tz))
 
@@ -671,7 +672,14 @@ class Kiosk:
             yield db, moment
 
     def _idle_light(self, db: Session, moment: Moment) -> Light:
-        return Light.READY if Schedule.load(db).windows_at(moment.local) else Light.CLOSED
+        if not Schedule.load(db).windows_at(moment.local):
+            return Light.CLOSED
+        if get_setting(db, ENROLLED) is not None:
+            oldest = outbox.oldest_pending(db)
+            waited = dt.timedelta(minutes=self.settings.sync_warning_minutes)
+            if oldest is not None and moment.at - oldest > waited:
+                return Light.WAITING_TO_SYNC
+        return Light.READY
 
     def _is_repeat(self, code: str, now: dt.datetime) -> bool:
         if self._last_code is None or self._last_code[0] != code:

@@ -59,6 +59,11 @@ def append(session: Session, moment: Moment, type_: str, **payload: Any) -> Even
     return event
 
 
+def oldest_pending(session: Session) -> dt.datetime | None:
+    """When the oldest event still waiting for the office happened."""
+    return session.scalar(select(func.min(Event.at)).where(Event.acked_at.is_(None)))
+
+
 def pending(session: Session) -> int:
     """How many events have not yet been acknowledged by the office."""
     return session.scalar(select(func.count()).where(Event.acked_at.is_(None))) or 0

@@ -616,3 +616,23 @@ def test_kiosk_that_syncs_forgets_a_loan_once_its_return_is_acknowledged(
     kiosk.touch("done")
     with store.read() as db:
         assert db.scalar(select(Loan)).patron_id is None
+
+
+def test_enrolled_kiosk_blinks_amber_when_loans_wait_long_for_the_office(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    from kiosk.engine import ENROLLED
+    from kiosk.store import set_setting
+
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    clock.advance(days=1)  # the next lunch break
+    assert kiosk.idle_light() == Light.READY  # standalone: nothing to wait for
+    with store.write() as db:
+        set_setting(db, ENROLLED, "http://office:8000")
+    assert kiosk.idle_light() == Light.WAITING_TO_SYNC
+    with store.write() as db:
+        for ev in db.scalars(select(Event)):
+            ev.acked_at = clock.now
+    assert kiosk.idle_light() == Light.READY
