@@ -177,6 +177,7 @@ class MessageScreen(KioskScreen):
 class ChoiceScreen(KioskScreen):
     title = StringProperty("")
     due = StringProperty("")
+    late = StringProperty("")
 
 
 class ReceiptScreen(KioskScreen):
@@ -603,6 +604,7 @@ class KioskApp(App):
                 choice = self.screen("choice")
                 choice.title = outcome.title or ""
                 choice.due = messages.day(outcome.due)
+                choice.late = messages.days_late(outcome.late_days) if outcome.late_days else ""
                 self._overlay = None
             case Kind.REFUSED | Kind.UNKNOWN_CODE:
                 self._refused(outcome, state)
@@ -810,7 +812,7 @@ class KioskApp(App):
         session.last_due = session.notice = ""
         session.ids.loans.clear_widgets()
         choice = self.screen("choice")
-        choice.title = choice.due = ""
+        choice.title = choice.due = choice.late = ""
         pin = self.screen("pin")
         pin.helper = pin.digits = pin.error = ""
 
@@ -848,7 +850,10 @@ class KioskApp(App):
             page.ids.classes.add_widget(button)
         page.ids.students.clear_widgets()
         for student in students:
-            button = Factory.StudentButton(text=student.name, card=student.card)
+            # The card number too: two children of a class may have the same name.
+            button = Factory.StudentButton(
+                text=f"{student.name}\n{student.card}", card=student.card
+            )
             button.bind(on_release=lambda b: self.touch("open_for", b.card))
             page.ids.students.add_widget(button)
 
