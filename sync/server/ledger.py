@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kiosk.models import CopyStatus
@@ -173,6 +173,7 @@ def receive(
         )
     )
     shift = dt.timedelta(seconds=offset)
+    new_rows = []
     for ev in events:
         if ev.uuid in known:
             continue  # sent before (a lost reply, a retry, a bundle imported twice)
@@ -181,8 +182,8 @@ def receive(
                 f"sequence {ev.seq} is already held with another event; this kiosk's "
                 "database was replaced: enroll it again as a new kiosk"
             )
-        session.add(
-            Event(
+        new_rows.append(
+            dict(
                 kiosk_id=kiosk.id,
                 seq=ev.seq,
                 uuid=ev.uuid,
@@ -192,6 +193,7 @@ def receive(
                 clock=ev.clock,
                 payload=ev.payload,
                 received_at=now,
+                applied=False,
             )
         )
         known[ev.uuid] = kiosk.id
@@ -200,6 +202,8 @@ def receive(
         if ev.clock != "ok":
             kiosk.clock_backwards = True
     session.flush()
+    if new_rows:
+        session.execute(insert(Event), new_rows)
     result = PushResult(0, [], stored)
     held = list(
         session.scalars(
@@ -221,7 +225,17 @@ def receive(
     with session.no_autoflush:  # one batch is looked up once, then written once
         for event in ready:
             result.conflicts.extend(apply(session, kiosk, event, changes, books))
-            event.applied = True
+    if ready:
+        session.execute(
+            update(Event)
+            .where(
+                Event.kiosk_id == kiosk.id,
+                Event.seq >= ready[0].seq,
+                Event.seq <= ready[-1].seq,
+            )
+            .values(applied=True)
+            .execution_options(synchronize_session=False)
+        )
     kiosk.applied_seq = following - 1
     changes.write(session)
     result.highest_seq = kiosk.applied_seq
