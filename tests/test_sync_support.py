@@ -147,6 +147,7 @@ def postgres() -> Iterator[PostgresCluster | None]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The office database: each server test runs on SQLite and on a real PostgreSQL."""
     if request.param == "sqlite":
+        (tmp_path / "office").mkdir(exist_ok=True)
         return database_url(tmp_path / "office", None)
     cluster = request.getfixturevalue("postgres")
     require("postgresql", cluster is not None, "the office server's tests on PostgreSQL")
