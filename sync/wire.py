@@ -19,7 +19,6 @@ from pydantic import (
 )
 
 API = "/api/v1"
-TOKEN_HEADER = "Authorization"
 
 Uuid = Annotated[
     str,

@@ -38,11 +38,6 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def bundle_key(token: str) -> bytes:
-    """The key that signs a kiosk's USB bundles: both ends can compute it, no one else."""
-    return hashlib.sha256(("bundle:" + token).encode()).digest()
-
-
 def new_enroll_code(session: Session) -> str:
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
     code = f"{raw[:4]}-{raw[4:]}"
