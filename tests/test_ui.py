@@ -306,6 +306,21 @@ def test_closed_screen_says_when_it_opens_and_for_whom(ui, clock) -> None:
     assert "图书馆现在不开放：只能还书。" in ui.text()
 
 
+def test_events_waiting_long_for_the_office_turn_the_idle_band_amber(ui, kiosk, clock) -> None:
+    lights: list[Light | None] = []
+    ui.app.listeners.append(lambda outcome: lights.append(outcome.light))
+    kiosk.settings = kiosk.settings.model_copy(update={"sync_warning_minutes": 5})
+    with kiosk.store.write() as db:
+        set_setting(db, ENROLLED, "http://office.example:8000")
+    scan(ui, clock, "S1")
+    ui.press("完成")  # two events now wait for the office
+    ui.app.dismiss()
+    clock.advance(minutes=6)
+    ui.tick()
+    assert ui.screen == "idle"
+    assert ui.app.tone == "wait" and lights[-1] == Light.WAITING_TO_SYNC
+
+
 # -- scans from other threads, and the keyboard --------------------------------------------------
 
 

@@ -285,6 +285,7 @@ class KioskApp(App):
         self.default_language = kiosk.settings.language
         self.first_run = False
         self.closed = False
+        self._idle_light = Light.READY  # as the engine last said, for the colour band
         self._overlay: str | None = None  # "message" or "receipt", shown until _overlay_until
         self._overlay_until: dt.datetime | None = None
         self._supervisor_page = "supervisor"
@@ -929,10 +930,12 @@ class KioskApp(App):
             return
         self._checked_closed_at = now
         light = self.kiosk.idle_light()
-        if (light == Light.CLOSED) != self.closed and self.kiosk.state == State.IDLE:
-            # The library opened or closed with nobody at the kiosk: the lights follow too.
+        if light != self._idle_light and self.kiosk.state == State.IDLE:
+            # The library opened or closed (or events waited too long for the office) with
+            # nobody at the kiosk: the lights follow the screen.
             for listener in self.listeners:
-                listener(Outcome(Kind.IGNORED, light=light, reason="opening_hours"))
+                listener(Outcome(Kind.IGNORED, light=light, reason="idle_light"))
+        self._idle_light = light
         self.closed = light == Light.CLOSED
         local = now.astimezone(self.kiosk.tz)
         with self.kiosk.store.read() as db:
@@ -960,7 +963,7 @@ class KioskApp(App):
             else tr._("The library does not open today.")
         )
         if self.kiosk.state == State.IDLE and not self._overlay:
-            self.tone = (Tone.WAIT if self.closed else Tone.GOOD).value
+            self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
             self._settle()
 
     def _update_countdown(self) -> None:
@@ -1008,7 +1011,7 @@ class KioskApp(App):
         if name == "idle":
             self._refresh_idle()
         if name != "message" and self.kiosk.state == State.IDLE and not self._overlay:
-            self.tone = (Tone.WAIT if self.closed else Tone.GOOD).value
+            self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
         self.root.ids.screens.current = name
         self._update_countdown()
 
