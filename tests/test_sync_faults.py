@@ -16,7 +16,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from kiosk.models import Event, Loan
+from kiosk.models import Copy, Event, Loan, Patron
 from kiosk.store import set_setting
 from sync import replica
 from sync.client import OfficeUnreachable
@@ -225,6 +225,36 @@ def test_server_killed_in_the_middle_of_a_batch(
     kiosk.client.sync()
     assert_agree(office, kiosk)
     assert open_loans_at_office(office) == {"B001": "S1", "B002": "S2"}
+
+
+@pytest.mark.slow
+def test_server_gone_in_the_middle_of_a_pull(
+    office: Office, make_kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.client
+
+    monkeypatch.setattr(sync.client, "PULL_PAGE", 5)
+    kiosk = make_kiosk("kiosk-a", library=False)
+    kiosk.client.enroll(office.url, office.enroll_code(), "kiosk-a")
+
+    def power_cut_after_first_page(done: int, total: int) -> None:
+        if done == 5:
+            office.kill()
+
+    with pytest.raises(OfficeUnreachable):
+        kiosk.client.sync(progress=power_cut_after_first_page)
+    with kiosk.store.read() as db:
+        cursor = replica.get_setting(db, replica.CURSOR) or ""
+        # The first page (five students) and its cursor were kept together; nothing after.
+        assert db.scalar(select(func.count()).select_from(Patron)) == 5
+        assert db.scalar(select(func.count()).select_from(Copy)) == 0
+    assert cursor
+    office.start()
+    report = kiosk.client.sync()
+    assert report.pulled > 0 and not report.reset
+    with kiosk.store.read() as db:
+        assert db.scalar(select(func.count()).select_from(Copy)) == 13
+        assert db.scalar(select(func.count()).select_from(Patron)) == 6
 
 
 def test_server_restored_from_a_backup(office: Office, make_kiosk, tmp_path) -> None:
