@@ -309,6 +309,23 @@ def test_two_kiosks_lend_the_same_copy_offline(office: Office, make_kiosk, clock
     assert_agree(office, a, b)
 
 
+def test_two_kiosks_same_copy_ordered_by_corrected_time_not_kiosk_clocks(
+    office: Office, make_kiosk, clock
+) -> None:
+    fast = make_kiosk("kiosk-fast", own_clock=True)
+    fast.clock.advance(minutes=30)  # this kiosk's clock runs half an hour fast
+    fast.client.enroll(office.url, office.enroll_code(), "kiosk-fast")
+    fast.client.sync()
+    slow = enrolled(office, make_kiosk, "kiosk-slow")
+    fast.lend("S1", "B001")  # first in truth, though its clock says 14:15
+    fast.client.sync()
+    slow.lend("S2", "B001")  # later in truth, though its clock says 13:45
+    slow.client.sync()
+    assert open_loans_at_office(office) == {"B001": "S2"}
+    fast.client.sync()
+    assert_agree(office, fast, slow)
+
+
 def test_two_kiosks_same_copy_either_arrival_order_same_result(
     office: Office, make_kiosk, clock
 ) -> None:
