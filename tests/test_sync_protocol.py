@@ -101,6 +101,21 @@ def test_kiosk_commands_enroll_sync_and_status(
     assert "used or expired" in capsys.readouterr().err
 
 
+def test_kiosk_sync_shows_progress_for_a_big_pull(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(f"BIG{n:05d},Big Library {n}\n" for n in range(2100))
+    (tmp_path / "big.csv").write_text("barcode,title\n" + rows, encoding="utf-8")
+    office.ok("import-books", str(tmp_path / "big.csv"))
+    folder = tmp_path / "big-kiosk"
+    assert kiosk_main(["--data", str(folder), "enroll", office.url, office.enroll_code()]) == 0
+    capsys.readouterr()
+    assert kiosk_main(["--data", str(folder), "sync"]) == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and "changes" in captured.err  # the bar, finished
+    assert "pulled 4" in captured.out  # 4,2xx changes: the library and the big delivery
+
+
 # -- push ------------------------------------------------------------------------------------
 
 
