@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig
@@ -31,7 +32,7 @@ COMMANDS = ("enroll", "sync", "sync-status", "export-bundle", "import-bundle")
 
 
 def run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from sync.client import SyncError  # requests is loaded only for the sync commands
 
     try:
         match args.command:
@@ -52,16 +53,9 @@ def run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
             case "import-bundle":
                 acked, changes = bundle.import_reply(store, Path(args.file), utc_now().date())
                 print(f"{acked} events acknowledged, {changes} changes applied")
-    except (replica.NotEnrolled, bundle.BundleError) as exc:
+    except (replica.NotEnrolled, bundle.BundleError, SyncError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:
-        from sync.client import SyncError
-
-        if isinstance(exc, SyncError):
-            print(f"kiosk: {exc}", file=sys.stderr)
-            return 1
-        raise
     return 0
 
 

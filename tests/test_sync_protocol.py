@@ -116,6 +116,20 @@ def test_kiosk_sync_shows_progress_for_a_big_pull(
     assert "pulled 4" in captured.out  # 4,2xx changes: the library and the big delivery
 
 
+def test_kiosk_sync_says_why_it_cannot(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "lonely"
+    assert kiosk_main(["--data", str(folder), "sync"]) == 1
+    assert "not enrolled" in capsys.readouterr().err
+    assert kiosk_main(["--data", str(folder), "enroll", office.url, office.enroll_code()]) == 0
+    office.stop()
+    assert kiosk_main(["--data", str(folder), "sync"]) == 1
+    assert "does not answer" in capsys.readouterr().err
+    assert kiosk_main(["--data", str(folder), "sync-status"]) == 0
+    assert "last error: the office at" in capsys.readouterr().out
+
+
 # -- push ------------------------------------------------------------------------------------
 
 
