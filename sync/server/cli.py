@@ -97,6 +97,9 @@ def _serve(database: Database, args: argparse.Namespace) -> int:
 
     from sync.server.app import create_app
 
+    where = database.url.render_as_string(hide_password=True)
+    print(f"library-server: kiosks reach this office at http://{args.host}:{args.port} "
+          f"(API description at /docs); database {where}", flush=True)  # fmt: skip
     uvicorn.run(create_app(database), host=args.host, port=args.port, log_level="warning")
     return 0
 
