@@ -199,8 +199,8 @@ def receive(
         known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
         stored += 1
-        if ev.clock != "ok":
-            kiosk.clock_backwards = True
+    if new_rows:  # the warning lasts as long as the kiosk's newest events say so
+        kiosk.clock_backwards = new_rows[-1]["clock"] != "ok"
     session.flush()
     if new_rows:
         session.execute(insert(Event), new_rows)
