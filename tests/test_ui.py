@@ -529,6 +529,20 @@ def test_clock_warning_is_for_the_supervisor_not_the_student(ui, kiosk, clock) -
     assert "借书机的时钟倒退了：请检查日期和时间。" in ui.text()
 
 
+def test_clock_far_from_the_office_is_a_warning_for_the_supervisor(ui, kiosk, clock) -> None:
+    from sync import replica
+
+    with kiosk.store.write() as db:  # what a sync records when the office's clock differs
+        replica.acknowledge(db, 0, clock.now + dt.timedelta(minutes=12), offset=12 * 60.0)
+    open_menu(ui, clock)
+    assert "借书机的时钟和办公室的相差12分钟：请检查日期和时间。" in ui.text()
+    ui.press("退出菜单")
+    with kiosk.store.write() as db:
+        replica.acknowledge(db, 0, clock.now, offset=20.0)  # within a few minutes: fine
+    open_menu(ui, clock)
+    assert "时钟" not in ui.text()
+
+
 def test_supervisor_menu_times_out(ui, clock) -> None:
     open_menu(ui, clock)
     clock.advance(121)

@@ -44,6 +44,7 @@ from kiosk.store import get_setting, set_setting
 from kiosk.ui import DESIGN_SIZE, LANGUAGE, SETUP_DONE, messages
 from kiosk.ui.i18n import LANGUAGES, tr
 from kiosk.ui.messages import Message, Tone
+from sync import replica
 
 log = logging.getLogger(__name__)
 
@@ -822,17 +823,22 @@ class KioskApp(App):
         with self.kiosk.store.read() as db:
             waiting = outbox.pending(db)
             enrolled = get_setting(db, ENROLLED) is not None
+            offset = replica.status(db).clock_offset_seconds
         status = tr.n_(
             "{n} change waiting to reach the office.",
             "{n} changes waiting to reach the office.",
             waiting,
         ).format(n=waiting)
         page.status = f"{status} {said}".strip()
-        page.warning = (
-            tr._("The kiosk clock went backwards: please check the date and time.")
-            if self.clock_warning
-            else ""
-        )
+        if self.clock_warning:
+            page.warning = tr._("The kiosk clock went backwards: please check the date and time.")
+        elif offset is not None and abs(offset) > replica.CLOCK_WARNING_SECONDS:
+            page.warning = tr._(
+                "The kiosk clock is {minutes} minutes off the office's: please check the date "
+                "and time."
+            ).format(minutes=round(abs(offset) / 60))
+        else:
+            page.warning = ""
         page.can_sync = self.sync_now is not None and enrolled
 
     def _fill_find(self, class_name: str) -> None:
