@@ -209,20 +209,33 @@ def _drop_repeats(
     return kept
 
 
-def _check(problems: list[str], skip_bad: bool, report: ImportReport) -> None:
+def read_students(path: Path, *, skip_bad: bool = False) -> tuple[list[StudentRow], ImportReport]:
+    """The good rows of a students file, and a report listing the bad ones.
+
+    Raises BadImportFile if any row is bad, unless *skip_bad*.
+    """
+    rows, problems = _rows(path, STUDENT_HEADERS, StudentRow)
+    rows = _drop_repeats(rows, "card", problems)
+    return [row for _line, row in rows], _check(problems, skip_bad)  # type: ignore[misc]
+
+
+def read_books(path: Path, *, skip_bad: bool = False) -> tuple[list[BookRow], ImportReport]:
+    """The good rows of a books file, and a report listing the bad ones (as read_students)."""
+    rows, problems = _rows(path, BOOK_HEADERS, BookRow)
+    rows = _drop_repeats(rows, "barcode", problems)
+    return [row for _line, row in rows], _check(problems, skip_bad)  # type: ignore[misc]
+
+
+def _check(problems: list[str], skip_bad: bool) -> ImportReport:
     if problems and not skip_bad:
         raise BadImportFile([*problems, "nothing was imported (fix the rows, or use --skip-bad)"])
-    report.skipped = problems
+    return ImportReport(skipped=problems)
 
 
 def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> ImportReport:
     """Add or update patrons from *path* in the caller's transaction; the card is the key."""
-    rows, problems = _rows(path, STUDENT_HEADERS, StudentRow)
-    rows = _drop_repeats(rows, "card", problems)
-    report = ImportReport()
-    _check(problems, skip_bad, report)
-    for _line, row in rows:
-        assert isinstance(row, StudentRow)
+    rows, report = read_students(path, skip_bad=skip_bad)
+    for row in rows:
         patron = session.scalar(select(Patron).where(Patron.card == row.card))
         values = dict(name=row.name, class_name=row.class_name, grade=row.grade, kind=row.kind)
         if patron is None:
@@ -246,15 +259,11 @@ def import_books(
     A row with a barcode is one labelled copy; rows with an ISBN and no barcode are copies
     known by ISBN only, so their count per ISBN is the number of such copies.
     """
-    rows, problems = _rows(path, BOOK_HEADERS, BookRow)
-    rows = _drop_repeats(rows, "barcode", problems)
-    report = ImportReport()
-    _check(problems, skip_bad, report)
+    rows, report = read_books(path, skip_bad=skip_bad)
     added_on = today or dt.date.today()
     titles: dict[str, Title] = {}
     unlabelled: Counter[str] = Counter()
-    for _line, row in rows:
-        assert isinstance(row, BookRow)
+    for row in rows:
         title = _title_for(session, row, titles, added_on, report)
         if not row.barcode:
             unlabelled[row.isbn] += 1

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import URL, Engine, create_engine, event, select
 from sqlalchemy.orm import Session
 
 from kiosk.models import Setting
@@ -26,18 +26,32 @@ class StoreError(Exception):
     """The database cannot be used (locked, full disk, damaged); its message says what to do."""
 
 
-def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-    # The driver's own transaction handling is off, so that ours (below) is the only one.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=FULL",
-        "foreign_keys=ON",
-        f"busy_timeout={BUSY_TIMEOUT_MS}",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+def sqlite_engine(url: str | URL, busy_timeout_ms: int | None = None) -> Engine:
+    """An engine for a SQLite database with the durability settings on every connection.
+
+    WAL, ``synchronous=FULL``, foreign keys and a busy timeout (*busy_timeout_ms*, else
+    BUSY_TIMEOUT_MS). A connection run with the execution option ``sqlite_begin="IMMEDIATE"``
+    takes the write lock when its transaction begins.
+    """
+    engine = create_engine(url)
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # The driver's own transaction handling is off, so that ours (below) is the only one.
+        dbapi_connection.isolation_level = None
+        busy = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            f"busy_timeout={busy}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
 
 
 def _on_begin(conn: Any) -> None:
@@ -46,20 +60,12 @@ def _on_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(path: Path) -> Engine:
-    """An engine for the SQLite file at *path*, with the kiosk's settings on every connection."""
-    engine = create_engine(f"sqlite:///{path}")
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
-    return engine
-
-
 class Store:
     """The library records of one kiosk, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.engine = make_engine(self.path)
+        self.engine = sqlite_engine(f"sqlite:///{self.path}")
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     @classmethod

@@ -13,14 +13,10 @@ from sqlalchemy.orm import Session
 
 from kiosk.config import KioskConfig
 from kiosk.importer import (
-    BOOK_HEADERS,
-    STUDENT_HEADERS,
     BookRow,
     ImportReport,
-    StudentRow,
-    _check,
-    _drop_repeats,
-    _rows,
+    read_books,
+    read_students,
 )
 from kiosk.models import CopyStatus
 from sync.server.ledger import Changes, changed, find_copy, record_change
@@ -33,14 +29,10 @@ class CatalogueError(Exception):
 
 def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> ImportReport:
     """Add or update students from the kiosk's CSV format; the card is the key."""
-    rows, problems = _rows(path, STUDENT_HEADERS, StudentRow)
-    rows = _drop_repeats(rows, "card", problems)
-    report = ImportReport()
-    _check(problems, skip_bad, report)
+    rows, report = read_students(path, skip_bad=skip_bad)
     known = {p.card: p for p in session.scalars(select(Patron))}
     changes = Changes()
-    for _line, row in rows:
-        assert isinstance(row, StudentRow)
+    for row in rows:
         patron = known.get(row.card)
         values = dict(name=row.name, class_name=row.class_name, grade=row.grade, kind=str(row.kind))
         if patron is None:
@@ -64,10 +56,7 @@ def import_books(
     session: Session, path: Path, *, skip_bad: bool = False, today: dt.date | None = None
 ) -> ImportReport:
     """Add or update titles and copies from the kiosk's CSV format."""
-    rows, problems = _rows(path, BOOK_HEADERS, BookRow)
-    rows = _drop_repeats(rows, "barcode", problems)
-    report = ImportReport()
-    _check(problems, skip_bad, report)
+    rows, report = read_books(path, skip_bad=skip_bad)
     added_on = today or dt.date.today()
     # Everything looked up once: a catalogue of 20,000 copies imports in seconds.
     copies = {c.barcode: c for c in session.scalars(select(Copy).where(Copy.barcode.is_not(None)))}
@@ -76,8 +65,7 @@ def import_books(
     unlabelled: Counter[str] = Counter()
     changes = Changes()
     with session.no_autoflush:
-        for _line, row in rows:
-            assert isinstance(row, BookRow)
+        for row in rows:
             existing = copies.get(row.barcode) if row.barcode else None
             title = _title_for(row, existing, by_isbn, titles, added_on, report, changes)
             if not row.barcode:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from kiosk.store import sqlite_engine
 from sync.server.models import Setting
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -26,24 +25,6 @@ SQLITE_BUSY_MS = 60_000
 # PostgreSQL: writers take this advisory lock so change versions commit in the order they are
 # numbered and a kiosk's cursor never passes a change still being written.
 WRITER_LOCK = 0x4C494252
-
-
-def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # our BEGIN below is the only transaction control
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=FULL",
-        "foreign_keys=ON",
-        f"busy_timeout={SQLITE_BUSY_MS}",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Any) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def database_url(data_dir: Path, url: str | None) -> str:
@@ -60,9 +41,7 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            self.engine: Engine = create_engine(self.url)
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
+            self.engine: Engine = sqlite_engine(self.url, SQLITE_BUSY_MS)
             self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             self.engine = create_engine(self.url, pool_size=10, max_overflow=40)
