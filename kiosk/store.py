@@ -139,14 +139,17 @@ class Store:
         """A consistent copy of the database beside it (SQLite's online backup)."""
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         target = self.path.with_name(f"{self.path.stem}.{label}.{stamp}.bak")
+        # Written under another name first: a power cut never leaves a half backup that looks whole.
+        partial = target.with_name(target.name + ".partial")
         source = sqlite3.connect(self.path)
-        dest = sqlite3.connect(target)
+        dest = sqlite3.connect(partial)
         try:
             with dest:
                 source.backup(dest)
         finally:
             dest.close()
             source.close()
+        partial.replace(target)
         return target
 
 
