@@ -172,7 +172,12 @@ def test_lights_pins_clashing_with_each_other_are_refused_by_kiosk_toml(data_dir
 def test_the_doctor_command_exits_non_zero_here_and_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # this machine has no scanner (and no /dev/input at all): something is wrong
+    # the scanner kiosk.toml names is not plugged in (on any machine): something is wrong
+    (tmp_path / "kiosk.toml").write_text(
+        '[[scanners.device]]\nmatch = "/dev/input/by-id/usb-Not_Plugged_In-event-kbd"\n'
+        'role = "books"\n',
+        encoding="utf-8",
+    )
     status = main(["--data", str(tmp_path), "doctor", "--seconds", "0"])
     out = capsys.readouterr().out
     assert status == 1
