@@ -1,7 +1,7 @@
 """Kiosk and office over loopback: enrolment, push, pull, rules, revocation, clock.
 
 Every test runs against a real ``library-server`` process, once on SQLite and once on a real
-PostgreSQL (see tests/test_sync_support.py).
+PostgreSQL (see tests/sync/support.py).
 """
 
 from __future__ import annotations
@@ -33,26 +33,11 @@ from kiosk.store import get_setting
 from sync import replica
 from sync.client import OfficeRefused
 from sync.server import models as office_models
-
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import (  # noqa: F401 (fixtures)
-    Office,
-    db_url,
-    make_kiosk,
-    office,
-    postgres,
-)
+from tests.sync.support import Office, enrolled
 
 
 def office_loans(office: Office) -> list[dict]:
     return [json.loads(line) for line in office.ok("loans", "--json").splitlines()]
-
-
-def enrolled(office: Office, make_kiosk, name: str = "kiosk-a", **kw):
-    kiosk = make_kiosk(name, **kw)
-    kiosk.client.enroll(office.url, office.enroll_code(), name)
-    return kiosk
 
 
 # -- enrolment -------------------------------------------------------------------------------
@@ -373,3 +358,12 @@ def test_a_kiosk_copy_status_mark_reaches_the_office(office: Office, make_kiosk)
         )
     database.close()
     assert status == "damaged"
+
+
+def test_server_process_answers_on_loopback_with_its_openapi(office: Office) -> None:
+    spec = requests.get(f"{office.url}/openapi.json", timeout=5).json()
+    assert {"/api/v1/enroll", "/api/v1/push", "/api/v1/changes"} <= set(spec["paths"])
+    reply = requests.get(f"{office.url}/api/v1/changes", timeout=5)
+    assert reply.status_code == 401
+    assert "enroll" in reply.json()["detail"]
+    assert "X-Server-Time" in reply.headers

@@ -12,16 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import func, select
 
 from sync.server import models as office_models
-
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import (  # noqa: F401 (fixtures)
-    Office,
-    db_url,
-    make_kiosk,
-    office,
-    postgres,
-)
+from tests.sync.support import Office
 
 EXAMPLES = 30
 SETTINGS = settings(

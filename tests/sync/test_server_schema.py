@@ -16,10 +16,6 @@ from kiosk.store import Store
 from sync.server.db import Database
 from sync.server.models import Base
 
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import db_url, postgres  # noqa: F401 (fixtures)
-
 
 def test_migrations_make_the_schema_of_the_models(db_url: str) -> None:
     database = Database.open(db_url)

@@ -10,24 +10,7 @@ import json
 from sqlalchemy import select
 
 from sync.server import models as office_models
-
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import (  # noqa: F401 (fixtures)
-    KioskUnderTest,
-    Office,
-    db_url,
-    make_kiosk,
-    office,
-    postgres,
-)
-
-
-def enrolled(office: Office, make_kiosk, name: str = "kiosk-a") -> KioskUnderTest:
-    kiosk = make_kiosk(name)
-    kiosk.client.enroll(office.url, office.enroll_code(), name)
-    kiosk.client.sync()
-    return kiosk
+from tests.sync.support import Office, enrolled
 
 
 def conflicts(office: Office) -> list[dict]:
@@ -45,7 +28,7 @@ def copy_status_at_office(office: Office, barcode: str) -> str:
 
 
 def test_checkout_of_a_copy_marked_lost_at_the_office(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     office.ok("mark-copy", "B003", "lost")  # the kiosk has not heard yet
     kiosk.lend("S1", "B003")
     report = kiosk.client.sync()
@@ -60,7 +43,7 @@ def test_checkout_of_a_copy_marked_lost_at_the_office(office: Office, make_kiosk
 
 
 def test_checkout_by_a_patron_removed_at_the_office(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     office.ok("remove-student", "S2")
     kiosk.lend("S2", "B004")
     kiosk.client.sync()
@@ -75,8 +58,8 @@ def test_checkout_by_a_patron_removed_at_the_office(office: Office, make_kiosk) 
 
 
 def test_return_of_a_copy_the_office_has_on_the_shelf(office: Office, make_kiosk) -> None:
-    a = enrolled(office, make_kiosk, "kiosk-a")
-    b = enrolled(office, make_kiosk, "kiosk-b")
+    a = enrolled(office, make_kiosk, "kiosk-a", sync=True)
+    b = enrolled(office, make_kiosk, "kiosk-b", sync=True)
     a.lend("S1", "B006")
     a.client.sync()
     b.client.sync()  # b knows the loan now
@@ -99,6 +82,6 @@ def test_librarian_commands_report_clearly(office: Office, make_kiosk) -> None:
     code, _out, err = office.command("remove-student", "NOBODY")
     assert code == 1 and "NOBODY" in err
     assert "no kiosks enrolled" in office.ok("kiosks")
-    enrolled(office, make_kiosk)
+    enrolled(office, make_kiosk, sync=True)
     listing = office.ok("kiosks")
     assert "kiosk-a" in listing and "0 waiting" in listing

@@ -12,17 +12,7 @@ from kiosk.cli import open_data
 from sync import replica
 from sync.client import SyncThread
 from sync.kiosk_cli import start_background_sync
-
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import (  # noqa: F401 (fixtures)
-    KioskUnderTest,
-    Office,
-    db_url,
-    make_kiosk,
-    office,
-    postgres,
-)
+from tests.sync.support import KioskUnderTest, Office
 
 
 def eventually(check: Callable[[], bool], seconds: float = 20) -> bool:

@@ -21,25 +21,7 @@ from kiosk.store import set_setting
 from sync import replica
 from sync.client import OfficeUnreachable
 from sync.server import models as office_models
-
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import (  # noqa: F401 (fixtures)
-    DroppingProxy,
-    KioskUnderTest,
-    Office,
-    db_url,
-    make_kiosk,
-    office,
-    postgres,
-)
-
-
-def enrolled(office: Office, make_kiosk, name: str = "kiosk-a") -> KioskUnderTest:
-    kiosk = make_kiosk(name)
-    kiosk.client.enroll(office.url, office.enroll_code(), name)
-    kiosk.client.sync()
-    return kiosk
+from tests.sync.support import DroppingProxy, KioskUnderTest, Office, enrolled
 
 
 def office_events(office: Office) -> list[tuple[int, int, str]]:
@@ -106,7 +88,7 @@ def wire_events(kiosk: KioskUnderTest) -> list[dict]:
 
 
 def test_the_same_batch_sent_twice_is_stored_once(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001", "B002")
     batch = wire_events(kiosk)
     first = push_raw(office, kiosk, batch)
@@ -119,7 +101,7 @@ def test_the_same_batch_sent_twice_is_stored_once(office: Office, make_kiosk) ->
 
 
 def test_a_sequence_number_reused_with_another_event_is_refused(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001")
     batch = wire_events(kiosk)
     push_raw(office, kiosk, batch)
@@ -136,7 +118,7 @@ def test_a_sequence_number_reused_with_another_event_is_refused(office: Office, 
 
 
 def test_batches_out_of_order_wait_for_the_gap_to_fill(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001")
     kiosk.scan("B001")  # returned: the return must not be applied before the checkout
     batch = wire_events(kiosk)
@@ -159,7 +141,7 @@ def test_batches_out_of_order_wait_for_the_gap_to_fill(office: Office, make_kios
 
 
 def test_reply_lost_after_the_office_committed(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     proxy = DroppingProxy(office.port)
     with kiosk.store.write() as db:
         set_setting(db, replica.ENROLLED, proxy.url)
@@ -191,7 +173,7 @@ def test_server_killed_in_the_middle_of_a_batch(
     import sync.client
 
     monkeypatch.setattr(sync.client, "PUSH_BATCH", 1000)
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001")
     from kiosk import outbox
     from tests.conftest import TZ
@@ -258,7 +240,7 @@ def test_server_gone_in_the_middle_of_a_pull(
 
 
 def test_server_restored_from_a_backup(office: Office, make_kiosk, tmp_path) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001")
     kiosk.client.sync()
     office.backup()
@@ -283,8 +265,8 @@ def test_server_restored_from_a_backup(office: Office, make_kiosk, tmp_path) -> 
 
 
 def test_two_kiosks_lend_the_same_copy_offline(office: Office, make_kiosk, clock) -> None:
-    a = enrolled(office, make_kiosk, "kiosk-a")
-    b = enrolled(office, make_kiosk, "kiosk-b")
+    a = enrolled(office, make_kiosk, "kiosk-a", sync=True)
+    b = enrolled(office, make_kiosk, "kiosk-b", sync=True)
     a.lend("S1", "B001")  # at 13:45
     clock.advance(minutes=10)
     b.lend("S2", "B001")  # at 13:55: the book came back without a scan and went out again
@@ -316,7 +298,7 @@ def test_two_kiosks_same_copy_ordered_by_corrected_time_not_kiosk_clocks(
     fast.clock.advance(minutes=30)  # this kiosk's clock runs half an hour fast
     fast.client.enroll(office.url, office.enroll_code(), "kiosk-fast")
     fast.client.sync()
-    slow = enrolled(office, make_kiosk, "kiosk-slow")
+    slow = enrolled(office, make_kiosk, "kiosk-slow", sync=True)
     fast.lend("S1", "B001")  # first in truth, though its clock says 14:15
     fast.client.sync()
     slow.lend("S2", "B001")  # later in truth, though its clock says 13:45
@@ -329,8 +311,8 @@ def test_two_kiosks_same_copy_ordered_by_corrected_time_not_kiosk_clocks(
 def test_two_kiosks_same_copy_either_arrival_order_same_result(
     office: Office, make_kiosk, clock
 ) -> None:
-    a = enrolled(office, make_kiosk, "kiosk-a")
-    b = enrolled(office, make_kiosk, "kiosk-b")
+    a = enrolled(office, make_kiosk, "kiosk-a", sync=True)
+    b = enrolled(office, make_kiosk, "kiosk-b", sync=True)
     a.lend("S1", "B001")
     clock.advance(minutes=10)
     b.lend("S2", "B001")
@@ -344,7 +326,7 @@ def test_two_kiosks_same_copy_either_arrival_order_same_result(
 
 
 def test_dates_are_iso_and_times_aware_at_the_office(office: Office, make_kiosk) -> None:
-    kiosk = enrolled(office, make_kiosk)
+    kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001")
     kiosk.client.sync()
     [loan] = [json.loads(line) for line in office.ok("loans", "--json").splitlines()]

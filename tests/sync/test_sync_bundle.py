@@ -16,17 +16,7 @@ from kiosk.cli import main as kiosk_main
 from kiosk.models import Copy, Event
 from sync import replica
 from sync.server import models as office_models
-
-# Fixtures are imported from the support module, so test parameters "redefine" them.
-# ruff: noqa: F811
-from tests.test_sync_support import (  # noqa: F401 (fixtures)
-    KioskUnderTest,
-    Office,
-    db_url,
-    make_kiosk,
-    office,
-    postgres,
-)
+from tests.sync.support import KioskUnderTest, Office
 
 
 @pytest.fixture

@@ -1,8 +1,5 @@
-"""A real office server on loopback (SQLite or a throwaway PostgreSQL), for the sync tests.
-
-The fixtures here are imported by tests/test_sync_*.py and tests/test_server_*.py; the tests
-at the bottom check the harness itself: a server process that starts, answers and stops.
-"""
+"""A real office server on loopback (SQLite or a throwaway PostgreSQL), and kiosks that talk
+to it: the harness of the sync and server tests (their fixtures are in conftest.py beside this)."""
 
 from __future__ import annotations
 
@@ -19,10 +16,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 from sqlalchemy.engine import URL, make_url
 
@@ -31,8 +26,8 @@ from kiosk.engine import Kiosk
 from kiosk.store import Store
 from sync.client import SyncClient
 from sync.server import cli as server_cli
-from sync.server.db import Database, database_url
-from tests.conftest import TIMETABLE, TZ, FakeClock, add_library, require
+from sync.server.db import Database
+from tests.conftest import TIMETABLE, TZ, FakeClock, add_library
 
 STUDENTS_CSV = """card,name,class,grade,kind
 S1,小明,3-1,3,
@@ -58,7 +53,7 @@ def free_port() -> int:
 # -- PostgreSQL: a throwaway cluster of our own ----------------------------------------------
 
 
-def _pg_bin(tool: str) -> str | None:
+def pg_bin(tool: str) -> str | None:
     found = shutil.which(tool)
     if found:
         return found
@@ -82,7 +77,7 @@ class PostgresCluster:
             shutil.chown(self.dir, "postgres")
         data = str(self.dir / "data")
         self._run(
-            _pg_bin("initdb") or "initdb",
+            pg_bin("initdb") or "initdb",
             "-D",
             data,
             "-A",
@@ -95,7 +90,7 @@ class PostgresCluster:
         )
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
-            _pg_bin("pg_ctl") or "pg_ctl",
+            pg_bin("pg_ctl") or "pg_ctl",
             "-D",
             data,
             "-o",
@@ -109,7 +104,7 @@ class PostgresCluster:
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError):
             self._run(
-                _pg_bin("pg_ctl") or "pg_ctl",
+                pg_bin("pg_ctl") or "pg_ctl",
                 "-D",
                 str(self.dir / "data"),
                 "-m",
@@ -130,28 +125,6 @@ class PostgresCluster:
         ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster | None]:
-    if _pg_bin("initdb") is None or _pg_bin("pg_ctl") is None:
-        yield None
-        return
-    cluster = PostgresCluster()
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The office database: each server test runs on SQLite and on a real PostgreSQL."""
-    if request.param == "sqlite":
-        (tmp_path / "office").mkdir(exist_ok=True)
-        return database_url(tmp_path / "office", None)
-    cluster = request.getfixturevalue("postgres")
-    require("postgresql", cluster is not None, "the office server's tests on PostgreSQL")
-    return cluster.new_database()
 
 
 # -- the office server process ---------------------------------------------------------------
@@ -284,17 +257,6 @@ def _pg_admin(url: URL, sql: str) -> None:
         conn.execute(sql)
 
 
-@pytest.fixture
-def office(tmp_path: Path, db_url: str) -> Iterator[Office]:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    server = Office(data, db_url)
-    server.load_library(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 # -- kiosks ----------------------------------------------------------------------------------
 
 
@@ -331,22 +293,6 @@ class KioskUnderTest:
 
     def close(self) -> None:
         self.store.close()
-
-
-@pytest.fixture
-def make_kiosk(tmp_path: Path, clock: FakeClock) -> Iterator:
-    made: list[KioskUnderTest] = []
-
-    def make(name: str = "kiosk-a", *, library: bool = True, own_clock: bool = False):
-        kiosk = KioskUnderTest(
-            tmp_path / name, FakeClock(clock.now) if own_clock else clock, library=library
-        )
-        made.append(kiosk)
-        return kiosk
-
-    yield make
-    for kiosk in made:
-        kiosk.close()
 
 
 class DroppingProxy:
@@ -405,13 +351,12 @@ class DroppingProxy:
         self.listener.close()
 
 
-# -- the harness itself ----------------------------------------------------------------------
-
-
-def test_server_process_answers_on_loopback_with_its_openapi(office: Office) -> None:
-    spec = requests.get(f"{office.url}/openapi.json", timeout=5).json()
-    assert {"/api/v1/enroll", "/api/v1/push", "/api/v1/changes"} <= set(spec["paths"])
-    reply = requests.get(f"{office.url}/api/v1/changes", timeout=5)
-    assert reply.status_code == 401
-    assert "enroll" in reply.json()["detail"]
-    assert "X-Server-Time" in reply.headers
+def enrolled(
+    office: Office, make_kiosk, name: str = "kiosk-a", *, sync: bool = False, **kw
+) -> KioskUnderTest:
+    """A kiosk (from the make_kiosk fixture) enrolled with *office*, and synced once if *sync*."""
+    kiosk = make_kiosk(name, **kw)
+    kiosk.client.enroll(office.url, office.enroll_code(), name)
+    if sync:
+        kiosk.client.sync()
+    return kiosk
