@@ -17,17 +17,14 @@ from typing import TYPE_CHECKING, TextIO
 from hardware import lights as status_lights
 from hardware import scanner
 from kiosk import headless
-from kiosk.engine import State
 from kiosk.headless import Input, Scan
 from kiosk.outcome import Kind, Light, Outcome, Sound
-from kiosk.store import StoreError
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig
     from kiosk.engine import Kiosk
 
 log = logging.getLogger(__name__)
-HOURS_CHECK_SECONDS = 20.0
 
 
 class HardwareError(Exception):
@@ -73,7 +70,6 @@ class Devices:
         *,
         find: scanner.Finder | None = None,
         lights: status_lights.StatusLights | None = None,
-        hours_check_seconds: float = HOURS_CHECK_SECONDS,
     ) -> None:
         try:
             rules, decoder = scanner.from_settings(cfg.scanners)
@@ -90,39 +86,19 @@ class Devices:
             find=find or scanner.DeviceFinder(rules, cfg.scanners.touchscreen),
             decoder=decoder,
         )
-        self.hours_check_seconds = hours_check_seconds
-        self._stopping = threading.Event()
-        self._idle_light = Light.READY
 
     def start(self) -> Devices:
-        self._idle_light = self.kiosk.idle_light()
-        self.lights.show(self._idle_light)
+        self.lights.show(self.kiosk.idle_light())
         self.reader.start()
         if self.reader.devices:
             log.info("scanners: %s", "; ".join(self.reader.devices))
         else:
             self.inbox.put(NO_SCANNER)
-        threading.Thread(target=self._watch_hours, name="opening-hours", daemon=True).start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
         self.reader.stop()
         self.lights.close()
-
-    def _watch_hours(self) -> None:
-        """While nobody is at the kiosk, the engine says nothing when the library opens or
-        closes; the lights (all a headless kiosk shows) must still turn green or amber."""
-        while not self._stopping.wait(self.hours_check_seconds):
-            if self.kiosk.state != State.IDLE:
-                continue
-            try:
-                light = self.kiosk.idle_light()
-            except StoreError:
-                continue  # the next scan reports the database fault
-            if light != self._idle_light:
-                self._idle_light = light
-                self.inbox.put(Outcome(Kind.IGNORED, light=light, reason="opening_hours"))
 
 
 def run_headless(
@@ -133,16 +109,13 @@ def run_headless(
     find: scanner.Finder | None = None,
     lights: status_lights.StatusLights | None = None,
     inbox: queue.Queue[Input | None] | None = None,
-    hours_check_seconds: float = HOURS_CHECK_SECONDS,
 ) -> None:
     """Headless mode on real devices: scanners in, JSON outcomes out, lights on the GPIO.
 
     Runs until SIGTERM (systemd stopping the kiosk), Ctrl+C, or None put on *inbox*.
     """
     inbox = inbox if inbox is not None else queue.Queue()
-    devices = Devices(
-        kiosk, cfg, inbox, find=find, lights=lights, hours_check_seconds=hours_check_seconds
-    ).start()
+    devices = Devices(kiosk, cfg, inbox, find=find, lights=lights).start()
     # SIGTERM (systemd) and Ctrl+C end the run in turn, so an open session ends properly
     restore = {}
     if threading.current_thread() is threading.main_thread():

@@ -31,6 +31,7 @@ from kiosk.store import Store, StoreError, get_setting
 Role = Literal["any", "cards", "books"]
 UNDO_SECONDS = 10
 PIN_TIMEOUT_SECONDS = 30
+IDLE_LIGHT_CHECK_SECONDS = 10
 ENROLLED = "sync.enrolled"  # set by the sync client once the kiosk has an office to report to
 
 
@@ -113,6 +114,8 @@ class Kiosk:
         self._last_code: tuple[str, dt.datetime] | None = None
         self._clock_backwards = False
         self._clock_seen = "ok"
+        self._idle_seen: Light | None = None  # the idle light last shown
+        self._idle_checked_at: dt.datetime | None = None
         self._lock = threading.RLock()
 
     # -- public API ----------------------------------------------------------------------
@@ -177,7 +180,7 @@ class Kiosk:
         """Green when the library is open now, amber when it is closed, amber blinking
         when an enrolled kiosk's events have waited too long to reach the office."""
         with self.store.read() as db:
-            return self._idle_light(db, outbox.read_clock(db, self.clock(), self.tz))
+            return self._idle_light_now(db, outbox.read_clock(db, self.clock(), self.tz))
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -572,7 +575,9 @@ class Kiosk:
 
     def _on_tick(self) -> list[Outcome]:
         limit = self._timeout()
-        if limit is None or self._last_action_at is None:
+        if limit is None:
+            return self._idle_light_change()
+        if self._last_action_at is None:
             return []
         now = self.clock()
         if (now - self._last_action_at).total_seconds() < limit:
@@ -581,6 +586,20 @@ class Kiosk:
             self._last_action_at = now
             return self._leave_choice()
         return self._end_all("timeout")
+
+    def _idle_light_change(self) -> list[Outcome]:
+        """While nobody is at the kiosk the library opens or closes, or events wait too long
+        for the office: the lights (all a headless kiosk shows) must follow."""
+        now = self.clock()
+        checked = self._idle_checked_at
+        if checked is not None and 0 <= (now - checked).total_seconds() < IDLE_LIGHT_CHECK_SECONDS:
+            return []
+        self._idle_checked_at = now
+        light = self.idle_light()
+        known, self._idle_seen = self._idle_seen, light
+        if known is None or light == known:
+            return []
+        return [Outcome(Kind.IGNORED, light=light, reason="idle_light")]
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -672,6 +691,11 @@ class Kiosk:
             yield db, moment
 
     def _idle_light(self, db: Session, moment: Moment) -> Light:
+        """The idle light, as shown now that the kiosk goes back to idle."""
+        self._idle_seen = self._idle_light_now(db, moment)
+        return self._idle_seen
+
+    def _idle_light_now(self, db: Session, moment: Moment) -> Light:
         if not Schedule.load(db).windows_at(moment.local):
             return Light.CLOSED
         if get_setting(db, ENROLLED) is not None:

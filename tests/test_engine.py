@@ -636,3 +636,16 @@ def test_enrolled_kiosk_blinks_amber_when_loans_wait_long_for_the_office(
         for ev in db.scalars(select(Event)):
             ev.acked_at = clock.now
     assert kiosk.idle_light() == Light.READY
+
+
+def test_idle_light_follows_opening_hours_with_nobody_at_the_kiosk(
+    kiosk: Kiosk, clock: FakeClock
+) -> None:
+    assert kiosk.tick() == []  # the light at start is what the adapters show first: no news
+    clock.advance(minutes=20)
+    assert kiosk.tick() == []  # still open
+    clock.advance(minutes=20)  # 14:25: the lunch opening is over
+    closed = one(kiosk.tick())
+    assert (closed.kind, closed.reason, closed.light) == (Kind.IGNORED, "idle_light", Light.CLOSED)
+    clock.advance(5)
+    assert kiosk.tick() == []  # said once

@@ -79,7 +79,6 @@ class Running:
                 "find": self.plugged,
                 "lights": self.lights,
                 "inbox": self.inbox,
-                "hours_check_seconds": 0.1,
             },
             daemon=True,
         )
@@ -185,7 +184,7 @@ def test_the_lights_turn_amber_when_the_library_closes_with_nobody_at_the_kiosk(
     closed = running.out.next()
     assert (closed["outcome"], closed["reason"], closed["light"]) == (
         "ignored",
-        "opening_hours",
+        "idle_light",
         "closed",
     )
     settle(0.1)

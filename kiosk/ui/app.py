@@ -936,11 +936,6 @@ class KioskApp(App):
             return
         self._checked_closed_at = now
         light = self.kiosk.idle_light()
-        if light != self._idle_light and self.kiosk.state == State.IDLE:
-            # The library opened or closed (or events waited too long for the office) with
-            # nobody at the kiosk: the lights follow the screen.
-            for listener in self.listeners:
-                listener(Outcome(Kind.IGNORED, light=light, reason="idle_light"))
         self._idle_light = light
         self.closed = light == Light.CLOSED
         local = now.astimezone(self.kiosk.tz)
