@@ -14,7 +14,8 @@ import platformdirs
 
 from kiosk import config, demo
 from kiosk.config import ConfigError, KioskConfig
-from kiosk.store import Store, StoreError
+from kiosk.schedule import Schedule
+from kiosk.store import Store, StoreError, get_setting
 from sync import kiosk_cli, replica
 
 if TYPE_CHECKING:
@@ -97,11 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _make_demo(data_dir)
             if args.command == "demo":
                 return 0
+        created = not (data_dir / config.FILE_NAME).exists()
         store, cfg = open_data(data_dir)
     except (ConfigError, StoreError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     try:
+        if created or args.command in ("run", None):
+            _say_timetable(store, cfg, data_dir, created=created)
         match args.command:
             case "run" | None:
                 return _run(store, cfg, args)
@@ -116,6 +120,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         store.close()
     return 0
+
+
+def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: bool) -> None:
+    """The timetable the kiosk lends by and where to change it, on standard error (headless
+    mode's standard output is its JSON): a closed library should never come as a surprise."""
+    now = dt.datetime.now(cfg.kiosk.zone())
+    with store.read() as db:
+        schedule = Schedule.load(db)
+        from_office = get_setting(db, replica.OFFICE_RULES) is not None
+    settings = data_dir / config.FILE_NAME
+    if created:
+        print(f"kiosk: wrote the default settings to {settings}", file=sys.stderr)
+    lines = schedule.describe(now.date())
+    if schedule.windows_at(now):
+        lines.append(f"Open now ({now:%A %H:%M}).")
+    elif (opens := schedule.next_opening(now)) is not None:
+        lines.append(f"Closed now ({now:%A %H:%M}); it opens next {opens:%A %Y-%m-%d %H:%M}.")
+    if from_office:
+        lines.append("The office sets it: `library-server rules kiosk.toml` there, then sync.")
+    else:
+        lines.append(f"To change it, edit [timetable] in {settings} and restart the kiosk.")
+    print(
+        "kiosk: books are lent by this timetable (returns are taken at any time):", file=sys.stderr
+    )
+    print("".join(f"  {line}\n" for line in lines), end="", file=sys.stderr)
 
 
 def _make_demo(data_dir: Path) -> None:

@@ -87,11 +87,15 @@ loan_days = 30
 max_renewals = 3
 overdue_block_days = 60
 
+# When the library is open. Outside these windows the kiosk only takes returns; `kiosk run`
+# prints the timetable it uses.
 [timetable]
-# The Monday of any "A" week; weeks then alternate A, B, A, B.
-week_a_starts = 2026-08-31
-# Days the library stays closed (holidays, exams).
-closed_dates = [2026-10-01, 2026-10-02, 2026-10-05, 2026-10-06, 2026-10-07]
+# With windows for "A" or "B" weeks only: the Monday of any A week (weeks then alternate
+# A, B, A, B), for example
+# week_a_starts = 2026-08-31
+# Days the library stays closed (holidays, exams), for example
+# closed_dates = [2026-10-01, 2026-10-02, 2026-10-05]
+closed_dates = []
 
 # One [[timetable.window]] for each opening. grades = [] means every grade;
 # week = "every", "A" or "B".

@@ -13,6 +13,7 @@ from kiosk.store import get_setting
 
 WEEK_A_STARTS = "timetable.week_a_starts"
 _LOOKAHEAD_DAYS = 366
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,37 @@ class Window:
 
     def admits(self, grade: int | None) -> bool:
         return not self.grades or grade is None or grade in self.grades
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One line of the timetable as people say it: these weekdays, these times, these grades."""
+
+    weekdays: tuple[int, ...]  # 0 is Monday
+    opens: dt.time
+    closes: dt.time
+    grades: tuple[int, ...]  # empty: every grade
+    week: Week
+
+    def describe(self) -> str:
+        """In plain words: "Monday to Friday 13:30-14:20, every grade"."""
+        grades = (
+            "every grade"
+            if not self.grades
+            else f"grade {self.grades[0]}"
+            if len(self.grades) == 1
+            else "grades " + ", ".join(map(str, self.grades[:-1])) + f" and {self.grades[-1]}"
+        )
+        weeks = "" if self.week == Week.EVERY else f", {self.week.value} weeks only"
+        hours = f"{self.opens:%H:%M}-{self.closes:%H:%M}"
+        return f"{_day_span(self.weekdays)} {hours}, {grades}{weeks}"
+
+
+def _day_span(days: tuple[int, ...]) -> str:
+    """ "Monday to Friday" for a run of three days or more, else "Monday, Wednesday, Friday"."""
+    if len(days) >= 3 and days == tuple(range(days[0], days[-1] + 1)):
+        return f"{DAY_NAMES[days[0]]} to {DAY_NAMES[days[-1]]}"
+    return ", ".join(DAY_NAMES[d] for d in days)
 
 
 @dataclass(frozen=True)
@@ -95,3 +127,29 @@ class Schedule:
         if any(not w.grades for w in windows):
             return None
         return frozenset().union(*(w.grades for w in windows))
+
+    def openings(self) -> list[Opening]:
+        """The windows gathered back into the lines of kiosk.toml: one per time, grades and
+        week, with all its weekdays (the store keeps one window per weekday)."""
+        days: dict[tuple[dt.time, dt.time, tuple[int, ...], Week], set[int]] = {}
+        for w in self.windows:
+            days.setdefault((w.opens, w.closes, tuple(sorted(w.grades)), w.week), set()).add(
+                w.weekday
+            )
+        lines = [
+            Opening(tuple(sorted(weekdays)), opens, closes, grades, week)
+            for (opens, closes, grades, week), weekdays in days.items()
+        ]
+        return sorted(lines, key=lambda o: (o.opens, o.weekdays))
+
+    def describe(self, today: dt.date) -> list[str]:
+        """The timetable in plain words, one line each, with the closed dates from *today* on."""
+        if not self.windows:
+            return ["The library never opens: the timetable has no opening windows."]
+        lines = [f"Open {o.describe()}" for o in self.openings()]
+        if any(w.week != Week.EVERY for w in self.windows):
+            lines.append(f"The week of {today:%Y-%m-%d} is week {self.week_of(today).value}.")
+        coming = sorted(d for d in self.closed if d >= today)
+        if coming:
+            lines.append("Closed on " + ", ".join(f"{d:%Y-%m-%d}" for d in coming))
+        return lines

@@ -164,3 +164,28 @@ def test_demo_prints_cards_to_try(tmp_path: Path) -> None:
     assert f"Small librarian card: {HELPER_CARD}  PIN {HELPER_PIN}" in stderr
     assert "S0001" in stderr
     assert outcomes[0]["outcome"] == "session_started"
+
+
+def test_a_fresh_kiosk_shows_its_timetable_and_where_to_change_it(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    students = tmp_path / "students.csv"
+    students.write_text("card,name,class,grade\nS0001,Li Hua,5-2,5\n")
+    first = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "import-students", str(students)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.returncode == 0, first.stderr
+    assert f"wrote the default settings to {data / 'kiosk.toml'}" in first.stderr
+    assert "Open Monday to Friday 13:30-14:20, every grade" in first.stderr
+    assert f"edit [timetable] in {data / 'kiosk.toml'}" in first.stderr
+    # The default settings hold no dates that expire; examples are comments.
+    settings = (data / "kiosk.toml").read_text()
+    assert "closed_dates = []" in settings
+    assert "\nweek_a_starts" not in settings
+
+    _, stderr = run_kiosk(data, b"")
+    assert "wrote the default settings" not in stderr
+    assert "Open Monday, Wednesday, Friday 17:00-17:40, grades 5 and 6" in stderr
+    assert "Open now" in stderr or "Closed now" in stderr

@@ -65,3 +65,31 @@ def test_empty_timetable_keeps_the_plain_due_date() -> None:
     day = dt.date(2026, 11, 24)
     assert schedule.next_open_day(day) == day
     assert schedule.next_opening(dt.datetime(2026, 11, 24, 12, tzinfo=TZ)) is None
+
+
+def test_timetable_in_plain_words() -> None:
+    """What the first run and `kiosk run` print: one line per kiosk.toml window, past closed
+    dates left out."""
+    schedule = Schedule(
+        weekdays(0, 1, 2, 3, 4)
+        + tuple(
+            Window(d, dt.time(17), dt.time(17, 40), frozenset({5, 6}), Week.EVERY)
+            for d in (0, 2, 4)
+        )
+        + (Window(3, dt.time(8), dt.time(8, 30), frozenset({2}), Week.B),),
+        frozenset({dt.date(2026, 10, 1), dt.date(2025, 10, 1)}),
+        dt.date(2026, 8, 31),
+    )
+    assert schedule.describe(dt.date(2026, 9, 7)) == [
+        "Open Thursday 08:00-08:30, grade 2, B weeks only",
+        "Open Monday to Friday 13:30-14:20, every grade",
+        "Open Monday, Wednesday, Friday 17:00-17:40, grades 5 and 6",
+        "The week of 2026-09-07 is week B.",
+        "Closed on 2026-10-01",
+    ]
+
+
+def test_an_empty_timetable_says_the_library_never_opens() -> None:
+    assert Schedule((), frozenset(), None).describe(dt.date(2026, 9, 7)) == [
+        "The library never opens: the timetable has no opening windows."
+    ]
