@@ -29,17 +29,19 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, insert, select, text
 
+from kiosk import settings
 from kiosk.models import Copy, Event, Title
 from kiosk.store import Store, get_setting
-from sync import replica
+from sync import wire
 from sync.client import SyncClient, SyncReport
-from sync.server import catalogue, office
 from sync.server.db import Database, database_url
+from sync.server.services import catalogue, kiosks
 
 EVENTS = 10_000
 KIOSKS = 50
 EVENTS_PER_KIOSK = 200
 NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
+DUE = dt.date(2026, 12, 9)
 
 
 def free_port() -> int:
@@ -80,7 +82,7 @@ def enrolled_kiosk(database: Database, folder: Path, url: str, name: str) -> Syn
     folder.mkdir(parents=True, exist_ok=True)
     store = Store.open(folder / "kiosk.db")
     with database.write() as session:
-        code = office.new_enroll_code(session)
+        code = kiosks.new_enroll_code(session)
     client = SyncClient(store, clock=lambda: dt.datetime.now(dt.UTC))
     client.enroll(url, code, name)
     return client
@@ -94,8 +96,11 @@ def loan_events(store: Store, count: int, first_copy: int) -> list[dict]:
     for seq, (kind, (loan, copy, card)) in enumerate(
         [("checkout", x) for x in loans] + [("return", x) for x in loans], start=1
     ):
-        payload = {"loan": loan, "copy": copy, "patron": card}
-        payload |= {"due": "2026-12-09", "where": "bench"} if kind == "checkout" else {}
+        payload = (
+            wire.Checkout(loan=loan, copy=copy, patron=card, due=DUE, where="bench")
+            if kind == "checkout"
+            else wire.Return(loan=loan, copy=copy, patron=card, late_days=0)
+        ).as_json()
         rows.append(
             dict(seq=seq, uuid=str(uuid.uuid4()), type=kind, at=NOW + dt.timedelta(seconds=seq),
                  clock="ok", payload=payload)
@@ -126,7 +131,7 @@ def bench_push(database: Database, folder: Path, url: str) -> None:
     with database.write() as session:
         session.execute(text("CREATE TABLE bench_events AS SELECT * FROM events WHERE 1 = 0"))
     with client.store.read() as db:
-        kiosk_id = int(get_setting(db, replica.KIOSK_ID) or 0)
+        kiosk_id = int(get_setting(db, settings.KIOSK_ID) or 0)
     naive = NOW.replace(tzinfo=None)
     wire_rows = [
         dict(

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from hardware import lights as status_lights
 from hardware import scanner
 from kiosk.config import KioskConfig
-from kiosk.outbox import LATEST_SEEN
+from kiosk.settings import LATEST_SEEN
 from kiosk.store import Store, get_setting
 
 LOW_DISK_BYTES = 50 * 2**20  # below this a loan may fail to be written

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.models import ClosedDate, OpeningWindow, PatronKind, Policy, Week
 from kiosk.rules import DEFAULT_POLICIES
-from kiosk.schedule import WEEK_A_STARTS
+from kiosk.settings import WEEK_A_STARTS
 from kiosk.store import set_setting
 
 FILE_NAME = "kiosk.toml"

@@ -18,21 +18,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from kiosk import outbox, rules
+from kiosk.clock import Moment, read_clock, utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13
 from kiosk.config import KioskSettings
 from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Title
-from kiosk.outbox import Moment
 from kiosk.outcome import Kind, Light, LoanLine, Outcome, Sound
 from kiosk.pins import check_pin
 from kiosk.rules import Refused
 from kiosk.schedule import Schedule
+from kiosk.settings import ENROLLED
 from kiosk.store import Store, StoreError, get_setting
+from sync import wire
 
 Role = Literal["any", "cards", "books"]
 UNDO_SECONDS = 10
 PIN_TIMEOUT_SECONDS = 30
 IDLE_LIGHT_CHECK_SECONDS = 10
-ENROLLED = "sync.enrolled"  # set by the sync client once the kiosk has an office to report to
 
 
 class State(StrEnum):
@@ -47,10 +48,6 @@ class State(StrEnum):
 
 
 SUPERVISOR_STATES = {State.SUPERVISOR, State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _supervisor_mode(state: State) -> Callable[[Kiosk, str | None], list[Outcome]]:
@@ -180,7 +177,7 @@ class Kiosk:
         """Green when the library is open now, amber when it is closed, amber blinking
         when an enrolled kiosk's events have waited too long to reach the office."""
         with self.store.read() as db:
-            return self._idle_light_now(db, outbox.read_clock(db, self.clock(), self.tz))
+            return self._idle_light_now(db, read_clock(db, self.clock(), self.tz))
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -491,7 +488,7 @@ class Kiosk:
             if pin is not None and check_pin(pin, helper.pin_hash):
                 helper.failed_pins = 0
                 helper.locked_until = None
-                outbox.append(db, moment, "supervisor_opened", by=helper.card)
+                outbox.append(db, moment, wire.SupervisorOpened(by=helper.card))
                 self.state, self._pin_card = State.SUPERVISOR, None
                 self._supervisor_card = helper.card
                 return [
@@ -509,7 +506,7 @@ class Kiosk:
             helper.locked_until = moment.at + dt.timedelta(
                 minutes=self.settings.pin_lockout_minutes
             )
-            outbox.append(db, moment, "card_locked", card=helper.card)
+            outbox.append(db, moment, wire.CardLocked(card=helper.card))
             self.state, self._pin_card = State.IDLE, None
             return [self._refusal(Kind.REFUSED, "card_locked", patron=helper.card)]
 
@@ -536,7 +533,7 @@ class Kiosk:
     def _open_for(self, db: Session, moment: Moment, patron: Patron) -> list[Outcome]:
         helper = self._supervisor_card
         self._supervisor_card = None
-        outbox.append(db, moment, "supervisor_closed", by=helper)
+        outbox.append(db, moment, wire.SupervisorClosed(by=helper))
         return [self._start_visit(db, moment, patron, helper_card=helper)]
 
     def _touch_leave(self, _arg: str | None) -> list[Outcome]:
@@ -606,7 +603,7 @@ class Kiosk:
     def _start_visit(
         self, db: Session, moment: Moment, patron: Patron, *, helper_card: str | None
     ) -> Outcome:
-        outbox.append(db, moment, "session_started", patron=patron.card, helper=helper_card)
+        outbox.append(db, moment, wire.SessionStarted(patron=patron.card, helper=helper_card))
         self._visit = _Visit(patron.id, patron.card, helper_card=helper_card)
         self.state = State.SESSION
         return self._session_view(db, moment, patron, Kind.SESSION_STARTED)
@@ -648,7 +645,7 @@ class Kiosk:
         if visit is None:
             return []
         outbox.append(
-            db, moment, "session_ended", patron=visit.card, reason=why, taken=len(visit.taken)
+            db, moment, wire.SessionEnded(patron=visit.card, reason=why, taken=len(visit.taken))
         )
         self._forget_returned(db, moment)
         self._visit = None
@@ -669,7 +666,7 @@ class Kiosk:
             if self._visit is not None:
                 return self._end_visit(db, moment, why)
             if self._supervisor_card is not None:
-                outbox.append(db, moment, "supervisor_closed", by=self._supervisor_card)
+                outbox.append(db, moment, wire.SupervisorClosed(by=self._supervisor_card))
             was = self.state
             self.state, self._pin_card, self._supervisor_card = State.IDLE, None, None
             if was == State.IDLE:
@@ -686,7 +683,7 @@ class Kiosk:
     @contextmanager
     def _transaction(self) -> Iterator[tuple[Session, Moment]]:
         with self.store.write() as db:
-            moment = outbox.read_clock(db, self.clock(), self.tz)
+            moment = read_clock(db, self.clock(), self.tz)
             self._clock_seen = moment.clock
             yield db, moment
 

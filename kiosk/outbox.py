@@ -4,58 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiosk import clock
+from kiosk.clock import Moment
 from kiosk.models import Event
-from kiosk.store import get_setting, set_setting
-
-LATEST_SEEN = "clock.latest_seen"
+from sync import wire
 
 
-@dataclass(frozen=True)
-class Moment:
-    """The time of one action: the kiosk clock's reading and what the kiosk thinks of it."""
+def append(session: Session, moment: Moment, payload: wire.Payload) -> Event:
+    """Add an event after the last one, in the caller's (write) transaction.
 
-    at: dt.datetime  # aware
-    tz: ZoneInfo
-    clock: str = "ok"  # "backwards" when earlier than a time the kiosk has already seen
-
-    @property
-    def local(self) -> dt.datetime:
-        return self.at.astimezone(self.tz)
-
-    @property
-    def today(self) -> dt.date:
-        return self.local.date()
-
-
-def read_clock(session: Session, now: dt.datetime, tz: ZoneInfo) -> Moment:
-    """A Moment for *now*, marked "backwards" if the kiosk has already seen a later time."""
-    latest = get_setting(session, LATEST_SEEN)
-    if latest is not None and now < dt.datetime.fromisoformat(latest):
-        return Moment(now, tz, "backwards")
-    return Moment(now, tz)
-
-
-def append(session: Session, moment: Moment, type_: str, **payload: Any) -> Event:
-    """Add an event after the last one, in the caller's (write) transaction."""
+    The payload's model (in sync.wire, the contract with the office) gives the event's type.
+    """
     last = session.scalar(select(func.max(Event.seq))) or 0
     event = Event(
         seq=last + 1,
         uuid=str(uuid.uuid4()),
-        type=type_,
+        type=payload.event_type,
         at=moment.at,
         clock=moment.clock,
-        payload=payload,
+        payload=payload.as_json(),
     )
     session.add(event)
-    if moment.clock == "ok":
-        set_setting(session, LATEST_SEEN, moment.at.isoformat())
+    clock.seen(session, moment)
     return event
 
 

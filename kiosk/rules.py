@@ -15,10 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from kiosk import outbox
+from kiosk.clock import Moment
 from kiosk.codes import is_isbn13
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, PatronKind, Policy, Title
-from kiosk.outbox import Moment
 from kiosk.schedule import Schedule
+from sync import wire
 
 # Used where the store has no policy for a kind of patron (kiosk.toml writes all of them).
 DEFAULT_POLICIES: dict[PatronKind, dict[str, int]] = {
@@ -210,13 +211,14 @@ def checkout(
     outbox.append(
         session,
         moment,
-        "checkout",
-        loan=loan.id,
-        copy=copy.code,
-        patron=patron.card,
-        due=loan.due_date.isoformat(),
-        where=where,
-        override_by=loan.override_by,
+        wire.Checkout(
+            loan=loan.id,
+            copy=copy.code,
+            patron=patron.card,
+            due=loan.due_date,
+            where=where,
+            override_by=loan.override_by,
+        ),
     )
     return Lent(loan, implicit, max(0, policy.max_loans - len(loans) - 1))
 
@@ -234,14 +236,16 @@ def _close(session: Session, moment: Moment, loan: Loan, *, implicit: bool) -> L
     loan.implicit_return = implicit
     if loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
         loan.copy.status = CopyStatus.AVAILABLE  # a lost book that comes back is found
+    returned = wire.ImplicitReturn if implicit else wire.Return
     outbox.append(
         session,
         moment,
-        "implicit_return" if implicit else "return",
-        loan=loan.id,
-        copy=loan.copy.code,
-        patron=loan.patron.card if loan.patron else None,
-        late_days=overdue_days(loan, moment.today),
+        returned(
+            loan=loan.id,
+            copy=loan.copy.code,
+            patron=loan.patron.card if loan.patron else None,
+            late_days=overdue_days(loan, moment.today),
+        ),
     )
     return loan
 
@@ -250,7 +254,7 @@ def undo_checkout(session: Session, moment: Moment, loan: Loan) -> None:
     """Take back a loan made by mistake a moment ago ("not this book")."""
     loan.returned_at = moment.at
     loan.copy.status = CopyStatus.AVAILABLE
-    outbox.append(session, moment, "checkout_undone", loan=loan.id, copy=loan.copy.code)
+    outbox.append(session, moment, wire.CheckoutUndone(loan=loan.id, copy=loan.copy.code))
 
 
 def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> Loan:
@@ -264,11 +268,7 @@ def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> L
     outbox.append(
         session,
         moment,
-        "renew",
-        loan=loan.id,
-        copy=loan.copy.code,
-        patron=loan.patron.card,
-        due=loan.due_date.isoformat(),
+        wire.Renew(loan=loan.id, copy=loan.copy.code, patron=loan.patron.card, due=loan.due_date),
     )
     return loan
 
@@ -286,7 +286,7 @@ def mark_copy(
     if loan is not None and status != CopyStatus.LOST:
         returned = _close(session, moment, loan, implicit=False)
     copy.status = status
-    outbox.append(session, moment, "copy_status", copy=copy.code, status=status, by=by)
+    outbox.append(session, moment, wire.CopyStatusSet(copy=copy.code, status=status, by=by))
     return returned
 
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.models import ClosedDate, OpeningWindow, Week
+from kiosk.settings import WEEK_A_STARTS
 from kiosk.store import get_setting
 
-WEEK_A_STARTS = "timetable.week_a_starts"
 _LOOKAHEAD_DAYS = 366
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 

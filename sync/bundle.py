@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from kiosk import settings
 from kiosk.store import Store, get_setting, set_setting
 from sync import replica, wire
 
@@ -83,7 +84,7 @@ def export_events(store: Store, path: Path, now: dt.datetime) -> int:
     """Write the events the office has not acknowledged to *path*; return how many."""
     token = replica.load_token(store)
     with store.read() as db:
-        kiosk_id = int(get_setting(db, replica.KIOSK_ID) or 0)
+        kiosk_id = int(get_setting(db, settings.KIOSK_ID) or 0)
         start = replica.first_unacked(db) or replica.last_seq(db) + 1
         events = replica.events_from(db, start, None)
         content = {
@@ -94,7 +95,7 @@ def export_events(store: Store, path: Path, now: dt.datetime) -> int:
             "acked_seq": replica.highest_acked(db),
             "waiting": len(events),
             "events": [e.model_dump(mode="json") for e in events],
-            "cursor": get_setting(db, replica.CURSOR) or None,
+            "cursor": get_setting(db, settings.CURSOR) or None,
         }
     write(path, sign(key_for_token(token), content))
     return len(events)
@@ -113,15 +114,15 @@ def import_reply(store: Store, path: Path, today: dt.date) -> tuple[int, int]:
     except (KeyError, ValidationError) as exc:
         raise BundleError(f"{path}: the reply is incomplete ({exc})") from exc
     with store.write() as db:
-        if str(content["kiosk_id"]) != (get_setting(db, replica.KIOSK_ID) or ""):
+        if str(content["kiosk_id"]) != (get_setting(db, settings.KIOSK_ID) or ""):
             raise BundleError(f"{path}: this reply is for another kiosk")
         acked = replica.acknowledge(db, ack.highest_seq, ack.server_time, None) if ack else 0
-        current_db, current_v = wire.split_cursor(get_setting(db, replica.CURSOR))
+        current_db, current_v = wire.split_cursor(get_setting(db, settings.CURSOR))
         reply_db, reply_v = wire.split_cursor(page.cursor)
         if current_db == reply_db and current_v >= reply_v:
             return acked, 0  # this kiosk already has these changes (or newer ones)
         replica.apply_changes(db, page.changes, today)
-        set_setting(db, replica.CURSOR, page.cursor)
+        set_setting(db, settings.CURSOR, page.cursor)
     return acked, len(page.changes)
 
 

@@ -26,8 +26,9 @@ from tenacity import (
 )
 from urllib3.util.retry import Retry
 
-from kiosk.engine import utc_now
-from kiosk.store import Store, StoreError, set_setting
+from kiosk import settings
+from kiosk.clock import utc_now
+from kiosk.store import Store, StoreError, get_setting, set_setting
 from sync import replica, wire
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class SyncClient:
     def pull(self, report: SyncReport, progress: Progress | None = None) -> None:
         url, token = self._office()
         with self.store.read() as db:
-            cursor = replica.get_setting(db, replica.CURSOR) or None
+            cursor = get_setting(db, settings.CURSOR) or None
         done = 0
         while True:
             params = {"limit": str(PULL_PAGE)}
@@ -188,7 +189,7 @@ class SyncClient:
             page = wire.ChangesPage.model_validate(raw)
             with self.store.write() as db:
                 replica.apply_changes(db, page.changes, self.clock().date())
-                set_setting(db, replica.CURSOR, page.cursor)
+                set_setting(db, settings.CURSOR, page.cursor)
             report.reset = report.reset or page.reset
             report.pulled += len(page.changes)
             done += len(page.changes)
@@ -208,7 +209,7 @@ class SyncClient:
     def _note_error(self, message: str) -> None:
         try:
             with self.store.write() as db:
-                set_setting(db, replica.LAST_ERROR, message)
+                set_setting(db, settings.LAST_ERROR, message)
         except StoreError:
             log.exception("could not note the sync result")
 

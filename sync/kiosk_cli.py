@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.clock import utc_now
 from kiosk.config import KioskConfig
-from kiosk.engine import utc_now
 from kiosk.store import Store
 from sync import bundle, replica
 

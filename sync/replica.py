@@ -16,20 +16,22 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
-from kiosk.engine import ENROLLED
+from kiosk.clock import CLOCK_WARNING_SECONDS
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Title
 from kiosk.outbox import pending
+from kiosk.settings import (
+    CLOCK_OFFSET,
+    CURSOR,
+    ENROLLED,
+    KIOSK_ID,
+    LAST_ERROR,
+    LAST_SYNC,
+    OFFICE_RULES,
+)
 from kiosk.store import Store, get_setting, set_setting
 from sync import wire
 
-KIOSK_ID = "sync.kiosk_id"
-CURSOR = "sync.cursor"
-LAST_SYNC = "sync.last_sync"
-CLOCK_OFFSET = "sync.clock_offset_seconds"
-LAST_ERROR = "sync.last_error"
-OFFICE_RULES = "sync.office_rules"
 TOKEN_FILE = "sync-token"
-CLOCK_WARNING_SECONDS = 180  # "a few minutes" off the office's clock
 
 
 class NotEnrolled(Exception):

@@ -1,42 +1,68 @@
 """The wire format between a kiosk and the office: what each request and reply holds.
 
 Pydantic models only, so the kiosk can import this without the server's web framework.
+
+The event contract lives here too: one payload model per event type. The kiosk writes every
+event through them (``kiosk.outbox.append``) and the office validates each event's payload by
+its type before anything is stored (``WireEvent``). Types are strict: a number is not text, a
+boolean is not a number. Fields a newer kiosk adds are kept, not refused; an event type this
+office does not know is stored and listed, and its payload need only be a JSON object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
+    StrictStr,
     StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
 )
+
+from kiosk.models import CopyStatus
 
 API = "/api/v1"
 
 Uuid = Annotated[
-    str,
+    StrictStr,
     StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
 ]
 Seq = Annotated[StrictInt, Field(ge=1, le=2**62)]
+Count = Annotated[StrictInt, Field(ge=0, le=2**62)]
+# A kiosk without a battery clock may start in 1970; a time far beyond this century is garbage
+# (and a correction by the measured offset must stay a date).
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 
 
-def _text_or_time(value: object) -> object:
+def _text_only(value: object) -> object:
     # No coercion: a number where a time belongs is a bad request, not a time in 1970.
-    if not isinstance(value, str | dt.datetime):
-        raise ValueError("a time is written as ISO 8601 text, e.g. 2026-11-24T13:45:00+08:00")
+    if not isinstance(value, str | dt.date):
+        raise ValueError("a time or date is ISO 8601 text, e.g. 2026-11-24T13:45:00+08:00")
     return value
 
 
-Time = Annotated[AwareDatetime, BeforeValidator(_text_or_time)]
+def _in_range(value: dt.date) -> dt.date:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"a date between {EARLIEST} and {LATEST} is expected")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(_in_range)]
+Date = Annotated[dt.date, BeforeValidator(_text_only), AfterValidator(_in_range)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-# Events the kiosk writes today; new kinds are stored and shown, not refused.
+Code = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]  # card or copy
+Words = Annotated[StrictStr, StringConstraints(max_length=200)]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
 MAX_BATCH = 1000
 MAX_PAGE = 5000
@@ -44,6 +70,126 @@ MAX_PAGE = 5000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# -- the event contract: one payload per event type --------------------------------------------
+
+
+class Payload(BaseModel):
+    """What one kind of event says. Subclasses name their event type."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    event_type: ClassVar[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """The payload as the outbox stores it and the wire carries it."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Checkout(Payload):
+    event_type = "checkout"
+    loan: Uuid
+    copy_code: Code = Field(alias="copy")  # the barcode, or the ISBN of an unlabelled copy
+    patron: Code
+    due: Date
+    where: Words
+    override_by: Code | None = None  # the small librarian who allowed a loan over the limit
+
+
+class Return(Payload):
+    event_type = "return"
+    loan: Uuid
+    copy_code: Code = Field(alias="copy")
+    patron: Code | None
+    late_days: Count
+
+
+class ImplicitReturn(Return):
+    """Closed without a scan: the book was lent again (the reader had given it back)."""
+
+    event_type = "implicit_return"
+
+
+class CheckoutUndone(Payload):
+    event_type = "checkout_undone"
+    loan: Uuid
+    copy_code: Code = Field(alias="copy")
+
+
+class Renew(Payload):
+    event_type = "renew"
+    loan: Uuid
+    copy_code: Code = Field(alias="copy")
+    patron: Code
+    due: Date
+
+
+class CopyStatusSet(Payload):
+    event_type = "copy_status"
+    copy_code: Code = Field(alias="copy")
+    status: CopyStatus
+    by: Code  # the small librarian's card
+
+
+class SessionStarted(Payload):
+    event_type = "session_started"
+    patron: Code
+    helper: Code | None = None  # a small librarian opened it for a student without a card
+
+
+class SessionEnded(Payload):
+    event_type = "session_ended"
+    patron: Code
+    reason: Annotated[StrictStr, StringConstraints(max_length=32)]
+    taken: Count
+
+
+class SupervisorOpened(Payload):
+    event_type = "supervisor_opened"
+    by: Code
+
+
+class SupervisorClosed(Payload):
+    event_type = "supervisor_closed"
+    by: Code | None
+
+
+class CardLocked(Payload):
+    """Too many wrong PINs: the small librarian's card is locked for a while."""
+
+    event_type = "card_locked"
+    card: Code
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    model.event_type: model
+    for model in (
+        Checkout,
+        Return,
+        ImplicitReturn,
+        CheckoutUndone,
+        Renew,
+        CopyStatusSet,
+        SessionStarted,
+        SessionEnded,
+        SupervisorOpened,
+        SupervisorClosed,
+        CardLocked,
+    )
+}
+
+
+def payload_of(event_type: str, data: dict[str, Any]) -> Payload | None:
+    """The typed payload of a known event type (None for a type this office does not know)."""
+    model = PAYLOADS.get(event_type)
+    return None if model is None else model.model_validate(data)
+
+
+def problems(exc: ValidationError) -> str:
+    """What is wrong, field by field, without repeating the input (it may be large or hostile)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
+    )
 
 
 class EnrollRequest(_Strict):
@@ -68,14 +214,29 @@ class WireEvent(_Strict):
     clock: Literal["ok", "backwards"]
     payload: dict[str, Any]
 
+    @field_validator("payload")
+    @classmethod
+    def _fits_its_type(cls, payload: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        event_type = info.data.get("type")
+        if event_type is None:  # the type itself was refused; that error says enough
+            return payload
+        try:
+            payload_of(event_type, payload)
+        except ValidationError as exc:
+            raise ValueError(f"not a valid {event_type} event: {problems(exc)}") from None
+        return payload
+
+    def data(self) -> Payload | None:
+        return payload_of(self.type, self.payload)
+
 
 class PushRequest(_Strict):
     sent_at: Time = Field(description="the kiosk clock when the request left")
     events: Annotated[list[WireEvent], Field(max_length=MAX_BATCH)]
-    waiting: Annotated[int, Field(ge=0)] = Field(
+    waiting: Count = Field(
         0, description="events on the kiosk not yet acknowledged, this batch included"
     )
-    acked_seq: Annotated[int, Field(ge=0)] = Field(
+    acked_seq: Count = Field(
         0, description="the highest sequence the office has acknowledged to this kiosk"
     )
 

@@ -23,7 +23,7 @@ from hardware import doctor
 from hardware.standin import ReplayDevice, hid_events, key_events, press
 from kiosk import config
 from kiosk.cli import main
-from kiosk.outbox import LATEST_SEEN
+from kiosk.settings import LATEST_SEEN
 from kiosk.store import Store, set_setting
 
 NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)

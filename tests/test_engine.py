@@ -596,7 +596,7 @@ def test_full_disk_is_a_fault_and_nothing_is_half_written(
 def test_kiosk_that_syncs_forgets_a_loan_once_its_return_is_acknowledged(
     kiosk: Kiosk, clock: FakeClock, store: Store
 ) -> None:
-    from kiosk.engine import ENROLLED
+    from kiosk.settings import ENROLLED
     from kiosk.store import set_setting
 
     with store.write() as db:
@@ -621,7 +621,7 @@ def test_kiosk_that_syncs_forgets_a_loan_once_its_return_is_acknowledged(
 def test_enrolled_kiosk_blinks_amber_when_loans_wait_long_for_the_office(
     kiosk: Kiosk, clock: FakeClock, store: Store
 ) -> None:
-    from kiosk.engine import ENROLLED
+    from kiosk.settings import ENROLLED
     from kiosk.store import set_setting
 
     scan(kiosk, clock, "S1")

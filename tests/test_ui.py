@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from kiosk import config
-from kiosk.engine import ENROLLED, Kiosk
+from kiosk.engine import Kiosk
 from kiosk.headless import Input, Scan
 from kiosk.models import Copy, CopyStatus, Event, Setting
 from kiosk.outcome import Kind, Light, Outcome
+from kiosk.settings import ENROLLED
 from kiosk.store import Store, get_setting, set_setting
 from kiosk.ui import LANGUAGE, SETUP_DONE
 from kiosk.ui.driver import headless_environment

@@ -37,9 +37,11 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from kiosk import outbox, showcase
-from kiosk.engine import ENROLLED, UNDO_SECONDS, Kiosk, Role, State
+from kiosk.clock import CLOCK_WARNING_SECONDS
+from kiosk.engine import UNDO_SECONDS, Kiosk, Role, State
 from kiosk.headless import Input, Scan, handle_line
 from kiosk.outcome import Kind, Light, LoanLine, Outcome
+from kiosk.settings import ENROLLED
 from kiosk.store import get_setting, set_setting
 from kiosk.ui import DESIGN_SIZE, LANGUAGE, SETUP_DONE, messages
 from kiosk.ui.i18n import LANGUAGES, tr
@@ -832,7 +834,7 @@ class KioskApp(App):
         page.status = f"{status} {said}".strip()
         if self.clock_warning:
             page.warning = tr._("The kiosk clock went backwards: please check the date and time.")
-        elif offset is not None and abs(offset) > replica.CLOCK_WARNING_SECONDS:
+        elif offset is not None and abs(offset) > CLOCK_WARNING_SECONDS:
             page.warning = tr._(
                 "The kiosk clock is {minutes} minutes off the office's: please check the date "
                 "and time."

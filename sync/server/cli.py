@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from kiosk.importer import BadImportFile
-from sync.server import catalogue, office
+from sync.bundle import BundleError
 from sync.server.db import Database, database_url
+from sync.server.services import Refusal, bundles, catalogue, conflicts, kiosks, loans
 
 DB_ENV = "LIBRARY_SERVER_DB"
 
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _COMMANDS[args.command](database, args)
-    except (catalogue.CatalogueError, office.Refusal) as exc:
+    except (Refusal, BundleError) as exc:
         print(f"library-server: {exc}", file=sys.stderr)
         return 1
     except BadImportFile as exc:
@@ -119,7 +123,7 @@ def _import(database: Database, args: argparse.Namespace) -> int:
 
 def _enroll_code(database: Database, _args: argparse.Namespace) -> int:
     with database.write() as session:
-        code = office.new_enroll_code(session)
+        code = kiosks.new_enroll_code(session)
     print("On the kiosk, run: kiosk enroll URL CODE   (the code works once, for a day)")
     print(code)
     return 0
@@ -127,10 +131,10 @@ def _enroll_code(database: Database, _args: argparse.Namespace) -> int:
 
 def _kiosks(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
-        lines = office.kiosks(session)
+        lines = kiosks.kiosks(session)
     for k in lines:
         if args.json:
-            print(json.dumps(k.as_dict(), ensure_ascii=False))
+            print(_json_line(k))
             continue
         synced = k.last_sync.strftime("%Y-%m-%d %H:%M") if k.last_sync else "never"
         offset = "?" if k.clock_offset_seconds is None else f"{k.clock_offset_seconds:+.1f} s"
@@ -146,35 +150,34 @@ def _kiosks(database: Database, args: argparse.Namespace) -> int:
 
 def _loans(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
-        loans = office.current_loans(session)
-    for loan in loans:
+        lines = loans.current_loans(session)
+    for loan in lines:
         if args.json:
-            print(json.dumps(loan, ensure_ascii=False))
+            print(_json_line(loan))
         else:
             print(
-                f"{loan['patron'] or '?':10} {loan['name'] or '?':10} {loan['copy']:14} "
-                f"{(loan['title'] or '?')[:30]:30} due {loan['due']}  at {loan['where']}"
+                f"{loan.patron or '?':10} {loan.name or '?':10} {loan.copy:14} "
+                f"{(loan.title or '?')[:30]:30} due {loan.due}  at {loan.where}"
             )
     return 0
 
 
 def _revoke(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
-        kiosk = office.revoke(session, args.kiosk)
+        kiosk = kiosks.revoke(session, args.kiosk)
     print(f"kiosk {kiosk.name} (id {kiosk.id}) is revoked; it must be enrolled again")
     return 0
 
 
 def _conflicts(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
-        rows = office.conflicts(session)
+        rows = conflicts.conflicts(session)
     for row in rows:
         if args.json:
-            print(json.dumps(row, ensure_ascii=False))
+            print(_json_line(row))
         else:
             print(
-                f"{row['id']:4} {row['found_at'][:16]} {row['kiosk']:12} "
-                f"{row['kind']}: {row['detail']}"
+                f"{row.id:4} {row.found_at:%Y-%m-%d %H:%M} {row.kiosk:12} {row.kind}: {row.detail}"
             )
     return 0
 
@@ -204,8 +207,6 @@ def _rules(database: Database, args: argparse.Namespace) -> int:
 
 
 def _export_bundle(database: Database, args: argparse.Namespace) -> int:
-    from sync.server import bundles
-
     with database.read() as session:
         count = bundles.export_for_kiosk(database, session, args.kiosk, args.path)
     print(f"wrote {count} changes to {args.path}")
@@ -213,20 +214,23 @@ def _export_bundle(database: Database, args: argparse.Namespace) -> int:
 
 
 def _import_bundle(database: Database, args: argparse.Namespace) -> int:
-    from sync.bundle import BundleError
-    from sync.server import bundles
-
-    try:
-        reply_path, reply = bundles.import_bundle(database, args.file, args.reply)
-    except BundleError as exc:
-        print(f"library-server: {exc}", file=sys.stderr)
-        return 1
+    reply_path, reply = bundles.import_bundle(database, args.file, args.reply)
     print(
         f"{reply.stored} new events stored, highest sequence {reply.highest_seq}"
         + (f", {len(reply.conflicts)} conflicts" if reply.conflicts else "")
     )
     print(f"reply for the kiosk written to {reply_path}")
     return 0
+
+
+def _json_line(line: Any) -> str:
+    """One listing line (a service's dataclass) as a JSON object, times in ISO 8601."""
+
+    def plain(value: object) -> object:
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+    row = {k: plain(v) for k, v in dataclasses.asdict(line).items()}
+    return json.dumps(row, ensure_ascii=False)
 
 
 _COMMANDS = {

@@ -16,9 +16,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from kiosk import settings
 from kiosk.models import Copy, Event, Loan, Patron
-from kiosk.store import set_setting
-from sync import replica
+from kiosk.store import get_setting, set_setting
+from sync import replica, wire
 from sync.client import OfficeUnreachable
 from sync.server import models as office_models
 from tests.sync.support import DroppingProxy, KioskUnderTest, Office, enrolled
@@ -59,7 +60,7 @@ def assert_agree(office: Office, *kiosks: KioskUnderTest) -> None:
     for kiosk in kiosks:
         with kiosk.store.read() as db:
             assert replica.status(db).pending == 0
-            kiosk_id = int(replica.get_setting(db, replica.KIOSK_ID) or 0)
+            kiosk_id = int(get_setting(db, settings.KIOSK_ID) or 0)
         assert [(seq, uuid) for k, seq, uuid in held if k == kiosk_id] == kiosk_events(kiosk)
     expected = open_loans_at_office(office)
     for kiosk in kiosks:
@@ -144,7 +145,7 @@ def test_reply_lost_after_the_office_committed(office: Office, make_kiosk) -> No
     kiosk = enrolled(office, make_kiosk, sync=True)
     proxy = DroppingProxy(office.port)
     with kiosk.store.write() as db:
-        set_setting(db, replica.ENROLLED, proxy.url)
+        set_setting(db, settings.ENROLLED, proxy.url)
     try:
         kiosk.lend("S1", "B001")
         proxy.drop_next = 10  # more than the client's own retries: this sync fails
@@ -176,12 +177,13 @@ def test_server_killed_in_the_middle_of_a_batch(
     kiosk = enrolled(office, make_kiosk, sync=True)
     kiosk.lend("S1", "B001")
     from kiosk import outbox
+    from kiosk.clock import read_clock
     from tests.conftest import TZ
 
     with kiosk.store.write() as db:  # a long day of sessions: a big first batch
-        moment = outbox.read_clock(db, kiosk.clock(), TZ)
+        moment = read_clock(db, kiosk.clock(), TZ)
         for n in range(6000):
-            outbox.append(db, moment, "session_started", patron=f"S{n % 5}", helper=None)
+            outbox.append(db, moment, wire.SessionStarted(patron=f"S{n % 5}"))
     kiosk.lend("S2", "B002")
 
     failed: list[Exception] = []
@@ -226,7 +228,7 @@ def test_server_gone_in_the_middle_of_a_pull(
     with pytest.raises(OfficeUnreachable):
         kiosk.client.sync(progress=power_cut_after_first_page)
     with kiosk.store.read() as db:
-        cursor = replica.get_setting(db, replica.CURSOR) or ""
+        cursor = get_setting(db, settings.CURSOR) or ""
         # The first page (five students) and its cursor were kept together; nothing after.
         assert db.scalar(select(func.count()).select_from(Patron)) == 5
         assert db.scalar(select(func.count()).select_from(Copy)) == 0

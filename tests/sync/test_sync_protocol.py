@@ -18,7 +18,6 @@ from sqlalchemy import delete, func, select
 
 from kiosk.cli import main as kiosk_main
 from kiosk.cli import open_data
-from kiosk.engine import ENROLLED
 from kiosk.models import (
     ClosedDate,
     Copy,
@@ -29,6 +28,7 @@ from kiosk.models import (
     Patron,
     Policy,
 )
+from kiosk.settings import ENROLLED
 from kiosk.store import get_setting
 from sync import replica
 from sync.client import OfficeRefused
@@ -344,7 +344,7 @@ def test_a_kiosk_copy_status_mark_reaches_the_office(office: Office, make_kiosk)
     kiosk = enrolled(office, make_kiosk)
     kiosk.client.sync()
     from kiosk import rules
-    from kiosk.outbox import read_clock
+    from kiosk.clock import read_clock
     from tests.conftest import TZ
 
     with kiosk.store.write() as db:

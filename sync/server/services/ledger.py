@@ -7,135 +7,61 @@ what does not fit its records is applied as well as it can be and listed as a co
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from kiosk.clock import utc_now
 from kiosk.models import CopyStatus
 from sync import wire
-from sync.server.models import Change, Conflict, Copy, Event, Kiosk, Loan, Patron, Title
+from sync.server.db import Database
+from sync.server.models import Conflict, Copy, Event, Kiosk, Loan, Patron, Title
+from sync.server.services import Contradiction
+from sync.server.services.changes import Changes
 
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
 
 
-class SequenceReused(Exception):
+class SequenceReused(Contradiction):
     """The kiosk sent a sequence number the office holds with another event."""
 
 
-# -- what kiosks pull ------------------------------------------------------------------------
-
-
-def record_changes(
-    session: Session, items: Iterable[tuple[str, str, dict[str, Any] | None]]
-) -> None:
-    """Make each (kind, key) the newest change, replacing an older change of the same row."""
-    latest = {(kind, key): data for kind, key, data in items}
-    if not latest:
-        return
-    session.flush()
-    keys_by_kind: dict[str, list[str]] = defaultdict(list)
-    for kind, key in latest:
-        keys_by_kind[kind].append(key)
-    for kind, keys in keys_by_kind.items():
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            session.execute(delete(Change).where(Change.kind == kind, Change.key.in_(chunk)))
-    session.execute(
-        insert(Change), [dict(kind=k, key=key, data=d) for (k, key), d in latest.items()]
-    )
-
-
-def record_change(session: Session, kind: str, key: str, data: dict[str, Any] | None) -> None:
-    record_changes(session, [(kind, key, data)])
-
-
-class Changes:
-    """The rows one transaction changed, written to the change log once, at its end."""
-
-    def __init__(self) -> None:
-        self._rows: dict[int, Title | Copy | Patron | Loan] = {}
-
-    def add(self, row: Title | Copy | Patron | Loan) -> None:
-        self._rows[id(row)] = row
-
-    def write(self, session: Session) -> None:
-        session.add_all(self._rows.values())
-        session.flush()  # every new row has its id now
-        items = []
-        for row in self._rows.values():
-            if isinstance(row, Title):
-                items.append(("title", str(row.id), title_data(row)))
-            elif isinstance(row, Copy):
-                items.append(("copy", str(row.id), copy_data(row)))
-            elif isinstance(row, Patron):
-                items.append(("patron", row.card, patron_data(row)))
-            elif row.copy_id is not None:  # a loan of a copy the office does not know stays here
-                items.append(("loan", row.id, loan_data(row)))
-        record_changes(session, items)
-        self._rows.clear()
-
-
-def title_data(title: Title) -> dict[str, Any]:
-    return {
-        "id": title.id,
-        "isbn": title.isbn,
-        "title": title.title,
-        "author": title.author,
-        "publisher": title.publisher,
-        "year": title.year,
-        "classification": title.classification,
-        "added_on": title.added_on.isoformat(),
-    }
-
-
-def copy_data(copy: Copy) -> dict[str, Any]:
-    return {
-        "id": copy.id,
-        "barcode": copy.barcode,
-        "title_id": copy.title_id,
-        "status": copy.status,
-        "shelf": copy.shelf,
-    }
-
-
-def patron_data(patron: Patron) -> dict[str, Any]:
-    return {
-        "card": patron.card,
-        "name": patron.name,
-        "kind": patron.kind,
-        "class_name": patron.class_name,
-        "grade": patron.grade,
-        "active": patron.active and not patron.deleted,
-    }
-
-
-def loan_data(loan: Loan) -> dict[str, Any]:
-    return {
-        "id": loan.id,
-        "copy_id": loan.copy_id,
-        # Who has a book is sent only while they have it (privacy on every kiosk).
-        "patron": loan.patron_card if loan.returned_at is None else None,
-        "lent_at": loan.lent_at.isoformat(),
-        "due_date": loan.due_date.isoformat(),
-        "returned_at": loan.returned_at.isoformat() if loan.returned_at else None,
-        "renewals": loan.renewals,
-        "lent_where": loan.lent_where,
-        "implicit_return": loan.implicit_return,
-    }
-
-
-def changed(session: Session, *rows: Title | Copy | Patron | Loan) -> None:
-    changes = Changes()
-    for row in rows:
-        changes.add(row)
-    changes.write(session)
-
-
 # -- push ------------------------------------------------------------------------------------
+
+
+def receive_events(
+    database: Database,
+    session: Session,
+    kiosk: Kiosk,
+    events: list[wire.WireEvent],
+    *,
+    acked_seq: int,
+    waiting: int,
+    offset: float,
+) -> wire.PushReply:
+    """Store and apply *events* (from the API or a USB bundle) in the caller's transaction."""
+    if acked_seq > kiosk.applied_seq:
+        # The kiosk holds acknowledgements this database no longer has: it was restored from
+        # a backup. A new identity makes every kiosk take a fresh full copy.
+        database.new_identity(session)
+    kiosk.clock_offset_seconds = offset
+    result = receive(session, kiosk, events, now=utc_now(), offset=offset, waiting=waiting)
+    return wire.PushReply(
+        highest_seq=result.highest_seq,
+        gaps=result.gaps,
+        stored=result.stored,
+        conflicts=[
+            wire.Conflict(
+                id=c.id, kind=c.kind, copy_code=c.copy_code, loan=c.loan_id, detail=c.detail
+            )
+            for c in result.conflicts
+        ],
+        server_time=utc_now(),
+        clock_offset_seconds=offset,
+    )
 
 
 @dataclass
@@ -221,10 +147,11 @@ def receive(
         following += 1
     waiting_beyond = sorted(by_seq)
     changes = Changes()
-    books = _Books.load(session, ready)
+    payloads = [wire.payload_of(event.type, event.payload) for event in ready]
+    books = _Books.load(session, payloads)
     with session.no_autoflush:  # one batch is looked up once, then written once
-        for event in ready:
-            result.conflicts.extend(apply(session, kiosk, event, changes, books))
+        for event, payload in zip(ready, payloads, strict=True):
+            result.conflicts.extend(apply(session, kiosk, event, payload, changes, books))
     if ready:
         session.execute(
             update(Event)
@@ -260,13 +187,18 @@ def _gaps(applied: int, beyond: list[int]) -> list[tuple[int, int]]:
 
 
 def apply(
-    session: Session, kiosk: Kiosk, event: Event, changes: Changes, books: _Books
+    session: Session,
+    kiosk: Kiosk,
+    event: Event,
+    payload: wire.Payload | None,
+    changes: Changes,
+    books: _Books,
 ) -> list[Conflict]:
-    handler = _HANDLERS.get(event.type)
+    handler = _HANDLERS.get(type(payload))
     if handler is None:
-        return []  # sessions, supervisor menu, PIN lock-outs: kept in the event record only
+        return []  # sessions, supervisor menu, PIN lock-outs, new kinds: kept as events only
     found: list[Conflict] = []
-    handler(_Context(session, kiosk, event, found, changes, books))
+    handler(_Context(session, kiosk, event, found, changes, books), payload)
     return found
 
 
@@ -281,10 +213,10 @@ class _Books:
     open_loans: dict[int, Loan]  # by copy id
 
     @classmethod
-    def load(cls, session: Session, events: list[Event]) -> _Books:
-        loan_ids = {str(e.payload.get("loan")) for e in events if e.payload.get("loan")}
-        codes = {str(e.payload.get("copy")) for e in events if e.payload.get("copy")}
-        cards = {str(e.payload.get("patron")) for e in events if e.payload.get("patron")}
+    def load(cls, session: Session, payloads: list[wire.Payload | None]) -> _Books:
+        loan_ids = {p.loan for p in payloads if isinstance(p, _LOAN_EVENTS)}
+        codes = {p.copy_code for p in payloads if isinstance(p, _COPY_EVENTS)}
+        cards = {p.patron for p in payloads if isinstance(p, _PATRON_EVENTS) and p.patron}
 
         def fetch(column: Any, values: set[str]) -> list[Any]:
             found: list[Any] = []
@@ -343,10 +275,6 @@ class _Context:
     books: _Books
 
     @property
-    def payload(self) -> dict[str, Any]:
-        return self.event.payload
-
-    @property
     def at(self) -> dt.datetime:
         return self.event.corrected_at
 
@@ -389,13 +317,13 @@ def open_loan(session: Session, copy: Copy) -> Loan | None:
     return session.scalar(select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None)))
 
 
-def _checkout(ctx: _Context) -> None:
-    p, books = ctx.payload, ctx.books
-    code, loan_id = str(p.get("copy")), str(p.get("loan"))
+def _checkout(ctx: _Context, p: wire.Checkout) -> None:
+    books = ctx.books
+    code, loan_id = p.copy_code, p.loan
     if loan_id in books.loans:
         return
     copy = books.copy(code, for_loan=True)
-    patron = books.patrons.get(str(p.get("patron")))
+    patron = books.patrons.get(p.patron)
     if copy is None:
         ctx.conflict(
             "unknown_copy", f"lent {code}, which the office does not know", copy=code, loan=loan_id
@@ -409,7 +337,7 @@ def _checkout(ctx: _Context) -> None:
         )
     if patron is None:
         ctx.conflict(
-            "unknown_patron", f"lent to card {p.get('patron')}, not known", copy=code, loan=loan_id
+            "unknown_patron", f"lent to card {p.patron}, not known", copy=code, loan=loan_id
         )
     elif patron.deleted:
         ctx.conflict(
@@ -423,12 +351,12 @@ def _checkout(ctx: _Context) -> None:
         copy=copy,
         copy_code=code,
         patron=patron,
-        patron_card=p.get("patron"),
+        patron_card=p.patron,
         kiosk_id=ctx.kiosk.id,
-        lent_where=str(p.get("where") or ctx.kiosk.name),
+        lent_where=p.where or ctx.kiosk.name,
         lent_at=ctx.at,
-        due_date=_date(p.get("due"), ctx.at),
-        override_by=p.get("override_by"),
+        due_date=p.due,
+        override_by=p.override_by,
         renewals=0,
         implicit_return=False,
         not_overdue=False,
@@ -458,20 +386,19 @@ def _checkout(ctx: _Context) -> None:
     ctx.changes.add(loan)
 
 
-def _return(ctx: _Context) -> None:
-    loan = ctx.books.loans.get(str(ctx.payload.get("loan")))
-    code = str(ctx.payload.get("copy"))
+def _return(ctx: _Context, p: wire.Return) -> None:
+    loan = ctx.books.loans.get(p.loan)
     if loan is None or loan.returned_at is not None:
         ctx.conflict(
             "return_of_copy_on_shelf",
-            f"{code} returned, but the office had it on the shelf"
+            f"{p.copy_code} returned, but the office had it on the shelf"
             + (" (that loan was already closed)" if loan else " (loan not known)"),
-            copy=code,
-            loan=str(ctx.payload.get("loan")),
+            copy=p.copy_code,
+            loan=p.loan,
         )
         return
     loan.returned_at = max(ctx.at, loan.lent_at)
-    loan.implicit_return = ctx.event.type == "implicit_return"
+    loan.implicit_return = isinstance(p, wire.ImplicitReturn)
     ctx.books.closed(loan)
     if loan.copy is not None and loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
         loan.copy.status = CopyStatus.AVAILABLE
@@ -479,8 +406,8 @@ def _return(ctx: _Context) -> None:
     ctx.changes.add(loan)
 
 
-def _undo(ctx: _Context) -> None:
-    loan = ctx.books.loans.get(str(ctx.payload.get("loan")))
+def _undo(ctx: _Context, p: wire.CheckoutUndone) -> None:
+    loan = ctx.books.loans.get(p.loan)
     if loan is None or loan.returned_at is not None:
         return
     loan.returned_at, loan.undone = max(ctx.at, loan.lent_at), True
@@ -491,38 +418,37 @@ def _undo(ctx: _Context) -> None:
     ctx.changes.add(loan)
 
 
-def _renew(ctx: _Context) -> None:
-    loan = ctx.books.loans.get(str(ctx.payload.get("loan")))
+def _renew(ctx: _Context, p: wire.Renew) -> None:
+    loan = ctx.books.loans.get(p.loan)
     if loan is None:
         return
     loan.renewals += 1
-    loan.due_date = _date(ctx.payload.get("due"), ctx.at)
+    loan.due_date = p.due
     ctx.changes.add(loan)
 
 
-def _copy_status(ctx: _Context) -> None:
-    code = str(ctx.payload.get("copy"))
-    copy = ctx.books.copy(code)
-    status = ctx.payload.get("status")
-    if copy is None or status not in set(CopyStatus):
-        ctx.conflict("unknown_copy", f"{code} marked {status}, not known", copy=code, loan=None)
+def _copy_status(ctx: _Context, p: wire.CopyStatusSet) -> None:
+    copy = ctx.books.copy(p.copy_code)
+    if copy is None:
+        ctx.conflict(
+            "unknown_copy",
+            f"{p.copy_code} marked {p.status}, not known",
+            copy=p.copy_code,
+            loan=None,
+        )
         return
-    copy.status = CopyStatus(status)
+    copy.status = p.status
     ctx.changes.add(copy)
 
 
-def _date(value: Any, fallback: dt.datetime) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        return fallback.date()
-
-
-_HANDLERS = {
-    "checkout": _checkout,
-    "return": _return,
-    "implicit_return": _return,
-    "checkout_undone": _undo,
-    "renew": _renew,
-    "copy_status": _copy_status,
+_HANDLERS: dict[type[wire.Payload], Callable[[_Context, Any], None]] = {
+    wire.Checkout: _checkout,
+    wire.Return: _return,
+    wire.ImplicitReturn: _return,
+    wire.CheckoutUndone: _undo,
+    wire.Renew: _renew,
+    wire.CopyStatusSet: _copy_status,
 }
+_PATRON_EVENTS = (wire.Checkout, wire.Return, wire.Renew)
+_LOAN_EVENTS = (*_PATRON_EVENTS, wire.CheckoutUndone)
+_COPY_EVENTS = (*_LOAN_EVENTS, wire.CopyStatusSet)

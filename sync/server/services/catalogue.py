@@ -19,11 +19,13 @@ from kiosk.importer import (
     read_students,
 )
 from kiosk.models import CopyStatus
-from sync.server.ledger import Changes, changed, find_copy, record_change
 from sync.server.models import Copy, Patron, Title
+from sync.server.services import Refusal
+from sync.server.services.changes import Changes, changed, record_change
+from sync.server.services.ledger import find_copy
 
 
-class CatalogueError(Exception):
+class CatalogueError(Refusal):
     """A librarian's command cannot be carried out; the message says why. Nothing changed."""
 
 

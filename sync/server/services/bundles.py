@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from kiosk.clock import utc_now
 from sync import bundle, wire
-from sync.server import office
 from sync.server.db import Database
 from sync.server.models import Kiosk
+from sync.server.services.changes import changes_since
+from sync.server.services.kiosks import find_kiosk
+from sync.server.services.ledger import receive_events
 
 ALL = 10**9  # a reply carries every change the kiosk lacks, in one page
 
@@ -38,7 +40,7 @@ def import_bundle(
             raise bundle.BundleError(f"{path}: this is the office's reply, for the kiosk")
         events = bundle.events_of(content)
         # The bundle travelled for days: the clock offset is the one last measured online.
-        reply = office.receive_events(
+        reply = receive_events(
             database,
             session,
             kiosk,
@@ -47,7 +49,7 @@ def import_bundle(
             waiting=len(events),
             offset=kiosk.clock_offset_seconds or 0.0,
         )
-        page = office.changes_since(database, session, content.get("cursor"), ALL)
+        page = changes_since(database, session, content.get("cursor"), ALL)
         reply_bundle = bundle.sign(key, _reply(kiosk, reply, page))
     bundle.write(reply_path, reply_bundle)
     return reply_path, reply
@@ -55,9 +57,9 @@ def import_bundle(
 
 def export_for_kiosk(database: Database, session: Session, name_or_id: str, path: Path) -> int:
     """Every change, for a kiosk that has never synced (or lost its copy), without its bundle."""
-    kiosk = office.find_kiosk(session, name_or_id)
+    kiosk = find_kiosk(session, name_or_id)
     _kiosk(session, kiosk.id)
-    page = office.changes_since(database, session, None, ALL)
+    page = changes_since(database, session, None, ALL)
     key = bundle.key_for_token_hash(kiosk.token_hash)
     bundle.write(path, bundle.sign(key, _reply(kiosk, None, page)))
     return len(page.changes)
@@ -68,7 +70,7 @@ def _reply(kiosk: Kiosk, ack: wire.PushReply | None, page: wire.ChangesPage) -> 
         "format": bundle.FORMAT,
         "kind": "reply",
         "kiosk_id": kiosk.id,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "created_at": utc_now().isoformat(),
         "ack": ack.model_dump(mode="json") if ack else None,
         "changes": page.model_dump(mode="json"),
     }

@@ -1,0 +1,21 @@
+"""The rows of the kiosk's settings table: the name of each, and who writes it.
+
+Read and written with :func:`kiosk.store.get_setting` and :func:`kiosk.store.set_setting`.
+The names are kept apart from the engine, so the sync client and the office can use them
+without loading the kiosk's state machine.
+"""
+
+from __future__ import annotations
+
+# The clock (kiosk.clock): the latest time the kiosk has seen on its own clock.
+LATEST_SEEN = "clock.latest_seen"
+# The opening timetable (kiosk.config, kiosk.schedule): the Monday of an A week.
+WEEK_A_STARTS = "timetable.week_a_starts"
+# Sync (sync.replica, sync.client, sync.bundle).
+ENROLLED = "sync.enrolled"  # the office's URL, once the kiosk has an office to report to
+KIOSK_ID = "sync.kiosk_id"
+CURSOR = "sync.cursor"
+LAST_SYNC = "sync.last_sync"
+CLOCK_OFFSET = "sync.clock_offset_seconds"
+LAST_ERROR = "sync.last_error"
+OFFICE_RULES = "sync.office_rules"

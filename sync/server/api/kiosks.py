@@ -1,0 +1,103 @@
+"""The routes kiosks call: enroll, push their events, pull the changes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from kiosk.clock import utc_now
+from sync import wire
+from sync.server.dependencies import DatabaseDep
+from sync.server.services import NotIdentified, Refusal, changes, kiosks, ledger
+
+BAD_BODY: dict[int | str, dict[str, object]] = {
+    400: {"model": wire.Problem, "description": "not JSON, or an unknown parameter"},
+}
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    **BAD_BODY,
+    401: {"model": wire.Problem, "description": "no token, or a token the office does not know"},
+    403: {"model": wire.Problem, "description": "the kiosk was revoked"},
+}
+
+
+def kiosk_token(
+    authorization: Annotated[
+        str | None, Header(description="Bearer TOKEN, the token given at enrolment")
+    ] = None,
+) -> str:
+    """The bearer token of the request; a librarian's cookie is no token."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotIdentified("no kiosk token: enroll this kiosk first (kiosk enroll URL CODE)")
+    return token.strip()
+
+
+KioskToken = Annotated[str, Depends(kiosk_token)]
+
+router = APIRouter(prefix=wire.API)
+
+
+@router.post(
+    "/enroll",
+    response_model=wire.EnrollReply,
+    responses={
+        **BAD_BODY,
+        403: {"model": wire.Problem, "description": "unknown, used or expired code"},
+    },
+    summary="Exchange a one-time enrolment code for a kiosk id and token",
+)
+def enroll(body: wire.EnrollRequest, database: DatabaseDep) -> wire.EnrollReply:
+    with database.write() as session:
+        kiosk, token = kiosks.enroll(session, body.code, body.name)
+        return wire.EnrollReply(
+            kiosk_id=kiosk.id,
+            token=token,
+            server_time=utc_now(),
+            database_id=database.database_id(session),
+        )
+
+
+@router.post(
+    "/push",
+    response_model=wire.PushReply,
+    responses={
+        **PROBLEMS,
+        409: {"model": wire.Problem, "description": "a sequence number reused"},
+    },
+    summary="Send outbox events, in order; each is stored and applied exactly once",
+)
+def push(body: wire.PushRequest, token: KioskToken, database: DatabaseDep) -> wire.PushReply:
+    received = utc_now()
+    with database.write() as session:
+        kiosk = kiosks.authenticate(session, token)
+        return ledger.receive_events(
+            database,
+            session,
+            kiosk,
+            body.events,
+            acked_seq=body.acked_seq,
+            waiting=body.waiting,
+            offset=(received - body.sent_at).total_seconds(),
+        )
+
+
+@router.get(
+    "/changes",
+    response_model=wire.ChangesPage,
+    responses=PROBLEMS,
+    summary="Catalogue, patrons, rules and loans changed since a cursor, in pages",
+)
+def changes_page(
+    request: Request,
+    token: KioskToken,
+    database: DatabaseDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=wire.MAX_PAGE)] = 1000,
+) -> wire.ChangesPage:
+    unknown = sorted(set(request.query_params) - {"cursor", "limit"})
+    if unknown:  # most likely a misspelt cursor: better refused than a full copy sent
+        raise Refusal(f"unknown query parameter(s): {', '.join(unknown)}")
+    with database.read() as session:
+        kiosks.authenticate(session, token)
+        return changes.changes_since(database, session, cursor, limit)

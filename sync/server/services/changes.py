@@ -1,0 +1,156 @@
+"""The change log kiosks pull: the newest state of every changed row, in the order of change.
+
+Every service that changes a title, copy, patron, loan or the rules writes it here in the same
+transaction (``Changes``, ``changed``, ``record_change``); kiosks read it page by page with
+``changes_since``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from kiosk.clock import utc_now
+from sync import wire
+from sync.server.db import Database
+from sync.server.models import Change, Copy, Loan, Patron, Title
+
+
+def record_changes(
+    session: Session, items: Iterable[tuple[str, str, dict[str, Any] | None]]
+) -> None:
+    """Make each (kind, key) the newest change, replacing an older change of the same row."""
+    latest = {(kind, key): data for kind, key, data in items}
+    if not latest:
+        return
+    session.flush()
+    keys_by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, key in latest:
+        keys_by_kind[kind].append(key)
+    for kind, keys in keys_by_kind.items():
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            session.execute(delete(Change).where(Change.kind == kind, Change.key.in_(chunk)))
+    session.execute(
+        insert(Change), [dict(kind=k, key=key, data=d) for (k, key), d in latest.items()]
+    )
+
+
+def record_change(session: Session, kind: str, key: str, data: dict[str, Any] | None) -> None:
+    record_changes(session, [(kind, key, data)])
+
+
+class Changes:
+    """The rows one transaction changed, written to the change log once, at its end."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, Title | Copy | Patron | Loan] = {}
+
+    def add(self, row: Title | Copy | Patron | Loan) -> None:
+        self._rows[id(row)] = row
+
+    def write(self, session: Session) -> None:
+        session.add_all(self._rows.values())
+        session.flush()  # every new row has its id now
+        items = []
+        for row in self._rows.values():
+            if isinstance(row, Title):
+                items.append(("title", str(row.id), title_data(row)))
+            elif isinstance(row, Copy):
+                items.append(("copy", str(row.id), copy_data(row)))
+            elif isinstance(row, Patron):
+                items.append(("patron", row.card, patron_data(row)))
+            elif row.copy_id is not None:  # a loan of a copy the office does not know stays here
+                items.append(("loan", row.id, loan_data(row)))
+        record_changes(session, items)
+        self._rows.clear()
+
+
+def title_data(title: Title) -> dict[str, Any]:
+    return {
+        "id": title.id,
+        "isbn": title.isbn,
+        "title": title.title,
+        "author": title.author,
+        "publisher": title.publisher,
+        "year": title.year,
+        "classification": title.classification,
+        "added_on": title.added_on.isoformat(),
+    }
+
+
+def copy_data(copy: Copy) -> dict[str, Any]:
+    return {
+        "id": copy.id,
+        "barcode": copy.barcode,
+        "title_id": copy.title_id,
+        "status": copy.status,
+        "shelf": copy.shelf,
+    }
+
+
+def patron_data(patron: Patron) -> dict[str, Any]:
+    return {
+        "card": patron.card,
+        "name": patron.name,
+        "kind": patron.kind,
+        "class_name": patron.class_name,
+        "grade": patron.grade,
+        "active": patron.active and not patron.deleted,
+    }
+
+
+def loan_data(loan: Loan) -> dict[str, Any]:
+    return {
+        "id": loan.id,
+        "copy_id": loan.copy_id,
+        # Who has a book is sent only while they have it (privacy on every kiosk).
+        "patron": loan.patron_card if loan.returned_at is None else None,
+        "lent_at": loan.lent_at.isoformat(),
+        "due_date": loan.due_date.isoformat(),
+        "returned_at": loan.returned_at.isoformat() if loan.returned_at else None,
+        "renewals": loan.renewals,
+        "lent_where": loan.lent_where,
+        "implicit_return": loan.implicit_return,
+    }
+
+
+def changed(session: Session, *rows: Title | Copy | Patron | Loan) -> None:
+    changes = Changes()
+    for row in rows:
+        changes.add(row)
+    changes.write(session)
+
+
+def changes_since(
+    database: Database, session: Session, cursor: str | None, limit: int
+) -> wire.ChangesPage:
+    """One page of changes after *cursor*; from the start if the cursor is another database's."""
+    database_id = database.database_id(session)
+    cursor_db, version = wire.split_cursor(cursor)
+    top = session.scalar(select(func.max(Change.version))) or 0
+    reset = bool(cursor) and (cursor_db != database_id or version > top)
+    if reset or not cursor:
+        version = 0
+    total = session.scalar(select(func.count()).where(Change.version > version)) or 0
+    rows = list(
+        session.scalars(
+            select(Change).where(Change.version > version).order_by(Change.version).limit(limit)
+        )
+    )
+    last = rows[-1].version if rows else version
+    return wire.ChangesPage(
+        cursor=wire.make_cursor(database_id, last),
+        reset=reset,
+        more=total > len(rows),
+        total=total,
+        changes=[
+            wire.Change(version=r.version, kind=r.kind, key=r.key, data=r.data)  # type: ignore[arg-type]
+            for r in rows
+        ],
+        server_time=utc_now(),
+    )
