@@ -69,6 +69,17 @@ def _supervisor_mode(state: State) -> Callable[[Kiosk, str | None], list[Outcome
     return enter
 
 
+def _greeting(kind: Kind, blocked: object) -> tuple[Light, Sound]:
+    """How a card is greeted: the success light and beep only when its holder may borrow now;
+    a closed library (or not this grade's time) stays amber, a blocked card shows red."""
+    started = kind == Kind.SESSION_STARTED
+    if blocked in ("closed", "not_your_grade_today"):
+        return Light.CLOSED, Sound.LOW_BEEP if started else Sound.NONE
+    if not started:
+        return Light.READY, Sound.NONE
+    return (Light.REFUSED, Sound.LOW_BEEP) if blocked else (Light.SUCCESS, Sound.BEEP)
+
+
 @dataclass
 class _Visit:
     """What the engine remembers of the person at the kiosk, and only while they are there."""
@@ -628,10 +639,11 @@ class Kiosk:
             may = 0
         if self._visit and self._visit.helper_card:
             detail["helper"] = self._visit.helper_card
+        light, sound = _greeting(kind, detail.get("blocked"))
         return Outcome(
             kind,
-            light=Light.SUCCESS if kind == Kind.SESSION_STARTED else Light.READY,
-            sound=Sound.BEEP if kind == Kind.SESSION_STARTED else Sound.NONE,
+            light=light,
+            sound=sound,
             patron=patron.card,
             name=patron.name,
             class_name=patron.class_name,

@@ -92,6 +92,7 @@ def test_overdue_block_after_policy_days(kiosk: Kiosk, clock: FakeClock) -> None
     started = scan(kiosk, clock, "S1")
     assert started.detail["blocked"] == "overdue_block"
     assert started.may_borrow == 0
+    assert (started.light, started.sound) == (Light.REFUSED, Sound.LOW_BEEP)
     refused = scan(kiosk, clock, "B003")
     assert refused.reason == "overdue_block"
     assert refused.detail["titles"] == ["Book 1"]
@@ -147,7 +148,11 @@ def test_closed_outside_opening_hours_but_returns_taken(kiosk: Kiosk, clock: Fak
     clock.set(dt.datetime(2026, 11, 24, 14, 20, tzinfo=TZ))  # closing time itself: closed
     started = scan(kiosk, clock, "S2")
     assert started.detail["blocked"] == "closed"
+    # No green "success" for a card the library cannot lend to now: amber, as closed.
+    assert (started.light, started.sound) == (Light.CLOSED, Sound.LOW_BEEP)
     assert scan(kiosk, clock, "B002").reason == "closed"
+    resumed = scan(kiosk, clock, "S2")
+    assert (resumed.kind, resumed.light) == (Kind.SESSION_RESUMED, Light.CLOSED)
     kiosk.touch("done")
     assert scan(kiosk, clock, "B001").kind == Kind.RETURNED
     assert kiosk.idle_light() == Light.CLOSED
