@@ -44,12 +44,7 @@ def open_data(data_dir: Path) -> tuple[Store, KioskConfig]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Library Kiosk")
-    parser.add_argument("--data", type=Path, help="folder with kiosk.db and kiosk.toml")
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="set up a demo library (in --data or a demo folder) and run it",
-    )
+    _global_options(parser)
     commands = parser.add_subparsers(dest="command")
 
     run = commands.add_parser("run", help="run the kiosk")
@@ -84,7 +79,22 @@ def _parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=5, help="how long to show scanned codes (0: skip)"
     )
     kiosk_cli.add_commands(commands)
+    for command in commands.choices.values():
+        _global_options(command, after_command=True)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """--data and --demo, before the command or after it (`kiosk run --data DIR`); after it they
+    stay unset unless given, so that a value given before the command holds."""
+    unset: dict[str, object] = {"default": argparse.SUPPRESS} if after_command else {}
+    parser.add_argument("--data", type=Path, help="folder with kiosk.db and kiosk.toml", **unset)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="set up a demo library (in --data or a demo folder) and run it",
+        **unset,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

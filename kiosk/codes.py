@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import string
 import unicodedata
 
 MAX_CODE_LENGTH = 64
+# Only ASCII letters: what scanners and keyboards send, and capitals never change their length.
+_CAPITALS = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
 class GarbledCode(ValueError):
@@ -16,8 +19,10 @@ class GarbledCode(ValueError):
 
 
 def clean(raw: str) -> str:
-    """The code as scanned, without surrounding blanks; raise GarbledCode if it cannot be one."""
-    code = raw.strip()
+    """The code as the library keeps it: without surrounding blanks, its letters in capitals
+    (a card typed or scanned as ``s0001`` is card ``S0001``); raise GarbledCode if it cannot
+    be a code. Scans, touches and imports all go through here, so codes match whatever the case."""
+    code = raw.strip().translate(_CAPITALS)
     if not code:
         raise GarbledCode("empty")
     if len(code) > MAX_CODE_LENGTH:

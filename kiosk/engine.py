@@ -144,6 +144,8 @@ class Kiosk:
             try:
                 code = clean(raw)
             except GarbledCode as exc:
+                if exc.reason == "empty":  # a stray Enter is not a failed scan
+                    return [Outcome(Kind.IGNORED, reason="empty")]
                 return [self._refusal(Kind.UNKNOWN_CODE, exc.reason)]
             if self._is_repeat(code, now):
                 return [Outcome(Kind.IGNORED, reason="repeat_scan")]
@@ -162,7 +164,7 @@ class Kiosk:
             self._last_action_at = self.clock()
             handler = self._touches.get(action)
             if handler is None:
-                return [self._refusal(Kind.UNKNOWN_CODE, "unknown_touch")]
+                return [self._refusal(Kind.REFUSED, "unknown_touch", touch=action)]
             return self._guarded(lambda: handler(self, arg))
 
     def tick(self) -> list[Outcome]:
@@ -535,8 +537,12 @@ class Kiosk:
     def _touch_open_for(self, card: str | None) -> list[Outcome]:
         if self.state not in SUPERVISOR_STATES:
             return [self._refusal(Kind.REFUSED, "supervisor_only")]
+        try:
+            card = clean(card or "")
+        except GarbledCode:
+            return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
         with self._transaction() as (db, moment):
-            patron = rules.find_patron(db, card or "")
+            patron = rules.find_patron(db, card)
             if patron is None:
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
             return self._open_for(db, moment, patron)

@@ -50,6 +50,11 @@ class Kind(StrEnum):
     FAULT = "fault"
 
 
+# Fields every JSON line has, null when they do not apply (light null: the lights stay as
+# they are); the others appear only when they say something.
+ALWAYS_IN_JSON = ("light", "reason", "patron", "copy", "title", "due")
+
+
 @dataclass(frozen=True)
 class LoanLine:
     """One of the current patron's loans, as the session screen lists it."""
@@ -84,7 +89,7 @@ class Outcome:
         out: dict[str, Any] = {"outcome": raw.pop("kind").value}
         raw["class"] = raw.pop("class_name")
         for key, value in raw.items():
-            if value in (None, (), {}) and key not in ("reason", "patron", "copy", "title", "due"):
+            if value in (None, (), {}) and key not in ALWAYS_IN_JSON:
                 continue
             out[key] = _jsonable(value)
         return out

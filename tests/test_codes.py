@@ -31,6 +31,8 @@ def test_isbn_as_librarians_write_it() -> None:
 
 def test_clean_strips_blanks_and_refuses_junk() -> None:
     assert clean("  B001\r") == "B001"
+    assert clean("s0001") == "S0001"  # codes are kept in capitals: any case finds them
+    assert clean("借书证-ä1") == "借书证-ä1"  # only ASCII letters change
     with pytest.raises(GarbledCode) as info:
         clean("B\x00001")
     assert info.value.reason == "control_characters"

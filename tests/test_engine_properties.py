@@ -278,8 +278,10 @@ class KioskMachine(RuleBasedStateMachine):
         outcomes = self._step(lambda: self.kiosk.scan(raw, role))
         try:
             code = clean(raw)
-        except GarbledCode:
-            assert [o.kind for o in outcomes] == [Kind.UNKNOWN_CODE], outcomes
+        except GarbledCode as garbled:
+            # A blank line (a stray Enter) is ignored; anything else that is no code is refused.
+            kind = Kind.IGNORED if garbled.reason == "empty" else Kind.UNKNOWN_CODE
+            assert [o.kind for o in outcomes] == [kind], outcomes
             return  # a garbled scan is no code: the next one is compared with the one before
         repeat = (
             self.last_scan is not None

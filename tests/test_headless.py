@@ -109,13 +109,14 @@ def test_junk_input_gets_answers_and_the_kiosk_goes_on(tmp_path: Path) -> None:
         + b"\n"
     )
     outcomes, _ = run_kiosk(data, junk)
+    assert outcomes[0]["light"] is None  # the lights stay as they were: no red for a blank line
     assert [(o["outcome"], o["reason"]) for o in outcomes] == [
-        ("unknown_code", "empty"),
+        ("ignored", "empty"),  # a stray Enter
         ("unknown_code", "garbled"),
         ("unknown_code", "too_long"),
         ("unknown_code", "too_long"),
         ("unknown_code", "control_characters"),
-        ("unknown_code", "unknown_touch"),
+        ("refused", "unknown_touch"),
         ("session_started", None),
         ("session_ended", "shutdown"),
     ]
@@ -189,3 +190,23 @@ def test_a_fresh_kiosk_shows_its_timetable_and_where_to_change_it(tmp_path: Path
     assert "wrote the default settings" not in stderr
     assert "Open Monday, Wednesday, Friday 17:00-17:40, grades 5 and 6" in stderr
     assert "Open now" in stderr or "Closed now" in stderr
+
+
+def test_options_after_the_command_and_codes_in_any_case(tmp_path: Path) -> None:
+    data = demo_dir(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "run", "--headless", "--data", str(data)],
+        input=b"s0001\n\n:foo\n",
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    outcomes = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [(o["outcome"], o["reason"], o["light"]) for o in outcomes] == [
+        ("session_started", None, outcomes[0]["light"]),
+        ("ignored", "empty", None),
+        ("refused", "unknown_touch", "refused"),
+        ("session_ended", "shutdown", outcomes[3]["light"]),
+    ]
+    assert outcomes[0]["patron"] == "S0001"
+    assert outcomes[2]["detail"] == {"touch": "foo"}

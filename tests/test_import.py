@@ -141,3 +141,17 @@ def test_missing_file(tmp_path: Path) -> None:
     result = kiosk_cli(tmp_path / "k", "import-books", str(tmp_path / "nope.csv"))
     assert result.returncode == 1
     assert "No such file" in result.stderr
+
+
+def test_codes_in_lower_case_are_the_same_codes(tmp_path: Path) -> None:
+    """A list typed with lower-case letters and a scanner sending capitals mean the same cards."""
+    (tmp_path / "lower.csv").write_text("card,name,class,grade\ns9001,Li Hua,5-2,5\n")
+    (tmp_path / "upper.csv").write_text("card,name,class,grade\nS9001,Li Hua,5-2,5\n")
+    data = tmp_path / "kiosk"
+    assert kiosk_cli(data, "import-students", str(tmp_path / "lower.csv")).returncode == 0
+    again = kiosk_cli(data, "import-students", str(tmp_path / "upper.csv"))
+    assert "0 added, 0 updated, 1 unchanged" in again.stdout
+    store, _ = open_data(data)
+    with store.read() as db:
+        assert db.scalar(select(Patron.card)) == "S9001"
+    store.close()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kiosk.codes import GarbledCode, clean
 from kiosk.config import KioskConfig
 from kiosk.importer import (
     BookRow,
@@ -139,7 +140,7 @@ def mark_copy(session: Session, code: str, status: str) -> Copy:
     if status not in set(CopyStatus) or status == CopyStatus.ON_LOAN:
         choices = ", ".join(s for s in CopyStatus if s != CopyStatus.ON_LOAN)
         raise CatalogueError(f"{status!r} is not a status to set; one of: {choices}")
-    copy = find_copy(session, code)
+    copy = find_copy(session, _code(code))
     if copy is None:
         raise CatalogueError(f"no copy with barcode or ISBN {code}")
     copy.status = CopyStatus(status)
@@ -149,12 +150,20 @@ def mark_copy(session: Session, code: str, status: str) -> Copy:
 
 def remove_patron(session: Session, card: str) -> Patron:
     """A student who left: kept for the records of their loans, never lent to again."""
-    patron = session.scalar(select(Patron).where(Patron.card == card))
+    patron = session.scalar(select(Patron).where(Patron.card == _code(card)))
     if patron is None:
         raise CatalogueError(f"no student or teacher with card {card}")
     patron.active, patron.deleted = False, True
     changed(session, patron)
     return patron
+
+
+def _code(typed: str) -> str:
+    """A code as the librarian typed it, in the form codes are kept (capitals, no blanks)."""
+    try:
+        return clean(typed)
+    except GarbledCode as exc:
+        raise CatalogueError(f"{typed!r} is not a code ({exc.reason})") from exc
 
 
 def set_rules(session: Session, path: Path) -> KioskConfig:
