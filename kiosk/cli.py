@@ -15,6 +15,7 @@ import platformdirs
 from kiosk import config, demo
 from kiosk.config import ConfigError, KioskConfig
 from kiosk.schedule import Schedule
+from kiosk.settings import OFFICE_RULES
 from kiosk.store import Store, StoreError, get_setting
 from sync import kiosk_cli, replica
 
@@ -138,7 +139,7 @@ def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: b
     now = dt.datetime.now(cfg.kiosk.zone())
     with store.read() as db:
         schedule = Schedule.load(db)
-        from_office = get_setting(db, replica.OFFICE_RULES) is not None
+        from_office = get_setting(db, OFFICE_RULES) is not None
     settings = data_dir / config.FILE_NAME
     if created:
         print(f"kiosk: wrote the default settings to {settings}", file=sys.stderr)
