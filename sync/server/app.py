@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from kiosk.clock import utc_now
-from sync.server import services
+from sync.server import services, web
 from sync.server.api import kiosks as kiosk_api
 from sync.server.db import Database
 
@@ -48,4 +48,5 @@ def create_app(database: Database) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     app.include_router(kiosk_api.router)
+    web.install(app)
     return app

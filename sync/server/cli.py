@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import getpass
 import json
 import os
 import sys
@@ -17,7 +18,15 @@ import platformdirs
 from kiosk.importer import BadImportFile
 from sync.bundle import BundleError
 from sync.server.db import Database, database_url
-from sync.server.services import Refusal, bundles, catalogue, conflicts, kiosks, loans
+from sync.server.services import (
+    Refusal,
+    bundles,
+    catalogue,
+    conflicts,
+    kiosks,
+    librarians,
+    loans,
+)
 
 DB_ENV = "LIBRARY_SERVER_DB"
 
@@ -47,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("file", type=Path)
         cmd.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
 
+    librarian = commands.add_parser(
+        "create-librarian", help="an account for the office's pages (asks for the password)"
+    )
+    librarian.add_argument("name")
+    librarian.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     commands.add_parser("enroll-code", help="a one-time code to enroll a new kiosk")
     kiosks = commands.add_parser("kiosks", help="enrolled kiosks: last sync, waiting, clock")
     kiosks.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -118,6 +134,20 @@ def _import(database: Database, args: argparse.Namespace) -> int:
     for problem in report.skipped:
         print(f"skipped {problem}", file=sys.stderr)
     print(report.summary("students" if students else "books"))
+    return 0
+
+
+def _create_librarian(database: Database, args: argparse.Namespace) -> int:
+    if args.password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("the same password again: ") != password:
+            print("library-server: the two passwords are not the same", file=sys.stderr)
+            return 1
+    with database.write() as session:
+        librarian = librarians.create_librarian(session, args.name, password)
+    print(f"{librarian.name} can sign in to the office's pages now")
     return 0
 
 
@@ -237,6 +267,7 @@ _COMMANDS = {
     "serve": _serve,
     "import-students": _import,
     "import-books": _import,
+    "create-librarian": _create_librarian,
     "enroll-code": _enroll_code,
     "kiosks": _kiosks,
     "loans": _loans,

@@ -174,3 +174,29 @@ class Change(Base):
     kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Librarian(Base):
+    """Someone who signs in to the office's pages (kiosks have tokens, not accounts)."""
+
+    __tablename__ = "librarians"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # what she types to sign in
+    password_hash: Mapped[str]  # argon2
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("librarians.id"))
+
+
+class LibrarianSession(Base):
+    """A signed-in browser: its cookie's hash, its CSRF token and when it ends."""
+
+    __tablename__ = "librarian_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    librarian_id: Mapped[int] = mapped_column(ForeignKey("librarians.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    librarian: Mapped[Librarian] = relationship()

@@ -12,12 +12,31 @@ a refusal into its own form: an exit status, an HTTP status, a message on a page
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+
+def N_(message: str) -> str:
+    """Mark *message* for the pages' catalogues; it is translated where it is shown."""
+    return message
+
 
 class Refusal(Exception):
     """The office will not do what was asked; the message says why and what to do.
 
-    Raised before anything is changed (or the caller's transaction is rolled back).
+    Raised before anything is changed (or the caller's transaction is rolled back). A message
+    meant for the pages too is written ``Refusal(N_("... {name} ..."), name=value)``: the
+    command line shows it in English, a page in the librarian's language.
     """
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values) if values else message)
+        self.message = message
+        self.values = values
+
+    def say(self, gettext: Callable[[str], str]) -> str:
+        """The message in the language of *gettext*."""
+        text = gettext(self.message)
+        return text.format(**self.values) if self.values else text
 
 
 class NotFound(Refusal):

@@ -1,0 +1,77 @@
+"""Rendering a page: the Jinja2 templates with what every page shows (navigation, language
+switch, the signed-in librarian, the CSRF token for its forms)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
+
+from sync.server.services import Refusal, librarians
+from sync.server.web import auth
+from sync.server.web.i18n import LANGUAGES, language_of, translations
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return translations(context["language"]).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return translations(context["language"]).ngettext(singular, plural, n)
+
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+
+def page(
+    request: Request,
+    template: str,
+    who: librarians.CurrentSession | None,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """*template* rendered for this request, in its language.
+
+    A ``Refusal`` given in *context* (an ``error=`` for instance) arrives as its message in
+    the page's language.
+    """
+    language = language_of(request)
+    for key, value in context.items():  # a refusal is shown in the page's language
+        if isinstance(value, Refusal):
+            context[key] = value.say(translations(language).gettext)
+    csrf = auth.csrf_token(request, who)
+    html = environment.get_template(template).render(
+        request=request,
+        language=language,
+        languages=LANGUAGES,
+        librarian=who.librarian if who else None,
+        csrf_input=lambda: Markup(
+            f'<input type="hidden" name="{auth.CSRF_FIELD}" value="{escape(csrf)}">'
+        ),
+        navigation=request.app.state.navigation if who else [],
+        path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    if who is None and request.cookies.get(auth.ANONYMOUS_CSRF_COOKIE) != csrf:
+        response.set_cookie(
+            auth.ANONYMOUS_CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/"
+        )
+    return response
