@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kiosk.engine import Kiosk
 
 SERVICE_DATA_DIR = Path("/var/lib/library-kiosk")
+BIG_IMPORT_BYTES = 1_000_000  # an import shows progress bars from this size of file
 
 
 def default_data_dir() -> Path:
@@ -240,19 +241,50 @@ def _import(store: Store, args: argparse.Namespace) -> int:
     from kiosk.importer import BadImportFile, import_books, import_students
 
     students = args.command == "import-students"
+    bars = _ProgressBars(shown_from=BIG_IMPORT_BYTES)
     try:
-        with store.write() as db:
+        with bars, store.write() as db:
             if students:
-                report = import_students(db, args.file, skip_bad=args.skip_bad)
+                report = import_students(db, args.file, skip_bad=args.skip_bad, progress=bars)
             else:
-                report = import_books(db, args.file, skip_bad=args.skip_bad)
+                report = import_books(db, args.file, skip_bad=args.skip_bad, progress=bars)
     except BadImportFile as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 1
-    for problem in report.skipped:
-        print(f"skipped {problem}", file=sys.stderr)
-    print(report.summary("students" if students else "books"))
+    report.show("students" if students else "books", sys.stdout, sys.stderr)
     return 0
+
+
+class _ProgressBars:
+    """A progress bar on standard error for each stage of a long import."""
+
+    def __init__(self, shown_from: int) -> None:
+        self.shown_from = shown_from
+        self.shown = False
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        self.shown = self.shown or total >= self.shown_from
+        if not self.shown:
+            return
+        bar = self.bars.get(stage)
+        if bar is None:
+            for earlier in self.bars.values():
+                earlier.close()  # one stage ends where the next begins
+            unit = "B" if stage == "checking" else "rows"
+            bar = tqdm(total=total, desc=stage, unit=unit, unit_scale=unit == "B", file=sys.stderr)
+            self.bars[stage] = bar
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> _ProgressBars:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 if __name__ == "__main__":

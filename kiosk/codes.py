@@ -22,14 +22,26 @@ def clean(raw: str) -> str:
     """The code as the library keeps it: without surrounding blanks, its letters in capitals
     (a card typed or scanned as ``s0001`` is card ``S0001``); raise GarbledCode if it cannot
     be a code. Scans, touches and imports all go through here, so codes match whatever the case."""
-    code = raw.strip().translate(_CAPITALS)
+    code = code_key(raw.strip())
     if not code:
         raise GarbledCode("empty")
     if len(code) > MAX_CODE_LENGTH:
         raise GarbledCode("too_long")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in code):
+    if has_control_characters(code):
         raise GarbledCode("control_characters")
     return code
+
+
+def has_control_characters(text: str) -> bool:
+    """True if *text* holds a character nobody types or reads (NUL, line break, format mark)."""
+    if text.isprintable():  # the usual case, at C speed; it also turns down wide spaces
+        return False
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+
+
+def code_key(code: str) -> str:
+    """What two codes are compared by: ``c001`` and ``C001`` are one code, never two."""
+    return code.translate(_CAPITALS)
 
 
 def ean13_check_digit(first12: str) -> str:

@@ -1,20 +1,37 @@
-"""Importing students and books from the librarian's CSV files (English or Chinese headers)."""
+"""Importing students and books from the librarian's CSV files (English or Chinese headers).
+
+A file is read once to check every row: its cells, and its codes against each other and
+against the cards and books already known (a card and a book never share a code, whatever
+the letter case). The good rows wait in a temporary database on disk, so a class list of a
+million rows is checked in bounded memory; only when no row is bad (or the bad ones are to be
+skipped) are they written, a chunk at a time, in the caller's transaction.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
-from collections import Counter
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
-from kiosk.codes import GarbledCode, clean, normalise_isbn
+from kiosk.codes import GarbledCode, clean, code_key, has_control_characters, normalise_isbn
 from kiosk.models import Copy, Patron, PatronKind, Title
 
 STUDENT_HEADERS = {
@@ -42,6 +59,12 @@ KIND_WORDS = {
     "小管理员": PatronKind.HELPER,
     "图书管理员": PatronKind.LIBRARIAN,
 }
+MAX_LISTED = 100  # bad rows and renamed students named one by one; the rest are counted
+CHUNK_ROWS = 2000
+# What a code is, in the checks: a patron's card, a copy's barcode, or the ISBN of a title.
+CodeKind = Literal["card", "copy", "isbn"]
+CODE_NAMES = {"card": "card", "copy": "barcode", "isbn": "ISBN"}
+Progress = Callable[[str, int, int], None]  # stage ("checking": bytes, "importing": rows)
 
 
 class BadImportFile(Exception):
@@ -53,32 +76,73 @@ class BadImportFile(Exception):
 
 
 @dataclass
+class Listing:
+    """Lines of a report: the first MAX_LISTED kept word for word, the others counted."""
+
+    lines: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, line: str) -> None:
+        self.count += 1
+        if len(self.lines) < MAX_LISTED:
+            self.lines.append(line)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.lines
+        if self.count > len(self.lines):
+            yield f"... and {self.count - len(self.lines)} more"
+
+
+@dataclass
 class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Listing = field(default_factory=Listing)  # bad rows left out (skip_bad)
+    renamed: Listing = field(default_factory=Listing)  # cards now under another name
+
+    def rename(self, card: str, old: str, new: str) -> None:
+        """Note a card that changes hands or spelling: the librarian should see it."""
+        self.renamed.add(f"card {card}: {old} → {new}")
 
     def summary(self, noun: str) -> str:
         text = f"{noun}: {self.added} added, {self.updated} updated, {self.unchanged} unchanged"
         if self.skipped:
             text += f", {len(self.skipped)} bad rows skipped"
+        if self.renamed:
+            text += f", {len(self.renamed)} renamed (check each is the same person)"
         return text
 
+    def show(self, noun: str, out: TextIO, err: TextIO) -> None:
+        """What a librarian reads after an import: rows skipped, the counts, cards renamed."""
+        for line in self.skipped:
+            print(f"skipped {line}", file=err)
+        print(self.summary(noun), file=out)
+        for line in self.renamed:
+            print(f"  renamed {line}", file=out)
 
-def _text(value: str | None) -> str:
-    return (value or "").strip()
+
+def _readable(value: str) -> str:
+    if has_control_characters(value):
+        raise ValueError("has a character that cannot be shown (a NUL, tab or line break)")
+    return value
 
 
-Code = Annotated[str, Field(min_length=1, max_length=64)]
+# A cell of text: one line of characters a person can read, and not a whole file long.
+_Readable = AfterValidator(_readable)
+ShortText = Annotated[str, Field(max_length=50), _Readable]
+LongText = Annotated[str, Field(max_length=200), _Readable]
 
 
 class StudentRow(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    card: Code
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    class_name: str = ""
+    card: str
+    name: Annotated[str, Field(min_length=1, max_length=100), _Readable]
+    class_name: ShortText = ""
     grade: Annotated[int, Field(ge=1, le=12)] | None = None
     kind: PatronKind = PatronKind.STUDENT
 
@@ -108,12 +172,12 @@ class BookRow(BaseModel):
 
     barcode: str = ""
     isbn: str = ""
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    author: str = ""
-    publisher: str = ""
+    title: Annotated[str, Field(min_length=1, max_length=300), _Readable]
+    author: LongText = ""
+    publisher: LongText = ""
     year: Annotated[int, Field(ge=1400, le=2100)] | None = None
-    classification: str = ""
-    shelf: str = ""
+    classification: ShortText = ""
+    shelf: ShortText = ""
 
     @field_validator("barcode")
     @classmethod
@@ -147,128 +211,442 @@ class BookRow(BaseModel):
         return self
 
 
-def _rows(
-    path: Path, headers: dict[str, tuple[str, ...]], model: type[BaseModel]
-) -> tuple[list[tuple[int, BaseModel]], list[str]]:
-    """Parse and validate every row; return the good ones with their line numbers, and problems."""
+@dataclass(frozen=True)
+class _Code:
+    """What identifies a row, for the checks: a code of some kind, unique or not."""
+
+    kind: CodeKind
+    code: str
+    unique: bool  # a card or a barcode; copies without label share their title's ISBN
+    group: str  # rows of one group make one title (books) or one patron (students)
+
+
+def _student_code(row: StudentRow) -> _Code:
+    return _Code("card", row.card, True, row.card)
+
+
+def _book_code(row: BookRow) -> _Code:
+    if row.barcode:
+        return _Code("copy", row.barcode, True, row.isbn or f"barcode:{row.barcode}")
+    return _Code("isbn", row.isbn, False, row.isbn)
+
+
+def known_codes(session: Session, patron: Any, copy: Any, title: Any) -> Iterator[tuple[str, str]]:
+    """The cards, barcodes and ISBNs in a database (the kiosk's models or the office's)."""
+    queries = (
+        ("card", select(patron.card)),
+        ("copy", select(copy.barcode).where(copy.barcode.is_not(None))),
+        ("isbn", select(title.isbn).where(title.isbn.is_not(None))),
+    )
+    for kind, query in queries:
+        for (code,) in session.execute(query.execution_options(yield_per=CHUNK_ROWS)):
+            yield kind, code
+
+
+class CheckedFile:
+    """The good rows of a checked file, kept in a private temporary database on disk."""
+
+    def __init__(
+        self, db: sqlite3.Connection, model: type[BaseModel], report: ImportReport
+    ) -> None:
+        self._db = db
+        self._model = model
+        self.fields = list(model.model_fields)
+        self.report = report
+        self.rows = db.execute("SELECT count(*) FROM rows WHERE NOT bad").fetchone()[0]
+
+    def values(self, size: int = CHUNK_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+        """The good rows in file order, a chunk at a time, as tuples of their fields' values."""
+        columns = ", ".join(f"f{i}" for i in range(len(self.fields)))
+        cursor = self._db.execute(f"SELECT {columns} FROM rows WHERE NOT bad ORDER BY line")
+        while batch := cursor.fetchmany(size):
+            yield batch
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[list[tuple[Any, bool]]]:
+        """The good rows in file order, a chunk at a time, each with whether it is the first
+        of its group (the row that gives a title its details)."""
+        columns = ", ".join(f"f{i}" for i in range(len(self.fields)))
+        cursor = self._db.execute(
+            f"SELECT line = min(line) OVER (PARTITION BY grp), {columns} FROM rows"
+            " WHERE NOT bad ORDER BY line"
+        )
+        make = self._model.model_construct
+        while batch := cursor.fetchmany(size):
+            yield [(make(**dict(zip(self.fields, v[1:], strict=True))), bool(v[0])) for v in batch]
+
+    def __iter__(self) -> Iterator[tuple[Any, bool]]:
+        for chunk in self.chunks():
+            yield from chunk
+
+    def unlabelled(self) -> Iterator[tuple[str, int]]:
+        """For each ISBN, how many good rows name a copy without a label of its own."""
+        yield from self._db.execute(
+            "SELECT code, count(*) FROM rows WHERE NOT bad AND kind = 'isbn' GROUP BY code"
+            " ORDER BY min(line)"
+        )
+
+
+@contextmanager
+def check_students(
+    path: Path,
+    known: Iterable[tuple[str, str]],
+    *,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> Iterator[CheckedFile]:
+    """Check every row of a students file against itself and the *known* codes.
+
+    Raises BadImportFile if any row is bad, unless *skip_bad*: then the bad rows are left out
+    and listed in the report.
+    """
+    with _checked(path, STUDENT_HEADERS, StudentRow, _student_code, known, skip_bad, progress) as f:
+        yield f
+
+
+@contextmanager
+def check_books(
+    path: Path,
+    known: Iterable[tuple[str, str]],
+    *,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> Iterator[CheckedFile]:
+    """Check every row of a books file, as check_students."""
+    with _checked(path, BOOK_HEADERS, BookRow, _book_code, known, skip_bad, progress) as f:
+        yield f
+
+
+@contextmanager
+def _checked(
+    path: Path,
+    headers: dict[str, tuple[str, ...]],
+    model: type[BaseModel],
+    code_of: Callable[[Any], _Code],
+    known: Iterable[tuple[str, str]],
+    skip_bad: bool,
+    progress: Progress | None,
+) -> Iterator[CheckedFile]:
+    db = sqlite3.connect("")  # a private database in a temporary file, gone when closed
+    fields = list(model.model_fields)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadImportFile([f"{path}: not UTF-8 text (save it as CSV UTF-8): {exc}"]) from exc
+        db.executescript(
+            f"""
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE rows (line INTEGER PRIMARY KEY, kind TEXT, code TEXT, key TEXT,
+                               is_unique INTEGER, grp TEXT, bad INTEGER,
+                               {", ".join(f"f{i}" for i in range(len(fields)))});
+            CREATE TABLE known (kind TEXT, code TEXT, key TEXT);
+            CREATE TABLE problems (line INTEGER, text TEXT);
+            """
+        )
+        good: list[tuple[Any, ...]] = []
+        bad: list[tuple[int, str]] = []
+        for line, item in _records(path, headers, model, progress):
+            if isinstance(item, str):
+                bad.append((line, item))
+            else:
+                c = code_of(item)
+                values = [getattr(item, f) for f in fields]
+                good.append((line, c.kind, c.code, code_key(c.code), c.unique, c.group, 0, *values))
+            if len(good) + len(bad) >= CHUNK_ROWS:
+                _store(db, good, bad)
+        _store(db, good, bad)
+        _check_codes(db, known)
+        report = ImportReport()
+        listed = Listing()
+        for line, text in db.execute("SELECT line, text FROM problems ORDER BY line, rowid"):
+            listed.add(f"line {line}: {text}")
+        if listed and not skip_bad:
+            raise BadImportFile([*listed, "nothing was imported (fix the rows, or use --skip-bad)"])
+        report.skipped = listed
+        yield CheckedFile(db, model, report)
+    finally:
+        db.close()
+
+
+def _store(db: sqlite3.Connection, good: list[tuple[Any, ...]], bad: list[tuple[int, str]]) -> None:
+    if good:
+        db.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * len(good[0]))})", good)
+    db.executemany("INSERT INTO problems VALUES (?, ?)", bad)
+    good.clear()
+    bad.clear()
+
+
+def _check_codes(db: sqlite3.Connection, known: Iterable[tuple[str, str]]) -> None:
+    """A code once in the file, and never another card's or book's (in any letter case)."""
+    batch: list[tuple[str, str, str]] = []
+    for kind, code in known:
+        batch.append((kind, code, code_key(code)))
+        if len(batch) >= CHUNK_ROWS:
+            db.executemany("INSERT INTO known VALUES (?, ?, ?)", batch)
+            batch.clear()
+    db.executemany("INSERT INTO known VALUES (?, ?, ?)", batch)
+    db.execute("CREATE INDEX rows_key ON rows (key)")
+    db.execute("CREATE INDEX known_key ON known (key)")
+    problems: list[tuple[int, str]] = []
+    repeats = db.execute(
+        """
+        SELECT r.line, r.kind, r.code, m.line
+        FROM rows r
+        JOIN (SELECT key, min(line) AS line FROM rows WHERE is_unique
+              GROUP BY key HAVING count(*) > 1) AS m ON m.key = r.key
+        WHERE r.is_unique AND r.line != m.line
+        """
+    )
+    for line, kind, code, first_line in repeats:
+        problems.append((line, f"{CODE_NAMES[kind]} {code} is also on line {first_line}"))
+    clashes = db.execute(
+        """
+        SELECT r.line, r.kind, r.code, k.kind
+        FROM rows r JOIN known k ON k.key = r.key
+        WHERE (r.kind = 'card') != (k.kind = 'card')
+        """
+    )
+    for line, kind, code, known_kind in clashes:
+        problems.append((line, _clash(kind, code, known_kind)))
+    db.executemany("INSERT INTO problems VALUES (?, ?)", problems)
+    db.execute("UPDATE rows SET bad = 1 WHERE line IN (SELECT line FROM problems)")
+
+
+def _clash(kind: str, code: str, known_kind: str) -> str:
+    if kind == "card":
+        return (
+            f"card {code} is already the {CODE_NAMES[known_kind]} of a book: a card and a book"
+            " need different codes"
+        )
+    return (
+        f"{CODE_NAMES[kind]} {code} is already a library card: a card and a book need"
+        " different codes"
+    )
+
+
+def _records(
+    path: Path,
+    headers: dict[str, tuple[str, ...]],
+    model: type[BaseModel],
+    progress: Progress | None,
+) -> Iterator[tuple[int, BaseModel | str]]:
+    """Each row of *path* with its line number: the validated row, or what is wrong with it.
+
+    Raises BadImportFile for what spoils the whole file (no header, not UTF-8, a cell that
+    never ends).
+    """
+    try:
+        stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise BadImportFile([f"{path}: {exc.strerror}"]) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise BadImportFile([f"{path}: the file is empty"]) from None
+    size = os.fstat(stream.fileno()).st_size
+    start = 1
+    with stream:
+        try:
+            reader = csv.reader(stream)
+            header = next(reader, None)
+            if header is None:
+                raise BadImportFile([f"{path}: the file is empty"])
+            columns = _columns(header, headers, model)
+            end = reader.line_num
+            while True:
+                start = end + 1
+                values = next(reader, None)
+                if values is None:
+                    break
+                end = reader.line_num
+                if progress is not None and end % CHUNK_ROWS == 0:
+                    progress("checking", stream.buffer.tell(), size)
+                if not any(v.strip() for v in values):
+                    continue
+                if end > start:
+                    yield (
+                        start,
+                        (
+                            f'lines {start}-{end} read as one row: a quote (") opened on line'
+                            f" {start} is not closed, or a cell holds a line break"
+                        ),
+                    )
+                    continue
+                raw = {f: values[i] if i < len(values) else "" for f, i in columns.items()}
+                try:
+                    yield start, model.model_validate(raw)
+                except ValidationError as exc:
+                    yield start, "; ".join(_reason(err) for err in exc.errors())
+        except UnicodeDecodeError as exc:
+            raise BadImportFile(
+                [f"{path}: not UTF-8 text near line {start} (save it as CSV UTF-8): {exc}"]
+            ) from exc
+        except csv.Error as exc:
+            raise BadImportFile(
+                [f'line {start}: {exc}: a quote (") opened here is probably not closed']
+            ) from exc
+    if progress is not None:
+        progress("checking", size, size)
+
+
+def _columns(
+    header: list[str], headers: dict[str, tuple[str, ...]], model: type[BaseModel]
+) -> dict[str, int]:
+    """Which column holds each field; each field in one column only."""
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         key = name.strip().lower()
         for field_name, names in headers.items():
-            if key in names:
-                columns[field_name] = index
+            if key not in names:
+                continue
+            if field_name in columns:
+                other = header[columns[field_name]].strip()
+                twice = (
+                    f"column {other!r} is there twice"
+                    if other.lower() == key
+                    else (f"columns {other!r} and {name.strip()!r} are both the {names[0]}")
+                )
+                raise BadImportFile([f"line 1: {twice}: keep one"])
+            columns[field_name] = index
     required = [f for f, info in model.model_fields.items() if info.is_required()]
     missing = [headers[f][0] for f in required if f not in columns]
     if missing:
         raise BadImportFile([f"line 1: missing column(s) {', '.join(missing)}"])
-    good: list[tuple[int, BaseModel]] = []
-    problems: list[str] = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        raw = {f: values[i] if i < len(values) else "" for f, i in columns.items()}
-        try:
-            good.append((line, model.model_validate(raw)))
-        except ValidationError as exc:
-            reasons = "; ".join(_reason(err) for err in exc.errors())
-            problems.append(f"line {line}: {reasons}")
-    return good, problems
+    return columns
 
 
-def _reason(err: dict) -> str:  # type: ignore[type-arg]
+def _reason(err: Any) -> str:
     where = ".".join(str(p) for p in err["loc"])
     message = err["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
 
 
-def _drop_repeats(
-    rows: list[tuple[int, BaseModel]], key: str, problems: list[str]
-) -> list[tuple[int, BaseModel]]:
-    """The rows whose *key* is not on an earlier row; each repeat is a problem."""
-    first: dict[str, int] = {}
-    kept = []
-    for line, row in rows:
-        value = getattr(row, key)
-        if value and value in first:
-            problems.append(f"line {line}: {key} {value} is also on line {first[value]}")
-            continue
-        first.setdefault(value, line)
-        kept.append((line, row))
-    return kept
+# -- the kiosk's own import (the office has its own, over the same checks) --------------------
 
 
-def read_students(path: Path, *, skip_bad: bool = False) -> tuple[list[StudentRow], ImportReport]:
-    """The good rows of a students file, and a report listing the bad ones.
+def import_students(
+    session: Session, path: Path, *, skip_bad: bool = False, progress: Progress | None = None
+) -> ImportReport:
+    """Add or update patrons from *path* in the caller's transaction; the card is the key.
 
-    Raises BadImportFile if any row is bad, unless *skip_bad*.
+    Written with plain bulk statements (a class list can be long): patrons already loaded
+    in *session* do not see the change.
     """
-    rows, problems = _rows(path, STUDENT_HEADERS, StudentRow)
-    rows = _drop_repeats(rows, "card", problems)
-    return [row for _line, row in rows], _check(problems, skip_bad)  # type: ignore[misc]
-
-
-def read_books(path: Path, *, skip_bad: bool = False) -> tuple[list[BookRow], ImportReport]:
-    """The good rows of a books file, and a report listing the bad ones (as read_students)."""
-    rows, problems = _rows(path, BOOK_HEADERS, BookRow)
-    rows = _drop_repeats(rows, "barcode", problems)
-    return [row for _line, row in rows], _check(problems, skip_bad)  # type: ignore[misc]
-
-
-def _check(problems: list[str], skip_bad: bool) -> ImportReport:
-    if problems and not skip_bad:
-        raise BadImportFile([*problems, "nothing was imported (fix the rows, or use --skip-bad)"])
-    return ImportReport(skipped=problems)
-
-
-def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> ImportReport:
-    """Add or update patrons from *path* in the caller's transaction; the card is the key."""
-    rows, report = read_students(path, skip_bad=skip_bad)
-    for row in rows:
-        patron = session.scalar(select(Patron).where(Patron.card == row.card))
-        values = dict(name=row.name, class_name=row.class_name, grade=row.grade, kind=row.kind)
-        if patron is None:
-            session.add(Patron(card=row.card, **values))
-            report.added += 1
-        elif any(getattr(patron, k) != v for k, v in values.items()) or not patron.active:
-            for key, value in values.items():
-                setattr(patron, key, value)
-            patron.active = True
-            report.updated += 1
-        else:
-            report.unchanged += 1
+    known = known_codes(session, Patron, Copy, Title)
+    with check_students(path, known, skip_bad=skip_bad, progress=progress) as checked:
+        assert checked.fields == ["card", "name", "class_name", "grade", "kind"]
+        report = checked.report
+        connection = session.connection()
+        patrons = Patron.__table__.c
+        done = 0
+        for chunk in checked.values():
+            known_rows = connection.execute(
+                select(patrons.id, patrons.card, patrons.name, patrons.class_name, patrons.grade,
+                       patrons.kind, patrons.active).where(patrons.card.in_([v[0] for v in chunk]))
+            )  # fmt: skip
+            have = {row.card: row for row in known_rows}
+            new: list[tuple[Any, ...]] = []
+            changed: list[dict[str, Any]] = []
+            for card, name, class_name, grade, kind in chunk:
+                old = have.get(card)
+                if old is None:
+                    new.append((card, name, class_name, grade, kind))
+                    report.added += 1
+                elif (old.name, old.class_name, old.grade, old.kind, old.active) == (
+                    name, class_name, grade, kind, True
+                ):  # fmt: skip
+                    report.unchanged += 1
+                else:
+                    if old.name != name:
+                        report.rename(card, old.name, name)
+                    changed.append(
+                        dict(key=old.id, name=name, class_name=class_name, grade=grade, kind=kind)
+                    )
+                    report.updated += 1
+            if new:
+                connection.exec_driver_sql(
+                    "INSERT INTO patrons (card, name, class_name, grade, kind, active, failed_pins)"
+                    " VALUES (?, ?, ?, ?, ?, 1, 0)",
+                    new,
+                )
+            if changed:
+                connection.execute(
+                    update(Patron.__table__)
+                    .where(patrons.id == bindparam("key"))
+                    .values(active=True),
+                    changed,
+                )
+            done += len(chunk)
+            if progress is not None:
+                progress("importing", done, checked.rows)
     return report
 
 
 def import_books(
-    session: Session, path: Path, *, skip_bad: bool = False, today: dt.date | None = None
+    session: Session,
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Add or update titles and copies from *path* in the caller's transaction.
 
     A row with a barcode is one labelled copy; rows with an ISBN and no barcode are copies
-    known by ISBN only, so their count per ISBN is the number of such copies.
+    known by ISBN only, so their count per ISBN is the number of such copies. The first row
+    of a title gives its details.
     """
-    rows, report = read_books(path, skip_bad=skip_bad)
     added_on = today or dt.date.today()
-    titles: dict[str, Title] = {}
-    unlabelled: Counter[str] = Counter()
-    for row in rows:
-        title = _title_for(session, row, titles, added_on, report)
+    known = known_codes(session, Patron, Copy, Title)
+    with check_books(path, known, skip_bad=skip_bad, progress=progress) as checked:
+        report = checked.report
+        done = 0
+        for chunk in checked.chunks():
+            _import_book_chunk(session, chunk, added_on, report)
+            session.flush()
+            done += len(chunk)
+            if progress is not None:
+                progress("importing", done, checked.rows)
+        for isbn, wanted in checked.unlabelled():
+            title = session.scalars(select(Title).where(Title.isbn == isbn)).first()
+            assert title is not None  # its rows made it, above
+            have = session.scalar(
+                select(func.count()).where(Copy.title_id == title.id, Copy.barcode.is_(None))
+            )
+            missing = max(0, wanted - (have or 0))
+            if missing:
+                session.execute(insert(Copy), [dict(barcode=None, title_id=title.id)] * missing)
+            report.added += missing
+            report.unchanged += min(have or 0, wanted)
+    return report
+
+
+def _import_book_chunk(
+    session: Session, chunk: list[tuple[BookRow, bool]], added_on: dt.date, report: ImportReport
+) -> None:
+    isbns = {row.isbn for row, _first in chunk if row.isbn}
+    barcodes = {row.barcode for row, _first in chunk if row.barcode}
+    titles = {t.isbn: t for t in session.scalars(select(Title).where(Title.isbn.in_(isbns)))}
+    copies = {
+        c.barcode: c
+        for c in session.scalars(
+            select(Copy).options(joinedload(Copy.title)).where(Copy.barcode.in_(barcodes))
+        )
+    }
+    for row, first in chunk:
+        copy = copies.get(row.barcode) if row.barcode else None
+        title = titles.get(row.isbn) if row.isbn else (copy.title if copy else None)
+        values = dict(
+            title=row.title,
+            author=row.author,
+            publisher=row.publisher,
+            year=row.year,
+            classification=row.classification,
+        )
+        if title is None:
+            title = Title(isbn=row.isbn or None, added_on=added_on, **values)
+            session.add(title)
+            if row.isbn:
+                titles[row.isbn] = title
+        elif first and any(getattr(title, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(title, k, v)
+            report.updated += 1
         if not row.barcode:
-            unlabelled[row.isbn] += 1
             continue
-        copy = session.scalar(select(Copy).where(Copy.barcode == row.barcode))
         if copy is None:
             session.add(Copy(barcode=row.barcode, title=title, shelf=row.shelf))
             report.added += 1
@@ -277,46 +655,3 @@ def import_books(
             report.updated += 1
         else:
             report.unchanged += 1
-    for isbn, wanted in unlabelled.items():
-        title = titles[isbn]
-        have = len([c for c in title.copies if c.barcode is None])
-        for _ in range(wanted - have):
-            session.add(Copy(barcode=None, title=title))
-            report.added += 1
-        report.unchanged += min(have, wanted)
-    return report
-
-
-def _title_for(
-    session: Session,
-    row: BookRow,
-    titles: dict[str, Title],
-    added_on: dt.date,
-    report: ImportReport,
-) -> Title:
-    """The title a row belongs to: one per ISBN; a book without ISBN is a title of its own."""
-    key = row.isbn or f"barcode:{row.barcode}"
-    if key in titles:
-        return titles[key]
-    title = None
-    if row.isbn:
-        title = session.scalar(select(Title).where(Title.isbn == row.isbn))
-    elif row.barcode:
-        copy = session.scalar(select(Copy).where(Copy.barcode == row.barcode))
-        title = copy.title if copy else None
-    values = dict(
-        title=row.title,
-        author=row.author,
-        publisher=row.publisher,
-        year=row.year,
-        classification=row.classification,
-    )
-    if title is None:
-        title = Title(isbn=row.isbn or None, added_on=added_on, **values)
-        session.add(title)
-    elif any(getattr(title, k) != v for k, v in values.items()):
-        for k, v in values.items():
-            setattr(title, k, v)
-        report.updated += 1
-    titles[key] = title
-    return title

@@ -131,9 +131,7 @@ def _import(database: Database, args: argparse.Namespace) -> int:
             report = catalogue.import_students(session, args.file, skip_bad=args.skip_bad)
         else:
             report = catalogue.import_books(session, args.file, skip_bad=args.skip_bad)
-    for problem in report.skipped:
-        print(f"skipped {problem}", file=sys.stderr)
-    print(report.summary("students" if students else "books"))
+    report.show("students" if students else "books", sys.stdout, sys.stderr)
     return 0
 
 

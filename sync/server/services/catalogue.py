@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -13,12 +14,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.codes import GarbledCode, clean
 from kiosk.config import KioskConfig
-from kiosk.importer import (
-    BookRow,
-    ImportReport,
-    read_books,
-    read_students,
-)
+from kiosk.importer import BookRow, ImportReport, check_books, check_students, known_codes
 from kiosk.models import CopyStatus
 from sync.server.models import Copy, Patron, Title
 from sync.server.services import Refusal
@@ -32,25 +28,31 @@ class CatalogueError(Refusal):
 
 def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> ImportReport:
     """Add or update students from the kiosk's CSV format; the card is the key."""
-    rows, report = read_students(path, skip_bad=skip_bad)
-    known = {p.card: p for p in session.scalars(select(Patron))}
-    changes = Changes()
-    for row in rows:
-        patron = known.get(row.card)
-        values = dict(name=row.name, class_name=row.class_name, grade=row.grade, kind=str(row.kind))
-        if patron is None:
-            patron = Patron(card=row.card, active=True, deleted=False, **values)
-            session.add(patron)
-            report.added += 1
-        elif any(getattr(patron, k) != v for k, v in values.items()) or patron.deleted:
-            for key, value in values.items():
-                setattr(patron, key, value)
-            patron.active, patron.deleted = True, False
-            report.updated += 1
-        else:
-            report.unchanged += 1
-            continue
-        changes.add(patron)
+    codes = known_codes(session, Patron, Copy, Title)
+    with check_students(path, codes, skip_bad=skip_bad) as rows:
+        report = rows.report
+        known = {p.card: p for p in session.scalars(select(Patron))}
+        changes = Changes()
+        for row, _first in rows:
+            patron = known.get(row.card)
+            values = dict(
+                name=row.name, class_name=row.class_name, grade=row.grade, kind=str(row.kind)
+            )
+            if patron is None:
+                patron = Patron(card=row.card, active=True, deleted=False, **values)
+                session.add(patron)
+                report.added += 1
+            elif any(getattr(patron, k) != v for k, v in values.items()) or patron.deleted:
+                if patron.name != row.name:
+                    report.rename(row.card, patron.name, row.name)
+                for key, value in values.items():
+                    setattr(patron, key, value)
+                patron.active, patron.deleted = True, False
+                report.updated += 1
+            else:
+                report.unchanged += 1
+                continue
+            changes.add(patron)
     changes.write(session)
     return report
 
@@ -59,7 +61,16 @@ def import_books(
     session: Session, path: Path, *, skip_bad: bool = False, today: dt.date | None = None
 ) -> ImportReport:
     """Add or update titles and copies from the kiosk's CSV format."""
-    rows, report = read_books(path, skip_bad=skip_bad)
+    with check_books(path, known_codes(session, Patron, Copy, Title), skip_bad=skip_bad) as rows:
+        return _import_books(session, rows, rows.report, today)
+
+
+def _import_books(
+    session: Session,
+    rows: Iterable[tuple[BookRow, bool]],
+    report: ImportReport,
+    today: dt.date | None,
+) -> ImportReport:
     added_on = today or dt.date.today()
     # Everything looked up once: a catalogue of 20,000 copies imports in seconds.
     copies = {c.barcode: c for c in session.scalars(select(Copy).where(Copy.barcode.is_not(None)))}
@@ -68,7 +79,7 @@ def import_books(
     unlabelled: Counter[str] = Counter()
     changes = Changes()
     with session.no_autoflush:
-        for row in rows:
+        for row, _first in rows:
             existing = copies.get(row.barcode) if row.barcode else None
             title = _title_for(row, existing, by_isbn, titles, added_on, report, changes)
             if not row.barcode:
