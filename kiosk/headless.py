@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,20 +18,34 @@ from kiosk.engine import Kiosk, Role
 from kiosk.outcome import Kind, Light, Outcome, Sound
 
 MAX_LINE_BYTES = 64 * 1024
+LINE_END = re.compile(rb"\r\n|\r|\n")
 TICK_SECONDS = 0.25
 Listener = Callable[[Outcome], None]
 
 
 def read_lines(stream: BinaryIO, lines: queue.Queue[Any]) -> None:
-    """Put each line of *stream* on *lines* (over-long ones cut), then None at the end."""
-    while True:
-        line = stream.readline(MAX_LINE_BYTES)
-        if not line:
-            break
-        if not line.endswith(b"\n") and len(line) == MAX_LINE_BYTES:
-            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass  # drop the rest of a line too long to be a code
-        lines.put(line)
+    """Put each line of *stream* on *lines* as soon as it ends (over-long ones cut), then None.
+
+    A line ends with LF, CR LF or CR alone (some scanners end a code with CR only).
+    """
+    pending = b""
+    cutting = False  # dropping the rest of a line too long to be a code
+    after_cr = False
+    while chunk := stream.read1(MAX_LINE_BYTES):  # type: ignore[attr-defined]
+        if after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CR LF that came in two reads
+        after_cr = chunk.endswith(b"\r")
+        *ended, pending = LINE_END.split(pending + chunk)
+        for line in ended:
+            if not cutting:
+                lines.put(line[:MAX_LINE_BYTES])
+            cutting = False
+        if len(pending) >= MAX_LINE_BYTES:
+            if not cutting:
+                lines.put(pending[:MAX_LINE_BYTES])
+            cutting, pending = True, b""
+    if pending and not cutting:
+        lines.put(pending)
     lines.put(None)
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from kiosk.demo import HELPER_CARD, HELPER_PIN
+from kiosk.headless import read_lines
 
 
 def run_kiosk(data: Path, stdin: bytes, *extra: str) -> tuple[list[dict], str]:
@@ -210,3 +214,30 @@ def test_options_after_the_command_and_codes_in_any_case(tmp_path: Path) -> None
     ]
     assert outcomes[0]["patron"] == "S0001"
     assert outcomes[2]["detail"] == {"touch": "foo"}
+
+
+def test_codes_ended_by_carriage_return_alone(tmp_path: Path) -> None:
+    """Some scanners end each code with CR only; CR LF is one line end, not two."""
+    data = demo_dir(tmp_path)
+    outcomes, _ = run_kiosk(data, b"S0001\r100001\r\n100002\r:done\r")
+    assert [(o["outcome"], o.get("copy")) for o in outcomes] == [
+        ("session_started", None),
+        ("checked_out", "100001"),
+        ("checked_out", "100002"),
+        ("session_ended", None),
+    ]
+
+
+def test_a_line_is_read_as_soon_as_it_ends() -> None:
+    """A code ended by CR is answered at once, not when more input (or the end) comes."""
+    read_end, write_end = os.pipe()
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    with open(read_end, "rb") as stream, open(write_end, "wb", buffering=0) as scanner:
+        reader = threading.Thread(target=read_lines, args=(stream, lines), daemon=True)
+        reader.start()
+        scanner.write(b"S0001\r")
+        assert lines.get(timeout=30) == b"S0001"
+        scanner.write(b"\n100001\r\n")  # the LF completes the CR LF: no empty line between
+        assert lines.get(timeout=30) == b"100001"
+    reader.join(timeout=30)
+    assert lines.get(timeout=30) is None
