@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -34,14 +35,18 @@ DEFAULT_TOML = """\
 # Times are local times of the school; dates are written 2026-09-01.
 
 [kiosk]
-# A short name for this kiosk, shown in the office's records ("where lent").
-name = "kiosk-1"
+# A short name for this kiosk, shown in the office's records ("where lent") and on the
+# helpers' menu; empty: this computer's own name (its hostname), so every kiosk differs.
+name = ""
 # Language of the screen: "zh_CN" (简体中文) or "en".
 language = "zh_CN"
 # Time zone of the school; empty means the Raspberry Pi's own setting.
 timezone = ""
-# Seconds without a scan or touch before a student's session ends by itself.
+# Seconds a student has, after scanning the card, to scan a first book.
 session_timeout_seconds = 30
+# Once a book is scanned: seconds of quiet before the session ends by itself with its
+# receipt (a countdown shows). It also ends at once after the last book a child may take.
+walk_away_seconds = 8
 # Seconds to answer "return or renew?" before the question goes away.
 choice_timeout_seconds = 10
 # Seconds the supervisor menu stays open without a touch.
@@ -154,16 +159,33 @@ red = 22
 
 Positive = Annotated[int, Field(ge=0)]
 
+# Names an operating system gives every machine it installs: not enough to tell kiosks apart.
+GENERIC_HOSTNAMES = {"raspberrypi", "localhost", "debian", "ubuntu", ""}
+
+
+def machine_name() -> str:
+    """This computer's hostname; on a freshly installed Pi ("raspberrypi") with a part of its
+    machine id, so that two kiosks of one school never share a name at the office."""
+    host = socket.gethostname().split(".")[0].lower()
+    if host not in GENERIC_HOSTNAMES:
+        return host
+    try:
+        machine_id = Path("/etc/machine-id").read_text(encoding="ascii").strip()
+    except OSError:
+        machine_id = ""
+    return f"{host or 'kiosk'}-{machine_id[:6]}" if machine_id else host or "kiosk"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class KioskSettings(_Strict):
-    name: str = "kiosk-1"
+    name: str = Field(default="", validate_default=True)
     language: Literal["zh_CN", "en"] = "zh_CN"
     timezone: str = ""
     session_timeout_seconds: Annotated[float, Field(gt=0)] = 30
+    walk_away_seconds: Annotated[float, Field(gt=0)] = 8
     choice_timeout_seconds: Annotated[float, Field(gt=0)] = 10
     supervisor_timeout_seconds: Annotated[float, Field(gt=0)] = 120
     repeat_scan_seconds: Annotated[float, Field(ge=0)] = 2
@@ -173,6 +195,11 @@ class KioskSettings(_Strict):
     sync_warning_minutes: Annotated[float, Field(gt=0)] = 60
     font: str = ""
     shutdown_command: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _own_name(cls, value: str) -> str:
+        return value.strip() or machine_name()
 
     @field_validator("timezone")
     @classmethod

@@ -91,6 +91,10 @@ class _Visit:
     last_loan: str | None = None
     last_loan_at: dt.datetime | None = None
     choice_copy_id: int | None = None
+    # A book has been scanned, or nothing more may be borrowed: from now on the session ends
+    # after the short walk-away spell instead of the longer wait for a first book.
+    walking: bool = False
+    over_limit_copy_id: int | None = None  # refused at the limit; a helper may lend it anyway
 
 
 class Kiosk:
@@ -158,6 +162,7 @@ class Kiosk:
 
         Supervisor actions: ``pin`` (arg: the PIN), ``borrow`` (a small librarian borrows for
         themselves instead), ``open_for`` (arg: a student's card, for a forgotten card),
+        ``override`` (in a session a helper opened: lend the book just refused at the limit),
         ``batch_return``, ``mark_damaged``, ``mark_lost``, ``leave``.
         """
         with self._lock:
@@ -296,20 +301,31 @@ class Kiosk:
             case State.PIN:
                 self.state, self._pin_card = State.IDLE, None
                 return self._return(db, moment, copy)
+            case State.BATCH_RETURN:
+                return self._return(db, moment, copy, by=self._supervisor_card)
             case _:
                 return self._return(db, moment, copy)
 
-    def _lend(self, db: Session, moment: Moment, copy: Copy) -> list[Outcome]:
+    def _lend(
+        self, db: Session, moment: Moment, copy: Copy, *, override: bool = False
+    ) -> list[Outcome]:
         visit = self._visit
         assert visit is not None
         patron = db.get(Patron, visit.patron_id)
         if patron is None:  # removed by a sync while the student stood here
             return self._end_all("patron_removed")
+        visit.walking = True
+        visit.over_limit_copy_id = None
         current = rules.open_loan(db, copy)
         if current is not None and current.patron_id == patron.id:
             self.state = State.CHOICE
             self._choice_at = moment.at
             visit.choice_copy_id = copy.id
+            detail: dict[str, object] = {}
+            try:
+                rules.check_renew(db, moment, Schedule.load(db), current)
+            except Refused as refusal:
+                detail["no_renew"] = refusal.reason
             return [
                 Outcome(
                     Kind.CHOICE_NEEDED,
@@ -320,6 +336,7 @@ class Kiosk:
                     due=current.due_date,
                     reason="already_yours",
                     late_days=rules.overdue_days(current, moment.today),
+                    detail=detail,
                 )
             ]
         self.state = State.SESSION
@@ -331,9 +348,14 @@ class Kiosk:
                 patron,
                 copy,
                 where=self.settings.name,
-                override_by=visit.helper_card,
+                override_by=visit.helper_card if override else None,
             )
         except Refused as refusal:
+            detail = dict(refusal.detail)
+            if refusal.reason == "limit_reached" and visit.helper_card is not None:
+                # Over the limit only when the small librarian says so, on purpose.
+                visit.over_limit_copy_id = copy.id
+                detail["can_override"] = True
             return [
                 self._refusal(
                     Kind.REFUSED,
@@ -341,34 +363,39 @@ class Kiosk:
                     patron=patron.card,
                     copy=copy.code,
                     title=copy.title.title,
-                    **refusal.detail,
+                    **detail,
                 )
             ]
         line = LoanLine(copy.code, copy.title.title, lent.loan.due_date, 0)
         visit.taken.append(line)
         visit.last_loan, visit.last_loan_at = lent.loan.id, moment.at
-        detail: dict[str, object] = {}
+        detail = {}
         if lent.implicitly_returned is not None:
             detail["implicit_return"] = True
         if lent.loan.override_by:
             detail["override_by"] = lent.loan.override_by
-        return [
-            Outcome(
-                Kind.CHECKED_OUT,
-                light=Light.SUCCESS,
-                sound=Sound.BEEP,
-                patron=patron.card,
-                copy=copy.code,
-                title=copy.title.title,
-                due=lent.loan.due_date,
-                may_borrow=lent.may_borrow,
-                detail=detail,
-            )
-        ]
+        lent_now = Outcome(
+            Kind.CHECKED_OUT,
+            light=Light.SUCCESS,
+            sound=Sound.BEEP,
+            patron=patron.card,
+            copy=copy.code,
+            title=copy.title.title,
+            due=lent.loan.due_date,
+            may_borrow=lent.may_borrow,
+            detail=detail,
+        )
+        if lent.may_borrow == 0 and visit.helper_card is None:
+            # The last book this child may take: card, book, walk away. The receipt is up
+            # before the next child in the queue steps forward.
+            return [lent_now, *self._end_visit(db, moment, "all_taken")]
+        return [lent_now]
 
-    def _return(self, db: Session, moment: Moment, copy: Copy) -> list[Outcome]:
+    def _return(
+        self, db: Session, moment: Moment, copy: Copy, *, by: str | None = None
+    ) -> list[Outcome]:
         try:
-            loan = rules.return_copy(db, moment, copy)
+            loan = rules.return_copy(db, moment, copy, by=by)
         except Refused as refusal:
             return [
                 self._refusal(Kind.REFUSED, refusal.reason, copy=copy.code, title=copy.title.title)
@@ -487,6 +514,16 @@ class Kiosk:
     def _touch_keep(self, _arg: str | None) -> list[Outcome]:
         return []  # the touch itself restarted the idle timer
 
+    def _touch_override(self, _arg: str | None) -> list[Outcome]:
+        visit = self._visit
+        if self.state != State.SESSION or visit is None or visit.over_limit_copy_id is None:
+            return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
+        with self._transaction() as (db, moment):
+            copy = db.get(Copy, visit.over_limit_copy_id)
+            if copy is None:
+                return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
+            return self._lend(db, moment, copy, override=True)
+
     def _touch_pin(self, pin: str | None) -> list[Outcome]:
         if self.state != State.PIN or self._pin_card is None:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
@@ -511,6 +548,7 @@ class Kiosk:
                 ]
             helper.failed_pins += 1
             left = self.settings.pin_attempts - helper.failed_pins
+            outbox.append(db, moment, wire.WrongPin(card=helper.card, attempts_left=max(0, left)))
             if left > 0:
                 return [
                     self._refusal(Kind.REFUSED, "wrong_pin", patron=helper.card, attempts_left=left)
@@ -563,6 +601,7 @@ class Kiosk:
         "renew": _touch_renew,
         "undo": _touch_undo,
         "keep": _touch_keep,
+        "override": _touch_override,
         "pin": _touch_pin,
         "borrow": _touch_borrow,
         "open_for": _touch_open_for,
@@ -576,6 +615,8 @@ class Kiosk:
 
     def _timeout(self) -> float | None:
         match self.state:
+            case State.SESSION if self._visit is not None and self._visit.walking:
+                return self.settings.walk_away_seconds
             case State.SESSION:
                 return self.settings.session_timeout_seconds
             case State.CHOICE:
@@ -599,6 +640,8 @@ class Kiosk:
         if self.state == State.CHOICE:
             self._last_action_at = now
             return self._leave_choice()
+        if self.state == State.SESSION and self._visit is not None and self._visit.walking:
+            return self._end_all("walk_away")
         return self._end_all("timeout")
 
     def _idle_light_change(self) -> list[Outcome]:
@@ -641,10 +684,14 @@ class Kiosk:
             rules.check_patron(db, patron, moment, current)
             may = rules.may_borrow(db, patron, current)
         except Refused as refusal:
-            detail["blocked"] = refusal.reason
+            detail.update(refusal.detail, blocked=refusal.reason)
             may = 0
+        if may == 0 and current:
+            detail["bring_back"] = rules.first_to_bring_back(current)
         if self._visit and self._visit.helper_card:
             detail["helper"] = self._visit.helper_card
+        if self._visit and may == 0:
+            self._visit.walking = True  # nothing to wait for: return a book, or walk away
         light, sound = _greeting(kind, detail.get("blocked"))
         return Outcome(
             kind,

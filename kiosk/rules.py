@@ -109,6 +109,14 @@ def overdue_days(loan: Loan, today: dt.date) -> int:
     return max(0, (today - loan.due_date).days)
 
 
+def first_to_bring_back(loans: list[Loan]) -> str | None:
+    """The title of the loan to bring back first: the one due first (the latest, if late)."""
+    if not loans:
+        return None
+    first = min(loans, key=lambda loan: (loan.due_date, loan.lent_at))
+    return first.copy.title.title
+
+
 def may_borrow(session: Session, patron: Patron, loans: list[Loan] | None = None) -> int:
     """How many more books the patron may take before reaching the limit."""
     if loans is None:
@@ -125,14 +133,17 @@ def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
 
 
 def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
-    """Refuse unless the library is open now for this patron's grade."""
+    """Refuse unless the library is open now for this patron's grade.
+
+    The refusal says when the library next opens for the patron (``opens``, local time, or
+    None when the timetable has no opening for them), so the child knows when to come back.
+    """
     windows = schedule.windows_at(moment.local)
+    grade = patron.grade if patron.kind in (PatronKind.STUDENT, PatronKind.HELPER) else None
     if not windows:
-        raise Refused("closed")
-    if patron.kind in (PatronKind.STUDENT, PatronKind.HELPER) and not any(
-        w.admits(patron.grade) for w in windows
-    ):
-        raise Refused("not_your_grade_today")
+        raise Refused("closed", opens=schedule.next_opening(moment.local, grade))
+    if not any(w.admits(grade) for w in windows):
+        raise Refused("not_your_grade_today", opens=schedule.next_opening(moment.local, grade))
 
 
 def check_patron(
@@ -187,7 +198,11 @@ def checkout(
     policy = policy_for(session, patron.kind)
     over_limit = len(loans) >= policy.max_loans
     if over_limit and override_by is None:
-        raise Refused("limit_reached", max_loans=policy.max_loans)
+        raise Refused(
+            "limit_reached",
+            max_loans=policy.max_loans,
+            bring_back=first_to_bring_back(loans),
+        )
 
     implicit = None
     if current is not None:
@@ -223,15 +238,20 @@ def checkout(
     return Lent(loan, implicit, max(0, policy.max_loans - len(loans) - 1))
 
 
-def return_copy(session: Session, moment: Moment, copy: Copy) -> Loan:
-    """Take *copy* back (at any time, open or closed); raise Refused if it is not on loan."""
+def return_copy(session: Session, moment: Moment, copy: Copy, *, by: str | None = None) -> Loan:
+    """Take *copy* back (at any time, open or closed); raise Refused if it is not on loan.
+
+    *by*: the card of the small librarian taking in a pile of returns, for the record.
+    """
     loan = open_loan(session, copy)
     if loan is None:
         raise Refused("not_on_loan")
-    return _close(session, moment, loan, implicit=False)
+    return _close(session, moment, loan, implicit=False, by=by)
 
 
-def _close(session: Session, moment: Moment, loan: Loan, *, implicit: bool) -> Loan:
+def _close(
+    session: Session, moment: Moment, loan: Loan, *, implicit: bool, by: str | None = None
+) -> Loan:
     loan.returned_at = moment.at
     loan.implicit_return = implicit
     if loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
@@ -245,6 +265,7 @@ def _close(session: Session, moment: Moment, loan: Loan, *, implicit: bool) -> L
             copy=loan.copy.code,
             patron=loan.patron.card if loan.patron else None,
             late_days=overdue_days(loan, moment.today),
+            by=by,
         ),
     )
     return loan
@@ -257,14 +278,30 @@ def undo_checkout(session: Session, moment: Moment, loan: Loan) -> None:
     outbox.append(session, moment, wire.CheckoutUndone(loan=loan.id, copy=loan.copy.code))
 
 
-def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> Loan:
-    """Give *loan* a new due date, or raise Refused when it was renewed too often."""
+def check_renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> dt.date:
+    """The due date a renewal now would give *loan*, or raise Refused.
+
+    A late book is brought back, not renewed; a renewal that would not move the date (on the
+    day of the loan) is refused before it uses up one of the patron's renewals.
+    """
     assert loan.patron is not None, "only a current loan can be renewed"
     policy = policy_for(session, loan.patron.kind)
+    if overdue_days(loan, moment.today) > 0:
+        raise Refused("renew_late", late_days=overdue_days(loan, moment.today))
     if loan.renewals >= policy.max_renewals:
         raise Refused("max_renewals", max_renewals=policy.max_renewals)
+    new_due = due_date(schedule, policy, moment.today)
+    if new_due <= loan.due_date:
+        raise Refused("renew_not_needed")
+    return new_due
+
+
+def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> Loan:
+    """Give *loan* a new due date, or raise Refused (see :func:`check_renew`)."""
+    assert loan.patron is not None, "only a current loan can be renewed"
+    new_due = check_renew(session, moment, schedule, loan)
     loan.renewals += 1
-    loan.due_date = max(loan.due_date, due_date(schedule, policy, moment.today))
+    loan.due_date = new_due
     outbox.append(
         session,
         moment,

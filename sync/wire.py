@@ -102,6 +102,7 @@ class Return(Payload):
     copy_code: Code = Field(alias="copy")
     patron: Code | None
     late_days: Count
+    by: Code | None = None  # the small librarian who took it in with a pile of returns
 
 
 class ImplicitReturn(Return):
@@ -154,6 +155,14 @@ class SupervisorClosed(Payload):
     by: Code | None
 
 
+class WrongPin(Payload):
+    """A wrong PIN typed after a small librarian's card (the supervisor log keeps each)."""
+
+    event_type = "wrong_pin"
+    card: Code
+    attempts_left: Count
+
+
 class CardLocked(Payload):
     """Too many wrong PINs: the small librarian's card is locked for a while."""
 
@@ -174,6 +183,7 @@ PAYLOADS: dict[str, type[Payload]] = {
         SessionEnded,
         SupervisorOpened,
         SupervisorClosed,
+        WrongPin,
         CardLocked,
     )
 }

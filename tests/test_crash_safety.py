@@ -67,6 +67,9 @@ ONE_CALL = [
     ["session_started"],
     ["session_ended"],
     ["session_ended", "session_started"],
+    # the last book a child may take ends the session in the same transaction
+    ["checkout", "session_ended"],
+    ["implicit_return", "checkout", "session_ended"],
 ]
 
 

@@ -69,13 +69,41 @@ def test_session_shows_current_loans_with_overdue_marked(kiosk: Kiosk, clock: Fa
     assert started.may_borrow == 1
 
 
-def test_limit_reached(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+def test_the_last_book_a_child_may_take_ends_the_session_with_its_receipt(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
     scan(kiosk, clock, "S1")
     scan(kiosk, clock, "B001")
+    clock.advance(3)
+    lent, ended = kiosk.scan("B002")  # two is the most a student may have
+    assert (lent.kind, lent.may_borrow) == (Kind.CHECKED_OUT, 0)
+    assert (ended.kind, ended.reason, ended.patron) == (Kind.SESSION_ENDED, "all_taken", "S1")
+    assert [line.copy for line in ended.receipt] == ["B001", "B002"]
+    assert kiosk.state == State.IDLE and kiosk.patron_card is None
+    assert [e.type for e in events(store)][-1] == "session_ended"
+
+
+def test_limit_reached_names_the_book_to_bring_back_first(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
     scan(kiosk, clock, "B002")
+    clock.set(TUESDAY_LUNCH + dt.timedelta(days=1))
+    scan(kiosk, clock, "S1")
+    clock.advance(3)
+    kiosk.scan("B001")  # the second book: the session ends
+    clock.advance(3)
+    started = one(kiosk.scan("S1"))
+    assert (started.may_borrow, started.detail["bring_back"]) == (0, "Book 2")
     refused = scan(kiosk, clock, "B003")
-    assert (refused.kind, refused.reason) == (Kind.REFUSED, "limit_reached")
+    assert (refused.kind, refused.reason, refused.title) == (
+        Kind.REFUSED,
+        "limit_reached",
+        "Book 3",
+    )
+    assert refused.detail["bring_back"] == "Book 2"  # due first
     assert (refused.light, refused.sound) == (Light.REFUSED, Sound.LOW_BEEP)
+    assert "can_override" not in refused.detail  # only a small librarian may
     assert copy_status(store, "B003") == CopyStatus.AVAILABLE
     assert [e.type for e in events(store)].count("checkout") == 2
 
@@ -86,8 +114,8 @@ def test_overdue_block_after_policy_days(kiosk: Kiosk, clock: FakeClock) -> None
     kiosk.touch("done")
     clock.set(dt.datetime(2026, 12, 15, 13, 40, tzinfo=TZ))  # 6 days overdue: not yet blocked
     scan(kiosk, clock, "S1")
-    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
-    kiosk.touch("done")
+    clock.advance(3)
+    assert kiosk.scan("B002")[0].kind == Kind.CHECKED_OUT  # the second: the session ends
     clock.set(dt.datetime(2026, 12, 16, 13, 40, tzinfo=TZ))  # 7 days overdue: blocked
     started = scan(kiosk, clock, "S1")
     assert started.detail["blocked"] == "overdue_block"
@@ -180,7 +208,25 @@ def test_grades_take_turns_in_alternate_weeks(kiosk: Kiosk, clock: FakeClock) ->
     # ... and grades 5 and 6 have Wednesday evening of B weeks.
     clock.set(dt.datetime(2026, 12, 2, 17, 10, tzinfo=TZ))
     scan(kiosk, clock, "S5")
-    assert scan(kiosk, clock, "B003").kind == Kind.CHECKED_OUT
+    clock.advance(3)
+    assert kiosk.scan("B003")[0].kind == Kind.CHECKED_OUT
+
+
+def test_closed_and_not_your_turn_say_when_the_library_opens_for_the_child(
+    kiosk: Kiosk, clock: FakeClock
+) -> None:
+    clock.set(dt.datetime(2026, 12, 1, 13, 45, tzinfo=TZ))  # week B lunch: grades 3 and 4
+    started = scan(kiosk, clock, "S5")
+    # Grade 5's next turn: Wednesday evening of this B week.
+    assert started.detail["blocked"] == "not_your_grade_today"
+    assert started.detail["opens"] == dt.datetime(2026, 12, 2, 17, 0, tzinfo=TZ)
+    refused = scan(kiosk, clock, "B001")
+    assert refused.detail["opens"] == dt.datetime(2026, 12, 2, 17, 0, tzinfo=TZ)
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 7, 15, 0, tzinfo=TZ))  # Monday afternoon; 8 Dec is closed
+    closed = scan(kiosk, clock, "S1")
+    assert closed.detail["blocked"] == "closed"
+    assert closed.detail["opens"] == dt.datetime(2026, 12, 9, 13, 30, tzinfo=TZ)
 
 
 def test_closed_date_refuses_loans(kiosk: Kiosk, clock: FakeClock) -> None:
@@ -232,6 +278,32 @@ def test_own_book_offers_return_or_renew(kiosk: Kiosk, clock: FakeClock) -> None
     returned = one(kiosk.touch("return"))
     assert returned.kind == Kind.RETURNED
     assert kiosk.state == State.SESSION
+
+
+def test_renewing_is_not_offered_on_a_late_book_nor_used_up_on_the_day_of_the_loan(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    choice = scan(kiosk, clock, "B001")
+    assert choice.detail["no_renew"] == "renew_not_needed"  # the date would not move
+    assert one(kiosk.touch("renew")).reason == "renew_not_needed"
+    with store.read() as db:
+        assert db.scalar(select(Loan.renewals)) == 0  # the renewal is still there
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 11, 13, 40, tzinfo=TZ))  # two days late
+    scan(kiosk, clock, "S1")
+    late = scan(kiosk, clock, "B001")
+    assert (late.late_days, late.detail["no_renew"]) == (2, "renew_late")
+    assert one(kiosk.touch("renew")).reason == "renew_late"
+    kiosk.touch("done")
+    scan(kiosk, clock, "S2")
+    scan(kiosk, clock, "B002")
+    kiosk.touch("done")
+    clock.set(dt.datetime(2026, 12, 14, 13, 40, tzinfo=TZ))  # a later day, on time
+    scan(kiosk, clock, "S2")
+    assert "no_renew" not in scan(kiosk, clock, "B002").detail  # offered, and it works
+    assert one(kiosk.touch("renew")).kind == Kind.RENEWED
 
 
 def test_choice_times_out_back_to_session(kiosk: Kiosk, clock: FakeClock) -> None:
@@ -367,6 +439,33 @@ def test_idle_timeout_forgets_the_student(kiosk: Kiosk, clock: FakeClock) -> Non
     assert scan(kiosk, clock, "B001").kind == Kind.REFUSED  # no session: a return attempt
 
 
+def test_after_a_book_a_short_quiet_spell_ends_the_session_with_its_receipt(
+    kiosk: Kiosk, clock: FakeClock
+) -> None:
+    scan(kiosk, clock, "S1")
+    clock.advance(20)  # finding a book to scan takes a while: the card alone waits 30 s
+    assert kiosk.tick() == []
+    scan(kiosk, clock, "B001")
+    assert kiosk.seconds_left() == pytest.approx(8)  # kiosk.toml walk_away_seconds
+    clock.advance(7)
+    assert kiosk.tick() == []
+    clock.advance(1)
+    ended = one(kiosk.tick())
+    assert (ended.kind, ended.reason) == (Kind.SESSION_ENDED, "walk_away")
+    assert [line.copy for line in ended.receipt] == ["B001"]
+    assert kiosk.patron_card is None
+
+
+def test_a_child_who_may_borrow_nothing_gets_the_short_spell_at_once(
+    kiosk: Kiosk, clock: FakeClock
+) -> None:
+    clock.set(dt.datetime(2026, 11, 24, 15, 0, tzinfo=TZ))  # closed: returns only
+    scan(kiosk, clock, "S1")
+    assert kiosk.seconds_left() == pytest.approx(8)
+    clock.advance(8)
+    assert one(kiosk.tick()).reason == "walk_away"
+
+
 def test_touch_keeps_the_session(kiosk: Kiosk, clock: FakeClock) -> None:
     scan(kiosk, clock, "S1")
     clock.advance(25)
@@ -457,8 +556,8 @@ def test_helper_pin_opens_supervisor_and_records_overrides(
     assert scan(kiosk, clock, "H1").kind == Kind.PIN_NEEDED
     supervisor = one(kiosk.touch("pin", HELPER_PIN))
     assert supervisor.kind == Kind.SUPERVISOR
-    # A student forgot the card: the helper types it in (in any case) and opens the session;
-    # the loan over the limit passes.
+    # A student forgot the card: the helper types it in (in any case) and opens the session.
+    # Over the limit, the book is refused like any other, and lent only when the helper says so.
     started = one(kiosk.touch("open_for", "s1"))
     assert (started.kind, started.patron, started.detail["helper"]) == (
         Kind.SESSION_STARTED,
@@ -466,9 +565,13 @@ def test_helper_pin_opens_supervisor_and_records_overrides(
         "H1",
     )
     for code in ("B001", "B002"):
-        scan(kiosk, clock, code)
-    over = scan(kiosk, clock, "B003")
+        assert scan(kiosk, clock, code).kind == Kind.CHECKED_OUT  # the session stays open
+    refused = scan(kiosk, clock, "B003")
+    assert (refused.reason, refused.detail["can_override"]) == ("limit_reached", True)
+    assert copy_status(store, "B003") == CopyStatus.AVAILABLE
+    over = one(kiosk.touch("override"))
     assert (over.kind, over.detail["override_by"]) == (Kind.CHECKED_OUT, "H1")
+    assert one(kiosk.touch("override")).reason == "nothing_to_answer"  # once only
     with store.read() as db:
         loan = db.scalar(select(Loan).join(Copy).where(Copy.barcode == "B003"))
         assert loan.override_by == "H1"
@@ -483,6 +586,9 @@ def test_wrong_pins_lock_the_card(kiosk: Kiosk, clock: FakeClock, store: Store) 
     assert one(kiosk.touch("pin", "0000")).detail["attempts_left"] == 2
     assert one(kiosk.touch("pin", "1111")).detail["attempts_left"] == 1
     assert one(kiosk.touch("pin", "2222")).reason == "card_locked"
+    # Each wrong PIN is in the supervisor log, not only the lock-out.
+    log = [(e.type, e.payload.get("card")) for e in events(store)]
+    assert log == [("wrong_pin", "H1")] * 3 + [("card_locked", "H1")]
     assert kiosk.state == State.IDLE
     assert scan(kiosk, clock, "H1").reason == "card_locked"  # even with the right PIN next
     clock.advance(minutes=5, seconds=1)
@@ -509,6 +615,8 @@ def test_batch_return_and_mark_damaged(kiosk: Kiosk, clock: FakeClock, store: St
     kiosk.touch("pin", HELPER_PIN)
     kiosk.touch("batch_return")
     assert [scan(kiosk, clock, b).kind for b in ("B001", "B002")] == [Kind.RETURNED] * 2
+    returns = [e for e in events(store) if e.type == "return"]
+    assert [e.payload["by"] for e in returns] == ["H1", "H1"]  # who took the pile in
     kiosk.touch("done")
     assert kiosk.state == State.SUPERVISOR
     kiosk.touch("mark_damaged")
@@ -559,7 +667,8 @@ def test_clock_going_backwards_is_a_fault_but_lending_goes_on(
     assert kiosk.clock_backwards
     assert events(store)[-1].clock == "backwards"
     clock.advance(3)
-    assert one(kiosk.scan("B002")).kind == Kind.CHECKED_OUT  # warned once, not at every scan
+    lent, _ended = kiosk.scan("B002")  # warned once, not at every scan
+    assert lent.kind == Kind.CHECKED_OUT
 
 
 def test_standalone_kiosk_forgets_returned_loans_after_days(

@@ -314,7 +314,8 @@ class KioskMachine(RuleBasedStateMachine):
             assert after == before, f"{outcomes} changed loans or copies"
         if all(
             o.kind in (Kind.IGNORED, Kind.UNKNOWN_CODE)
-            or (o.kind == Kind.REFUSED and o.reason != "card_locked")
+            # a wrong PIN and a locked card go in the supervisor log
+            or (o.kind == Kind.REFUSED and o.reason not in ("card_locked", "wrong_pin"))
             or o.reason == "clock_backwards"
             for o in outcomes
         ):

@@ -54,10 +54,11 @@ def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
     script = (
         "\n".join(
             [
-                "# a student borrows two books, then tries a third",
+                "# a student borrows two books (the most: the session ends), then tries a third",
                 "S0001",
                 "100001",
                 "100002",
+                "S0001",
                 "100003",
                 ":done",
                 "100001",  # returned without a session
@@ -77,6 +78,8 @@ def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
         ("session_started", None),
         ("checked_out", None),
         ("checked_out", None),
+        ("session_ended", "all_taken"),
+        ("session_started", None),
         ("refused", "limit_reached"),
         ("session_ended", "done"),
         ("returned", None),
@@ -91,7 +94,8 @@ def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
     assert lent["patron"] == "S0001" and lent["copy"] == "100001"
     assert lent["title"] == "小王子" and lent["light"] == "success"
     assert len(lent["due"]) == 10  # an ISO date
-    assert outcomes[3]["light"] == "refused"
+    assert outcomes[5]["light"] == "refused"
+    assert outcomes[5]["detail"]["bring_back"] in ("小王子", "夏洛的网")
     for outcome in outcomes:
         assert {"outcome", "reason", "patron", "copy", "title", "due", "light"} <= set(outcome)
 

@@ -88,12 +88,29 @@ def test_upgrade_keeps_every_loan_and_backs_up_first(
     assert store.migrate() is None  # already up to date: no second backup
 
 
+def test_a_pi_left_with_the_usual_hostname_still_gets_a_name_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only the hostname is faked: this machine's cannot be changed by a test.
+    monkeypatch.setattr(config.socket, "gethostname", lambda: "raspberrypi")
+    ids = Path("/etc/machine-id")
+    machine_id = ids.read_text(encoding="ascii").strip() if ids.exists() else ""
+    assert config.machine_name() == (
+        f"raspberrypi-{machine_id[:6]}" if machine_id else "raspberrypi"
+    )
+    monkeypatch.setattr(config.socket, "gethostname", lambda: "Library-North.school.lan")
+    assert config.machine_name() == "library-north"
+    assert config.KioskSettings(name=" Desk 2 ").name == "Desk 2"  # kiosk.toml's wins
+
+
 def test_first_start_writes_commented_kiosk_toml(tmp_path: Path) -> None:
     store, cfg = open_data(tmp_path / "kiosk")
     store.close()
     written = (tmp_path / "kiosk" / "kiosk.toml").read_text(encoding="utf-8")
-    assert "# Seconds without a scan" in written
+    assert "# Seconds a student has, after scanning the card" in written
     assert cfg.kiosk.session_timeout_seconds == 30
+    assert cfg.kiosk.walk_away_seconds == 8
+    assert cfg.kiosk.name == config.machine_name() != ""  # each kiosk its own name
     assert cfg.policies["student"].max_loans == 2
     assert len(cfg.timetable.window) == 2
 
