@@ -1,14 +1,16 @@
 """Read-only views of the library for the kiosk's screens: what to show, never how.
 
-The idle screen publicises new and popular books and the class reading league; the supervisor
-menu finds a student whose card is at home and lists today's loans and returns. Each function
-reads inside the caller's session and changes nothing.
+The idle screen publicises new and popular books and how many of each class have borrowed this
+week; the supervisor menu finds a student whose card is at home and counts today's loans and
+returns. Each function reads inside the caller's session and changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -28,16 +30,17 @@ class Book:
 
 
 @dataclass(frozen=True)
-class ClassStanding:
-    """One class in the reading league: loans this month, per student."""
+class ClassWeek:
+    """One class in the reading league: how many of its students have borrowed this week
+    (the school's target: every student borrows a book every week)."""
 
     class_name: str
-    loans: int
+    borrowed: int
     students: int
 
     @property
-    def per_student(self) -> float:
-        return self.loans / self.students if self.students else 0.0
+    def share(self) -> float:
+        return self.borrowed / self.students if self.students else 0.0
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,14 @@ class Student:
 
 
 @dataclass(frozen=True)
-class DeskLine:
-    """A loan or return of today, as the supervisor's list shows it."""
+class Day:
+    """Today at the kiosk, for the small librarians: counts only. Who borrowed what is
+    private, even from the helpers."""
 
-    at: dt.datetime  # local time
-    title: str
-    name: str  # the borrower; empty for a return once the kiosk has forgotten who it was
-    class_name: str
+    lent: int
+    returned: int
+    visits: int  # children who scanned their card today
+    borrowers_by_class: tuple[tuple[str, int], ...]  # (class, children who borrowed today)
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,6 @@ class Opening:
     open_now: bool
     next_opening: dt.datetime | None  # local time
     next_grades: frozenset[int] | None  # grades of that opening; None: every grade
-    grades_today: frozenset[int] | None  # None: every grade (or not open today)
-    open_today: bool
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -76,13 +78,16 @@ def _local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tz)
 
 
-def _not_undone() -> ColumnElement[bool]:
+def _undone_loans() -> Any:
     # A loan taken back at once ("not this book") was never read: it must not count in the
     # league, or pressing undo would be a way to climb it. The outbox says which ones.
     loan = func.json_extract(Event.payload, "$.loan")
     # (no NULL in the list: NOT IN with a NULL in it is never true)
-    undone = select(loan).where(Event.type == "checkout_undone", loan.is_not(None))
-    return or_(Loan.returned_at.is_(None), Loan.id.not_in(undone.scalar_subquery()))
+    return select(loan).where(Event.type == "checkout_undone", loan.is_not(None))
+
+
+def _not_undone() -> ColumnElement[bool]:
+    return or_(Loan.returned_at.is_(None), Loan.id.not_in(_undone_loans().scalar_subquery()))
 
 
 def _counted_loans(since: dt.datetime) -> ColumnElement[bool]:
@@ -115,29 +120,52 @@ def most_borrowed(session: Session, since: dt.datetime, limit: int = 5) -> list[
     return [Book(title, author, n) for title, author, n in rows]
 
 
-def reading_league(session: Session, since: dt.datetime) -> list[ClassStanding]:
-    """Every class with students, by loans per student since *since*, best first."""
-    students = dict(
+def week_start(day: dt.date) -> dt.date:
+    """The Monday of *day*'s week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _borrowers(session: Session, since: dt.datetime, until: dt.datetime | None = None) -> set[str]:
+    """Cards of the patrons who borrowed between *since* and *until* (not counting loans
+    taken back at once)."""
+    linked = (
+        select(Patron.card).join(Loan, Loan.patron_id == Patron.id).where(_counted_loans(since))
+    )
+    # A returned loan forgets its borrower (privacy); its checkout event still names the
+    # card, so a child who brought a book back the same week still counts.
+    card = func.json_extract(Event.payload, "$.patron")
+    logged = select(card).where(
+        Event.type == "checkout",
+        Event.at >= since,
+        func.json_extract(Event.payload, "$.loan").not_in(_undone_loans().scalar_subquery()),
+    )
+    if until is not None:
+        linked = linked.where(Loan.lent_at < until)
+        logged = logged.where(Event.at < until)
+    return set(session.scalars(linked)) | {c for c in session.scalars(logged) if c}
+
+
+def _students_by_class(session: Session) -> dict[str, str]:
+    """Card to class of every active student in a class."""
+    return dict(
         session.execute(
-            select(Patron.class_name, func.count(Patron.id))
-            .where(
+            select(Patron.card, Patron.class_name).where(
                 Patron.kind == PatronKind.STUDENT,
                 Patron.active.is_(True),
                 Patron.class_name != "",
             )
-            .group_by(Patron.class_name)
         ).all()
     )
-    # The loan keeps its class after the kiosk forgets who borrowed it (privacy).
-    loans = dict(
-        session.execute(
-            select(Loan.patron_class, func.count(Loan.id))
-            .where(_counted_loans(since), Loan.patron_class.in_(students))
-            .group_by(Loan.patron_class)
-        ).all()
-    )
-    table = [ClassStanding(name, loans.get(name, 0), n) for name, n in students.items()]
-    return sorted(table, key=lambda c: (-c.per_student, -c.loans, c.class_name))
+
+
+def reading_league(session: Session, since: dt.datetime) -> list[ClassWeek]:
+    """Every class with students: how many of them have borrowed since *since* (the start of
+    the week), the classes nearest to "everyone" first."""
+    classes = _students_by_class(session)
+    students = Counter(classes.values())
+    borrowed = Counter(classes[c] for c in _borrowers(session, since) if c in classes)
+    table = [ClassWeek(name, borrowed[name], n) for name, n in students.items()]
+    return sorted(table, key=lambda c: (-c.share, -c.borrowed, c.class_name))
 
 
 def classes(session: Session) -> list[str]:
@@ -156,49 +184,49 @@ def classes(session: Session) -> list[str]:
     )
 
 
-def find_students(session: Session, class_name: str, name: str = "") -> list[Student]:
-    """Active students of *class_name* whose name contains *name*, by name."""
-    query = select(Patron).where(
-        Patron.kind == PatronKind.STUDENT,
-        Patron.active.is_(True),
-        Patron.class_name == class_name,
+def find_students(session: Session, class_name: str, query: str = "") -> list[Student]:
+    """Active students of *class_name* in pinyin order, those answering *query* (the first
+    letters of the name's pinyin, or a few of its characters; see kiosk.pinyin)."""
+    from kiosk import pinyin  # its dictionary is loaded the first time a helper searches
+
+    found = session.scalars(
+        select(Patron).where(
+            Patron.kind == PatronKind.STUDENT,
+            Patron.active.is_(True),
+            Patron.class_name == class_name,
+        )
     )
-    if name.strip():
-        query = query.where(Patron.name.contains(name.strip(), autoescape=True))
-    return [
-        Student(p.card, p.name, p.class_name)
-        for p in session.scalars(query.order_by(Patron.name, Patron.card))
-    ]
+    students = [Student(p.card, p.name, p.class_name) for p in found]
+    return sorted(
+        (s for s in students if pinyin.matches(s.name, query)),
+        key=lambda s: (pinyin.sort_key(s.name), s.name, s.card),
+    )
 
 
-def today_at_desk(
-    session: Session, day: dt.date, tz: ZoneInfo
-) -> tuple[list[DeskLine], list[DeskLine]]:
-    """Loans made and books returned on *day* (local), latest first."""
+def today(session: Session, day: dt.date, tz: ZoneInfo) -> Day:
+    """Loans, returns and visits of *day* (local)."""
     start = _local_midnight(day, tz)
     end = start + dt.timedelta(days=1)
-    lent = session.scalars(
-        select(Loan).where(_counted_loans(start), Loan.lent_at < end).order_by(Loan.lent_at.desc())
+    lent = session.scalar(
+        select(func.count(Loan.id)).where(_counted_loans(start), Loan.lent_at < end)
     )
-    back = session.scalars(
-        select(Loan)
-        .where(
+    returned = session.scalar(
+        select(func.count(Loan.id)).where(
             Loan.returned_at >= start,
             Loan.returned_at < end,
             Loan.implicit_return.is_(False),
             _not_undone(),
         )
-        .order_by(Loan.returned_at.desc())
     )
-    return (
-        [_desk_line(loan, loan.lent_at, tz) for loan in lent],
-        [_desk_line(loan, loan.returned_at, tz) for loan in back if loan.returned_at],
+    card = func.json_extract(Event.payload, "$.patron")
+    visits = session.scalar(
+        select(func.count(func.distinct(card))).where(
+            Event.type == "session_started", Event.at >= start, Event.at < end
+        )
     )
-
-
-def _desk_line(loan: Loan, at: dt.datetime, tz: ZoneInfo) -> DeskLine:
-    name = loan.patron.name if loan.patron else ""
-    return DeskLine(at.astimezone(tz), loan.copy.title.title, name, loan.patron_class)
+    classes = _students_by_class(session)
+    by_class = Counter(classes[c] for c in _borrowers(session, start, end) if c in classes)
+    return Day(lent or 0, returned or 0, visits or 0, tuple(sorted(by_class.items())))
 
 
 def opening(session: Session, now: dt.datetime) -> Opening:
@@ -213,9 +241,5 @@ def opening(session: Session, now: dt.datetime) -> Opening:
         if starting and all(w.grades for w in starting):
             next_grades = frozenset().union(*(w.grades for w in starting))
     return Opening(
-        open_now=bool(schedule.windows_at(now)),
-        next_opening=nxt,
-        next_grades=next_grades,
-        grades_today=schedule.grades_today(now.date()),
-        open_today=schedule.is_open_day(now.date()),
+        open_now=bool(schedule.windows_at(now)), next_opening=nxt, next_grades=next_grades
     )
