@@ -77,8 +77,8 @@ def percentile(values: list[float], p: float) -> float:
 def demo_kiosk(folder: Path) -> Kiosk:
     from kiosk import cli
     from kiosk.engine import Kiosk
+    from kiosk.settings import SETUP_DONE
     from kiosk.store import set_setting
-    from kiosk.ui import SETUP_DONE
 
     cli._make_demo(folder)
     store, cfg = cli.open_data(folder)

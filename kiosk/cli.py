@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from kiosk import config, demo
+from kiosk.clock import CLOCK_WARNING_SECONDS
 from kiosk.config import ConfigError, KioskConfig
 from kiosk.schedule import Schedule
 from kiosk.settings import OFFICE_RULES
@@ -160,13 +161,18 @@ def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: b
 
 
 def _make_demo(data_dir: Path) -> None:
+    from kiosk.readmodel import Library
+
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / config.FILE_NAME).exists():
         demo.write_config(data_dir)
-    store, _cfg = open_data(data_dir)
+    store, cfg = open_data(data_dir)
     try:
         with store.write() as db:
             demo.populate(db, dt.date.today())
+        library = Library(store, cfg.kiosk.zone())
+        if not library.setup().done:  # a demo starts at "scan your card", not the first run
+            library.finish_setup(cfg.kiosk.language, dt.datetime.now(dt.UTC))
         with store.read() as db:
             print(demo.cheat_sheet(db), file=sys.stderr)
         print(f"\nDemo library in {data_dir}\n", file=sys.stderr)
@@ -204,6 +210,10 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
     from kiosk.headless import Input, read_lines
     from kiosk.ui.fonts import FontNotFound
 
+    locked = not (args.demo or getattr(args, "window", False))
+    if not locked and (problem := _no_display()):
+        print(f"kiosk: {problem}", file=sys.stderr)
+        return 2
     inbox: queue.Queue[Input | None] = queue.Queue()
     devices = None
     if getattr(args, "scanner", "stdin") == "evdev":
@@ -221,9 +231,10 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
     try:
         done = ui.run(
             kiosk,
-            locked=not (args.demo or getattr(args, "window", False)),
+            locked=locked,
             inbox=inbox,
             listeners=[devices.lights.listen] if devices else [],
+            **_office_link(kiosk),
         )
     except FontNotFound as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
@@ -235,6 +246,45 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
         kiosk.store.close()
         os.execv(sys.executable, [sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])
     return 0
+
+
+def _no_display() -> str | None:
+    """Why a window cannot be shown here (e.g. over SSH), or None. The locked kiosk draws
+    on the Pi's screen without a desktop, so only the window (demo) is checked."""
+    if sys.platform != "linux" or os.environ.get("SDL_VIDEODRIVER"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "there is no display here to show the kiosk's window (DISPLAY is not set: over SSH?).\n"
+        "  Try it without a screen: kiosk --demo run --headless  (type codes, read the answers)\n"
+        "  Or on the Pi's own screen without a desktop: SDL_VIDEODRIVER=kmsdrm make demo"
+    )
+
+
+def _office_link(kiosk: Kiosk) -> dict[str, Any]:
+    """What the touchscreen asks of the office: the helpers' "sync now", the first run's
+    "connect to the office server", and how far the kiosk clock is off the office's. The UI
+    knows nothing of the sync client; the client (and requests) loads on first use."""
+
+    def sync_now() -> object:
+        from sync.client import SyncClient
+
+        return SyncClient(kiosk.store).sync()
+
+    def enroll(url: str, code: str) -> object:
+        from sync.client import SyncClient
+
+        return SyncClient(kiosk.store).enroll(url, code, kiosk.settings.name)
+
+    def clock_off() -> float | None:
+        with kiosk.store.read() as db:
+            offset = replica.status(db).clock_offset_seconds
+        if offset is None or abs(offset) <= CLOCK_WARNING_SECONDS:
+            return None
+        return offset
+
+    return {"sync_now": sync_now, "enroll": enroll, "clock_off": clock_off}
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:

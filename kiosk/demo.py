@@ -216,7 +216,10 @@ def cheat_sheet(session: Session) -> str:
         f"Librarian card:       {LIBRARIAN_CARD}  PIN {LIBRARIAN_PIN}",
         "Teacher card:         T0001",
         "",
-        "Type a code and Enter to scan it. Touches: :done :return :renew :cancel :undo",
-        "Supervisor: scan the helper card, then :pin 1234; :batch_return, :mark_damaged, :leave",
+        "In the window: type a code and press Enter to scan it, and touch (click) the",
+        "buttons on the screen. After the small librarian's card, type the PIN on the",
+        "keypad (or the keyboard) and press OK.",
+        "Typed in the window or on the terminal, as in headless mode, these touches work",
+        "too: :done :return :renew :cancel :undo :pin 1234 :batch_return :mark_damaged :leave",
     ]
     return "\n".join(lines)

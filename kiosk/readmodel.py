@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from kiosk import outbox, showcase
-from kiosk.engine import ENROLLED
+from kiosk.settings import ENROLLED, LANGUAGE, SETUP_DONE
 from kiosk.showcase import Book, ClassWeek, Day, Opening, Student
 from kiosk.store import Store, get_setting, set_setting
-
-SETUP_DONE = "ui.setup_done"  # store setting: the first-run questions have been answered
-LANGUAGE = "ui.language"  # store setting: the language chosen at first run (over kiosk.toml's)
 
 __all__ = ["Book", "ClassWeek", "Day", "IdlePanels", "Library", "Opening", "Setup", "Student"]
 

@@ -19,3 +19,7 @@ LAST_SYNC = "sync.last_sync"
 CLOCK_OFFSET = "sync.clock_offset_seconds"
 LAST_ERROR = "sync.last_error"
 OFFICE_RULES = "sync.office_rules"
+# The touchscreen's first run (kiosk.readmodel): answered, and the language chosen then
+# (over kiosk.toml's).
+SETUP_DONE = "ui.setup_done"
+LANGUAGE = "ui.language"

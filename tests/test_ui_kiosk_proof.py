@@ -96,6 +96,23 @@ def test_kiosk_run_with_a_window_takes_codes_from_stdin(tmp_path: Path) -> None:
     assert kiosk_process.returncode == 0, err.decode()
 
 
+def test_the_demo_with_no_display_says_so_and_how_to_run_headless(tmp_path: Path) -> None:
+    data = demo_data(tmp_path)
+    away = ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
+    over_ssh = {k: v for k, v in os.environ.items() if k not in away}
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "--demo"],
+        capture_output=True,
+        timeout=60,
+        env=over_ssh,
+    )
+    assert result.returncode == 2
+    said = result.stderr.decode()
+    assert "there is no display here" in said
+    assert "kiosk --demo run --headless" in said
+    assert "Traceback" not in said
+
+
 def test_a_font_that_is_not_there_stops_the_kiosk_with_a_clear_message(tmp_path: Path) -> None:
     data = tmp_path / "kiosk"
     data.mkdir()
@@ -119,7 +136,7 @@ from kiosk import demo
 from kiosk.cli import open_data
 from kiosk.engine import Kiosk
 from kiosk.store import set_setting
-from kiosk.ui.app import SETUP_DONE
+from kiosk.settings import SETUP_DONE
 from kiosk.ui.driver import Driver
 
 store, cfg = open_data(Path(sys.argv[1]))

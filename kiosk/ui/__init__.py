@@ -18,11 +18,9 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 if TYPE_CHECKING:
     from kiosk.engine import Kiosk
     from kiosk.headless import Input
-    from kiosk.ui.app import Enroll, Listener, SyncNow
+    from kiosk.ui.app import ClockOff, Enroll, Listener, SyncNow
 
 DESIGN_SIZE = (800, 480)  # the official 7-inch display; everything scales from it
-SETUP_DONE = "ui.setup_done"  # store setting: the first-run questions have been answered
-LANGUAGE = "ui.language"  # store setting: the language chosen at first run (over kiosk.toml's)
 
 
 def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:
@@ -41,24 +39,6 @@ def configure(*, locked: bool, size: tuple[int, int] = DESIGN_SIZE) -> None:
     Config.set("graphics", "resizable", "0" if locked else "1")
 
 
-def office_sync(kiosk: Kiosk) -> SyncNow | None:
-    """The helpers' "sync now", once the sync client is installed (shown when enrolled)."""
-    try:
-        from sync.client import SyncClient
-    except ImportError:
-        return None
-    return lambda: SyncClient(kiosk.store).sync()
-
-
-def office_enrollment(kiosk: Kiosk) -> Enroll | None:
-    """The first run's "connect to the office server", once the sync client is installed."""
-    try:
-        from sync.client import SyncClient
-    except ImportError:
-        return None
-    return lambda url, code: SyncClient(kiosk.store).enroll(url, code, kiosk.settings.name)
-
-
 def run(
     kiosk: Kiosk,
     *,
@@ -66,6 +46,7 @@ def run(
     inbox: queue.Queue[Input | None] | None = None,
     sync_now: SyncNow | None = None,
     enroll: Enroll | None = None,
+    clock_off: ClockOff | None = None,
     listeners: Iterable[Listener] = (),
 ) -> str | None:
     """Run the touchscreen app until it is stopped; returns "restart", "shutdown" or None.
@@ -73,6 +54,8 @@ def run(
     *locked*: fullscreen, no cursor, no way out but the supervisor menu (the real kiosk);
     otherwise an 800x480 window that may be closed (a laptop demo). *inbox*: scans, lines
     as in headless mode and device outcomes, put there by other threads (scanners, stdin).
+    *sync_now*, *enroll*, *clock_off*: the office link, wired by kiosk/cli.py (the UI knows
+    nothing of the sync client).
     """
     from kiosk.ui import fonts
 
@@ -85,9 +68,14 @@ def run(
 
     from kiosk.ui.app import KeepRunning, KioskApp
 
-    sync_now = sync_now or office_sync(kiosk)
-    enroll = enroll or office_enrollment(kiosk)
-    app = KioskApp(kiosk, locked=locked, sync_now=sync_now, enroll=enroll, listeners=listeners)
+    app = KioskApp(
+        kiosk,
+        locked=locked,
+        sync_now=sync_now,
+        enroll=enroll,
+        clock_off=clock_off,
+        listeners=listeners,
+    )
     if inbox is not None:
         app.read_inbox(inbox)
     ExceptionManager.add_handler(KeepRunning(app))

@@ -36,24 +36,22 @@ from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
-from kiosk import outbox, showcase
-from kiosk.clock import CLOCK_WARNING_SECONDS
 from kiosk.engine import UNDO_SECONDS, Kiosk, Role, State
 from kiosk.headless import Input, Scan, handle_line
 from kiosk.outcome import Kind, Light, LoanLine, Outcome
-from kiosk.settings import ENROLLED
-from kiosk.store import get_setting, set_setting
-from kiosk.ui import DESIGN_SIZE, LANGUAGE, SETUP_DONE, messages
+from kiosk.readmodel import Library
+from kiosk.ui import DESIGN_SIZE, messages
 from kiosk.ui.i18n import LANGUAGES, tr
-from kiosk.ui.messages import Message, Tone
-from sync import replica
+from kiosk.ui.messages import Message, Tone, book
 
 log = logging.getLogger(__name__)
 
 KV_FILE = Path(__file__).with_name("kiosk.kv")
 TICK_SECONDS = 0.1
-COUNTDOWN_FROM = 10  # seconds before a session ends by itself when the countdown shows
-RECEIPT_SECONDS = 5
+COUNTDOWN_FROM = 5  # the last seconds of a session or question, counted down on the screen
+MENU_COUNTDOWN_FROM = 15  # the helpers' menu
+RECEIPT_SECONDS = 4  # then "scan your card", before the next child in the queue steps up
+RECEIPT_REASONS = ("done", "walk_away", "all_taken")
 CLOSED_CHECK_SECONDS = 5
 SHOWCASE_REFRESH_SECONDS = 300
 ENTER_KEYS = (13, 271)  # Return, keypad Enter
@@ -78,9 +76,10 @@ TONE_COLOURS = _Colours(
 SUPERVISOR_PAGES = ("supervisor", "find", "today", "confirm")
 MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
 
-# Hooks for what other parts of the kiosk may provide (the sync client, enrollment).
+# The office link, wired by kiosk/cli.py (the UI imports nothing of the sync client).
 SyncNow = Callable[[], object]  # one sync with the office now; raises when it fails
 Enroll = Callable[[str, str], object]  # enrolls with the office (address, one-time code); raises
+ClockOff = Callable[[], float | None]  # seconds the office's clock is ahead, when minutes off
 
 Listener = Callable[[Outcome], None]  # e.g. the status lights
 
@@ -163,6 +162,7 @@ class SessionScreen(KioskScreen):
     class_name = StringProperty("")
     may_borrow = StringProperty("")
     blocked = StringProperty("")
+    bring_back = StringProperty("")  # all the books a child may have: which to bring back first
     last_title = StringProperty("")
     last_due = StringProperty("")
     notice = StringProperty("")
@@ -175,12 +175,14 @@ class MessageScreen(KioskScreen):
     hint = StringProperty("")
     icon = StringProperty("")
     tone = StringProperty(Tone.INFO.value)
+    can_override = BooleanProperty(False)
 
 
 class ChoiceScreen(KioskScreen):
     title = StringProperty("")
     due = StringProperty("")
     late = StringProperty("")
+    no_renew = StringProperty("")  # why keeping it longer is not offered
 
 
 class ReceiptScreen(KioskScreen):
@@ -196,6 +198,7 @@ class PinScreen(KioskScreen):
 
 class SupervisorScreen(KioskScreen):
     helper = StringProperty("")
+    kiosk_name = StringProperty("")
     status = StringProperty("")
     warning = StringProperty("")
     can_sync = BooleanProperty(False)
@@ -206,8 +209,8 @@ class FindScreen(KioskScreen):
 
 
 class TodayScreen(KioskScreen):
-    lent = StringProperty("")
-    back = StringProperty("")
+    counts = StringProperty("")
+    classes = StringProperty("")
 
 
 class BatchScreen(KioskScreen):
@@ -275,14 +278,17 @@ class KioskApp(App):
         locked: bool = True,
         sync_now: SyncNow | None = None,
         enroll: Enroll | None = None,
+        clock_off: ClockOff | None = None,
         listeners: Iterable[Listener] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.kiosk = kiosk
+        self.library = Library(kiosk.store, kiosk.tz)
         self.locked = locked
         self.sync_now = sync_now
         self.enroll = enroll
+        self.clock_off = clock_off
         self.listeners = list(listeners)
         self.exit_action: str | None = None  # "restart" or "shutdown" once the app has stopped
         self.default_language = kiosk.settings.language
@@ -336,11 +342,13 @@ class KioskApp(App):
     def start_over(self, kiosk: Kiosk) -> None:
         """Show *kiosk* from its idle screen (at start, and when tests or screenshots swap it)."""
         self.kiosk = kiosk
-        with kiosk.store.read() as db:
-            self.first_run = get_setting(db, SETUP_DONE) is None
-            self.default_language = get_setting(db, LANGUAGE) or kiosk.settings.language
+        self.library = Library(kiosk.store, kiosk.tz)
+        setup = self.library.setup()
+        self.first_run = not setup.done
+        self.default_language = setup.language or kiosk.settings.language
         self.set_language(self.default_language)
         self._overlay = self._overlay_until = None
+        self._wipe_overlays()
         self._supervisor_page = "supervisor"
         self._forget_session()
         self.typed = ""
@@ -420,11 +428,15 @@ class KioskApp(App):
     def dismiss(self) -> None:
         """Close the message or receipt showing, back to what the kiosk is doing."""
         self._overlay = self._overlay_until = None
+        self._wipe_overlays()
+        self._settle()
+
+    def _wipe_overlays(self) -> None:
         # Emptied, not just hidden: they may name a student or the books they have.
         receipt, message = self.screen("receipt"), self.screen("message")
         receipt.headline = receipt.summary = ""
         message.headline = message.body = message.hint = ""
-        self._settle()
+        message.can_override = False
 
     def set_language(self, language: str) -> None:
         if language not in LANGUAGES:
@@ -454,9 +466,7 @@ class KioskApp(App):
 
     def finish_setup(self) -> None:
         """Standalone: remember the answers; the kiosk is ready for students."""
-        with self.kiosk.store.write() as db:
-            set_setting(db, LANGUAGE, self.language)
-            set_setting(db, SETUP_DONE, self.kiosk.clock().isoformat())
+        self.library.finish_setup(self.language, self.kiosk.clock())
         self.default_language = self.language
         self.first_run = False
         self._settle()
@@ -594,21 +604,23 @@ class KioskApp(App):
             case Kind.SESSION_STARTED | Kind.SESSION_RESUMED:
                 self._fill_session(outcome)
                 self._overlay = None
+                self._wipe_overlays()  # the last child's receipt, if it was still up
             case Kind.CHECKED_OUT:
                 self._checked_out(outcome)
                 self._overlay = None
             case Kind.RETURNED if state in MARK_MODES:
                 late = outcome.late_days or 0
-                line = tr._("✔ 《{title}》 returned").format(title=outcome.title)
+                line = tr._("✔ {book} returned").format(book=book(outcome.title))
                 self._batch_line(line + (f" ({messages.days_late(late)})" if late else ""))
             case Kind.RETURNED | Kind.RENEWED:
                 self._loan_changed(outcome)
                 self._message(messages.for_outcome(outcome))
             case Kind.CHOICE_NEEDED:
                 choice = self.screen("choice")
-                choice.title = outcome.title or ""
+                choice.title = book(outcome.title)
                 choice.due = messages.day(outcome.due)
                 choice.late = messages.days_late(outcome.late_days) if outcome.late_days else ""
+                choice.no_renew = self._no_renew(outcome)
                 self._overlay = None
             case Kind.REFUSED | Kind.UNKNOWN_CODE:
                 self._refused(outcome, state)
@@ -622,17 +634,19 @@ class KioskApp(App):
                 self._supervisor(outcome)
             case Kind.COPY_MARKED:
                 marked = (
-                    tr._("✔ 《{title}》 marked damaged")
+                    tr._("✔ {book} marked damaged")
                     if outcome.reason == "damaged"
-                    else tr._("✔ 《{title}》 marked lost")
+                    else tr._("✔ {book} marked missing")
                 )
-                self._batch_line(marked.format(title=outcome.title))
+                self._batch_line(marked.format(book=book(outcome.title)))
             case Kind.UNDONE:
                 self._session_loans = [x for x in self._session_loans if x.copy != outcome.copy]
                 self._last_lent_at = None
                 session = self.screen("session")
                 session.can_undo = False
-                session.notice = tr._("《{title}》 was taken back.").format(title=outcome.title)
+                session.notice = tr._("{book} is not borrowed after all.").format(
+                    book=book(outcome.title)
+                )
                 session.last_title = session.last_due = ""
                 self._may_borrow(outcome.may_borrow)
                 self._render_loans()
@@ -649,11 +663,30 @@ class KioskApp(App):
         page = self.screen("message")
         page.headline, page.body, page.hint = message.headline, message.body, message.hint
         page.icon, page.tone = message.icon, message.tone.value
+        page.can_override = message.can_override
+        self.tone = message.tone.value  # the band too: a normal limit is blue, not red
         self._overlay = "message"
         self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=message.seconds)
 
+    def _no_renew(self, outcome: Outcome) -> str:
+        """Why "keep it longer" is not offered on the choice screen ("" when it is)."""
+        match outcome.detail.get("no_renew"):
+            case None:
+                return ""
+            case "renew_late":
+                return tr._("It is late: please bring it back.")
+            case "renew_not_needed":
+                return tr._("You can keep it until {due}.").format(due=messages.day(outcome.due))
+            case _:
+                return tr._("You cannot keep it longer: please bring it back by {due}.").format(
+                    due=messages.day(outcome.due)
+                )
+
+    def _local_now(self) -> dt.datetime:
+        return self.kiosk.clock().astimezone(self.kiosk.tz)
+
     def _refused(self, outcome: Outcome, state: State) -> None:
-        message = messages.refusal(outcome)
+        message = messages.refusal(outcome, self._local_now())
         if state in MARK_MODES:
             self._batch_line(
                 tr._("✘ {headline}: {body}").format(headline=message.headline, body=message.body)
@@ -672,15 +705,17 @@ class KioskApp(App):
         self.screen("batch").lines = []
         self.screen("find").ids.students.clear_widgets()
         taken = outcome.receipt
-        # Only "done" shows a receipt: after a timeout the child has gone, and after another
-        # card ("next_card") the next child is standing there.
-        if outcome.patron and outcome.reason == "done":
+        # A receipt when the child is done (a touch, a quiet spell after a book, the last book
+        # they may take), shown a few seconds only. None after the long wait for a first book
+        # (the child has gone) nor after another card (the next child is standing there).
+        self._wipe_overlays()
+        if outcome.patron and outcome.reason in RECEIPT_REASONS:
             receipt = self.screen("receipt")
             receipt.headline = tr._("Goodbye, {name}!").format(name=self._session_name)
             if taken:
                 lines = [
-                    tr._("《{title}》: bring it back by {due}").format(
-                        title=t.title, due=messages.day(t.due)
+                    tr._("{book}: bring it back by {due}").format(
+                        book=book(t.title), due=messages.day(t.due)
                     )
                     for t in taken
                 ]
@@ -697,8 +732,8 @@ class KioskApp(App):
                 receipt.summary = tr._("You did not take a book this time. See you soon!")
             self._overlay = "receipt"
             self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=RECEIPT_SECONDS)
-        elif outcome.reason == "timeout":
-            # The child has walked away: nothing of theirs is shown to whoever comes next.
+        else:
+            # Nothing of this child is shown to whoever comes next.
             self._overlay = self._overlay_until = None
         self._forget_session()
         self._switched_at = None
@@ -744,7 +779,17 @@ class KioskApp(App):
             tr._("Class {name}").format(name=outcome.class_name) if outcome.class_name else ""
         )
         blocked = str(outcome.detail.get("blocked") or "")
-        session.blocked = messages.session_block(blocked) if blocked else ""
+        session.blocked = (
+            messages.session_block(blocked, outcome.detail, self._local_now()) if blocked else ""
+        )
+        back = outcome.detail.get("bring_back")
+        session.bring_back = (
+            tr._("To borrow a new book, first bring back {book}: scan it here.").format(
+                book=book(str(back))
+            )
+            if back and not blocked
+            else ""
+        )
         self._session_loans = list(outcome.loans)
         self._may_borrow(outcome.may_borrow)
         self._render_loans()
@@ -768,7 +813,7 @@ class KioskApp(App):
         self._last_lent_at = self.kiosk.clock()
         session = self.screen("session")
         session.can_undo = True
-        session.last_title = f"《{line.title}》"
+        session.last_title = book(line.title)
         session.last_due = tr._("Bring it back by {due}").format(due=messages.day(line.due))
         session.notice = ""
         self._may_borrow(outcome.may_borrow)
@@ -801,7 +846,7 @@ class KioskApp(App):
                 due = tr._("due {due}").format(due=messages.short_day(loan.due))
                 tone = Tone.GOOD if loan.copy in self._new_copies else Tone.INFO
             mark = "✔ " if loan.copy in self._new_copies else ""
-            box.add_widget(Factory.LoanRow(title=f"{mark}《{loan.title}》", due=due, tone=tone))
+            box.add_widget(Factory.LoanRow(title=mark + book(loan.title), due=due, tone=tone))
 
     def _forget_session(self) -> None:
         """Wipe everything of the last student from the screens (privacy)."""
@@ -811,46 +856,45 @@ class KioskApp(App):
         if self.root is None:
             return
         session = self.screen("session")
-        for field in ("greeting", "class_name", "may_borrow", "blocked", "last_title"):
+        for field in ("greeting", "class_name", "may_borrow", "blocked", "bring_back"):
             setattr(session, field, "")
+        session.last_title = ""
         session.last_due = session.notice = ""
         session.ids.loans.clear_widgets()
         choice = self.screen("choice")
-        choice.title = choice.due = choice.late = ""
+        choice.title = choice.due = choice.late = choice.no_renew = ""
         pin = self.screen("pin")
         pin.helper = pin.digits = pin.error = ""
 
     def _fill_supervisor(self, said: str = "") -> None:
         page = self.screen("supervisor")
-        with self.kiosk.store.read() as db:
-            waiting = outbox.pending(db)
-            enrolled = get_setting(db, ENROLLED) is not None
-            offset = replica.status(db).clock_offset_seconds
+        office = self.library.office()
+        offset = self.clock_off() if self.clock_off else None
+        page.kiosk_name = tr._("This kiosk: {name}").format(name=self.kiosk.settings.name)
         status = tr.n_(
             "{n} change waiting to reach the office.",
             "{n} changes waiting to reach the office.",
-            waiting,
-        ).format(n=waiting)
+            office.waiting,
+        ).format(n=office.waiting)
         page.status = f"{status} {said}".strip()
         if self.clock_warning:
             page.warning = tr._("The kiosk clock went backwards: please check the date and time.")
-        elif offset is not None and abs(offset) > CLOCK_WARNING_SECONDS:
+        elif offset is not None:
             page.warning = tr._(
                 "The kiosk clock is {minutes} minutes off the office's: please check the date "
                 "and time."
             ).format(minutes=round(abs(offset) / 60))
         else:
             page.warning = ""
-        page.can_sync = self.sync_now is not None and enrolled
+        page.can_sync = self.sync_now is not None and office.enrolled
 
     def _fill_find(self, class_name: str) -> None:
         from kivy.factory import Factory
 
         page = self.screen("find")
-        with self.kiosk.store.read() as db:
-            names = showcase.classes(db)
-            class_name = class_name if class_name in names else (names[0] if names else "")
-            students = showcase.find_students(db, class_name) if class_name else []
+        names = self.library.classes()
+        class_name = class_name if class_name in names else (names[0] if names else "")
+        students = self.library.find_students(class_name) if class_name else []
         page.class_name = class_name
         page.ids.classes.clear_widgets()
         for name in names:
@@ -868,20 +912,22 @@ class KioskApp(App):
 
     def _fill_today(self) -> None:
         page = self.screen("today")
-        now = self.kiosk.clock().astimezone(self.kiosk.tz)
-        with self.kiosk.store.read() as db:
-            lent, back = showcase.today_at_desk(db, now.date(), self.kiosk.tz)
-        page.lent = "\n".join(
-            [tr.n_("{n} book lent today", "{n} books lent today", len(lent)).format(n=len(lent))]
-            + [f"{x.at:%H:%M}  {x.name} {x.class_name}  《{x.title}》" for x in lent[:12]]
-        )
-        page.back = "\n".join(
+        day = self.library.today(self.kiosk.clock())
+        page.counts = "\n".join(
             [
-                tr.n_("{n} book returned today", "{n} books returned today", len(back)).format(
-                    n=len(back)
-                )
+                tr.n_("{n} book lent", "{n} books lent", day.lent).format(n=day.lent),
+                tr.n_("{n} book brought back", "{n} books brought back", day.returned).format(
+                    n=day.returned
+                ),
+                tr.n_("{n} child came", "{n} children came", day.visits).format(n=day.visits),
             ]
-            + [f"{x.at:%H:%M}  《{x.title}》" for x in back[:12]]
+        )
+        # Counts per class, never who borrowed what: reading records are private.
+        page.classes = "\n".join(
+            tr.n_("{name}: {n} child borrowed", "{name}: {n} children borrowed", n).format(
+                name=name, n=n
+            )
+            for name, n in day.borrowers_by_class
         )
 
     def _batch_line(self, line: str) -> None:
@@ -895,25 +941,22 @@ class KioskApp(App):
         ):
             return
         self._showcase_at = now
-        local = now.astimezone(self.kiosk.tz)
-        since = dt.datetime.combine(showcase.month_start(local.date()), dt.time(), self.kiosk.tz)
-        with self.kiosk.store.read() as db:
-            arrivals = showcase.new_arrivals(db, 5)
-            popular = showcase.most_borrowed(db, since, 5)
-            league = showcase.reading_league(db, since)[:5]
+        panels = self.library.idle(now)
         self.showcase = {
-            "new": [f"《{b.title}》" for b in arrivals],
+            "new": [book(b.title) for b in panels.arrivals],
             "popular": [
-                tr.n_("《{title}》 {n} time", "《{title}》 {n} times", b.loans).format(
-                    title=b.title, n=b.loans
+                tr.n_("{book} {n} time", "{book} {n} times", b.loans).format(
+                    book=book(b.title), n=b.loans
                 )
-                for b in popular
+                for b in panels.popular
             ],
             "league": [
-                tr._("{rank}. {name}: {per:.1f} each").format(
-                    rank=i, name=c.class_name, per=c.per_student
-                )
-                for i, c in enumerate(league, start=1)
+                (
+                    tr._("{name}: all {students} ★")
+                    if c.borrowed >= c.students
+                    else tr._("{name}: {borrowed} of {students}")
+                ).format(name=c.class_name, borrowed=c.borrowed, students=c.students)
+                for c in panels.league
             ],
         }
         self._fill_panels()
@@ -925,7 +968,8 @@ class KioskApp(App):
         for key in ("new", "popular", "league"):
             box = idle.ids[key]
             box.clear_widgets()
-            for line in self.showcase.get(key) or [tr._("Nothing yet this month")]:
+            empty = tr._("Nobody yet this week") if key == "league" else tr._("Nothing yet")
+            for line in self.showcase.get(key) or [empty]:
                 box.add_widget(Factory.PanelLine(text=line))
 
     def _check_closed(self, *, force: bool = False) -> None:
@@ -940,31 +984,16 @@ class KioskApp(App):
         light = self.kiosk.idle_light()
         self._idle_light = light
         self.closed = light == Light.CLOSED
-        local = now.astimezone(self.kiosk.tz)
-        with self.kiosk.store.read() as db:
-            opening = showcase.opening(db, local)
+        local = self._local_now()
+        opening = self.library.opening(now)
         closed = self.screen("closed")
         if opening.next_opening is None:
             closed.opening = tr._("No opening times are set yet.")
         else:
-            when = opening.next_opening
-            day = (
-                tr._("today")
-                if when.date() == local.date()
-                else tr._("tomorrow")
-                if when.date() == local.date() + dt.timedelta(days=1)
-                else messages.day(when.date())
+            closed.opening = tr._("It opens again {when}, for {grades}.").format(
+                when=messages.when(opening.next_opening, local),
+                grades=messages.grades(opening.next_grades),
             )
-            closed.opening = tr._("It opens {day} at {time}, for {grades}.").format(
-                day=day, time=f"{when:%H:%M}", grades=messages.grades(opening.next_grades)
-            )
-        closed.today = (
-            tr._("Today the library is open for {grades}.").format(
-                grades=messages.grades(opening.grades_today)
-            )
-            if opening.open_today
-            else tr._("The library does not open today.")
-        )
         if self.kiosk.state == State.IDLE and not self._overlay:
             self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
             self._settle()
@@ -972,15 +1001,35 @@ class KioskApp(App):
     def _update_countdown(self) -> None:
         left = self.kiosk.seconds_left()
         state = self.kiosk.state
-        warn_from = COUNTDOWN_FROM if state in (State.SESSION, State.CHOICE) else 15
+        student = state in (State.SESSION, State.CHOICE)
+        warn_from = COUNTDOWN_FROM if student else MENU_COUNTDOWN_FROM
         if left is None or state == State.IDLE or left > warn_from:
             self.countdown = ""
+            return
+        n = max(1, math.ceil(left))
+        if state == State.CHOICE:
+            text = tr.n_(
+                "Back to your books in {n} second.", "Back to your books in {n} seconds.", n
+            )
+        elif state == State.SESSION and self._session_loans and self._new_copies:
+            text = tr.n_(
+                "Finishing in {n} second. Another book? Just scan it.",
+                "Finishing in {n} seconds. Another book? Just scan it.",
+                n,
+            )
+        elif state == State.SESSION:
+            text = tr.n_(
+                "Finishing in {n} second: scan a book, or touch the screen.",
+                "Finishing in {n} seconds: scan a book, or touch the screen.",
+                n,
+            )
         else:
-            self.countdown = tr.n_(
-                "Finishing in {n} second: touch the screen to keep going.",
-                "Finishing in {n} seconds: touch the screen to keep going.",
-                math.ceil(left),
-            ).format(n=math.ceil(left))
+            text = tr.n_(
+                "The menu closes in {n} second: touch the screen to keep it open.",
+                "The menu closes in {n} seconds: touch the screen to keep it open.",
+                n,
+            )
+        self.countdown = text.format(n=n)
 
     # -- which screen --------------------------------------------------------------------------
 
@@ -1044,7 +1093,8 @@ class KioskApp(App):
                 self.pin_ok()
             elif self.typed:
                 code, self.typed = self.typed, ""
-                self.scan(code)
+                # ":done", ":pin 1234"...: the touches of headless mode work typed here too.
+                self._emit(handle_line(self.kiosk, code.encode()))
             return True
         return False
 

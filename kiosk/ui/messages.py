@@ -1,12 +1,15 @@
-"""What the screen says for an outcome: friendly, specific words for every answer of the engine.
+"""What the screen says: every answer of the engine in words an 8-year-old reads.
 
-A refusal says why in words an 8-year-old understands and what to do next; it never shows the
-engine's reason code alone. Every string goes through the translator.
+Each message says what happened and what to do now, in short sentences: which book, which
+day, which button. A refusal never shows the engine's reason code, and a normal situation (all
+the books a child may have) is not shown as an error. Every string goes through the
+translator; the Chinese is in kiosk/locale, where the whole set is reviewed together.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,10 +47,28 @@ class Message:
     hint: str = ""
     tone: Tone = Tone.BAD
     seconds: float = 5.0  # shown this long, then the screen goes back by itself
+    can_override: bool = False  # a small librarian may lend the refused book anyway
 
     @property
     def icon(self) -> str:
         return ICONS[self.tone]
+
+
+# -- books, days and times ---------------------------------------------------------------------
+
+
+def book(title: str | None) -> str:
+    """A book's title inside a sentence or a list: 《小王子》, or "Matilda" in English."""
+    # TRANSLATORS: a book's title; Chinese puts it in 《》. (Straight quotes: the Chinese
+    # font draws curly ones as wide as a character.)
+    return tr._('"{title}"').format(title=title or "")
+
+
+def books(titles: Iterable[str] | object) -> str:
+    """Several titles, as one phrase."""
+    if not isinstance(titles, (list, tuple)):
+        return tr._("a book")
+    return tr._(", ").join(book(t) for t in titles)
 
 
 def short_day(date: dt.date) -> str:
@@ -73,11 +94,8 @@ def _months() -> list[str]:
     ]
 
 
-def day(date: dt.date | None) -> str:
-    """A date as a child reads it: "11月24日 星期二" or "Tue 24 Nov"."""
-    if date is None:
-        return ""
-    weekdays = [
+def _weekdays() -> list[str]:
+    return [
         tr._("Mon"),
         tr._("Tue"),
         tr._("Wed"),
@@ -86,16 +104,44 @@ def day(date: dt.date | None) -> str:
         tr._("Sat"),
         tr._("Sun"),
     ]
+
+
+def _weekdays_in_full() -> list[str]:
+    return [
+        tr._("Monday"),
+        tr._("Tuesday"),
+        tr._("Wednesday"),
+        tr._("Thursday"),
+        tr._("Friday"),
+        tr._("Saturday"),
+        tr._("Sunday"),
+    ]
+
+
+def day(date: dt.date | None) -> str:
+    """A date as a child reads it: "11月24日 星期二" or "Tue 24 Nov"."""
+    if date is None:
+        return ""
     # TRANSLATORS: a date; {weekday} and {month} are the short names above.
     return tr._("{weekday} {day} {month}").format(
-        weekday=weekdays[date.weekday()], day=date.day, month=_months()[date.month - 1]
+        weekday=_weekdays()[date.weekday()], day=date.day, month=_months()[date.month - 1]
     )
 
 
-def titles(names: object) -> str:
-    if isinstance(names, (list, tuple)):
-        return tr._(", ").join(f"《{n}》" for n in names)
-    return ""
+def when(moment: dt.datetime, now: dt.datetime) -> str:
+    """When something happens next, as near as a child counts days: "today at 13:30",
+    "tomorrow at 13:30", "on Wednesday at 17:00", or with its date after a week."""
+    moment = moment.astimezone(now.tzinfo)
+    days = (moment.date() - now.date()).days
+    time = f"{moment:%H:%M}"
+    if days == 0:
+        return tr._("today at {time}").format(time=time)
+    if days == 1:
+        return tr._("tomorrow at {time}").format(time=time)
+    if 1 < days < 7:
+        weekday = _weekdays_in_full()[moment.weekday()]
+        return tr._("on {weekday} at {time}").format(weekday=weekday, time=time)
+    return tr._("on {date} at {time}").format(date=day(moment.date()), time=time)
 
 
 def days_late(n: int) -> str:
@@ -109,47 +155,72 @@ def grades(numbers: frozenset[int] | None) -> str:
     return tr.n_("grade {grades}", "grades {grades}", len(numbers)).format(grades=listed)
 
 
-def refusal(outcome: Outcome) -> Message:
-    """The message for a refusal or an unknown code (kinds REFUSED and UNKNOWN_CODE)."""
+def _opens(detail: dict[str, object], now: dt.datetime | None) -> dt.datetime | None:
+    opens = detail.get("opens")
+    return opens if isinstance(opens, dt.datetime) and now is not None else None
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def refusal(outcome: Outcome, now: dt.datetime | None = None) -> Message:
+    """The message for a refusal or an unknown code (kinds REFUSED and UNKNOWN_CODE); *now*
+    (local time) to say when the library opens next."""
     reason = outcome.reason or ""
     detail = outcome.detail
-    book = f"《{outcome.title}》" if outcome.title else tr._("This book")
+    this_book = book(outcome.title) if outcome.title else tr._("This book")
     match reason:
         case "limit_reached":
+            n = int(str(detail.get("max_loans", 0)))
+            back = detail.get("bring_back")
             return Message(
-                tr._("You have enough books for now"),
-                tr.n_(
-                    "You may borrow {n} book at a time.",
-                    "You may borrow {n} books at a time.",
-                    int(str(detail.get("max_loans", 0))),
-                ).format(n=detail.get("max_loans", "")),
-                tr._("Bring one back, then you can take this one."),
+                tr.n_("You already have {n} book", "You already have {n} books", n).format(n=n),
+                (
+                    tr._("To borrow {book}, first bring back {back}.").format(
+                        book=this_book, back=book(str(back))
+                    )
+                    if back
+                    else tr._("To borrow {book}, first bring a book back.").format(book=this_book)
+                ),
+                tr._("You may lend it anyway: you are a small librarian.")
+                if detail.get("can_override")
+                else tr._("For now, put this one back on the shelf."),
+                tone=Tone.INFO,
+                can_override=bool(detail.get("can_override")),
+                seconds=12 if detail.get("can_override") else 6,
             )
         case "overdue_block":
             return Message(
-                tr._("Please bring back a late book first"),
+                tr._("Bring back your late book first"),
                 tr._("{books} should have come back already.").format(
-                    books=titles(detail.get("titles"))
+                    books=books(detail.get("titles"))
                 ),
-                tr._("Return it, then you can borrow again."),
+                tr._("Bring it back, then you can borrow again."),
             )
         case "lost_block":
             return Message(
-                tr._("A book of yours is missing"),
-                tr._("{books} is marked as lost.").format(books=titles(detail.get("titles"))),
+                tr._("One of your books is missing"),
+                tr._("The library cannot find {books}.").format(books=books(detail.get("titles"))),
                 tr._("Please talk to the librarian."),
             )
         case "not_your_grade_today":
+            opens = _opens(detail, now)
             return Message(
                 tr._("It is not your grade's turn now"),
-                tr._("Look at the timetable for your class's library time."),
-                tr._("You can always return books."),
+                tr._("Your grade's turn: {when}.").format(when=when(opens, now))
+                if opens and now
+                else tr._("Ask the librarian when your grade's turn is."),
+                tr._("You can bring books back at any time."),
+                tone=Tone.WAIT,
             )
         case "closed":
+            opens = _opens(detail, now)
             return Message(
                 tr._("The library is closed now"),
-                tr._("You can borrow when the library is open."),
-                tr._("You can always return books: just scan them."),
+                tr._("You can borrow again {when}.").format(when=when(opens, now))
+                if opens and now
+                else tr._("You can borrow when the library is open."),
+                tr._("You can bring books back at any time: just scan them."),
                 tone=Tone.WAIT,
             )
         case "not_for_loan":
@@ -157,52 +228,70 @@ def refusal(outcome: Outcome) -> Message:
             if status == "reference":
                 return Message(
                     tr._("This book stays in the library"),
-                    tr._("{book} is for reading here.").format(book=book),
+                    tr._("{book} is for reading here.").format(book=this_book),
                     tr._("Please put it back on its shelf."),
+                    tone=Tone.INFO,
                 )
             if status in ("damaged", "in_repair"):
                 return Message(
-                    tr._("This book needs to be mended"),
-                    tr._("{book} cannot be borrowed until it is repaired.").format(book=book),
+                    tr._("This book needs mending"),
+                    tr._("{book} can be borrowed again once it is mended.").format(book=this_book),
                     tr._("Please give it to a small librarian."),
+                    tone=Tone.INFO,
                 )
             return Message(
                 tr._("This book cannot be borrowed"),
-                tr._("{book} is not on the library's shelves any more.").format(book=book),
+                tr._("{book} is not one of the library's books now.").format(book=this_book),
                 tr._("Please give it to a small librarian."),
             )
         case "not_on_loan":
             return Message(
                 tr._("Nobody has borrowed this book"),
-                tr._("{book} is already in the library.").format(book=book),
+                tr._("{book} is already here in the library.").format(book=this_book),
                 tr._("To borrow it, scan your library card first."),
                 tone=Tone.INFO,
             )
         case "scan_card_first":
             return Message(
-                tr._("Please scan your library card first"),
+                tr._("Scan your library card first"),
                 tr._("Then scan the book you want to borrow."),
                 tone=Tone.INFO,
             )
         case "use_library_label":
             return Message(
-                tr._("Please scan the library sticker"),
-                tr._("{book} has its own library barcode sticker.").format(book=book),
-                tr._("Scan that one, not the one on the back cover."),
+                tr._("Scan the library sticker"),
+                tr._("{book} has a library sticker of its own.").format(book=this_book),
+                tr._("Scan that one, not the barcode on the back."),
                 tone=Tone.INFO,
             )
         case "max_renewals":
             return Message(
-                tr._("This book cannot be renewed again"),
-                tr._("{book} is due on {due}.").format(book=book, due=day(outcome.due)),
+                tr._("You cannot keep this book longer"),
+                tr._("{book} is due on {due}.").format(book=this_book, due=day(outcome.due)),
                 tr._("Please bring it back by then."),
+                tone=Tone.INFO,
+            )
+        case "renew_late":
+            return Message(
+                tr._("This book is late"),
+                tr._("{book} was due on {due}.").format(book=this_book, due=day(outcome.due)),
+                tr._("Please bring it back now."),
+                tone=Tone.WAIT,
+            )
+        case "renew_not_needed":
+            return Message(
+                tr._("You can keep it until {due}").format(due=day(outcome.due)),
+                tr._("You borrowed {book} only a short while ago.").format(book=this_book),
+                tr._("Nearer that day, you can ask to keep it longer."),
+                tone=Tone.INFO,
             )
         case "nothing_to_undo":
             return Message(
-                tr._("There is nothing to take back"),
-                tr._("Only the last book can be taken back, right after scanning it."),
+                tr._("It is too late to take that back"),
+                tr._("Only the last book, just after you scan it."),
+                tr._("To bring a book back, scan it again."),
                 tone=Tone.INFO,
-                seconds=3,
+                seconds=4,
             )
         case "nothing_to_answer" | "supervisor_only" | "unknown_touch":
             return Message(
@@ -228,20 +317,20 @@ def refusal(outcome: Outcome) -> Message:
         case "patron_inactive":
             return Message(
                 tr._("This card cannot be used"),
-                tr._("The card is not active any more."),
+                tr._("It cannot borrow books any more."),
                 tr._("Please talk to the librarian."),
             )
         case "unknown_card":
             return Message(
                 tr._("The kiosk does not know this card"),
-                tr._("Maybe the card is new."),
-                tr._("Please talk to the librarian."),
+                tr._("Maybe your card is new."),
+                tr._("Please show it to the librarian."),
             )
         case "unknown_code":
             return Message(
                 tr._("The kiosk does not know this code"),
                 tr._("Scan your library card, or the library sticker on a book."),
-                tr._("If it still does not work, ask a small librarian."),
+                tr._("Still not working? Ask a small librarian."),
             )
         case _ if reason in GARBLED:
             return Message(
@@ -258,35 +347,47 @@ def refusal(outcome: Outcome) -> Message:
             )
 
 
-def session_block(reason: str) -> str:
+def session_block(reason: str, detail: dict[str, object], now: dt.datetime) -> str:
     """Why a student may look at their loans but not borrow (shown on the session screen)."""
+    opens = _opens(detail, now)
     match reason:
         case "overdue_block":
-            return tr._("A book is late: bring it back before borrowing again.")
+            return tr._("A book is late: bring it back, then you can borrow again.")
         case "lost_block":
-            return tr._("A book is marked lost: please talk to the librarian.")
+            return tr._("One of your books is missing: please talk to the librarian.")
+        case "closed" if opens:
+            return tr._("The library is closed now. You can borrow again {when}.").format(
+                when=when(opens, now)
+            )
         case "closed":
-            return tr._("The library is closed now: you can only return books.")
+            return tr._("The library is closed now: you can only bring books back.")
+        case "not_your_grade_today" if opens:
+            return tr._("It is not your grade's turn now. Your turn: {when}.").format(
+                when=when(opens, now)
+            )
         case "not_your_grade_today":
-            return tr._("It is not your grade's turn now: you can only return books.")
+            return tr._("It is not your grade's turn now: you can only bring books back.")
         case "patron_inactive":
             return tr._("This card cannot borrow: please talk to the librarian.")
         case _:
             return tr._("You cannot borrow now: please ask a small librarian.")
 
 
+# -- good news -------------------------------------------------------------------------------------
+
+
 def returned(outcome: Outcome) -> Message:
     late = outcome.late_days or 0
     return Message(
         tr._("Thank you!"),
-        tr._("《{title}》 is back in the library.").format(title=outcome.title),
+        tr._("{book} is back in the library.").format(book=book(outcome.title)),
         tr.n_(
-            "{n} day late: please be on time next time.",
-            "{n} days late: please be on time next time.",
+            "It was {n} day late. Next time, please bring it back on time.",
+            "It was {n} days late. Next time, please bring it back on time.",
             late,
         ).format(n=late)
         if late
-        else tr._("On time!"),
+        else tr._("Right on time!"),
         tone=Tone.GOOD if not late else Tone.WAIT,
         seconds=4,
     )
@@ -295,7 +396,7 @@ def returned(outcome: Outcome) -> Message:
 def renewed(outcome: Outcome) -> Message:
     return Message(
         tr._("You can keep it longer"),
-        tr._("《{title}》 is now due on {due}.").format(title=outcome.title, due=day(outcome.due)),
+        tr._("Bring {book} back by {due}.").format(book=book(outcome.title), due=day(outcome.due)),
         tone=Tone.GOOD,
         seconds=4,
     )
@@ -324,11 +425,11 @@ def fault(outcome: Outcome) -> Message:
     )
 
 
-def for_outcome(outcome: Outcome) -> Message | None:
+def for_outcome(outcome: Outcome, now: dt.datetime | None = None) -> Message | None:
     """A full-screen message for outcomes that show one; None for the others."""
     match outcome.kind:
         case Kind.REFUSED | Kind.UNKNOWN_CODE:
-            return refusal(outcome)
+            return refusal(outcome, now)
         case Kind.RETURNED:
             return returned(outcome)
         case Kind.RENEWED:

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from kiosk import config, demo
 from kiosk.engine import Kiosk
+from kiosk.settings import LANGUAGE, SETUP_DONE
 from kiosk.store import Store, set_setting
-from kiosk.ui import LANGUAGE, SETUP_DONE
 
 if TYPE_CHECKING:
     from kiosk.ui.driver import Driver
@@ -143,17 +143,27 @@ class Tour:
     def students_and_helpers(self) -> None:
         driver, app = self.driver, self.driver.app
         self.shot("idle")
-        self.scan("S0001")  # has one book, four days late
+        self.scan("S0002")  # no book at home
         self.scan("100050")
         self.shot("session")
-        self.scan("100001")
-        self.shot("choice")
-        driver.press("✘")  # neither
-        self.scan("100060")
+        self.clock.advance(self.kiosk.settings.walk_away_seconds - 4)
+        driver.tick()  # the quiet spell after a book, counted down
+        self.shot("walk-away")
+        self.scan("100060")  # the second book: all a student may have
+        self.shot("receipt")
+        app.dismiss()
+        self.scan("S0002")
+        self.shot("session-full")
+        self.scan("100070")
         self.shot("refusal-limit")
         app.dismiss()
-        driver.press("✔")  # done
-        self.shot("receipt")
+        app.touch("done")
+        app.dismiss()
+        self.scan("S0001")  # has one book, four days late
+        self.scan("100001")
+        self.shot("choice")
+        driver.press("←")  # back to the session
+        app.touch("done")
         app.dismiss()
         self.scan("100009")  # a book brought back without a card
         self.shot("returned")
@@ -190,6 +200,17 @@ class Tour:
         self.clock.now = dt.datetime(2026, 11, 24, 15, 10, tzinfo=TZ)  # after lunch: closed
         driver.tick()
         self.shot("closed")
+        self.scan("S0001")
+        self.shot("session-closed")
+        app.touch("done")
+        # Wednesday evening is for grades 5 and 6 only.
+        self.clock.now = dt.datetime(2026, 11, 25, 17, 10, tzinfo=TZ)
+        driver.tick()
+        self.scan("S0003")
+        self.scan("100080")
+        self.shot("refusal-grade")
+        app.dismiss()
+        app.touch("done")
 
 
 def main() -> int:
