@@ -26,6 +26,7 @@ from sync.server.services import (
     kiosks,
     librarians,
     loans,
+    students,
 )
 
 DB_ENV = "LIBRARY_SERVER_DB"
@@ -76,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     mark = commands.add_parser("mark-copy", help="set a copy's status (lost, withdrawn, ...)")
     mark.add_argument("copy", help="barcode (or ISBN of an unlabelled copy)")
     mark.add_argument("status")
+    year = commands.add_parser(
+        "new-school-year", help="every class up a grade, grade 6 leaves (shown; --yes does it)"
+    )
+    year.add_argument("--yes", action="store_true", help="do it (without it: only show)")
     remove = commands.add_parser("remove-student", help="a student who left: no more loans")
     remove.add_argument("card")
     rules = commands.add_parser("rules", help="policies and timetable for every kiosk")
@@ -224,6 +229,26 @@ def _remove(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_school_year(database: Database, args: argparse.Namespace) -> int:
+    with database.write() if args.yes else database.read() as session:
+        if args.yes:
+            plan = students.new_school_year(session, dt.date.today())
+        else:
+            plan = students.new_school_year_plan(session)
+    if plan.last_done and not args.yes:
+        print(f"WARNING: the classes were already moved up on {plan.last_done}")
+    for move in plan.moves:
+        print(f"{move.old:12} -> {move.new:12} {move.students} students")
+    print(f"leavers (grade {students.LEAVING_GRADE}): {len(plan.leavers)}")
+    for s in plan.not_moved:
+        print(f"  not moved (class not understood): {s.name} ({s.card}) {s.class_name!r}")
+    if args.yes:
+        print(f"done: {plan.students} moved up a grade, {len(plan.leavers)} leavers deactivated")
+    else:
+        print("nothing changed yet: run again with --yes to do it")
+    return 0
+
+
 def _rules(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
         config = catalogue.set_rules(session, args.file)
@@ -273,6 +298,7 @@ _COMMANDS = {
     "conflicts": _conflicts,
     "mark-copy": _mark,
     "remove-student": _remove,
+    "new-school-year": _new_school_year,
     "rules": _rules,
     "export-bundle": _export_bundle,
     "import-bundle": _import_bundle,

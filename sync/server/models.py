@@ -60,6 +60,10 @@ class Patron(Base):
     grade: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
     deleted: Mapped[bool] = mapped_column(default=False)
+    # From the school's registry (学籍号), to know a student again in next term's class list;
+    # the office keeps them, kiosks never get them.
+    student_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    birth_date: Mapped[dt.date | None]
 
 
 class Kiosk(Base):

@@ -1,0 +1,175 @@
+"""The students: a class at a glance, find one, edit or deactivate them, a new school year."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kiosk.clock import utc_now
+from kiosk.models import PatronKind
+from sync.server.dependencies import DatabaseDep
+from sync.server.services import N_, Refusal, students
+from sync.server.web.auth import SignedIn
+from sync.server.web.render import page
+
+router = APIRouter(prefix="/students")
+NAV = ("/students", N_("Students"))
+KINDS = {
+    PatronKind.STUDENT: N_("Student"),
+    PatronKind.HELPER: N_("Small librarian"),
+    PatronKind.TEACHER: N_("Teacher"),
+    PatronKind.LIBRARIAN: N_("Librarian"),
+}
+Text = Annotated[str, Form(max_length=200)]
+
+
+@router.get("")
+def listing(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    class_name: str = "",
+    q: str = "",
+    inactive: bool = False,
+    done: str = "",
+) -> HTMLResponse:
+    return _listing(request, who, database, class_name=class_name, q=q, inactive=inactive,
+                    done=done)  # fmt: skip
+
+
+def _listing(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    *,
+    class_name: str = "",
+    q: str = "",
+    inactive: bool = False,
+    done: str = "",
+    error: Refusal | None = None,
+) -> HTMLResponse:
+    with database.read() as session:
+        found = students.find(session, class_name=class_name, query=q, inactive=inactive)
+        classes = students.classes(session)
+    return page(
+        request,
+        "students.html",
+        who,
+        status_code=404 if error else 200,
+        found=found,
+        classes=classes,
+        class_name=class_name,
+        q=q,
+        inactive=inactive,
+        kinds=KINDS,
+        done=done,
+        error=error,
+    )
+
+
+@router.get("/year")
+def year(request: Request, who: SignedIn, database: DatabaseDep) -> HTMLResponse:
+    with database.read() as session:
+        plan = students.new_school_year_plan(session)
+    return page(request, "students_year.html", who, plan=plan)
+
+
+@router.post("/year")
+def move_up(request: Request, who: SignedIn, database: DatabaseDep) -> Response:
+    with database.write() as session:
+        plan = students.new_school_year(session, utc_now().date())
+    done = f"year:{plan.students}:{len(plan.leavers)}"
+    return RedirectResponse("/students?" + urlencode({"done": done}), status_code=303)
+
+
+@router.get("/edit")
+def edit_form(request: Request, who: SignedIn, database: DatabaseDep, card: str) -> Response:
+    try:
+        with database.read() as session:
+            found = students.get(session, card)
+    except Refusal as refusal:
+        return _listing(request, who, database, error=refusal)
+    return page(request, "student.html", who, student=found, kinds=KINDS)
+
+
+@router.post("/edit")
+def save(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    card: Text,
+    name: Text,
+    class_name: Text = "",
+    grade: Text = "",
+    kind: Text = PatronKind.STUDENT,
+    student_number: Text = "",
+    birth_date: Text = "",
+) -> Response:
+    try:
+        change = students.Edit(
+            name=name,
+            class_name=class_name,
+            grade=_number(grade, N_("A grade is a number from 1 to 12.")),
+            kind=kind,
+            student_number=student_number,
+            birth_date=_date(birth_date),
+        )
+        with database.write() as session:
+            saved = students.edit(session, card, change)
+    except Refusal as refusal:
+        with database.read() as session:
+            found = students.get(session, card)
+        return page(
+            request, "student.html", who, status_code=400, student=found, kinds=KINDS,
+            error=refusal, sent=dict(name=name, class_name=class_name, grade=grade, kind=kind,
+                                     student_number=student_number, birth_date=birth_date),
+        )  # fmt: skip
+    return _back_to_class(saved.class_name, f"saved:{saved.name}")
+
+
+@router.post("/active")
+def set_active(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    card: Text,
+    active: Annotated[bool, Form()],
+) -> Response:
+    try:
+        with database.write() as session:
+            saved = students.set_active(session, card, active)
+    except Refusal as refusal:
+        return _listing(request, who, database, error=refusal)
+    return _back_to_class(
+        saved.class_name, f"{'active' if active else 'inactive'}:{saved.name}", inactive=True
+    )
+
+
+def _back_to_class(class_name: str, done: str, *, inactive: bool = False) -> Response:
+    query = {"class_name": class_name, "done": done}
+    if inactive:
+        query["inactive"] = "1"
+    return RedirectResponse("/students?" + urlencode(query), status_code=303)
+
+
+def _number(text: str, problem: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Refusal(problem)
+    return int(text)
+
+
+def _date(text: str) -> dt.date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise Refusal(N_("{date} is not a date (write 2016-09-01)."), date=text) from exc
