@@ -181,9 +181,10 @@ def _make_demo(data_dir: Path) -> None:
 
 
 def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
-    from kiosk import headless
+    from kiosk import headless, service
     from kiosk.engine import Kiosk
 
+    service.log_to_journal()
     kiosk = Kiosk(store, cfg.kiosk)
     kiosk_cli.start_background_sync(store)  # an enrolled kiosk syncs by itself, in a thread
     if getattr(args, "headless", False) and getattr(args, "scanner", "stdin") == "evdev":

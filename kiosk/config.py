@@ -62,8 +62,9 @@ forget_returned_after_days = 7
 sync_warning_minutes = 60
 # A font with Chinese characters for the screen; empty: find Noto Sans CJK or WenQuanYi.
 font = ""
-# Command that switches the kiosk off from the supervisor menu; empty: "systemctl poweroff"
-# on a Raspberry Pi, and on any other computer only the kiosk app closes.
+# Command that switches the kiosk off from the supervisor menu; empty: on a Raspberry Pi
+# "sudo -n /usr/bin/systemctl poweroff" (deploy/install-kiosk.sh allows the kiosk user exactly
+# that), and on any other computer only the kiosk app closes.
 shutdown_command = ""
 
 # How many books each kind of patron may have, for how long, and when overdue books block.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TextIO
 
+from kiosk import service
 from kiosk.engine import Kiosk, Role
 from kiosk.outcome import Kind, Light, Outcome, Sound
 
@@ -107,7 +108,9 @@ def run_queue(
                 listener(outcome)
         out.flush()
 
+    beats = service.Notifier()  # READY=1, then systemd's watchdog, from this loop only
     while True:
+        beats.beat()
         try:
             item = inbox.get(timeout=TICK_SECONDS)
         except queue.Empty:

@@ -12,6 +12,8 @@ import signal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from kiosk import service
+
 # The kiosk command parses its own arguments; Kivy must not take them.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
@@ -81,5 +83,7 @@ def run(
     ExceptionManager.add_handler(KeepRunning(app))
     # systemd stops the kiosk with SIGTERM: end the session properly (on the main thread).
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
+    beats = service.Notifier()  # READY=1, then systemd's watchdog, from the UI's main loop
+    Clock.schedule_interval(lambda _dt: beats.beat(), min(beats.beat_seconds, 1))
     app.run()
     return app.exit_action

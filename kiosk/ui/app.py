@@ -36,6 +36,7 @@ from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
+from kiosk import service
 from kiosk.engine import UNDO_SECONDS, Kiosk, Role, State
 from kiosk.headless import Input, Scan, handle_line
 from kiosk.outcome import Kind, Light, LoanLine, Outcome
@@ -93,10 +94,11 @@ def on_raspberry_pi() -> bool:
 
 
 def shutdown_command(configured: str) -> list[str] | None:
-    """The command that switches the kiosk off: kiosk.toml's, or poweroff on a Raspberry Pi."""
+    """The command that switches the kiosk off: kiosk.toml's, or on a Raspberry Pi the one
+    command the kiosk user may run through sudo (deploy/sudoers-library-kiosk)."""
     if configured.strip():
         return shlex.split(configured)
-    return ["systemctl", "poweroff"] if on_raspberry_pi() else None
+    return list(service.POWEROFF) if on_raspberry_pi() else None
 
 
 class KeepRunning(ExceptionHandler):
