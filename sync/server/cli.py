@@ -94,12 +94,21 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import-bundle", help="apply a kiosk's USB bundle; write a reply")
     imp.add_argument("file", type=Path)
     imp.add_argument("--reply", type=Path, help="where to write the reply (default: beside it)")
+    backup = commands.add_parser("backup", help="copy the SQLite database to a dated file")
+    backup.add_argument("--to", type=Path, help="folder for the copies (default: DATA/backups)")
+    backup.add_argument("--keep-days", type=int, default=14, help="delete copies older than this")
+    restore = commands.add_parser(
+        "restore", help="put a backup in place of the database (stop the server first)"
+    )
+    restore.add_argument("file", type=Path)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
+    if args.command in ("backup", "restore"):  # also when the database cannot be opened
+        return _backup_or_restore(args)
     try:
         database = Database.open(database_url(args.data, args.db))
     except Exception as exc:  # a wrong URL, an unreachable or damaged database
@@ -284,6 +293,32 @@ def _json_line(line: Any) -> str:
 
     row = {k: plain(v) for k, v in dataclasses.asdict(line).items()}
     return json.dumps(row, ensure_ascii=False)
+
+
+def _backup_or_restore(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from sync.server.services import backup
+
+    url = make_url(database_url(args.data, args.db))
+    if url.get_backend_name() != "sqlite":
+        print("library-server: back up PostgreSQL with pg_dump (docs/deploy.md)", file=sys.stderr)
+        return 1
+    database, folder = Path(url.database or ""), args.data / "backups"
+    try:
+        if args.command == "restore":
+            safety = backup.restore(database, args.file, folder)
+            print(f"{args.file} restored; the database as it was is kept in {safety}")
+            return 0
+        made = backup.backup(database, args.to or folder, args.keep_days)
+    except backup.BackupError as exc:
+        print(f"library-server: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backup written to {made.path}"
+        + (f"; {len(made.removed)} old ones deleted" if made.removed else "")
+    )
+    return 0
 
 
 _COMMANDS = {
