@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import re
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,7 @@ def run(
             device.close()
     check_lights(report, cfg, light_seconds)
     check_database(report, store, data_dir)
+    check_storage(report, data_dir)
     check_clock(report, store, now())
     check_server(report, store)
     print("", file=out)
@@ -360,6 +362,74 @@ def check_database(report: Report, store: Store, data_dir: Path) -> None:
         report.warn(f"{free / 2**20:.0f} MB free on the disk", "make room soon")
     else:
         report.ok(f"{free / 2**30:.1f} GB free on the disk")
+
+
+def _mounts(mountinfo: Path) -> dict[str, str]:
+    """Mount point -> file system type, from /proc/self/mountinfo."""
+    found: dict[str, str] = {}
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields, _, rest = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) >= 5 and rest:
+            where = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[4])
+            found[where] = rest.split()[0]
+    return found
+
+
+def check_storage(
+    report: Report,
+    data_dir: Path,
+    mountinfo: Path = Path("/proc/self/mountinfo"),
+    cmdline: Path = Path("/proc/cmdline"),
+    model: Path = Path("/proc/device-tree/model"),
+) -> None:
+    """Is the root file system read-only (an overlay), and are the loans on a partition that
+    keeps them? A power cut on a writable SD card can damage it; data on the overlay is lost at
+    every reboot."""
+    report.section("SD card")
+    mounts = _mounts(mountinfo)
+    data = str(data_dir.resolve())
+    data_mount = max(
+        (m for m in mounts if data == m or data.startswith(m.rstrip("/") + "/")),
+        key=len,
+        default="/",
+    )
+    try:
+        asked = "overlayroot=tmpfs" in cmdline.read_text()
+    except OSError:
+        asked = False
+    if mounts.get("/") == "overlay":
+        report.ok("the root file system is read-only (overlay): a power cut cannot damage it")
+        if mounts.get(data_mount) == "overlay":
+            report.problem(
+                f"the data folder {data_dir} is on the overlay, which is emptied at every "
+                "reboot: the loans would be lost",
+                "put the data on a partition of its own: "
+                "sudo deploy/install-kiosk.sh --data-partition DEVICE (see docs/deploy.md)",
+            )
+        else:
+            report.ok(f"the data is on a partition of its own ({data_mount}), kept at reboot")
+    elif asked:
+        try:
+            pi5 = "Raspberry Pi 5" in model.read_text(errors="replace")
+        except OSError:
+            pi5 = False
+        report.problem(
+            "the read-only root is switched on (overlayroot=tmpfs) but not active: the "
+            "initramfs that sets it up was not rebuilt"
+            + (" for the Pi 5's own kernel" if pi5 else ""),
+            "sudo update-initramfs -u -k all, then sudo reboot",
+        )
+    else:
+        report.warn(
+            "the root file system is writable: a power cut while it writes can damage the SD card",
+            "make it read-only, with the data on a partition of its own: sudo "
+            "deploy/install-kiosk.sh --data-partition DEVICE --read-only (see docs/deploy.md)",
+        )
 
 
 def ntp_synchronised() -> bool | None:

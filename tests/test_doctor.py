@@ -183,3 +183,66 @@ def test_the_doctor_command_exits_non_zero_here_and_says_what_to_do(
     assert status == 1
     assert "Input devices" in out and "Database" in out and "Clock" in out
     assert "thing(s) to fix" in out and "Fix:" in out
+
+
+# -- the SD card: read-only root, data partition (a Pi's /proc, as text files: no Pi here) ----
+
+PI_MOUNTS = """\
+25 1 0:24 / / rw,relatime - {root} {root_source} rw
+26 25 179:2 / /media/root-ro ro,noatime - ext4 /dev/mmcblk0p2 ro
+31 25 179:1 / /boot/firmware rw,relatime - vfat /dev/mmcblk0p1 rw
+40 25 179:3 / /var/lib/library-kiosk rw,noatime - ext4 /dev/mmcblk0p3 rw
+"""
+
+
+def storage_report(
+    tmp_path: Path, *, overlay: bool, data_partition: bool, asked: bool, model: str = "Pi 4"
+) -> tuple[doctor.Report, str]:
+    mounts = PI_MOUNTS.format(
+        root="overlay" if overlay else "ext4",
+        root_source="overlayroot" if overlay else "/dev/mmcblk0p2",
+    )
+    if not data_partition:
+        mounts = "\n".join(line for line in mounts.splitlines() if "library-kiosk" not in line)
+    (tmp_path / "mountinfo").write_text(mounts)
+    (tmp_path / "cmdline").write_text(
+        ("overlayroot=tmpfs " if asked else "") + "console=tty1 root=PARTUUID=1-02 rootwait\n"
+    )
+    (tmp_path / "model").write_text(f"Raspberry {model} Model B Rev 1.0\0")
+    out = io.StringIO()
+    report = doctor.Report(out)
+    doctor.check_storage(
+        report,
+        Path("/var/lib/library-kiosk"),
+        mountinfo=tmp_path / "mountinfo",
+        cmdline=tmp_path / "cmdline",
+        model=tmp_path / "model",
+    )
+    return report, out.getvalue()
+
+
+def test_doctor_sees_a_read_only_root_with_the_data_on_its_own_partition(tmp_path: Path) -> None:
+    report, text = storage_report(tmp_path, overlay=True, data_partition=True, asked=True)
+    assert report.problems == [] and report.warnings == []
+    assert "read-only (overlay)" in text and "/var/lib/library-kiosk" in text
+
+
+def test_doctor_warns_that_loans_on_the_overlay_are_lost_at_reboot(tmp_path: Path) -> None:
+    report, text = storage_report(tmp_path, overlay=True, data_partition=False, asked=True)
+    assert len(report.problems) == 1
+    assert "the loans would be lost" in text and "--data-partition" in text
+
+
+def test_doctor_finds_a_pi5_whose_overlay_is_asked_for_but_not_active(tmp_path: Path) -> None:
+    report, text = storage_report(
+        tmp_path, overlay=False, data_partition=True, asked=True, model="Pi 5"
+    )
+    assert len(report.problems) == 1
+    assert "not active" in text and "Pi 5" in text
+    assert "sudo update-initramfs -u -k all" in text
+
+
+def test_doctor_warns_about_a_writable_root(tmp_path: Path) -> None:
+    report, text = storage_report(tmp_path, overlay=False, data_partition=False, asked=False)
+    assert report.problems == [] and len(report.warnings) == 1
+    assert "the root file system is writable" in text and "--read-only" in text
