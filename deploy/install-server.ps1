@@ -112,7 +112,7 @@ Register-ScheduledTask -TaskName 'Library Server backup' -Force -Action $backup 
 Say "Windows Firewall: port $Port open to the local network"
 if (-not (Get-NetFirewallRule -DisplayName 'Library Server' -ErrorAction SilentlyContinue)) {
     New-NetFirewallRule -DisplayName 'Library Server' -Direction Inbound -Protocol TCP `
-        -LocalPort $Port -Profile Domain, Private -Action Allow | Out-Null
+        -LocalPort $Port -Profile @('Domain', 'Private') -Action Allow | Out-Null
 }
 
 Stop-ScheduledTask -TaskName 'Library Server' -ErrorAction SilentlyContinue

@@ -14,6 +14,7 @@ import pytest
 
 from kiosk import service
 from tests.conftest import require
+from tests.deploy import CACHE
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SCRIPTS = sorted(
@@ -107,3 +108,42 @@ def test_sudoers_allows_exactly_the_apps_poweroff_command() -> None:
     rules = [line for line in entry.read_text().splitlines() if line and not line.startswith("#")]
     assert rules == [f"kiosk ALL=(root) NOPASSWD: {shlex.join(service.POWEROFF[2:])}"]
     assert service.POWEROFF[:2] == ("sudo", "-n")  # never waits for a password on the screen
+
+
+def test_windows_install_script_parses(tmp_path: Path) -> None:
+    """PowerShell itself (pwsh) is not in Debian, PyPI or npm: the script is parsed with
+    tree-sitter's PowerShell grammar instead, from npm, run by node."""
+    require("nodejs", shutil.which("node") is not None, "parses the PowerShell script")
+    require("npm", shutil.which("npm") is not None, "fetches the PowerShell grammar")
+    parser = Path(__file__).with_name("powershell")
+    tools = CACHE / "powershell-parser"
+    lock = (parser / "package-lock.json").read_text()
+    if (
+        not (tools / "package-lock.json").exists()
+        or (tools / "package-lock.json").read_text() != lock
+    ):
+        shutil.rmtree(tools, ignore_errors=True)
+        tools.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(parser / name, tools)
+        subprocess.run(
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=tools,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    shutil.copy(parser / "parse.cjs", tools)
+
+    def parse(script: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["node", str(tools / "parse.cjs"), str(script)], capture_output=True, text=True
+        )
+
+    script = DEPLOY / "install-server.ps1"
+    result = parse(script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The parser does find a broken script: an if without its closing parenthesis.
+    broken = tmp_path / "broken.ps1"
+    broken.write_text(script.read_text().replace("if (-not (Test-Path $python)) {", "if (-not {"))
+    assert parse(broken).returncode == 1
