@@ -78,14 +78,9 @@ if ($LASTEXITCODE -ne 0) { throw "could not install the server from $Source" }
 if ($LASTEXITCODE -ne 0) { throw "the server cannot open its database in $DataDir" }
 
 if ($Librarian) {
-    $commands = & $server --help
-    if ($commands -match 'create-librarian') {
-        Say "the first librarian: $Librarian"
-        & $server --data $DataDir create-librarian $Librarian
-    }
-    else {
-        Say 'this version has no create-librarian command yet: no librarian account made'
-    }
+    Say "the first librarian: $Librarian (a password of 8 characters or more)"
+    & $server --data $DataDir create-librarian $Librarian
+    if ($LASTEXITCODE -ne 0) { Say "no account made for $Librarian (said above why); the rest goes on" }
 }
 
 # Started with the PC, before anyone logs in, as the local system account; started again a

@@ -103,12 +103,10 @@ chmod 0755 /usr/local/bin/library-server
 runuser -u "$SERVER_USER" -- /usr/local/bin/library-server kiosks >/dev/null
 
 if [ -n "$LIBRARIAN" ]; then
-  if "$APP/venv/bin/library-server" --help | grep -q create-librarian; then
-    say "the first librarian: $LIBRARIAN"
-    /usr/local/bin/library-server create-librarian "$LIBRARIAN"
-  else
-    say "this version has no create-librarian command yet: no librarian account made"
-  fi
+  say "the first librarian: $LIBRARIAN (a password of 8 characters or more)"
+  # Asks for the password on a terminal, else reads it from the first line of standard input.
+  /usr/local/bin/library-server create-librarian "$LIBRARIAN" ||
+    say "no account made for $LIBRARIAN (said above why); the rest goes on"
 fi
 
 say "service library-server and its nightly backup"

@@ -37,6 +37,7 @@ SUITE = "bookworm"
 # its resolv.conf, for pip there to reach PyPI as it does here.
 TRUST = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 HOST_BUNDLE = next((os.environ[name] for name in TRUST if os.environ.get(name)), None)
+PASSWORD = "correct horse battery"
 STUDENTS = "card,name,class,grade,kind\nS1,小明,3-1,3,\nS2,小红,3-1,3,\n"
 BOOKS = "barcode,isbn,title,author\nB001,,Book 1,Author\nB002,,Book 2,Author\n"
 
@@ -310,9 +311,25 @@ def test_server_install_answers_on_loopback_and_the_kiosk_syncs_with_it(
 ) -> None:
     root = kiosk_installed
     port = free_port()
-    root.run("/srv/library-kiosk/deploy/install-server.sh", "--port", str(port))
-    again = root.run("/srv/library-kiosk/deploy/install-server.sh")  # safe to run again
+    install = "/srv/library-kiosk/deploy/install-server.sh"
+    first = root.run(install, "--port", str(port), "--librarian", "Ms Wang", input=PASSWORD + "\n")
+    assert "Ms Wang can sign in to the office's pages now" in first.stdout
+    # Safe to run again: the account is there already, which is said, and the rest goes on.
+    again = root.run(install, "--librarian", "Ms Wang", input="another password\n")
+    assert "no account made for Ms Wang" in again.stdout
     assert "no systemd running here" in again.stdout
+    check = (
+        "from pathlib import Path\n"
+        "from sync.server.db import Database, database_url\n"
+        "from sync.server.services.librarians import sign_in\n"
+        "db = Database.open(database_url(Path('/var/lib/library-server'), None))\n"
+        "with db.write() as session:\n"
+        f"    print(sign_in(session, 'Ms Wang', {PASSWORD!r}) is not None,\n"
+        "          sign_in(session, 'Ms Wang', 'wrong password'))\n"
+    )
+    python = "/opt/library-server/venv/bin/python"
+    signed_in = root.run("runuser", "-u", "library", "--", python, "-c", check)
+    assert signed_in.stdout.split() == ["True", "None"]
     assert f"PORT={port}" in root.file("/etc/library-server/server.env").read_text()
     for unit in (
         "library-server.service",
@@ -348,6 +365,9 @@ def test_server_install_answers_on_loopback_and_the_kiosk_syncs_with_it(
                 pass
             assert time.monotonic() < deadline, "the server did not answer within 120 s"
             time.sleep(0.2)
+        # The librarian's pages came with the install (templates and static files).
+        page = requests.get(f"http://127.0.0.1:{port}/login", timeout=30)
+        assert page.ok and "<form" in page.text
         code = root.run("library-server", "enroll-code").stdout.strip().splitlines()[-1]
         root.run("library-server", "import-students", "/tmp/students.csv")
         root.run("library-server", "import-books", "/tmp/books.csv")
