@@ -5,9 +5,11 @@ a checkout run as the kiosk user, the units pass `systemd-analyze verify` with t
 start in place, and an update that does not start is rolled back. Then the office's script,
 and the server answers on loopback; the kiosk enrolls with it and its loan reaches the office.
 
-What a chroot cannot have: systemd running as process 1 (the services are enabled, not
-started), the Pi's display, GPIO and USB scanners, and Raspberry Pi OS's own packages
-(raspi-config, python3-lgpio): the scripts skip those steps off a Pi, saying so.
+Last, the root boots with systemd as its process 1 (systemd-nspawn): the services start, the
+watchdog restarts a kiosk that stopped answering, the nightly backup runs, and an update is
+watched under systemd. What cannot be had here: the Pi's display, GPIO and USB scanners (the
+kiosk runs headless), and Raspberry Pi OS's own packages (raspi-config, python3-lgpio): the
+scripts skip those steps off a Pi, saying so.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from tests.conftest import require
 from tests.deploy import CACHE
 from tests.sync.support import free_port
 
-pytestmark = pytest.mark.slow
+# Installing (debootstrap, apt, pip) takes minutes on a busy machine, beyond the usual limit.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 PROJECT = Path(__file__).resolve().parents[2]
 SUITE = "bookworm"
@@ -380,3 +383,124 @@ def test_server_install_answers_on_loopback_and_the_kiosk_syncs_with_it(
     finally:
         server.terminate()
         server.wait(30)
+
+
+class Booted:
+    """The root booted with systemd as its process 1 (systemd-nspawn), sharing this network."""
+
+    def __init__(self, path: Path) -> None:
+        self.process = subprocess.Popen(
+            ["systemd-nspawn", "-D", str(path), "--register=no", "--keep-unit", "-q",
+             "--boot", "--console=passive"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.pid = self._wait(self._init_pid, "systemd to start")
+        self._wait(
+            lambda: (
+                self.run("systemctl", "is-system-running", check=False).stdout.strip()
+                in ("running", "degraded")
+            ),
+            "the boot to finish",
+        )
+
+    def _init_pid(self) -> int | None:
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        return int(found[0]) if found else None
+
+    def _wait(self, condition, what: str, seconds: float = 180):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + seconds
+        while not (result := condition()):
+            assert self.process.poll() is None, f"systemd-nspawn ended before {what}"
+            assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+            time.sleep(0.5)
+        return result
+
+    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-a", *command],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                 "LANG": "C.UTF-8", **({k: "/etc/host-ca-certificates.crt" for k in TRUST}
+                                        if HOST_BUNDLE else {})},
+        )  # fmt: skip
+        if check:
+            assert result.returncode == 0, f"{command}: {result.stdout}\n{result.stderr}"
+        return result
+
+    def show(self, unit: str, prop: str) -> str:
+        return self.run("systemctl", "show", "-p", prop, "--value", unit).stdout.strip()
+
+    def close(self) -> None:
+        self.run("systemctl", "poweroff", check=False)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def test_services_run_under_systemd(kiosk_installed: Root) -> None:
+    """The last test of the module: the root boots, so its chroot mounts go first."""
+    require("systemd-container", shutil.which("systemd-nspawn") is not None, "boots the root")
+    root = kiosk_installed
+    # A kiosk with no screen here: headless, on the (absent) USB scanners and simulated lights.
+    root.run("/srv/library-kiosk/deploy/install-kiosk.sh", "--headless")
+    port = root.file("/etc/library-server/server.env").read_text().split("PORT=")[1].split()[0]
+    root.close()
+    booted = Booted(root.path)
+    try:
+        # Type=notify: active only once the kiosk said READY=1 from its loop.
+        booted._wait(lambda: booted.show("library-kiosk", "ActiveState") == "active", "the kiosk")
+        assert booted.show("library-kiosk", "NRestarts") == "0"
+        assert booted.show("library-kiosk", "User") == "kiosk"
+        assert booted.show("library-kiosk", "WatchdogUSec") == "30s"
+        booted._wait(
+            lambda: (
+                requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).ok
+                if booted.show("library-server", "ActiveState") == "active"
+                else False
+            ),
+            "the office server to answer",
+        )
+        # The nightly backup, started now by hand.
+        booted.run("systemctl", "start", "library-server-backup.service")
+        assert (
+            "backup written to"
+            in booted.run("journalctl", "-u", "library-server-backup", "--no-pager").stdout
+        )
+        assert (
+            "library-server-backup.timer"
+            in booted.run("systemctl", "list-timers", "--all", "--no-pager").stdout
+        )
+
+        # A kiosk that stops answering (its process stopped) is killed by the watchdog and
+        # started again.
+        frozen = booted.show("library-kiosk", "MainPID")
+        booted.run("kill", "-STOP", frozen)
+        booted._wait(
+            lambda: (
+                booted.show("library-kiosk", "NRestarts") == "1"
+                and booted.show("library-kiosk", "ActiveState") == "active"
+            ),
+            "the watchdog to restart the kiosk",
+        )
+        assert booted.show("library-kiosk", "MainPID") != frozen
+        journal = booted.run("journalctl", "-u", "library-kiosk", "--no-pager").stdout
+        assert "Watchdog timeout" in journal
+
+        # An update under systemd: the service is stopped, updated, started and watched.
+        before = os.readlink(root.file("/opt/library-kiosk/current"))
+        updated = booted.run(
+            "env", "LIBRARY_KIOSK_HEALTH_SECONDS=10", "library-kiosk-update", "/srv/library-kiosk"
+        )
+        assert "the kiosk now runs" in updated.stdout
+        after = os.readlink(root.file("/opt/library-kiosk/current"))
+        assert after != before
+        assert booted.show("library-kiosk", "ActiveState") == "active"
+    finally:
+        booted.close()
