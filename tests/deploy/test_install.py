@@ -481,7 +481,7 @@ def test_services_run_under_systemd(kiosk_installed: Root) -> None:
         # A kiosk that stops answering (its process stopped) is killed by the watchdog and
         # started again.
         frozen = booted.show("library-kiosk", "MainPID")
-        booted.run("kill", "-STOP", frozen)
+        booted.run("systemctl", "kill", "--signal=SIGSTOP", "library-kiosk")
         booted._wait(
             lambda: (
                 booted.show("library-kiosk", "NRestarts") == "1"
