@@ -459,14 +459,15 @@ def test_services_run_under_systemd(kiosk_installed: Root) -> None:
         assert booted.show("library-kiosk", "NRestarts") == "0"
         assert booted.show("library-kiosk", "User") == "kiosk"
         assert booted.show("library-kiosk", "WatchdogUSec") == "30s"
-        booted._wait(
-            lambda: (
-                requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).ok
-                if booted.show("library-server", "ActiveState") == "active"
-                else False
-            ),
-            "the office server to answer",
-        )
+
+        def answers() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).ok
+            except requests.ConnectionError:
+                return False
+
+        booted._wait(answers, "the office server to answer")
+        assert booted.show("library-server", "User") == "library"
         # The nightly backup, started now by hand.
         booted.run("systemctl", "start", "library-server-backup.service")
         assert (
