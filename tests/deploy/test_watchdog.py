@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.settings import SETUP_DONE
 from kiosk.store import Store, set_setting
-from kiosk.ui import SETUP_DONE
 from kiosk.ui.fonts import FontNotFound, find_cjk_font
 from tests.conftest import require
 
