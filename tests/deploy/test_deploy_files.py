@@ -110,6 +110,8 @@ def test_sudoers_allows_exactly_the_apps_poweroff_command() -> None:
     assert service.POWEROFF[:2] == ("sudo", "-n")  # never waits for a password on the screen
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # loading the grammar takes a while on a busy machine
 def test_windows_install_script_parses(tmp_path: Path) -> None:
     """PowerShell itself (pwsh) is not in Debian, PyPI or npm: the script is parsed with
     tree-sitter's PowerShell grammar instead, from npm, run by node."""
@@ -135,15 +137,18 @@ def test_windows_install_script_parses(tmp_path: Path) -> None:
         )
     shutil.copy(parser / "parse.cjs", tools)
 
-    def parse(script: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["node", str(tools / "parse.cjs"), str(script)], capture_output=True, text=True
-        )
-
+    # One run for both files: loading the grammar (WebAssembly) is most of the time.
     script = DEPLOY / "install-server.ps1"
-    result = parse(script)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # The parser does find a broken script: an if without its closing parenthesis.
-    broken = tmp_path / "broken.ps1"
+    broken = tmp_path / "broken.ps1"  # an if without its closing parenthesis
     broken.write_text(script.read_text().replace("if (-not (Test-Path $python)) {", "if (-not {"))
-    assert parse(broken).returncode == 1
+    result = subprocess.run(
+        ["node", str(tools / "parse.cjs"), str(script), str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.stderr == ""
+    complaints = result.stdout.splitlines()
+    assert [line for line in complaints if line.startswith(str(script))] == []
+    # The parser does find the broken one: it can fail.
+    assert complaints and all(line.startswith(f"{broken}:68:") for line in complaints)
