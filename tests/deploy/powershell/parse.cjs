@@ -20,7 +20,7 @@ async function main() {
         bad++;
         const where = `${file}:${node.startPosition.row + 1}:${node.startPosition.column + 1}`;
         const what = node.isMissing ? `missing ${node.type}` : "cannot parse";
-        console.log(`${where}: ${what}: ${node.text.slice(0, 60)}`);
+        console.log(`${where}: ${what}: ${node.text.slice(0, 60).replace(/\s+/g, " ")}`);
         return;
       }
       for (const child of node.children) walk(child);
