@@ -19,6 +19,9 @@ LAST_SYNC = "sync.last_sync"
 CLOCK_OFFSET = "sync.clock_offset_seconds"
 LAST_ERROR = "sync.last_error"
 OFFICE_RULES = "sync.office_rules"
+# The office's last acknowledgement, "SEQ PROOF": sent back to it with the next push, it shows
+# a restored office what it had acknowledged before (the proof is the office's signature).
+ACKNOWLEDGED = "sync.acknowledged"
 # The touchscreen's first run (kiosk.readmodel): answered, and the language chosen then
 # (over kiosk.toml's).
 SETUP_DONE = "ui.setup_done"

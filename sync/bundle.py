@@ -6,6 +6,7 @@ compute (from the kiosk's token); a changed byte makes it refused.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -70,11 +71,16 @@ def write(path: Path, bundle: dict[str, Any]) -> None:
     """Write the whole file or nothing (a USB stick may be pulled out at any moment)."""
     path = Path(path)
     temp = path.with_name(path.name + ".partial")
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(bundle, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            json.dump(bundle, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):  # no half file left to be taken for a whole one
+            temp.unlink(missing_ok=True)
+        raise
 
 
 # -- the kiosk's side ------------------------------------------------------------------------
@@ -87,12 +93,14 @@ def export_events(store: Store, path: Path, now: dt.datetime) -> int:
         kiosk_id = int(get_setting(db, settings.KIOSK_ID) or 0)
         start = replica.first_unacked(db) or replica.last_seq(db) + 1
         events = replica.events_from(db, start, None)
+        acked_seq, acked_proof = replica.last_acknowledgement(db)
         content = {
             "format": FORMAT,
             "kind": "events",
             "kiosk_id": kiosk_id,
             "created_at": now.isoformat(),
-            "acked_seq": replica.highest_acked(db),
+            "acked_seq": acked_seq,
+            "acked_proof": acked_proof,
             "waiting": len(events),
             "events": [e.model_dump(mode="json") for e in events],
             "cursor": get_setting(db, settings.CURSOR) or None,
@@ -116,7 +124,11 @@ def import_reply(store: Store, path: Path, today: dt.date) -> tuple[int, int]:
     with store.write() as db:
         if str(content["kiosk_id"]) != (get_setting(db, settings.KIOSK_ID) or ""):
             raise BundleError(f"{path}: this reply is for another kiosk")
-        acked = replica.acknowledge(db, ack.highest_seq, ack.server_time, None) if ack else 0
+        acked = (
+            replica.acknowledge(db, ack.highest_seq, ack.server_time, None, ack.ack_proof)
+            if ack
+            else 0
+        )
         current_db, current_v = wire.split_cursor(get_setting(db, settings.CURSOR))
         reply_db, reply_v = wire.split_cursor(page.cursor)
         if current_db == reply_db and current_v >= reply_v:

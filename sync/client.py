@@ -143,13 +143,17 @@ class SyncClient:
         url, token = self._office()
         with self.store.read() as db:
             start = replica.first_unacked(db) or replica.last_seq(db) + 1
-            acked_seq = replica.highest_acked(db)
+            acked_seq, acked_proof = replica.last_acknowledgement(db)
         while True:  # each round the office holds more, or says from where to send again
             with self.store.read() as db:
                 events = replica.events_from(db, start, PUSH_BATCH)
                 waiting = replica.last_seq(db) - start + 1
             request = wire.PushRequest(
-                sent_at=self.clock(), events=events, waiting=max(waiting, 0), acked_seq=acked_seq
+                sent_at=self.clock(),
+                events=events,
+                waiting=max(waiting, 0),
+                acked_seq=acked_seq,
+                acked_proof=acked_proof,
             )
             before = self.clock()
             raw = self._call("POST", url, "/push", token, request.model_dump(mode="json"))
@@ -158,7 +162,7 @@ class SyncClient:
             offset = (reply.server_time - (before + (after - before) / 2)).total_seconds()
             with self.store.write() as db:
                 report.acknowledged += replica.acknowledge(
-                    db, reply.highest_seq, reply.server_time, offset
+                    db, reply.highest_seq, reply.server_time, offset, reply.ack_proof
                 )
             report.sent += len(events)
             report.stored += reply.stored
@@ -170,7 +174,7 @@ class SyncClient:
             if events and reply.highest_seq + 1 == start == events[0].seq:
                 # Sent from where the office asked, and it took none: never spin on it.
                 raise OfficeRefused(f"the office does not take event {start}: {reply.gaps}")
-            acked_seq = reply.highest_seq
+            acked_seq, acked_proof = reply.highest_seq, reply.ack_proof
             start = reply.highest_seq + 1
             with self.store.read() as db:
                 if start > replica.last_seq(db):

@@ -20,6 +20,7 @@ from kiosk.clock import CLOCK_WARNING_SECONDS
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Title
 from kiosk.outbox import pending
 from kiosk.settings import (
+    ACKNOWLEDGED,
     CLOCK_OFFSET,
     CURSOR,
     ENROLLED,
@@ -69,6 +70,7 @@ def enrolled(session: Session, url: str, kiosk_id: int) -> None:
     # A new office: what was pulled from another one says nothing of this one, and what the
     # old one acknowledged is sent again (an office that has it already just counts it held).
     set_setting(session, CURSOR, "")
+    set_setting(session, ACKNOWLEDGED, "")
     session.execute(update(Event).values(acked_at=None))
 
 
@@ -99,8 +101,10 @@ def first_unacked(session: Session) -> int | None:
     return session.scalar(select(func.min(Event.seq)).where(Event.acked_at.is_(None)))
 
 
-def highest_acked(session: Session) -> int:
-    return session.scalar(select(func.max(Event.seq)).where(Event.acked_at.is_not(None))) or 0
+def last_acknowledgement(session: Session) -> tuple[int, str | None]:
+    """The highest sequence the office last acknowledged, and its proof of having done so."""
+    seq, _, proof = (get_setting(session, ACKNOWLEDGED) or "0").partition(" ")
+    return int(seq), proof or None
 
 
 def last_seq(session: Session) -> int:
@@ -115,15 +119,24 @@ def events_from(session: Session, start: int, limit: int | None) -> list[wire.Wi
 
 
 def acknowledge(
-    session: Session, highest_seq: int, server_time: dt.datetime, offset: float | None
+    session: Session,
+    highest_seq: int,
+    server_time: dt.datetime,
+    offset: float | None,
+    proof: str | None = None,
 ) -> int:
-    """Mark events up to *highest_seq* as held by the office; return how many were newly marked."""
+    """Mark events up to *highest_seq* as held by the office; return how many were newly marked.
+
+    *proof* is the office's signature of this acknowledgement, kept to be sent back to it.
+    """
     marked = session.execute(
         update(Event)
         .where(Event.seq <= highest_seq, Event.acked_at.is_(None))
         .values(acked_at=server_time)
     ).rowcount
     set_setting(session, LAST_SYNC, server_time.isoformat())
+    if proof:
+        set_setting(session, ACKNOWLEDGED, f"{highest_seq} {proof}")
     if offset is not None:
         set_setting(session, CLOCK_OFFSET, f"{offset:.3f}")
     return marked or 0

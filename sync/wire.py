@@ -247,7 +247,10 @@ class PushRequest(_Strict):
         0, description="events on the kiosk not yet acknowledged, this batch included"
     )
     acked_seq: Count = Field(
-        0, description="the highest sequence the office has acknowledged to this kiosk"
+        0, description="the highest sequence the office last acknowledged to this kiosk"
+    )
+    acked_proof: Annotated[StrictStr, StringConstraints(max_length=128)] | None = Field(
+        None, description="the ack_proof the office gave with that acknowledgement"
     )
 
 
@@ -261,6 +264,7 @@ class Conflict(BaseModel):
 
 class PushReply(BaseModel):
     highest_seq: int = Field(description="the highest sequence held with no gap before it")
+    ack_proof: str = Field(description="the office's signature of this acknowledgement")
     gaps: list[tuple[int, int]] = Field(description="missing sequence ranges, first and last")
     stored: int = Field(description="events stored by this request (the rest were known)")
     conflicts: list[Conflict]

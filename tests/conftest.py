@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.orm import Session
 
 from kiosk import config
@@ -16,6 +17,14 @@ from kiosk.engine import Kiosk
 from kiosk.models import Copy, CopyStatus, Patron, PatronKind, Title
 from kiosk.pins import hash_pin
 from kiosk.store import Store
+
+# CI tries the same examples at every run, so a failure there is reproducible, never chance;
+# a developer's run explores new ones (HYPOTHESIS_PROFILE=ci gives CI's).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI") or os.environ.get("KIOSK_NO_SKIP") else "default")
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A Tuesday of an A week (the timetable below starts A weeks on 2026-08-31).

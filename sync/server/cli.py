@@ -181,8 +181,9 @@ def _kiosks(database: Database, args: argparse.Namespace) -> int:
         synced = k.last_sync.strftime("%Y-%m-%d %H:%M") if k.last_sync else "never"
         offset = "?" if k.clock_offset_seconds is None else f"{k.clock_offset_seconds:+.1f} s"
         state = "REVOKED " if k.revoked else ""
+        held = f", {k.events_held_back} held back for missing ones" if k.events_held_back else ""
         print(
-            f"{k.id:3}  {k.name:16} {state}last sync {synced}, {k.events_waiting} waiting, "
+            f"{k.id:3}  {k.name:16} {state}last sync {synced}, {k.events_waiting} waiting{held}, "
             f"clock {offset}" + (f"  WARNING: {k.warning}" if k.warning else "")
         )
     if not lines and not args.json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,8 @@ from sync.server.models import Setting
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 DATABASE_ID = "database_id"
+# Signs the office's acknowledgements to kiosks; kept when the identity changes, and in backups.
+ACK_KEY = "ack_key"
 # Many kiosks may push at once; a writer waits this long for SQLite's lock rather than failing.
 SQLITE_BUSY_MS = 60_000
 # PostgreSQL: writers take this advisory lock so change versions commit in the order they are
@@ -84,11 +88,19 @@ class Database:
         with self.write() as session:
             if session.get(Setting, DATABASE_ID) is None:
                 session.add(Setting(key=DATABASE_ID, value=str(uuid.uuid4())))
+            if session.get(Setting, ACK_KEY) is None:
+                session.add(Setting(key=ACK_KEY, value=secrets.token_hex(32)))
 
     def database_id(self, session: Session) -> str:
         row = session.get(Setting, DATABASE_ID)
         assert row is not None, "migrate() gives every database an identity"
         return row.value
+
+    def ack_proof(self, session: Session, kiosk_id: int, seq: int) -> str:
+        """The office's signature of "kiosk *kiosk_id* holds everything up to *seq* here"."""
+        key = session.get(Setting, ACK_KEY)
+        assert key is not None, "migrate() gives every database its key"
+        return hmac.new(key.value.encode(), f"{kiosk_id}:{seq}".encode(), "sha256").hexdigest()
 
     def new_identity(self, session: Session) -> str:
         """Give the database a new identity: every kiosk then takes a fresh full copy."""

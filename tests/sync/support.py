@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
 
 from kiosk import config
@@ -27,6 +28,7 @@ from kiosk.store import Store
 from sync.client import SyncClient
 from sync.server import cli as server_cli
 from sync.server.db import Database
+from sync.server.models import Base
 from tests.conftest import TIMETABLE, TZ, FakeClock, add_library
 
 STUDENTS_CSV = """card,name,class,grade,kind
@@ -143,7 +145,13 @@ class Office:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log(self) -> Path:
+        """What the server process wrote to its standard error (warnings, tracebacks)."""
+        return self.data / "server-stderr.log"
+
     def start(self) -> Office:
+        stderr = self.log.open("ab")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -160,12 +168,13 @@ class Office:
                 str(self.port),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
         )
+        stderr.close()  # the process has its own copy
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server died: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"the server died: {self.log.read_text(errors='replace')}")
             try:
                 if requests.get(f"{self.url}/openapi.json", timeout=1).ok:
                     return self
@@ -225,6 +234,19 @@ class Office:
 
     def database(self) -> Database:
         return Database.open(self.db_url)
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        """Every row of every table, to show that a refused request changed nothing."""
+        database = self.database()
+        with database.read() as session:
+            found = {
+                table.name: sorted(
+                    (tuple(map(str, row)) for row in session.execute(select(table))), key=str
+                )
+                for table in Base.metadata.sorted_tables
+            }
+        database.close()
+        return found
 
     def enroll_code(self) -> str:
         return self.ok("enroll-code").strip().splitlines()[-1]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from kiosk.clock import utc_now
 from sync import wire
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import NotIdentified, Refusal, changes, kiosks, ledger
+from sync.server.services import NotAllowed, NotIdentified, changes, kiosks, ledger
+from sync.server.services.throttle import Throttle
 
+# A kiosk's request is far smaller: a full batch of events is about half a megabyte.
+API_BODY_LIMIT = 4 * 2**20
 BAD_BODY: dict[int | str, dict[str, object]] = {
-    400: {"model": wire.Problem, "description": "not JSON, or an unknown parameter"},
+    413: {"description": f"the body is larger than {API_BODY_LIMIT} bytes; nothing was read"},
+    422: {
+        "model": wire.Problem,
+        "description": "not JSON, or not what the operation takes: the detail says where",
+    },
 }
 PROBLEMS: dict[int | str, dict[str, object]] = {
     **BAD_BODY,
@@ -35,7 +44,13 @@ def kiosk_token(
 
 KioskToken = Annotated[str, Depends(kiosk_token)]
 
-router = APIRouter(prefix=wire.API)
+router = APIRouter(prefix=wire.API, max_body_size=API_BODY_LIMIT)
+
+
+def enrolment_throttle() -> Throttle:
+    """Codes are hard to guess, but a guesser is slowed down all the same, per address: a
+    minute after the fifth wrong code, doubled at each next one, then locked out for a day."""
+    return Throttle("enrolment code", free=5, first_wait=60, longest=86400)
 
 
 @router.post(
@@ -44,18 +59,34 @@ router = APIRouter(prefix=wire.API)
     responses={
         **BAD_BODY,
         403: {"model": wire.Problem, "description": "unknown, used or expired code"},
+        429: {"model": wire.Problem, "description": "too many wrong codes from this address"},
     },
     summary="Exchange a one-time enrolment code for a kiosk id and token",
 )
-def enroll(body: wire.EnrollRequest, database: DatabaseDep) -> wire.EnrollReply:
-    with database.write() as session:
-        kiosk, token = kiosks.enroll(session, body.code, body.name)
-        return wire.EnrollReply(
-            kiosk_id=kiosk.id,
-            token=token,
-            server_time=utc_now(),
-            database_id=database.database_id(session),
+def enroll(body: wire.EnrollRequest, request: Request, database: DatabaseDep) -> Response:
+    throttle: Throttle = request.app.state.enrolment_throttle
+    address = request.client.host if request.client else ""
+    wait = throttle.wait(address)
+    if wait > 0:
+        return JSONResponse(
+            {"detail": f"too many wrong enrolment codes: try again in {math.ceil(wait)} s"},
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(wait))},
         )
+    try:
+        with database.write() as session:
+            kiosk, token = kiosks.enroll(session, body.code, body.name)
+            reply = wire.EnrollReply(
+                kiosk_id=kiosk.id,
+                token=token,
+                server_time=utc_now(),
+                database_id=database.database_id(session),
+            )
+    except NotAllowed:
+        throttle.failed(address)
+        raise
+    throttle.succeeded(address)
+    return JSONResponse(reply.model_dump(mode="json"))
 
 
 @router.post(
@@ -63,7 +94,10 @@ def enroll(body: wire.EnrollRequest, database: DatabaseDep) -> wire.EnrollReply:
     response_model=wire.PushReply,
     responses={
         **PROBLEMS,
-        409: {"model": wire.Problem, "description": "a sequence number reused"},
+        409: {
+            "model": wire.Problem,
+            "description": "a sequence number reused, or an acknowledgement never sent",
+        },
     },
     summary="Send outbox events, in order; each is stored and applied exactly once",
 )
@@ -77,6 +111,7 @@ def push(body: wire.PushRequest, token: KioskToken, database: DatabaseDep) -> wi
             kiosk,
             body.events,
             acked_seq=body.acked_seq,
+            acked_proof=body.acked_proof,
             waiting=body.waiting,
             offset=(received - body.sent_at).total_seconds(),
         )
@@ -97,7 +132,7 @@ def changes_page(
 ) -> wire.ChangesPage:
     unknown = sorted(set(request.query_params) - {"cursor", "limit"})
     if unknown:  # most likely a misspelt cursor: better refused than a full copy sent
-        raise Refusal(f"unknown query parameter(s): {', '.join(unknown)}")
+        raise HTTPException(422, f"unknown query parameter(s): {', '.join(unknown)}")
     with database.read() as session:
         kiosks.authenticate(session, token)
         return changes.changes_since(database, session, cursor, limit)

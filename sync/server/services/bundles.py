@@ -46,12 +46,20 @@ def import_bundle(
             kiosk,
             events,
             acked_seq=int(content.get("acked_seq") or 0),
+            acked_proof=str(content.get("acked_proof") or ""),
             waiting=len(events),
             offset=kiosk.clock_offset_seconds or 0.0,
         )
         page = changes_since(database, session, content.get("cursor"), ALL)
         reply_bundle = bundle.sign(key, _reply(kiosk, reply, page))
-    bundle.write(reply_path, reply_bundle)
+    try:
+        bundle.write(reply_path, reply_bundle)
+    except OSError as exc:  # the events are committed: only the reply is missing
+        raise bundle.BundleError(
+            f"the events are stored ({reply.stored} new), but the reply for the kiosk could not "
+            f"be written to {reply_path} ({exc.strerror}): run import-bundle again with "
+            "--reply on a drive that can be written (the events will not be stored twice)"
+        ) from exc
     return reply_path, reply
 
 

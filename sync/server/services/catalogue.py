@@ -186,6 +186,10 @@ def set_rules(session: Session, path: Path) -> KioskConfig:
         )
     except OSError as exc:
         raise CatalogueError(f"{path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(
+            f"{path}: not a text file in UTF-8; the rules are written as in kiosk.toml"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:

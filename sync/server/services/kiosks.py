@@ -7,11 +7,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.clock import CLOCK_WARNING_SECONDS, utc_now
-from sync.server.models import EnrollCode, Kiosk
+from sync.server.models import EnrollCode, Event, Kiosk
 from sync.server.services import NotAllowed, NotFound, NotIdentified
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to mistake: no 0/O, 1/I
@@ -75,7 +75,8 @@ class KioskLine:
     enrolled_at: dt.datetime
     revoked: bool
     last_sync: dt.datetime | None
-    events_waiting: int
+    events_waiting: int  # on the kiosk, as it last said
+    events_held_back: int  # here, not applied until the missing ones before them arrive
     clock_offset_seconds: float | None
     warning: str
 
@@ -90,6 +91,11 @@ def clock_warning(offset: float | None, backwards: bool) -> str:
 
 
 def kiosks(session: Session) -> list[KioskLine]:
+    held_back = dict(
+        session.execute(
+            select(Event.kiosk_id, func.count()).where(~Event.applied).group_by(Event.kiosk_id)
+        ).all()
+    )
     return [
         KioskLine(
             k.id,
@@ -98,6 +104,7 @@ def kiosks(session: Session) -> list[KioskLine]:
             k.revoked_at is not None,
             k.last_sync,
             k.events_waiting,
+            held_back.get(k.id, 0),
             k.clock_offset_seconds,
             clock_warning(k.clock_offset_seconds, k.clock_backwards),
         )

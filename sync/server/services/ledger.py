@@ -7,6 +7,7 @@ what does not fit its records is applied as well as it can be and listed as a co
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,10 @@ class SequenceReused(Contradiction):
     """The kiosk sent a sequence number the office holds with another event."""
 
 
+class UnknownAcknowledgement(Contradiction):
+    """The kiosk says the office acknowledged more than it ever did."""
+
+
 # -- push ------------------------------------------------------------------------------------
 
 
@@ -39,18 +44,27 @@ def receive_events(
     events: list[wire.WireEvent],
     *,
     acked_seq: int,
+    acked_proof: str | None,
     waiting: int,
     offset: float,
 ) -> wire.PushReply:
     """Store and apply *events* (from the API or a USB bundle) in the caller's transaction."""
     if acked_seq > kiosk.applied_seq:
-        # The kiosk holds acknowledgements this database no longer has: it was restored from
-        # a backup. A new identity makes every kiosk take a fresh full copy.
+        # The kiosk holds an acknowledgement this database no longer has. Signed by this office,
+        # it means the database was restored from a backup: a new identity makes every kiosk
+        # take a fresh full copy. Unsigned, it is nonsense, and changes nothing.
+        expected = database.ack_proof(session, kiosk.id, acked_seq)
+        if not acked_proof or not hmac.compare_digest(acked_proof, expected):
+            raise UnknownAcknowledgement(
+                f"acked_seq {acked_seq} was never acknowledged by this office (it holds up to "
+                f"{kiosk.applied_seq} from this kiosk)"
+            )
         database.new_identity(session)
     kiosk.clock_offset_seconds = offset
     result = receive(session, kiosk, events, now=utc_now(), offset=offset, waiting=waiting)
     return wire.PushReply(
         highest_seq=result.highest_seq,
+        ack_proof=database.ack_proof(session, kiosk.id, result.highest_seq),
         gaps=result.gaps,
         stored=result.stored,
         conflicts=[

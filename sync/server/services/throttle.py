@@ -2,6 +2,7 @@
 
 Used for librarians' passwords (per address and per account) and kiosk enrolment codes (per
 address). Kept in memory: a restart forgets it, which costs a guesser nothing they could use.
+The office notices: the first slow-down and a lock-out are logged.
 """
 
 from __future__ import annotations
@@ -22,24 +23,25 @@ class _Record:
 
 
 class Throttle:
-    """*free* failures are allowed; then the n-th more waits ``2**n`` seconds, up to *longest*.
-
-    Failures are forgotten after *forget* seconds without one, or at a success.
-    """
+    """*free* failures are allowed; then each further try waits *first_wait* seconds, doubled
+    at each failure, up to *longest* (a lock-out). Failures are forgotten after *forget*
+    seconds without one, or at a success."""
 
     def __init__(
         self,
         what: str,
         *,
         free: int,
-        longest: float = 900.0,
+        first_wait: float,
+        longest: float,
         forget: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.what = what
         self.free = free
+        self.first_wait = first_wait
         self.longest = longest
-        self.forget = forget
+        self.forget = max(forget, longest)
         self.clock = clock
         self._records: dict[Hashable, _Record] = {}
         self._lock = threading.Lock()
@@ -50,8 +52,7 @@ class Throttle:
             record = self._record(key)
             if record is None or record.failures < self.free:
                 return 0.0
-            delay = min(2.0 ** (record.failures - self.free + 1), self.longest)
-            return max(0.0, record.last + delay - self.clock())
+            return max(0.0, record.last + self._delay(record.failures) - self.clock())
 
     def failed(self, key: Hashable) -> None:
         with self._lock:
@@ -61,14 +62,26 @@ class Throttle:
             record = self._record(key) or self._records.setdefault(key, _Record())
             record.failures += 1
             record.last = self.clock()
+            delay = self._delay(record.failures)
             if record.failures == self.free:
+                log.warning("%s: %d failed tries from %s; slowing down", self.what, self.free, key)
+            elif record.failures > self.free and delay == self.longest:
                 log.warning(
-                    "%s: %d failed tries from %s; slowing it down", self.what, self.free, key
+                    "%s: %d failed tries from %s; locked out for %.0f s",
+                    self.what,
+                    record.failures,
+                    key,
+                    delay,
                 )
 
     def succeeded(self, key: Hashable) -> None:
         with self._lock:
             self._records.pop(key, None)
+
+    def _delay(self, failures: int) -> float:
+        if failures < self.free:
+            return 0.0
+        return min(self.first_wait * 2.0 ** (failures - self.free), self.longest)
 
     def _record(self, key: Hashable) -> _Record | None:
         record = self._records.get(key)

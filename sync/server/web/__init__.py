@@ -63,6 +63,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.navigation = [area.NAV for area in AREAS if hasattr(area, "NAV")]
+    app.state.sign_in_throttles = login.throttles()
 
     @app.exception_handler(auth.SignInNeeded)
     async def sign_in_first(_request: Request, exc: auth.SignInNeeded) -> Response:

@@ -16,9 +16,15 @@ from sync.server.web.i18n import COOKIE, LANGUAGES
 from sync.server.web.render import page
 
 router = APIRouter()
-# A few mistyped passwords are normal; a guesser is slowed down, per address and per account.
-by_address = Throttle("sign-in", free=10)
-by_account = Throttle("sign-in", free=5)
+
+
+def throttles() -> tuple[Throttle, Throttle]:
+    """A few mistyped passwords are normal; a guesser is slowed down, per address and per
+    account: 30 s after the fifth wrong one, twice as long at each next one, at most 15 min."""
+    return (
+        Throttle("sign-in", free=10, first_wait=30, longest=900),
+        Throttle("sign-in", free=5, first_wait=30, longest=900),
+    )
 
 
 @router.get("/login")
@@ -37,6 +43,7 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     then = auth.safe_next(next)
+    by_address, by_account = request.app.state.sign_in_throttles
     address = ("address", request.client.host if request.client else "")
     account = ("account", name.strip().casefold())
     wait = max(by_address.wait(address), by_account.wait(account))
