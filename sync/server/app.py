@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from kiosk.clock import utc_now
@@ -36,7 +37,7 @@ STATUS: dict[type[services.Refusal], int] = {
 
 
 def create_app(database: Database) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc without a CDN
         title="Library Kiosk office server",
         version="1",
         description="Kiosks enroll, push their events and pull the catalogue here.",

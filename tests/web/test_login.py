@@ -87,3 +87,20 @@ def test_pages_speak_the_browsers_language_with_a_switch(browser, office_server:
     page.get_by_role("link", name="中文").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("馆员")
     context.close()
+
+
+def test_api_description_works_offline(page, office_server: Office) -> None:
+    left: list[str] = []
+
+    def only_this_office(route) -> None:
+        if route.request.url.startswith(office_server.url):
+            route.continue_()
+        else:  # the school may have no internet: nothing may come from elsewhere
+            left.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_office)
+    page.goto(f"{office_server.url}/docs")
+    expect(page.get_by_text("Exchange a one-time enrolment code")).to_be_visible()
+    expect(page.get_by_text("Send outbox events, in order")).to_be_visible()
+    assert left == []
