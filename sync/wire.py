@@ -60,9 +60,17 @@ def _in_range(value: dt.date) -> dt.date:
 
 Time = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(_in_range)]
 Date = Annotated[dt.date, BeforeValidator(_text_only), AfterValidator(_in_range)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-Code = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]  # card or copy
-Words = Annotated[StrictStr, StringConstraints(max_length=200)]
+# No control characters in names and codes (a NUL is refused by PostgreSQL, a line break
+# spoils every listing): no scanner or keyboard makes them.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=PRINTABLE),
+]
+Code = Annotated[  # a card or a copy
+    StrictStr, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)
+]
+Words = Annotated[StrictStr, StringConstraints(max_length=200, pattern=PRINTABLE)]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
 MAX_BATCH = 1000
 MAX_PAGE = 5000
@@ -141,7 +149,7 @@ class SessionStarted(Payload):
 class SessionEnded(Payload):
     event_type = "session_ended"
     patron: Code
-    reason: Annotated[StrictStr, StringConstraints(max_length=32)]
+    reason: Annotated[StrictStr, StringConstraints(max_length=32, pattern=PRINTABLE)]
     taken: Count
 
 
@@ -203,7 +211,10 @@ def problems(exc: ValidationError) -> str:
 
 
 class EnrollRequest(_Strict):
-    code: Annotated[str, StringConstraints(min_length=4, max_length=64, strip_whitespace=True)]
+    code: Annotated[
+        str,
+        StringConstraints(min_length=4, max_length=64, strip_whitespace=True, pattern=PRINTABLE),
+    ]
     name: Name
 
 
@@ -214,8 +225,52 @@ class EnrollReply(_Strict):
     database_id: str
 
 
+def _typed_events(schema: dict[str, Any]) -> None:
+    """The OpenAPI description of an event: one of the known types with its payload, or a type
+    this office does not know with any object, so clients and fuzzers see the contract."""
+    common = {k: v for k, v in schema["properties"].items() if k not in ("type", "payload")}
+    event_type = schema["properties"]["type"]
+
+    def variant(type_schema: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": schema["required"],
+            "properties": {**common, "type": type_schema, "payload": payload},
+        }
+
+    variants = [
+        variant({"const": name, "type": "string"}, _inline(model.model_json_schema()))
+        for name, model in PAYLOADS.items()
+    ]
+    unknown = {**event_type, "not": {"enum": sorted(PAYLOADS)}}
+    variants.append(variant(unknown, {"type": "object"}))
+    description = schema.get("description", "")
+    schema.clear()
+    schema.update(title="WireEvent", description=description, oneOf=variants)
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """*schema* with its local definitions put in place (it is inlined in another one)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
 class WireEvent(_Strict):
     """One outbox event, as the kiosk recorded it (its own clock)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_typed_events)
 
     seq: Seq
     uuid: Uuid

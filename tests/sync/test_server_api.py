@@ -1,7 +1,8 @@
 """Every malformed request to the office API gets a clear 4xx and changes nothing.
 
-Schemathesis generates the requests from the server's own OpenAPI description and sends them
-to a real server process on loopback (SQLite and PostgreSQL).
+Schemathesis generates the requests from the server's own OpenAPI description (where each event
+type has its typed payload) and sends them to a real server process on loopback (SQLite and
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -90,3 +91,34 @@ def test_requests_without_a_valid_token_change_nothing(enrolled_office) -> None:
 
         send()
     assert counts(office) == before
+
+
+@pytest.mark.slow
+def test_fuzzed_requests_never_break_the_office_and_a_refusal_changes_nothing(
+    enrolled_office,
+) -> None:
+    """Valid and invalid requests alike, typed event payloads included: never a 5xx, every
+    answer as the description says, and a 4xx leaves every row of the database as it was."""
+    office, token = enrolled_office
+    for operation in operations(office):
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+
+            @SETTINGS
+            @given(case=operation.as_strategy(mode))
+            def send(case) -> None:
+                before = office.snapshot()
+                response = case.call(headers={"Authorization": f"Bearer {token}"})
+                assert response.status_code < 500, (case.body, response.text[:500])
+                case.validate_response(
+                    response,
+                    checks=[
+                        schemathesis.checks.not_a_server_error,
+                        schemathesis.checks.status_code_conformance,
+                        schemathesis.checks.content_type_conformance,
+                        schemathesis.checks.response_schema_conformance,
+                    ],
+                )
+                if response.status_code >= 400:
+                    assert office.snapshot() == before, (case.body, response.text[:500])
+
+            send()

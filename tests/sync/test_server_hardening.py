@@ -78,6 +78,7 @@ def test_a_bad_payload_is_refused_by_its_event_and_nothing_is_stored(
         ("checkout", checkout, {"override_by": {"who": "H1"}}),
         ("checkout", checkout, {"due": 20261209}),
         ("checkout", checkout, {"loan": None}),
+        ("checkout", checkout, {"patron": "S\x001"}),  # PostgreSQL refuses a NUL in text
         ("copy_status", len(good), {"status": ["lost"]}),
         ("copy_status", len(good), {"status": "burnt"}),
     ]
