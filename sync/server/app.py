@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from kiosk.clock import utc_now
+from sync import wire
 from sync.server import services, web
 from sync.server.api import kiosks as kiosk_api
 from sync.server.db import Database
@@ -65,7 +66,9 @@ def create_app(database: Database) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith(wire.API):
+            return web.form_incomplete(request)
         # Says where and what, never the input itself (it may be huge, or hostile).
         problems = [_problem(error) for error in exc.errors()]
         more = len(problems) - MAX_PROBLEMS

@@ -169,3 +169,16 @@ def test_create_librarian_command_reads_the_password_from_standard_input(
     twice = subprocess.run([*command, "王老师"], input="another password\n", capture_output=True,
                            text=True)  # fmt: skip
     assert twice.returncode == 1 and "already" in twice.stderr
+
+
+def test_an_incomplete_form_gets_a_page_not_a_json_error(office_server: Office) -> None:
+    client, token = signed_in_client(office_server)
+    reply = client.post(
+        f"{office_server.url}/librarians",
+        data={"csrf_token": token, "name": "x" * 65, "password": "y" * 12},
+        headers={"Accept-Language": "en"},
+        timeout=30,
+    )
+    assert reply.status_code == 422 and reply.headers["content-type"].startswith("text/html")
+    assert "A field of this form is missing or too long" in reply.text
+    assert "x" * 65 not in reply.text

@@ -72,3 +72,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(auth.FormRefused)
     async def form_refused(request: Request, _exc: auth.FormRefused) -> HTMLResponse:
         return page(request, "refused.html", None, status_code=403)
+
+
+def form_incomplete(request: Request) -> HTMLResponse:
+    """A page's form sent with a field missing or too long (the browser should have said so)."""
+    return page(request, "refused.html", None, status_code=422, incomplete=True)
