@@ -269,10 +269,13 @@ def office_loan(office: Office, copy_code: str) -> list[Loan]:
 
 def test_the_office_applies_renewals_undos_and_implicit_returns(office: Office, make_kiosk) -> None:
     kiosk = enrolled(office, make_kiosk, sync=True)
-    kiosk.scan("S1", "B001", "B002")
+    kiosk.scan("S1", "B002")
     assert kiosk.engine.touch("undo")[0].kind.value == "undone"  # B002: not this book
-    kiosk.scan("B001")  # the reader's own book again: return or renew?
-    kiosk.engine.touch("renew")
+    kiosk.scan("B001")
+    kiosk.engine.touch("done")
+    kiosk.clock.advance(days=7)  # a week later the reader asks for more time
+    assert kiosk.scan("S1", "B001")[-1].reason == "already_yours"  # return or renew?
+    assert kiosk.engine.touch("renew")[0].kind.value == "renewed"
     kiosk.engine.touch("done")
     kiosk.lend("S2", "B001")  # S1 gave it to S2 without scanning it in
     kiosk.client.sync()
@@ -280,7 +283,7 @@ def test_the_office_applies_renewals_undos_and_implicit_returns(office: Office, 
     [undone] = office_loan(office, "B002")
     assert undone.undone and undone.returned_at is not None
     first, second = office_loan(office, "B001")
-    assert (first.patron_card, first.renewals, first.due_date) == ("S1", 1, dt.date(2026, 12, 9))
+    assert (first.patron_card, first.renewals, first.due_date) == ("S1", 1, dt.date(2026, 12, 15))
     assert first.implicit_return and first.returned_at is not None and not first.undone
     assert (second.patron_card, second.returned_at, second.implicit_return) == ("S2", None, False)
     loans = office.ok("loans")
