@@ -48,6 +48,7 @@ class Student:
     card: str
     name: str
     class_name: str
+    initials: str = ""  # the first letters of the name's pinyin ("wzh" for 王子涵)
 
 
 @dataclass(frozen=True)
@@ -196,11 +197,13 @@ def find_students(session: Session, class_name: str, query: str = "") -> list[St
             Patron.class_name == class_name,
         )
     )
-    students = [Student(p.card, p.name, p.class_name) for p in found]
-    return sorted(
-        (s for s in students if pinyin.matches(s.name, query)),
-        key=lambda s: (pinyin.sort_key(s.name), s.name, s.card),
-    )
+    students = [Student(p.card, p.name, p.class_name, pinyin.initials(p.name)) for p in found]
+    matching = [s for s in students if pinyin.matches(s.name, query)]
+    letters = query.strip().lower()
+    if letters.isascii() and letters.isalpha():
+        # "zh" is the first letters z, h (张浩然) before it is the start of zhang or zhou.
+        matching = [s for s in matching if s.initials.startswith(letters)] or matching
+    return sorted(matching, key=lambda s: (pinyin.sort_key(s.name), s.name, s.card))
 
 
 def today(session: Session, day: dt.date, tz: ZoneInfo) -> Day:

@@ -113,6 +113,8 @@ def test_no_visible_label_is_left_in_english_on_a_chinese_kiosk(tmp_path: Path) 
     assert len(seen) == 21  # every screen of the tour, including the first run's three
     for name, texts in seen.items():
         for text in texts:
+            if name == "find-student" and re.fullmatch("[A-Z]", text):
+                continue  # a letter button: the first letter of names in pinyin
             for allowed in ALLOWED_LATIN + cards:
                 text = text.replace(allowed, "")
             assert not re.search("[A-Za-z]", text), f"{name}: {text!r}"

@@ -29,7 +29,7 @@ HEADLESS = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_CONSOLELOG": 
 def test_every_button_is_at_least_15_mm_on_each_display(
     ui: Driver, clock: FakeClock, size: tuple[int, int], inches: float
 ) -> None:
-    from kiosk.ui.app import SCREENS
+    from kiosk.ui.screens import SCREENS
 
     px_per_mm = math.hypot(*size) / (inches * 25.4)
     open_menu(ui, clock)
@@ -39,6 +39,7 @@ def test_every_button_is_at_least_15_mm_on_each_display(
     try:
         checked = 0
         for name in SCREENS:
+            ui.app.screen(name)  # made on first use
             manager.current = name
             ui.frames(3)
             for button in ui.buttons():
@@ -94,6 +95,45 @@ def test_kiosk_run_with_a_window_takes_codes_from_stdin(tmp_path: Path) -> None:
         kiosk_process.terminate()  # as systemd stops it
         _out, err = kiosk_process.communicate(timeout=30)
     assert kiosk_process.returncode == 0, err.decode()
+
+
+SCREENS_AS_NEEDED = """
+import sys
+from pathlib import Path
+from kiosk.cli import open_data
+from kiosk.engine import Kiosk
+from kiosk.ui.driver import Driver
+
+def loaded():
+    names = sorted(ui.app.root.ids.screens.screen_names)
+    modules = sorted(m for m in sys.modules if m.startswith("kiosk.ui.screens.") or m == "pypinyin")
+    return names, modules
+
+store, cfg = open_data(Path(sys.argv[1]))
+ui = Driver(Kiosk(store, cfg.kiosk))
+print(loaded())
+ui.scan("S0001")
+print(loaded())
+"""
+
+
+def test_screens_are_made_the_first_time_they_show(tmp_path: Path) -> None:
+    require_font()
+    data = demo_data(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", SCREENS_AS_NEEDED, str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=HEADLESS,
+    )
+    assert result.returncode == 0, result.stderr
+    at_start, with_a_child = result.stdout.strip().splitlines()[-2:]
+    # "Scan your card" only: no session, no helpers' pages, no pinyin dictionary yet.
+    assert at_start == str((["idle"], ["kiosk.ui.screens.idle"]))
+    assert with_a_child == str(
+        (["idle", "session"], ["kiosk.ui.screens.idle", "kiosk.ui.screens.session"])
+    )
 
 
 def test_the_demo_with_no_display_says_so_and_how_to_run_headless(tmp_path: Path) -> None:

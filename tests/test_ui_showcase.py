@@ -103,6 +103,8 @@ def test_find_students_in_pinyin_order_by_first_letters_or_characters(store: Sto
         assert names("xm") == ["小明"]
         assert names("wzh") == ["王子涵"]
         assert names("zeng") == ["曾小贤"]
+        assert names("zx") == ["曾小贤"]  # first letters z, x
+        assert names("zh") == ["张伟"]  # no first letters z, h: spelled out, zhang
         assert names("Z") == ["曾小贤", "张伟"]
         assert names("子涵") == ["王子涵"]
         assert names("%") == []  # a name, not a pattern

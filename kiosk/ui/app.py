@@ -1,4 +1,9 @@
-"""The kiosk's touchscreen app: shows what the engine answers, and turns touches into actions.
+"""The kiosk's touchscreen app: its life cycle, which screen shows when, and the input.
+
+Each screen fills itself (kiosk/ui/screens/, one module and .kv each, made when first shown)
+from the engine's outcomes and from the read model (kiosk.readmodel), so the app never opens
+a database session. The app hands each outcome to the screen it is for, decides which screen
+shows, and takes scans, touches and keys.
 
 All calls to the engine happen on Kivy's main thread. Codes from other threads (scanners,
 standard input) reach it only through :meth:`KioskApp.submit` (or an inbox queue read by
@@ -23,27 +28,18 @@ from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.properties import (
-    BooleanProperty,
-    DictProperty,
-    ListProperty,
-    NumericProperty,
-    ObjectProperty,
-    StringProperty,
-)
-from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.button import Button
-from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import service
-from kiosk.engine import UNDO_SECONDS, Kiosk, Role, State
+from kiosk.engine import Kiosk, Role, State
 from kiosk.headless import Input, Scan, handle_line
-from kiosk.outcome import Kind, Light, LoanLine, Outcome
+from kiosk.outcome import Kind, Light, Outcome
 from kiosk.readmodel import Library
-from kiosk.ui import DESIGN_SIZE, messages
+from kiosk.ui import DESIGN_SIZE, messages, screens
 from kiosk.ui.i18n import LANGUAGES, tr
 from kiosk.ui.messages import Message, Tone, book
+from kiosk.ui.widgets import Root
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +53,9 @@ CLOSED_CHECK_SECONDS = 5
 SHOWCASE_REFRESH_SECONDS = 300
 ENTER_KEYS = (13, 271)  # Return, keypad Enter
 ESCAPE, BACKSPACE = 27, 8
-
-
-class _Colours(dict[str, tuple[float, float, float, float]]):
-    """Colours by tone; a KV property not yet set (empty) gets the neutral one."""
-
-    def __missing__(self, _tone: str) -> tuple[float, float, float, float]:
-        return self[Tone.INFO]
-
-
-TONE_COLOURS = _Colours(
-    {
-        Tone.GOOD: (0.16, 0.52, 0.24, 1),
-        Tone.BAD: (0.78, 0.16, 0.16, 1),
-        Tone.WAIT: (0.90, 0.58, 0.04, 1),
-        Tone.INFO: (0.15, 0.38, 0.68, 1),
-    }
-)
 SUPERVISOR_PAGES = ("supervisor", "find", "today", "confirm")
 MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
+OVERLAYS = ("message", "receipt")
 
 # The office link, wired by kiosk/cli.py (the UI imports nothing of the sync client).
 SyncNow = Callable[[], object]  # one sync with the office now; raises when it fails
@@ -120,143 +100,6 @@ class KeepRunning(ExceptionHandler):
         return ExceptionManager.PASS
 
 
-class Root(FloatLayout):
-    """The window's content: a touch anywhere keeps an open session or menu alive."""
-
-    def on_touch_down(self, touch: Any) -> bool:
-        App.get_running_app().keep_alive()
-        return super().on_touch_down(touch)
-
-
-class LoanRow(BoxLayout):
-    title = StringProperty("")
-    due = StringProperty("")
-    tone = StringProperty(Tone.INFO.value)
-
-
-class KioskButton(Button):
-    tone = StringProperty(Tone.GOOD.value)
-
-
-class ClassButton(KioskButton):
-    selected = BooleanProperty(False)
-
-
-class StudentButton(KioskButton):
-    card = StringProperty("")
-
-
-class KioskScreen(Screen):
-    pass
-
-
-class IdleScreen(KioskScreen):
-    pass
-
-
-class ClosedScreen(KioskScreen):
-    opening = StringProperty("")
-    today = StringProperty("")
-
-
-class SessionScreen(KioskScreen):
-    greeting = StringProperty("")
-    class_name = StringProperty("")
-    may_borrow = StringProperty("")
-    blocked = StringProperty("")
-    bring_back = StringProperty("")  # all the books a child may have: which to bring back first
-    last_title = StringProperty("")
-    last_due = StringProperty("")
-    notice = StringProperty("")
-    can_undo = BooleanProperty(False)
-
-
-class MessageScreen(KioskScreen):
-    headline = StringProperty("")
-    body = StringProperty("")
-    hint = StringProperty("")
-    icon = StringProperty("")
-    tone = StringProperty(Tone.INFO.value)
-    can_override = BooleanProperty(False)
-
-
-class ChoiceScreen(KioskScreen):
-    title = StringProperty("")
-    due = StringProperty("")
-    late = StringProperty("")
-    no_renew = StringProperty("")  # why keeping it longer is not offered
-
-
-class ReceiptScreen(KioskScreen):
-    headline = StringProperty("")
-    summary = StringProperty("")
-
-
-class PinScreen(KioskScreen):
-    helper = StringProperty("")
-    digits = StringProperty("")
-    error = StringProperty("")
-
-
-class SupervisorScreen(KioskScreen):
-    helper = StringProperty("")
-    kiosk_name = StringProperty("")
-    status = StringProperty("")
-    warning = StringProperty("")
-    can_sync = BooleanProperty(False)
-
-
-class FindScreen(KioskScreen):
-    class_name = StringProperty("")
-
-
-class TodayScreen(KioskScreen):
-    counts = StringProperty("")
-    classes = StringProperty("")
-
-
-class BatchScreen(KioskScreen):
-    mode = StringProperty("")
-    heading = StringProperty("")
-    instruction = StringProperty("")
-    lines = ListProperty([])
-
-
-class ConfirmScreen(KioskScreen):
-    question = StringProperty("")
-    action = StringProperty("")
-
-
-class FirstRunScreen(KioskScreen):
-    step = NumericProperty(1)
-    can_enroll = BooleanProperty(False)
-
-
-class EnrollScreen(KioskScreen):
-    status = StringProperty("")
-    busy = BooleanProperty(False)
-    address = ObjectProperty(None, allownone=True)  # text fields, made on first use
-    code = ObjectProperty(None, allownone=True)
-
-
-SCREENS = {
-    "idle": IdleScreen,
-    "closed": ClosedScreen,
-    "session": SessionScreen,
-    "message": MessageScreen,
-    "choice": ChoiceScreen,
-    "receipt": ReceiptScreen,
-    "pin": PinScreen,
-    "supervisor": SupervisorScreen,
-    "find": FindScreen,
-    "today": TodayScreen,
-    "batch": BatchScreen,
-    "confirm": ConfirmScreen,
-    "firstrun": FirstRunScreen,
-    "enroll": EnrollScreen,
-}
-
-
 class KioskApp(App):
     """The touchscreen app around one :class:`~kiosk.engine.Kiosk`."""
 
@@ -264,9 +107,9 @@ class KioskApp(App):
     u = NumericProperty(1.0)  # scale: 1 at 800x480; sizes in the KV rules are multiples of it
     tone = StringProperty(Tone.GOOD.value)  # the colour band, matching the status light
     countdown = StringProperty("")
+    countdown_share = NumericProperty(0.0)  # of the countdown still to go, for its bar
     typed = StringProperty("")  # a code typed on a keyboard, until Enter
     clock_warning = BooleanProperty(False)
-    showcase = DictProperty({})
     kiosk = ObjectProperty(None)
 
     use_kivy_settings = False
@@ -300,16 +143,11 @@ class KioskApp(App):
         self._overlay: str | None = None  # "message" or "receipt", shown until _overlay_until
         self._overlay_until: dt.datetime | None = None
         self._supervisor_page = "supervisor"
-        self._session_loans: list[LoanLine] = []
-        self._new_copies: list[str] = []
-        self._last_lent_at: dt.datetime | None = None
-        self._session_name = ""
+        self._first_run_page = "firstrun"  # or "enroll"
         self._checked_closed_at: dt.datetime | None = None
         self._showcase_at: dt.datetime | None = None
-        self._ticker: Any = None
         self._switched_at: dt.datetime | None = None  # when a student last switched language
-        self._syncing = False
-        self._first_run_page = "firstrun"  # or "enroll"
+        self._ticker: Any = None
 
     # -- Kivy life cycle ---------------------------------------------------------------
 
@@ -317,8 +155,6 @@ class KioskApp(App):
         root = Root()
         manager: ScreenManager = root.ids.screens
         manager.transition = NoTransition()
-        for name, cls in SCREENS.items():
-            manager.add_widget(cls(name=name))
         Window.bind(
             size=self._on_window_size,
             on_key_down=self._on_key_down,
@@ -350,19 +186,104 @@ class KioskApp(App):
         self.default_language = setup.language or kiosk.settings.language
         self.set_language(self.default_language)
         self._overlay = self._overlay_until = None
-        self._wipe_overlays()
+        self._forget_everyone()
         self._supervisor_page = "supervisor"
-        self._forget_session()
-        self.typed = ""
-        self.screen("batch").lines = []
-        self.screen("supervisor").helper = ""
-        self.clock_warning = kiosk.clock_backwards
-        self.screen("firstrun").step = 1
         self._first_run_page = "firstrun"
-        self.screen("firstrun").can_enroll = self.enroll is not None
+        self.typed = ""
+        self.clock_warning = kiosk.clock_backwards
+        if self.first_run:
+            first = self.screen("firstrun")
+            first.step, first.can_enroll = 1, self.enroll is not None
         self._checked_closed_at = self._showcase_at = self._switched_at = None
         self._check_closed()
         self._settle()
+
+    def end(self, action: str) -> None:
+        """The helpers' menu restarts the app or switches the kiosk off (confirmed)."""
+        if action == "shutdown":
+            command = shutdown_command(self.kiosk.settings.shutdown_command)
+            if command is not None:
+                log.info("switching off: %s", shlex.join(command))
+                subprocess.Popen(command)
+        self.exit_action = action
+        self.stop()
+
+    # -- screens -------------------------------------------------------------------------------
+
+    def screen(self, name: str) -> Any:
+        """The screen called *name*, made (and its module loaded) the first time."""
+        manager: ScreenManager = self.root.ids.screens
+        if not manager.has_screen(name):
+            manager.add_widget(screens.make(name))
+        return manager.get_screen(name)
+
+    def _made(self, name: str) -> Any | None:
+        manager: ScreenManager = self.root.ids.screens
+        return manager.get_screen(name) if manager.has_screen(name) else None
+
+    @property
+    def current(self) -> str:
+        return self.root.ids.screens.current
+
+    def base_screen(self) -> str:
+        """The screen of what the kiosk is doing, when no message is showing."""
+        match self.kiosk.state:
+            case State.IDLE if self.first_run:
+                return self._first_run_page
+            case State.IDLE:
+                return "closed" if self.closed else "idle"
+            case State.SESSION:
+                return "session"
+            case State.CHOICE:
+                return "choice"
+            case State.PIN:
+                return "pin"
+            case State.SUPERVISOR:
+                return self._supervisor_page
+            case _:
+                return "batch"
+
+    def _settle(self) -> None:
+        name = self._overlay or self.base_screen()
+        if name == "idle":
+            self._refresh_idle()
+        if name != "message" and self.kiosk.state == State.IDLE and not self._overlay:
+            self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
+        self.screen(name)
+        self.root.ids.screens.current = name
+        self._update_countdown()
+
+    def supervisor_page(self, page: str) -> None:
+        if page not in SUPERVISOR_PAGES:
+            raise ValueError(page)
+        self._supervisor_page = page
+        if page != "confirm":
+            self.screen(page).show()
+        self._settle()
+
+    def first_run_page(self, page: str) -> None:
+        """The first run's second question (standalone or not), or the office's address."""
+        self._first_run_page = page
+        self._settle()
+
+    def dismiss(self) -> None:
+        """Close the message or receipt showing, back to what the kiosk is doing."""
+        self._close_overlay()
+        self._settle()
+
+    def _close_overlay(self) -> None:
+        self._overlay = self._overlay_until = None
+        for name in OVERLAYS:  # emptied, not just hidden: they may name a child or books
+            if shown := self._made(name):
+                shown.wipe()
+
+    def _forget_everyone(self) -> None:
+        """Wipe everything of the people who were here from every screen (privacy)."""
+        for name in screens.SCREENS:
+            if (shown := self._made(name)) and name not in OVERLAYS:
+                shown.wipe()
+        if self._overlay is None:
+            self._close_overlay()
 
     # -- input from other threads ----------------------------------------------------------
 
@@ -416,10 +337,8 @@ class KioskApp(App):
                 self._switched_at = None
                 self.set_language(self.default_language)
         self._update_countdown()
-        session = self.screen("session")
-        session.can_undo = bool(
-            self._last_lent_at and (now - self._last_lent_at).total_seconds() < UNDO_SECONDS
-        )
+        if session := self._made("session"):
+            session.tick(now)
 
     def show_fault(self) -> None:
         """Something failed inside the app: red, and a message to call the librarian."""
@@ -427,18 +346,7 @@ class KioskApp(App):
         self._message(messages.fault(Outcome(Kind.FAULT, reason="app")))
         self._settle()
 
-    def dismiss(self) -> None:
-        """Close the message or receipt showing, back to what the kiosk is doing."""
-        self._overlay = self._overlay_until = None
-        self._wipe_overlays()
-        self._settle()
-
-    def _wipe_overlays(self) -> None:
-        # Emptied, not just hidden: they may name a student or the books they have.
-        receipt, message = self.screen("receipt"), self.screen("message")
-        receipt.headline = receipt.summary = ""
-        message.headline = message.body = message.hint = ""
-        message.can_override = False
+    # -- languages -----------------------------------------------------------------------------
 
     def set_language(self, language: str) -> None:
         if language not in LANGUAGES:
@@ -448,7 +356,7 @@ class KioskApp(App):
         tr.switch(language)
         self.language = language
         self._showcase_at = None  # the idle screen's lists are made again in this language
-        if self.root is not None:
+        if self._made("idle"):
             self._refresh_idle()
 
     def other_language(self) -> str:
@@ -467,125 +375,11 @@ class KioskApp(App):
         self.screen("firstrun").step = 2
 
     def finish_setup(self) -> None:
-        """Standalone: remember the answers; the kiosk is ready for students."""
+        """Standalone (or just enrolled): remember the answers; ready for students."""
         self.library.finish_setup(self.language, self.kiosk.clock())
         self.default_language = self.language
         self.first_run = False
         self._settle()
-
-    def first_run_page(self, page: str) -> None:
-        """The first run's second question (standalone or not), or the office's address."""
-        self._first_run_page = page
-        enroll = self.screen("enroll")
-        enroll.status = ""
-        if page == "enroll" and enroll.address is None:
-            # Text fields are made only when needed: on Linux each one looks for X11's
-            # clipboard tools, which a kiosk does not have, and logs an alarming error.
-            from kivy.factory import Factory
-
-            enroll.address = Factory.Field(hint_text="http://192.168.1.10:8000")
-            enroll.code = Factory.Field()
-            enroll.ids.address.add_widget(enroll.address)
-            enroll.ids.code.add_widget(enroll.code)
-        self._settle()
-
-    def enroll_from_fields(self) -> None:
-        page = self.screen("enroll")
-        self.enroll_now(page.address.text, page.code.text)
-
-    def enroll_now(self, address: str, code: str) -> None:
-        """Enroll with the office in a thread of its own; the answer comes back by the Clock."""
-        page = self.screen("enroll")
-        if self.enroll is None or page.busy:
-            return
-        if not address.strip() or not code.strip():
-            page.status = tr._("Type the office's address and the one-time code.")
-            return
-        page.busy, page.status = True, tr._("Connecting to the office...")
-        enroll = self.enroll
-
-        def work() -> None:
-            failure: Exception | None = None
-            try:
-                enroll(address.strip(), code.strip())
-            except Exception as exc:  # the librarian needs to know, whatever failed
-                log.warning("enrollment failed: %s", exc)
-                failure = exc
-            Clock.schedule_once(lambda _dt: self._enrolled(failure))
-
-        threading.Thread(target=work, name="kiosk-enroll", daemon=True).start()
-
-    def _enrolled(self, failure: Exception | None) -> None:
-        page = self.screen("enroll")
-        page.busy = False
-        if failure is not None:
-            page.status = tr._("Could not connect: {error}").format(error=failure)
-            return
-        page.status = ""
-        self.finish_setup()
-
-    # -- supervisor --------------------------------------------------------------------------
-
-    def supervisor_page(self, page: str) -> None:
-        if page not in SUPERVISOR_PAGES:
-            raise ValueError(page)
-        self._supervisor_page = page
-        if page == "find":
-            self._fill_find(self.screen("find").class_name)
-        elif page == "today":
-            self._fill_today()
-        self._settle()
-
-    def find_class(self, class_name: str) -> None:
-        self._fill_find(class_name)
-
-    def confirm(self, action: str) -> None:
-        questions = {
-            "restart": tr._("Restart the kiosk app?"),
-            "shutdown": tr._("Switch the kiosk off? Wait until the screen is dark."),
-        }
-        page = self.screen("confirm")
-        page.question, page.action = questions[action], action
-        self.supervisor_page("confirm")
-
-    def confirmed(self, action: str) -> None:
-        if action == "shutdown":
-            command = shutdown_command(self.kiosk.settings.shutdown_command)
-            if command is not None:
-                log.info("switching off: %s", shlex.join(command))
-                subprocess.Popen(command)
-        self.exit_action = action
-        self.stop()
-
-    def run_sync(self) -> None:
-        """One sync with the office, in its own thread: the network never freezes the screen."""
-        if self.sync_now is None or self._syncing:
-            return
-        self._syncing = True
-        self._fill_supervisor(tr._("Syncing with the office..."))
-        sync_now = self.sync_now
-
-        def work() -> None:
-            failure: Exception | None = None
-            try:
-                sync_now()
-            except Exception as exc:  # the supervisor needs to know, whatever failed
-                log.warning("sync now failed: %s", exc)
-                failure = exc
-            Clock.schedule_once(lambda _dt: self._synced(failure))
-
-        threading.Thread(target=work, name="kiosk-sync-now", daemon=True).start()
-
-    def _synced(self, failure: Exception | None) -> None:
-        self._syncing = False
-        if self.kiosk.state not in (State.SUPERVISOR, *MARK_MODES):
-            return
-        if failure is None:
-            self._fill_supervisor(tr._("Synced with the office."))
-        else:
-            self._fill_supervisor(
-                tr._("The office could not be reached: {error}").format(error=failure)
-            )
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -604,34 +398,29 @@ class KioskApp(App):
         state = self.kiosk.state
         match outcome.kind:
             case Kind.SESSION_STARTED | Kind.SESSION_RESUMED:
-                self._fill_session(outcome)
-                self._overlay = None
-                self._wipe_overlays()  # the last child's receipt, if it was still up
+                self._close_overlay()  # the last child's receipt, if it was still up
+                self.screen("session").start(outcome, self._local_now())
             case Kind.CHECKED_OUT:
-                self._checked_out(outcome)
-                self._overlay = None
+                self._close_overlay()
+                self.screen("session").lent(outcome, self.kiosk.clock())
             case Kind.RETURNED if state in MARK_MODES:
                 late = outcome.late_days or 0
                 line = tr._("✔ {book} returned").format(book=book(outcome.title))
-                self._batch_line(line + (f" ({messages.days_late(late)})" if late else ""))
+                self.screen("batch").said(line + (f" ({messages.days_late(late)})" if late else ""))
             case Kind.RETURNED | Kind.RENEWED:
-                self._loan_changed(outcome)
+                if session := self._made("session"):
+                    session.loan_changed(outcome)
                 self._message(messages.for_outcome(outcome))
             case Kind.CHOICE_NEEDED:
-                choice = self.screen("choice")
-                choice.title = book(outcome.title)
-                choice.due = messages.day(outcome.due)
-                choice.late = messages.days_late(outcome.late_days) if outcome.late_days else ""
-                choice.no_renew = self._no_renew(outcome)
-                self._overlay = None
+                self._close_overlay()
+                self.screen("choice").ask(outcome)
             case Kind.REFUSED | Kind.UNKNOWN_CODE:
                 self._refused(outcome, state)
             case Kind.SESSION_ENDED:
                 self._ended(outcome)
             case Kind.PIN_NEEDED:
-                pin = self.screen("pin")
-                pin.helper, pin.digits, pin.error = outcome.name or "", "", ""
-                self._overlay = None
+                self._close_overlay()
+                self.screen("pin").ask(outcome.name or "")
             case Kind.SUPERVISOR:
                 self._supervisor(outcome)
             case Kind.COPY_MARKED:
@@ -640,18 +429,9 @@ class KioskApp(App):
                     if outcome.reason == "damaged"
                     else tr._("✔ {book} marked missing")
                 )
-                self._batch_line(marked.format(book=book(outcome.title)))
+                self.screen("batch").said(marked.format(book=book(outcome.title)))
             case Kind.UNDONE:
-                self._session_loans = [x for x in self._session_loans if x.copy != outcome.copy]
-                self._last_lent_at = None
-                session = self.screen("session")
-                session.can_undo = False
-                session.notice = tr._("{book} is not borrowed after all.").format(
-                    book=book(outcome.title)
-                )
-                session.last_title = session.last_due = ""
-                self._may_borrow(outcome.may_borrow)
-                self._render_loans()
+                self.screen("session").undone(outcome)
             case Kind.FAULT if outcome.reason == "clock_backwards":
                 self.clock_warning = True  # for the supervisor; nothing a student can do
             case Kind.FAULT:
@@ -662,279 +442,55 @@ class KioskApp(App):
     def _message(self, message: Message | None) -> None:
         if message is None:
             return
-        page = self.screen("message")
-        page.headline, page.body, page.hint = message.headline, message.body, message.hint
-        page.icon, page.tone = message.icon, message.tone.value
-        page.can_override = message.can_override
+        self.screen("message").show(message)
         self.tone = message.tone.value  # the band too: a normal limit is blue, not red
         self._overlay = "message"
         self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=message.seconds)
 
-    def _no_renew(self, outcome: Outcome) -> str:
-        """Why "keep it longer" is not offered on the choice screen ("" when it is)."""
-        match outcome.detail.get("no_renew"):
-            case None:
-                return ""
-            case "renew_late":
-                return tr._("It is late: please bring it back.")
-            case "renew_not_needed":
-                return tr._("You can keep it until {due}.").format(due=messages.day(outcome.due))
-            case _:
-                return tr._("You cannot keep it longer: please bring it back by {due}.").format(
-                    due=messages.day(outcome.due)
-                )
-
-    def _local_now(self) -> dt.datetime:
-        return self.kiosk.clock().astimezone(self.kiosk.tz)
-
     def _refused(self, outcome: Outcome, state: State) -> None:
         message = messages.refusal(outcome, self._local_now())
         if state in MARK_MODES:
-            self._batch_line(
+            self.screen("batch").said(
                 tr._("✘ {headline}: {body}").format(headline=message.headline, body=message.body)
             )
         elif state == State.PIN and outcome.reason == "wrong_pin":
-            pin = self.screen("pin")
-            pin.digits, pin.error = "", f"{message.headline}\n{message.body}"
+            self.screen("pin").wrong(message)
         else:
             self._message(message)
 
     def _ended(self, outcome: Outcome) -> None:
+        """A session or menu ended: nothing of whoever was here stays on any screen. A child
+        who is done (a touch, a quiet spell after a book, the last book they may take) gets
+        the receipt for a few seconds; not after the long wait for a first book (they have
+        gone), nor after another card (the next child is standing there)."""
+        session = self._made("session")
+        name = session.child if session else ""
         self._supervisor_page = "supervisor"
-        # The helpers' pages name students too: nothing of them stays behind either.
-        today = self.screen("today")
-        today.lent = today.back = ""
-        self.screen("batch").lines = []
-        self.screen("find").ids.students.clear_widgets()
-        taken = outcome.receipt
-        # A receipt when the child is done (a touch, a quiet spell after a book, the last book
-        # they may take), shown a few seconds only. None after the long wait for a first book
-        # (the child has gone) nor after another card (the next child is standing there).
-        self._wipe_overlays()
+        self._close_overlay()
+        self._forget_everyone()
         if outcome.patron and outcome.reason in RECEIPT_REASONS:
-            receipt = self.screen("receipt")
-            receipt.headline = tr._("Goodbye, {name}!").format(name=self._session_name)
-            if taken:
-                lines = [
-                    tr._("{book}: bring it back by {due}").format(
-                        book=book(t.title), due=messages.day(t.due)
-                    )
-                    for t in taken
-                ]
-                receipt.summary = "\n".join(
-                    [
-                        tr.n_("You took {n} book:", "You took {n} books:", len(taken)).format(
-                            n=len(taken)
-                        ),
-                        *lines,
-                        tr._("Happy reading!"),
-                    ]
-                )
-            else:
-                receipt.summary = tr._("You did not take a book this time. See you soon!")
+            self.screen("receipt").show(name, outcome.receipt)
             self._overlay = "receipt"
             self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=RECEIPT_SECONDS)
-        else:
-            # Nothing of this child is shown to whoever comes next.
-            self._overlay = self._overlay_until = None
-        self._forget_session()
         self._switched_at = None
         self.set_language(self.default_language)
         self._check_closed(force=True)
 
     def _supervisor(self, outcome: Outcome) -> None:
-        self._overlay = None
+        self._close_overlay()
+        menu = self.screen("supervisor")
         if outcome.name:
-            self.screen("supervisor").helper = outcome.name
+            menu.helper = outcome.name
         if outcome.reason in ("batch_return", "mark_damaged", "mark_lost"):
-            batch = self.screen("batch")
-            batch.mode, batch.lines = outcome.reason, []
-            heading, instruction = {
-                "batch_return": (
-                    tr._("Return a pile of books"),
-                    tr._("Scan each book. Every one is taken back at once."),
-                ),
-                "mark_damaged": (
-                    tr._("Mark books damaged"),
-                    tr._("Scan each damaged book, then give it to the librarian."),
-                ),
-                "mark_lost": (
-                    tr._("Mark books lost"),
-                    tr._("Scan the label or ISBN of each lost book."),
-                ),
-            }[outcome.reason]
-            batch.heading, batch.instruction = heading, instruction
+            self.screen("batch").start(outcome.reason)
         else:
             self._supervisor_page = "supervisor"
-            self._fill_supervisor()
+            menu.show()
 
-    # -- filling screens ---------------------------------------------------------------------
+    # -- time ----------------------------------------------------------------------------------
 
-    def _fill_session(self, outcome: Outcome) -> None:
-        session = self.screen("session")
-        if outcome.kind == Kind.SESSION_STARTED:
-            self._new_copies, self._last_lent_at = [], None
-            session.last_title = session.last_due = session.notice = ""
-        self._session_name = outcome.name or ""
-        session.greeting = tr._("Hello, {name}!").format(name=outcome.name or "")
-        session.class_name = (
-            tr._("Class {name}").format(name=outcome.class_name) if outcome.class_name else ""
-        )
-        blocked = str(outcome.detail.get("blocked") or "")
-        session.blocked = (
-            messages.session_block(blocked, outcome.detail, self._local_now()) if blocked else ""
-        )
-        back = outcome.detail.get("bring_back")
-        session.bring_back = (
-            tr._("To borrow a new book, first bring back {book}: scan it here.").format(
-                book=book(str(back))
-            )
-            if back and not blocked
-            else ""
-        )
-        self._session_loans = list(outcome.loans)
-        self._may_borrow(outcome.may_borrow)
-        self._render_loans()
-
-    def _may_borrow(self, n: int | None) -> None:
-        session = self.screen("session")
-        if session.blocked or n is None:
-            session.may_borrow = ""
-        elif n == 0:
-            session.may_borrow = tr._("You have all the books you may take.")
-        else:
-            session.may_borrow = tr.n_(
-                "You may take {n} more book.", "You may take {n} more books.", n
-            ).format(n=n)
-
-    def _checked_out(self, outcome: Outcome) -> None:
-        assert outcome.copy is not None and outcome.due is not None
-        line = LoanLine(outcome.copy, outcome.title or "", outcome.due, 0)
-        self._session_loans = [x for x in self._session_loans if x.copy != line.copy] + [line]
-        self._new_copies.append(line.copy)
-        self._last_lent_at = self.kiosk.clock()
-        session = self.screen("session")
-        session.can_undo = True
-        session.last_title = book(line.title)
-        session.last_due = tr._("Bring it back by {due}").format(due=messages.day(line.due))
-        session.notice = ""
-        self._may_borrow(outcome.may_borrow)
-        self._render_loans()
-
-    def _loan_changed(self, outcome: Outcome) -> None:
-        if outcome.kind == Kind.RETURNED:
-            self._session_loans = [x for x in self._session_loans if x.copy != outcome.copy]
-        elif outcome.due is not None:
-            self._session_loans = [
-                LoanLine(x.copy, x.title, outcome.due, 0) if x.copy == outcome.copy else x
-                for x in self._session_loans
-            ]
-        self._render_loans()
-
-    def _render_loans(self) -> None:
-        from kivy.factory import Factory
-
-        box = self.screen("session").ids.loans
-        box.clear_widgets()
-        if not self._session_loans:
-            box.add_widget(Factory.Row(text=tr._("You have no library books at home.")))
-        new = [x for x in self._session_loans if x.copy in self._new_copies]
-        old = [x for x in self._session_loans if x.copy not in self._new_copies]
-        for loan in [*reversed(new), *old]:
-            if loan.overdue_days:
-                due = "✘ " + messages.days_late(loan.overdue_days)
-                tone = Tone.BAD
-            else:
-                due = tr._("due {due}").format(due=messages.short_day(loan.due))
-                tone = Tone.GOOD if loan.copy in self._new_copies else Tone.INFO
-            mark = "✔ " if loan.copy in self._new_copies else ""
-            box.add_widget(Factory.LoanRow(title=mark + book(loan.title), due=due, tone=tone))
-
-    def _forget_session(self) -> None:
-        """Wipe everything of the last student from the screens (privacy)."""
-        self._session_loans, self._new_copies = [], []
-        self._last_lent_at = None
-        self._session_name = ""
-        if self.root is None:
-            return
-        session = self.screen("session")
-        for field in ("greeting", "class_name", "may_borrow", "blocked", "bring_back"):
-            setattr(session, field, "")
-        session.last_title = ""
-        session.last_due = session.notice = ""
-        session.ids.loans.clear_widgets()
-        choice = self.screen("choice")
-        choice.title = choice.due = choice.late = choice.no_renew = ""
-        pin = self.screen("pin")
-        pin.helper = pin.digits = pin.error = ""
-
-    def _fill_supervisor(self, said: str = "") -> None:
-        page = self.screen("supervisor")
-        office = self.library.office()
-        offset = self.clock_off() if self.clock_off else None
-        page.kiosk_name = tr._("This kiosk: {name}").format(name=self.kiosk.settings.name)
-        status = tr.n_(
-            "{n} change waiting to reach the office.",
-            "{n} changes waiting to reach the office.",
-            office.waiting,
-        ).format(n=office.waiting)
-        page.status = f"{status} {said}".strip()
-        if self.clock_warning:
-            page.warning = tr._("The kiosk clock went backwards: please check the date and time.")
-        elif offset is not None:
-            page.warning = tr._(
-                "The kiosk clock is {minutes} minutes off the office's: please check the date "
-                "and time."
-            ).format(minutes=round(abs(offset) / 60))
-        else:
-            page.warning = ""
-        page.can_sync = self.sync_now is not None and office.enrolled
-
-    def _fill_find(self, class_name: str) -> None:
-        from kivy.factory import Factory
-
-        page = self.screen("find")
-        names = self.library.classes()
-        class_name = class_name if class_name in names else (names[0] if names else "")
-        students = self.library.find_students(class_name) if class_name else []
-        page.class_name = class_name
-        page.ids.classes.clear_widgets()
-        for name in names:
-            button = Factory.ClassButton(text=name, selected=name == class_name)
-            button.bind(on_release=lambda b: self.find_class(b.text))
-            page.ids.classes.add_widget(button)
-        page.ids.students.clear_widgets()
-        for student in students:
-            # The card number too: two children of a class may have the same name.
-            button = Factory.StudentButton(
-                text=f"{student.name}\n{student.card}", card=student.card
-            )
-            button.bind(on_release=lambda b: self.touch("open_for", b.card))
-            page.ids.students.add_widget(button)
-
-    def _fill_today(self) -> None:
-        page = self.screen("today")
-        day = self.library.today(self.kiosk.clock())
-        page.counts = "\n".join(
-            [
-                tr.n_("{n} book lent", "{n} books lent", day.lent).format(n=day.lent),
-                tr.n_("{n} book brought back", "{n} books brought back", day.returned).format(
-                    n=day.returned
-                ),
-                tr.n_("{n} child came", "{n} children came", day.visits).format(n=day.visits),
-            ]
-        )
-        # Counts per class, never who borrowed what: reading records are private.
-        page.classes = "\n".join(
-            tr.n_("{name}: {n} child borrowed", "{name}: {n} children borrowed", n).format(
-                name=name, n=n
-            )
-            for name, n in day.borrowers_by_class
-        )
-
-    def _batch_line(self, line: str) -> None:
-        batch = self.screen("batch")
-        batch.lines = [line, *batch.lines][:20]
+    def _local_now(self) -> dt.datetime:
+        return self.kiosk.clock().astimezone(self.kiosk.tz)
 
     def _refresh_idle(self) -> None:
         now = self.kiosk.clock()
@@ -943,36 +499,7 @@ class KioskApp(App):
         ):
             return
         self._showcase_at = now
-        panels = self.library.idle(now)
-        self.showcase = {
-            "new": [book(b.title) for b in panels.arrivals],
-            "popular": [
-                tr.n_("{book} {n} time", "{book} {n} times", b.loans).format(
-                    book=book(b.title), n=b.loans
-                )
-                for b in panels.popular
-            ],
-            "league": [
-                (
-                    tr._("{name}: all {students} ★")
-                    if c.borrowed >= c.students
-                    else tr._("{name}: {borrowed} of {students}")
-                ).format(name=c.class_name, borrowed=c.borrowed, students=c.students)
-                for c in panels.league
-            ],
-        }
-        self._fill_panels()
-
-    def _fill_panels(self) -> None:
-        from kivy.factory import Factory
-
-        idle = self.screen("idle")
-        for key in ("new", "popular", "league"):
-            box = idle.ids[key]
-            box.clear_widgets()
-            empty = tr._("Nobody yet this week") if key == "league" else tr._("Nothing yet")
-            for line in self.showcase.get(key) or [empty]:
-                box.add_widget(Factory.PanelLine(text=line))
+        self.screen("idle").show(self.library.idle(now))
 
     def _check_closed(self, *, force: bool = False) -> None:
         now = self.kiosk.clock()
@@ -983,19 +510,10 @@ class KioskApp(App):
         ):
             return
         self._checked_closed_at = now
-        light = self.kiosk.idle_light()
-        self._idle_light = light
-        self.closed = light == Light.CLOSED
-        local = self._local_now()
-        opening = self.library.opening(now)
-        closed = self.screen("closed")
-        if opening.next_opening is None:
-            closed.opening = tr._("No opening times are set yet.")
-        else:
-            closed.opening = tr._("It opens again {when}, for {grades}.").format(
-                when=messages.when(opening.next_opening, local),
-                grades=messages.grades(opening.next_grades),
-            )
+        self._idle_light = self.kiosk.idle_light()
+        self.closed = self._idle_light == Light.CLOSED
+        if self.closed or self._made("closed"):
+            self.screen("closed").show(self.library.opening(now), self._local_now())
         if self.kiosk.state == State.IDLE and not self._overlay:
             self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
             self._settle()
@@ -1006,14 +524,15 @@ class KioskApp(App):
         student = state in (State.SESSION, State.CHOICE)
         warn_from = COUNTDOWN_FROM if student else MENU_COUNTDOWN_FROM
         if left is None or state == State.IDLE or left > warn_from:
-            self.countdown = ""
+            self.countdown, self.countdown_share = "", 0.0
             return
         n = max(1, math.ceil(left))
+        session = self._made("session")
         if state == State.CHOICE:
             text = tr.n_(
                 "Back to your books in {n} second.", "Back to your books in {n} seconds.", n
             )
-        elif state == State.SESSION and self._session_loans and self._new_copies:
+        elif state == State.SESSION and session is not None and session.took_books:
             text = tr.n_(
                 "Finishing in {n} second. Another book? Just scan it.",
                 "Finishing in {n} seconds. Another book? Just scan it.",
@@ -1032,42 +551,7 @@ class KioskApp(App):
                 n,
             )
         self.countdown = text.format(n=n)
-
-    # -- which screen --------------------------------------------------------------------------
-
-    def screen(self, name: str) -> Any:
-        return self.root.ids.screens.get_screen(name)
-
-    @property
-    def current(self) -> str:
-        return self.root.ids.screens.current
-
-    def base_screen(self) -> str:
-        """The screen of what the kiosk is doing, when no message is showing."""
-        match self.kiosk.state:
-            case State.IDLE if self.first_run:
-                return self._first_run_page
-            case State.IDLE:
-                return "closed" if self.closed else "idle"
-            case State.SESSION:
-                return "session"
-            case State.CHOICE:
-                return "choice"
-            case State.PIN:
-                return "pin"
-            case State.SUPERVISOR:
-                return self._supervisor_page
-            case _:
-                return "batch"
-
-    def _settle(self) -> None:
-        name = self._overlay or self.base_screen()
-        if name == "idle":
-            self._refresh_idle()
-        if name != "message" and self.kiosk.state == State.IDLE and not self._overlay:
-            self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
-        self.root.ids.screens.current = name
-        self._update_countdown()
+        self.countdown_share = left / warn_from
 
     # -- window and keyboard -----------------------------------------------------------------
 
@@ -1085,14 +569,13 @@ class KioskApp(App):
         if self.current == "enroll":
             return False  # typing goes to the address and code fields
         if key == BACKSPACE:
-            if self.current == "pin":
-                pin = self.screen("pin")
-                pin.digits = pin.digits[:-1]
+            if self.current in ("pin", "find"):
+                self.screen(self.current).back()
             self.typed = self.typed[:-1]
             return True
         if key in ENTER_KEYS:
             if self.current == "pin":
-                self.pin_ok()
+                self.screen("pin").ok()
             elif self.typed:
                 code, self.typed = self.typed, ""
                 # ":done", ":pin 1234"...: the touches of headless mode work typed here too.
@@ -1101,27 +584,14 @@ class KioskApp(App):
         return False
 
     def _on_textinput(self, _window: Any, text: str) -> None:
-        if self.current == "enroll":
-            return
-        if self.current == "pin":
-            for ch in text:
-                if ch.isdigit():
-                    self.pin_digit(ch)
-            return
-        self.typed = (self.typed + text)[-64:]
-
-    # -- the PIN keypad ------------------------------------------------------------------------
-
-    def pin_digit(self, digit: str) -> None:
-        pin = self.screen("pin")
-        pin.error = ""
-        pin.digits = (pin.digits + digit)[:12]
-
-    def pin_clear(self) -> None:
-        self.screen("pin").digits = ""
-
-    def pin_ok(self) -> None:
-        pin = self.screen("pin")
-        digits, pin.digits = pin.digits, ""
-        if digits:
-            self.touch("pin", digits)
+        match self.current:
+            case "enroll":
+                return
+            case "pin":
+                for ch in text:
+                    if ch.isdigit():
+                        self.screen("pin").digit(ch)
+            case "find":
+                self.screen("find").type(text)  # the first letters of a name, or characters
+            case _:
+                self.typed = (self.typed + text)[-64:]

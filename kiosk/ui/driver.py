@@ -7,8 +7,10 @@ shows another kiosk (a fresh library) in the same app.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +31,12 @@ def headless_environment() -> None:
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # leave stderr alone: tracebacks show
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    os.environ.setdefault("KIVY_HOME", str(Path(tempfile.gettempdir()) / "library-kiosk-kivy"))
+    if "KIVY_HOME" not in os.environ:
+        # Kivy writes its config.ini there at first import: one folder per process, so that
+        # test runs side by side (or a benchmark beside them) never write one file at once.
+        home = tempfile.mkdtemp(prefix="library-kiosk-kivy-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        os.environ["KIVY_HOME"] = home
 
 
 class Driver:
@@ -140,6 +147,7 @@ class Driver:
 
     def press(self, label: str) -> None:
         """Touch the button whose text contains *label*, as a finger would (down, up)."""
+        self.frames()  # where it is now: a list made again is laid out in the next frame
         found = [b for b in self.buttons() if label in b.text]
         if len(found) != 1:
             raise LookupError(f"{len(found)} buttons say {label!r}: {[b.text for b in found]}")

@@ -49,6 +49,7 @@ def library(data_dir: Path, language: str, *, set_up: bool = True) -> Kiosk:
     data_dir.mkdir(parents=True, exist_ok=True)
     toml = config.DEFAULT_TOML.replace('language = "zh_CN"', f'language = "{language}"')
     toml = toml.replace('timezone = ""', 'timezone = "Asia/Shanghai"')
+    toml = toml.replace('name = ""', 'name = "library-north"')  # not this computer's name
     (data_dir / config.FILE_NAME).write_text(toml, encoding="utf-8")
     cfg = config.load(data_dir)
     store = Store.open(data_dir / "kiosk.db")
@@ -68,6 +69,12 @@ def library(data_dir: Path, language: str, *, set_up: bool = True) -> Kiosk:
         (dt.date(2026, 11, 17), "S0025", ["100003"]),
         (dt.date(2026, 11, 19), "S0015", ["100002"]),
         (dt.date(2026, 11, 20), "S0026", ["100030", "100010"]),
+        # This week (from Monday 23 November): the reading league counts these.
+        (dt.date(2026, 11, 23), "S0003", ["100012"]),
+        (dt.date(2026, 11, 23), "S0013", ["100025"]),
+        (dt.date(2026, 11, 23), "S0016", ["100040"]),
+        (dt.date(2026, 11, 23), "S0027", ["100033"]),
+        *((dt.date(2026, 11, 23), f"S{n:04d}", [str(100100 + n)]) for n in range(4, 9)),
     ]
     for day, card, books in history:
         clock.now = dt.datetime.combine(day, dt.time(13, 40), TZ)
@@ -174,9 +181,10 @@ class Tour:
 
         self.scan(demo.HELPER_CARD)
         self.shot("pin")
+        pin = app.screen("pin")
         for digit in demo.HELPER_PIN:
-            app.pin_digit(digit)
-        app.pin_ok()
+            pin.digit(digit)
+        pin.ok()
         driver.frames(2)
         self.shot("supervisor")
         app.supervisor_page("find")
@@ -191,7 +199,7 @@ class Tour:
         self.scan("100002")
         self.shot("batch-return")
         app.touch("done")
-        app.confirm("shutdown")
+        app.screen("confirm").ask("shutdown")
         driver.frames(2)
         self.shot("confirm-shutdown")
         app.supervisor_page("supervisor")
