@@ -9,6 +9,11 @@ Runs the real app headless (SDL2 offscreen, Mesa llvmpipe) on a demo library:
 - start-up: a new process until the idle screen is drawn, against a bare Kivy app showing one
   label (the floor; each in its own process, as Kivy has one window per process).
 - memory: resident size after 100 and after 1,000 simulated sessions (no growth expected).
+- a lunch queue of 30 children (kiosk/ui/lunch.py: card, book, walk away, and the other ways
+  children do it): the kiosk's own time per child against a budget, with the engine alone
+  on the same queue as the floor. The children's own pace is not counted: the script moves
+  the kiosk's clock.
+- the helpers' "find a student": memory taken by the pinyin dictionary when first searched.
 
 ``python bench/bench_ui.py [--sessions 1000]``
 """
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kiosk.engine import Kiosk
+    from kiosk.ui.driver import Driver
 
 # Each start-up is timed in a new process from its first line to the end of the third frame.
 BARE_APP = """
@@ -61,6 +67,55 @@ driver = Driver(Kiosk(store, cfg.kiosk))  # runs three frames
 assert driver.screen == "idle", driver.screen
 print(time.perf_counter() - start)
 """
+
+
+LUNCH_BUDGET_SECONDS = 1.0  # the kiosk's own time per child; a queue moves at the children's pace
+
+
+def lunch_queue(folder: Path, driver: Driver) -> tuple[list[float], list[float]]:
+    """Seconds of the kiosk's own work per child in a lunch queue: through the app, and
+    through the engine alone (the floor), each on a fresh demo library."""
+    from kiosk.engine import Kiosk
+    from kiosk.ui import lunch
+    from kiosk.ui.screenshots import NOW, TZ, MovableClock
+
+    def fresh(name: str) -> Kiosk:
+        kiosk = demo_kiosk(folder / name)
+        return Kiosk(kiosk.store, kiosk.settings, clock=MovableClock(NOW), tz=TZ)
+
+    shown = fresh("lunch-app")
+    queue = lunch.make_queue(shown)
+    driver.start_over(shown)
+    through_app = [child.seconds for child in lunch.run(driver, queue)]
+    shown.store.close()
+
+    alone = fresh("lunch-engine")
+    clock: MovableClock = alone.clock  # type: ignore[assignment]
+    floor = []
+    for child in lunch.make_queue(alone):
+        start = time.perf_counter()
+        brought_back = [child.brought_back[0]] if child.brought_back else []
+        for code in [child.card, *brought_back]:
+            clock.advance(lunch.STEP_SECONDS)
+            alone.scan(code)
+        if child.brought_back:
+            alone.touch("return")
+        for code, _title in child.books:
+            clock.advance(lunch.STEP_SECONDS)
+            alone.scan(code)
+        alone.touch("done")
+        floor.append(time.perf_counter() - start)
+    alone.store.close()
+    return through_app, floor
+
+
+def pinyin_mb() -> float:
+    """Resident memory the helpers' first search adds (pypinyin's dictionary, kiosk.pinyin)."""
+    before = rss_mb()
+    from kiosk import pinyin
+
+    pinyin.initials("王子涵")
+    return rss_mb() - before
 
 
 def rss_mb() -> float:
@@ -144,6 +199,8 @@ def main() -> int:
             if n + 1 in (100, args.sessions):
                 memory[n + 1] = rss_mb()
         kiosk.store.close()
+        lunch_app, lunch_floor = lunch_queue(Path(tmp), driver)
+        dictionary = pinyin_mb()
         kiosk_start = statistics.median(startup(KIOSK_APP, Path(tmp)) for _ in range(3))
         bare_start = statistics.median(startup(BARE_APP, Path(tmp)) for _ in range(3))
 
@@ -161,6 +218,18 @@ def main() -> int:
             f"  {first:.1f} MB after 100 sessions, {last:.1f} MB after {args.sessions}"
             f" (growth {last - first:+.1f} MB)"
         )
+    app_ms = [v * 1000 for v in lunch_app]
+    floor_ms = [v * 1000 for v in lunch_floor]
+    worst = max(app_ms)
+    verdict = "within" if worst <= LUNCH_BUDGET_SECONDS * 1000 else "OVER"
+    print(f"lunch queue ({len(app_ms)} children): the kiosk's own time per child")
+    print(
+        f"  p50 {statistics.median(app_ms):6.1f} ms   p95 {percentile(app_ms, 95):6.1f} ms"
+        f"   max {worst:6.1f} ms   budget {LUNCH_BUDGET_SECONDS * 1000:.0f} ms: {verdict}"
+    )
+    print(f"  floor (the engine alone, the same queue): p50 {statistics.median(floor_ms):6.1f} ms")
+    print(f"  ratio: {statistics.median(app_ms) / statistics.median(floor_ms):.1f}")
+    print(f'memory taken by the first "find a student" search (pinyin): {dictionary:.1f} MB')
     return 0
 
 
