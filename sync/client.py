@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -115,7 +117,7 @@ class SyncClient:
 
     def enroll(self, url: str, code: str, name: str) -> int:
         """Exchange the office's one-time *code* for this kiosk's id and token."""
-        url = url.rstrip("/")
+        url = office_url(url)
         body = wire.EnrollRequest(code=code, name=name)
         # Never retried: a code is used up by the first request the office receives.
         reply = self._call("POST", url, "/enroll", None, body.model_dump(mode="json"), retry=False)
@@ -240,7 +242,7 @@ class SyncClient:
                 timeout=TIMEOUT,
             )
         except requests.RequestException as exc:
-            raise OfficeUnreachable(f"the office at {url} does not answer: {exc}") from exc
+            raise OfficeUnreachable(_why_unreachable(url, exc)) from exc
         if response.status_code in (401, 403, 409):
             raise OfficeRefused(f"the office refused: {_detail(response)}")
         if response.status_code >= 400:
@@ -248,6 +250,52 @@ class SyncClient:
                 f"the office answered {response.status_code}: {_detail(response)}"
             )
         return response.json()  # type: ignore[no-any-return]
+
+
+def office_url(given: str) -> str:
+    """The office's address as people write it ("office-pc", "192.168.1.20:8470",
+    "http://office-pc:8470/") as a URL: http:// and the office's own port when left out."""
+    url = given.strip().rstrip("/")
+    if "://" not in url:
+        url = f"http://{url}"
+        if urlsplit(url).port is None:
+            url = f"{url}:{wire.PORT}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SyncError(f"{given!r} is not an office address; write it as http://office-pc:8470")
+    return url
+
+
+def _why_unreachable(url: str, exc: requests.RequestException) -> str:
+    """In words, why the office did not answer: the exception chain of requests and urllib3
+    says it in a way only a programmer reads."""
+    causes = list(_causes(exc))
+    host = urlsplit(url).hostname
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return (
+            f"nothing answers at {url}: is `library-server serve` running there, "
+            "and is that its port?"
+        )
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return (
+            f"no computer called {host} can be found from here: give the office's address "
+            "as `library-server serve` prints it"
+        )
+    if isinstance(exc, requests.Timeout):
+        return f"the office at {url} did not answer in time; is the network up?"
+    last = causes[-1]
+    why = last.strerror if isinstance(last, OSError) and last.strerror else type(last).__name__
+    return f"the office at {url} cannot be reached ({why.lower()})"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """*exc* and what caused it, down the chain (urllib3 keeps the cause in ``reason``)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        reason = getattr(exc, "reason", None)
+        exc = reason if isinstance(reason, BaseException) else exc.__cause__ or exc.__context__
 
 
 def _detail(response: requests.Response) -> str:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     enroll = commands.add_parser("enroll", help="join the office server with a one-time code")
-    enroll.add_argument("url", help="the office server, e.g. http://office-pc:8470")
+    enroll.add_argument(
+        "url", help="the office's address as `library-server serve` prints it, e.g. office-pc:8470"
+    )
     enroll.add_argument("code", help="the code printed by `library-server enroll-code`")
     commands.add_parser("sync", help="sync with the office now, printing what moved")
     commands.add_parser("sync-status", help="events waiting, last sync, clock offset")
@@ -37,10 +39,13 @@ def run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
     try:
         match args.command:
             case "enroll":
-                from sync.client import SyncClient
+                from sync.client import SyncClient, office_url
 
                 kiosk_id = SyncClient(store).enroll(args.url, args.code, cfg.kiosk.name)
-                print(f"enrolled as kiosk {kiosk_id} of {args.url}; run `kiosk sync` to pull")
+                print(
+                    f"enrolled as kiosk {kiosk_id} of {office_url(args.url)}; "
+                    "run `kiosk sync` to pull"
+                )
             case "sync":
                 return _sync(store)
             case "sync-status":

@@ -32,6 +32,7 @@ from pydantic import (
 from kiosk.models import CopyStatus
 
 API = "/api/v1"
+PORT = 8470  # where `library-server serve` listens unless told otherwise
 
 Uuid = Annotated[
     StrictStr,

@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 import datetime as dt
 import getpass
+import ipaddress
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from kiosk.importer import BadImportFile
+from sync import wire
 from sync.bundle import BundleError
 from sync.server.db import Database, database_url
 from sync.server.services import (
@@ -34,23 +37,14 @@ DB_ENV = "LIBRARY_SERVER_DB"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="library-server", description="Library Kiosk office")
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(platformdirs.user_data_dir("library-server")),
-        help="folder for the SQLite database (default: the user's data folder)",
-    )
-    parser.add_argument(
-        "--db",
-        default=os.environ.get(DB_ENV),
-        help=f"database URL, e.g. postgresql+psycopg://user@host/library (or ${DB_ENV}); "
-        "default: SQLite in --data",
-    )
+    _global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server for kiosks")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=8470)
+    serve.add_argument(
+        "--host", default="0.0.0.0", help="the address to listen on (default: every network)"
+    )
+    serve.add_argument("--port", type=int, default=wire.PORT)
 
     for what in ("students", "books"):
         cmd = commands.add_parser(f"import-{what}", help=f"import {what} from a CSV file")
@@ -101,7 +95,27 @@ def _parser() -> argparse.ArgumentParser:
         "restore", help="put a backup in place of the database (stop the server first)"
     )
     restore.add_argument("file", type=Path)
+    for command in commands.choices.values():
+        _global_options(command, after_command=True)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """--data and --db, before the command or after it (`library-server serve --data DIR`);
+    after it they stay unset unless given, so that a value given before the command holds."""
+    data = platformdirs.user_data_dir("library-server")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=argparse.SUPPRESS if after_command else Path(data),
+        help="folder for the SQLite database (default: the user's data folder)",
+    )
+    parser.add_argument(
+        "--db",
+        default=argparse.SUPPRESS if after_command else os.environ.get(DB_ENV),
+        help=f"database URL, e.g. postgresql+psycopg://user@host/library (or ${DB_ENV}); "
+        "default: SQLite in --data",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,10 +146,42 @@ def _serve(database: Database, args: argparse.Namespace) -> int:
     from sync.server.app import create_app
 
     where = database.url.render_as_string(hide_password=True)
-    print(f"library-server: kiosks reach this office at http://{args.host}:{args.port} "
-          f"(API description at /docs); database {where}", flush=True)  # fmt: skip
+    addresses = _addresses(args.host)
+    urls = [f"http://{address}:{args.port}" for address in addresses or ["127.0.0.1"]]
+    alone = "" if addresses else " (only from this computer: it has no network address now)"
+    print(f"library-server: database {where}", flush=True)
+    print(f"library-server: kiosks reach this office at {' or '.join(urls)}{alone}", flush=True)
+    print(
+        "library-server: to add a kiosk, run `library-server enroll-code` here, then "
+        f"`kiosk enroll {urls[0].removeprefix('http://')} CODE` on the kiosk "
+        f"(the API is described at {urls[0]}/docs)",
+        flush=True,
+    )
     uvicorn.run(create_app(database), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _addresses(host: str) -> list[str]:
+    """Where kiosks find a server listening on *host*: *host* itself, or when it listens on
+    every network (0.0.0.0, ::) this computer's addresses and then its name. Empty: no network."""
+    if host not in ("0.0.0.0", "::", ""):
+        return [f"[{host}]" if ":" in host else host]
+    found: list[str] = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # sends nothing: asks which address routes out
+            found.append(probe.getsockname()[0])
+    except OSError:
+        pass  # no route out of this computer
+    name = socket.gethostname()
+    try:
+        named = [info[4][0] for info in socket.getaddrinfo(name, None, socket.AF_INET)]
+    except OSError:
+        named = []
+    for address in named:
+        if not ipaddress.ip_address(address).is_loopback and address not in found:
+            found.append(address)
+    return [*found, name] if found and name else found
 
 
 def _import(database: Database, args: argparse.Namespace) -> int:
@@ -202,6 +248,8 @@ def _loans(database: Database, args: argparse.Namespace) -> int:
                 f"{loan.patron or '?':10} {loan.name or '?':10} {loan.copy:14} "
                 f"{(loan.title or '?')[:30]:30} due {loan.due}  at {loan.where}"
             )
+    if not lines and not args.json:
+        print("no books are on loan")
     return 0
 
 
@@ -222,6 +270,8 @@ def _conflicts(database: Database, args: argparse.Namespace) -> int:
             print(
                 f"{row.id:4} {row.found_at:%Y-%m-%d %H:%M} {row.kiosk:12} {row.kind}: {row.detail}"
             )
+    if not rows and not args.json:
+        print("no conflicts: everything the kiosks reported fitted")
     return 0
 
 

@@ -33,7 +33,7 @@ from kiosk.store import get_setting
 from sync import replica
 from sync.client import OfficeRefused
 from sync.server import models as office_models
-from tests.sync.support import Office, enrolled
+from tests.sync.support import Office, enrolled, free_port
 
 
 def office_loans(office: Office) -> list[dict]:
@@ -72,7 +72,10 @@ def test_kiosk_commands_enroll_sync_and_status(
 ) -> None:
     folder = tmp_path / "cli-kiosk"
     code = office.enroll_code()
-    assert kiosk_main(["--data", str(folder), "enroll", office.url, code]) == 0
+    # The address as `library-server serve` prints it for `kiosk enroll`: no http:// needed.
+    address = office.url.removeprefix("http://")
+    assert kiosk_main(["--data", str(folder), "enroll", address, code]) == 0
+    assert f"of {office.url};" in capsys.readouterr().out
     assert kiosk_main(["--data", str(folder), "sync"]) == 0
     out = capsys.readouterr().out
     assert "pulled" in out and "0 events waiting" in out
@@ -110,9 +113,30 @@ def test_kiosk_sync_says_why_it_cannot(
     assert kiosk_main(["--data", str(folder), "enroll", office.url, office.enroll_code()]) == 0
     office.stop()
     assert kiosk_main(["--data", str(folder), "sync"]) == 1
-    assert "does not answer" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert f"nothing answers at {office.url}: is `library-server serve` running" in said
     assert kiosk_main(["--data", str(folder), "sync-status"]) == 0
-    assert "last error: the office at" in capsys.readouterr().out
+    assert f"last error: nothing answers at {office.url}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("address", "sentence"),
+    [
+        ("127.0.0.1:{port}", "nothing answers at http://127.0.0.1:{port}: is"),  # a wrong port
+        ("no-such-office.invalid", "no computer called no-such-office.invalid can be found"),
+        ("ftp://office-pc", "'ftp://office-pc' is not an office address"),
+    ],
+)
+def test_a_wrong_office_address_is_told_in_a_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], address: str, sentence: str
+) -> None:
+    port = free_port()  # nothing listens there
+    address, sentence = address.format(port=port), sentence.format(port=port)
+    assert kiosk_main(["--data", str(tmp_path / "k"), "enroll", address, "CODE"]) == 1
+    said = capsys.readouterr().err
+    assert sentence in said
+    for jargon in ("HTTPConnectionPool", "urllib3", "Errno", "Traceback", "adapters"):
+        assert jargon not in said
 
 
 # -- push ------------------------------------------------------------------------------------
