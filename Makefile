@@ -1,22 +1,23 @@
 # Library Kiosk. `make demo` runs the kiosk on a demo library; `make test` runs every test.
 # Each sets itself up first: Debian packages (deploy/*.txt), then .venv from pyproject.toml.
+# The tests also install the Debian packages only they need (deploy/packages-ci.txt).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench screenshots setup system-packages clean
+.PHONY: demo test test-fast lint bench screenshots setup system-packages test-packages clean
 
 demo: setup
 	$(BIN)/kiosk --demo
 
-test: setup
+test: setup test-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # What a developer runs while working: everything but the tests marked slow.
-test-fast: setup
+test-fast: setup test-packages
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
@@ -34,6 +35,10 @@ setup: system-packages $(STAMP)
 
 system-packages:
 	@deploy/install-packages deploy/packages-kiosk.txt
+
+# PostgreSQL, Chromium and the like; without them their tests skip, saying which is missing.
+test-packages:
+	@deploy/install-packages deploy/packages-ci.txt
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
