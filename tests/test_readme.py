@@ -143,6 +143,8 @@ class Walk:
         elif words[:2] == ["make", "test"]:
             dry = self._start("make -n -o .venv/.installed test")
             assert dry.finish() == 0 and "pytest" in dry.said, dry.failed("is not a target")
+            # ... which installs what the tests need first, as the README says
+            assert "deploy/packages-ci.txt" in dry.said, dry.failed("installs no test packages")
         elif words[0] == "make":
             made = line.replace("make ", "make -o .venv/.installed ", 1)
             if "demo" in words:
@@ -267,3 +269,13 @@ def test_every_readme_command_works_as_written(tmp_path: Path) -> None:
             walk.run(line)
     finally:
         walk.stop()
+
+
+def test_readme_links_stay_in_the_project() -> None:
+    """The README stands on its own: what it links to is in the project."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    assert "docs/architecture.md" in links
+    for link in links:
+        assert not link.startswith(("..", "/")), link
+        assert (ROOT / link).exists(), f"the README links to {link}, which is not there"
