@@ -15,6 +15,11 @@ no Python traceback, except where a person would do something else than wait for
   ``--scanner evdev`` it runs until its first outcome (here: no scanner) and is stopped.
   Every line it prints must be an outcome in JSON with the fields the README promises.
 - ``kiosk doctor`` may exit 1 (this machine has no scanner to find) when it says what to fix.
+- ``sudo ...`` installs on the machine it runs on, which the walk does not change: ``kiosk``
+  and ``library-server`` run as the walk's user, on the walk's kiosk (``DIR``) and office
+  (``OFFICE``) folders instead of an installed machine's; an install script must be there,
+  parse and take the options given (tests/deploy/test_install.py runs it in a fresh root);
+  any other command must be one an install script puts in place.
 - ``library-server serve`` runs in the background until the walk ends, on a free port instead
   of the README's 8470; in the commands after it, ``office-pc:8470`` is the address serve
   printed for ``kiosk enroll`` and ``CODE`` the last line ``enroll-code`` printed.
@@ -43,7 +48,13 @@ from tests.sync.support import free_port
 ROOT = Path(__file__).resolve().parent.parent
 STARTS_TAKE = 240  # seconds a long-running command may take to say it is up, on a busy CI
 EVERY_LINE_HAS = {"outcome", "light", "sound", "reason", "patron", "copy", "title", "due"}
-UI_UP = "Start application main loop"  # Kivy's log line once the window is drawn
+UI_UP = "Start application main loop"
+# The data folders the README's `sudo kiosk` and `sudo library-server` mean on an installed
+# machine stand for the walk's own kiosk and office.
+INSTALLED_DATA = {
+    "kiosk": "--data DIR",
+    "library-server": "--data OFFICE",
+}  # Kivy's log line once the window is drawn
 
 
 def commands(readme: str) -> list[str]:
@@ -137,7 +148,9 @@ class Walk:
 
     def run(self, line: str) -> None:
         words = shlex.split(line, comments=True)
-        if words[0] in (".", "source", "export"):
+        if words[0] == "sudo":
+            self._as_root(line, words[1:])
+        elif words[0] in (".", "source", "export"):
             self.shell.append(line)
             self._plain(line)
         elif words[:2] == ["make", "test"]:
@@ -171,6 +184,29 @@ class Walk:
             done = self._plain(line)
             if "enroll-code" in words:
                 self.words["CODE"] = done.out[-1].strip()
+
+    def _as_root(self, line: str, words: list[str]) -> None:
+        """What a README runs with sudo installs on the machine it is run on: the walk does
+        not change this one. Its own commands run as the walk's user on the walk's kiosk and
+        office folders; an install script is
+        checked to be there, to parse, and to take the options the README gives it (it runs in
+        a fresh root in tests/deploy/test_install.py); any other command must be one an
+        install script puts in place."""
+        program = words[0]
+        if program in INSTALLED_DATA:
+            # the installed command knows its data folder; here it is the walk's
+            self.run(line.replace(f"sudo {program} ", f"{program} {INSTALLED_DATA[program]} ", 1))
+        elif (self.copy / program).is_file():
+            script = self.copy / program
+            assert os.access(script, os.X_OK), f"README: {program} is not executable"
+            self._plain(f"bash -n {program}")
+            for option in (word.split("=")[0] for word in words if word.startswith("--")):
+                assert option in script.read_text(), f"README: {program} takes no {option}"
+        else:
+            installers = (self.copy / "deploy").glob("install-*.sh")
+            assert any(program in found.read_text() for found in installers), (
+                f"README: no install script puts {program} in place"
+            )
 
     def stop(self) -> None:
         for process in self.background:
