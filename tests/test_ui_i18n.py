@@ -36,7 +36,6 @@ REASONS = [
     "patron_inactive",
     "unknown_card",
     "unknown_code",
-    "empty",
     "too_long",
     "control_characters",
     "garbled",

@@ -16,7 +16,7 @@ from enum import StrEnum
 from kiosk.outcome import Kind, Light, Outcome
 from kiosk.ui.i18n import tr
 
-GARBLED = {"empty", "too_long", "control_characters", "garbled"}
+GARBLED = {"too_long", "control_characters", "garbled"}
 
 
 class Tone(StrEnum):
