@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for what in ("students", "books"):
-        cmd = commands.add_parser(f"import-{what}", help=f"import {what} from a CSV file")
+        cmd = commands.add_parser(
+            f"import-{what}", help=f"import {what} from a CSV or Excel (.xlsx) file"
+        )
         cmd.add_argument("file", type=Path)
         cmd.add_argument(
             "--skip-bad", action="store_true", help="import the good rows even if some rows are bad"

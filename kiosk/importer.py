@@ -1,4 +1,5 @@
-"""Importing students and books from the librarian's CSV files (English or Chinese headers).
+"""Importing students and books from the librarian's tables: CSV (UTF-8 or GB18030) or Excel
+.xlsx, with English or Chinese headers (read by kiosk.tables).
 
 A file is read once to check every row: its cells, and its codes against each other and
 against the cards and books already known (a card and a book never share a code, whatever
@@ -9,9 +10,7 @@ skipped) are they written, a chunk at a time, in the caller's transaction.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from kiosk.codes import GarbledCode, clean, code_key, has_control_characters, normalise_isbn
 from kiosk.models import Copy, Patron, PatronKind, Title
+from kiosk.tables import Progress, UnreadableTable, read_table
 
 STUDENT_HEADERS = {
     "card": ("card", "卡号", "借书证号", "借书证"),
@@ -64,7 +64,6 @@ CHUNK_ROWS = 2000
 # What a code is, in the checks: a patron's card, a copy's barcode, or the ISBN of a title.
 CodeKind = Literal["card", "copy", "isbn"]
 CODE_NAMES = {"card": "card", "copy": "barcode", "isbn": "ISBN"}
-Progress = Callable[[str, int, int], None]  # stage ("checking": bytes, "importing": rows)
 
 
 class BadImportFile(Exception):
@@ -427,59 +426,38 @@ def _records(
     model: type[BaseModel],
     progress: Progress | None,
 ) -> Iterator[tuple[int, BaseModel | str]]:
-    """Each row of *path* with its line number: the validated row, or what is wrong with it.
+    """Each row of *path* (CSV or .xlsx) with its line number: the validated row, or what is
+    wrong with it.
 
-    Raises BadImportFile for what spoils the whole file (no header, not UTF-8, a cell that
-    never ends).
+    Raises BadImportFile for what spoils the whole file (no header, neither UTF-8 nor GB18030,
+    a cell that never ends).
     """
     try:
-        stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise BadImportFile([f"{path}: {exc.strerror}"]) from exc
-    size = os.fstat(stream.fileno()).st_size
-    start = 1
-    with stream:
-        try:
-            reader = csv.reader(stream)
-            header = next(reader, None)
-            if header is None:
-                raise BadImportFile([f"{path}: the file is empty"])
-            columns = _columns(header, headers, model)
-            end = reader.line_num
-            while True:
-                start = end + 1
-                values = next(reader, None)
-                if values is None:
-                    break
-                end = reader.line_num
-                if progress is not None and end % CHUNK_ROWS == 0:
-                    progress("checking", stream.buffer.tell(), size)
-                if not any(v.strip() for v in values):
-                    continue
-                if end > start:
-                    yield (
-                        start,
-                        (
-                            f'lines {start}-{end} read as one row: a quote (") opened on line'
-                            f" {start} is not closed, or a cell holds a line break"
-                        ),
-                    )
-                    continue
-                raw = {f: values[i] if i < len(values) else "" for f, i in columns.items()}
-                try:
-                    yield start, model.model_validate(raw)
-                except ValidationError as exc:
-                    yield start, "; ".join(_reason(err) for err in exc.errors())
-        except UnicodeDecodeError as exc:
-            raise BadImportFile(
-                [f"{path}: not UTF-8 text near line {start} (save it as CSV UTF-8): {exc}"]
-            ) from exc
-        except csv.Error as exc:
-            raise BadImportFile(
-                [f'line {start}: {exc}: a quote (") opened here is probably not closed']
-            ) from exc
-    if progress is not None:
-        progress("checking", size, size)
+        records = read_table(path, progress)
+        header = next(records, None)
+        if header is None:
+            raise BadImportFile([f"{path}: the file is empty"])
+        columns = _columns(header.values, headers, model)
+        for record in records:
+            start, end, values = record.start, record.end, record.values
+            if not any(v.strip() for v in values):
+                continue
+            if end > start:
+                yield (
+                    start,
+                    (
+                        f'lines {start}-{end} read as one row: a quote (") opened on line'
+                        f" {start} is not closed, or a cell holds a line break"
+                    ),
+                )
+                continue
+            raw = {f: values[i] if i < len(values) else "" for f, i in columns.items()}
+            try:
+                yield start, model.model_validate(raw)
+            except ValidationError as exc:
+                yield start, "; ".join(_reason(err) for err in exc.errors())
+    except UnreadableTable as exc:
+        raise BadImportFile([str(exc)]) from exc
 
 
 def _columns(

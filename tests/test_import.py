@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 
 from kiosk.cli import main as kiosk_main
 from kiosk.cli import open_data
 from kiosk.models import Copy, Patron, PatronKind, Title
+from sync.server.db import Database, database_url
+from sync.server.models import Patron as OfficePatron
 
 STUDENTS = """card,name,class,grade,kind
 1001,张小明,3-1,3,
@@ -128,7 +131,9 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(tmp_path: Path) -
     [
         (b"", "the file is empty"),
         (b"name,class\nx,3-1\n", "missing column(s) card"),
-        ("card,name\n1,张\n".encode("gbk"), "not UTF-8"),
+        (b"card,name\n1,\x80\n", "neither UTF-8 nor GB18030 text on line 2"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "an old Excel file (.xls)"),
+        (b"PK\x03\x04" + bytes(100), "not an Excel workbook that can be read"),
         (b"card,name,grade\n1,A,13\n2,B,three\n", "line 2: grade"),
         (b"card,name\n\x07beep,A\n", "card number is not scannable"),
         (b"card,name\nC1,Ann\x00e\n", "line 2: name: has a character that cannot be shown"),
@@ -145,6 +150,79 @@ def test_unusable_student_files(tmp_path: Path, content: bytes, message: str) ->
     assert result.returncode == 1
     assert message in result.stderr
     assert counts(tmp_path / "k") == (0, 0, 0)
+
+
+def write_workbook(path: Path, rows: list[list[object]]) -> None:
+    """An .xlsx as Excel saves it: numbers typed in cells are numbers, not text."""
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+
+
+@pytest.mark.parametrize("command", ["kiosk_cli", "office_cli"])
+def test_a_gb18030_csv_from_excel_on_a_chinese_pc(tmp_path: Path, command: str) -> None:
+    """Excel on a Chinese Windows PC saves CSV as GB18030: it imports as UTF-8 does, rare
+    characters of names (beyond GBK) included."""
+    csv = "卡号,姓名,班级,年级\nG001,张小明,3-1,3\nG002,李㛃,3-2,3\nG003,欧阳𬌗,4-1,4\n"
+    (tmp_path / "s.csv").write_bytes(csv.encode("gb18030"))
+    data = tmp_path / "library"
+    result = globals()[command](data, "import-students", str(tmp_path / "s.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "students: 3 added" in result.stdout
+    assert names_of(data, command) == {"G001": "张小明", "G002": "李㛃", "G003": "欧阳𬌗"}
+
+
+@pytest.mark.parametrize("command", ["kiosk_cli", "office_cli"])
+def test_an_excel_workbook_with_one_bad_row(tmp_path: Path, command: str) -> None:
+    """An .xlsx class list: numbers typed as numbers are the same cards; a bad row is named
+    by its row in Excel, and nothing is imported until it is fixed."""
+    rows: list[list[object]] = [
+        ["卡号", "姓名", "班级", "年级"],
+        [30001, "王小丫", "3-1", 3],
+        [30002, "", "3-1", 3],
+        [30003.0, "刘备", "3-2", 3.0],
+    ]
+    write_workbook(tmp_path / "class.xlsx", rows)
+    data = tmp_path / "library"
+    run = globals()[command]
+    bad = run(data, "import-students", str(tmp_path / "class.xlsx"))
+    assert bad.returncode == 1
+    assert "line 3: name: String should have at least 1 character" in bad.stderr
+    assert "nothing was imported" in bad.stderr
+    assert names_of(data, command) == {}
+
+    rows[2][1] = "赵云"
+    write_workbook(tmp_path / "class.xlsx", rows)
+    fixed = run(data, "import-students", str(tmp_path / "class.xlsx"))
+    assert fixed.returncode == 0, fixed.stderr
+    assert names_of(data, command) == {"30001": "王小丫", "30002": "赵云", "30003": "刘备"}
+
+    books = [
+        ["条码", "ISBN", "书名", "作者", "出版年"],
+        ["X0001", 9787532439584, "草房子", "曹文轩", 2015],
+    ]
+    write_workbook(tmp_path / "books.xlsx", books)
+    imported = run(data, "import-books", str(tmp_path / "books.xlsx"))
+    assert imported.returncode == 0, imported.stderr
+    assert "books: 1 added" in imported.stdout
+
+
+def names_of(data: Path, command: str) -> dict[str, str]:
+    """Each card and its name, in the kiosk's or the office's database."""
+    if command == "kiosk_cli":
+        if not (data / "kiosk.db").exists():
+            return {}
+        store, _ = open_data(data)
+        with store.read() as db:
+            rows = dict(db.execute(select(Patron.card, Patron.name)).all())
+        store.close()
+        return rows
+    database = Database.open(database_url(data, None))
+    with database.read() as session:
+        rows = dict(session.execute(select(OfficePatron.card, OfficePatron.name)).all())
+    database.close()
+    return rows
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=wire.PORT)
 
     for what in ("students", "books"):
-        cmd = commands.add_parser(f"import-{what}", help=f"import {what} from a CSV file")
+        cmd = commands.add_parser(
+            f"import-{what}", help=f"import {what} from a CSV or Excel (.xlsx) file"
+        )
         cmd.add_argument("file", type=Path)
         cmd.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
 
