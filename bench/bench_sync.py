@@ -35,7 +35,7 @@ from kiosk.store import Store, get_setting
 from sync import wire
 from sync.client import SyncClient, SyncReport
 from sync.server.db import Database, database_url
-from sync.server.services import catalogue, kiosks
+from sync.server.services import catalogue, classlists, kiosks
 
 EVENTS = 10_000
 KIOSKS = 50
@@ -75,7 +75,7 @@ def make_catalogue(database: Database, folder: Path, copies: int) -> None:
     (folder / "students.csv").write_text("\n".join(students) + "\n", encoding="utf-8")
     with database.write() as session:
         catalogue.import_books(session, folder / "books.csv")
-        catalogue.import_students(session, folder / "students.csv")
+        classlists.import_file(session, folder / "students.csv", today=dt.date.today())
 
 
 def enrolled_kiosk(database: Database, folder: Path, url: str, name: str) -> SyncClient:

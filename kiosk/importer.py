@@ -30,9 +30,12 @@ from pydantic import (
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from kiosk.classes import NotAClass, parse_grade
 from kiosk.codes import GarbledCode, clean, code_key, has_control_characters, normalise_isbn
 from kiosk.models import Copy, Patron, PatronKind, Title
-from kiosk.tables import Progress, UnreadableTable, read_table
+from kiosk.tables import GB18030, BadImportFile, Table, TableFile, header_key
+
+__all__ = ["BadImportFile"]  # raised here, defined with the tables it is about
 
 STUDENT_HEADERS = {
     "card": ("card", "卡号", "借书证号", "借书证"),
@@ -64,14 +67,7 @@ CHUNK_ROWS = 2000
 # What a code is, in the checks: a patron's card, a copy's barcode, or the ISBN of a title.
 CodeKind = Literal["card", "copy", "isbn"]
 CODE_NAMES = {"card": "card", "copy": "barcode", "isbn": "ISBN"}
-
-
-class BadImportFile(Exception):
-    """The file cannot be imported as it is; ``problems`` lists each bad line."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+Progress = Callable[[str, int, int], None]  # stage ("checking": bytes, "importing": rows)
 
 
 @dataclass
@@ -102,6 +98,8 @@ class ImportReport:
     unchanged: int = 0
     skipped: Listing = field(default_factory=Listing)  # bad rows left out (skip_bad)
     renamed: Listing = field(default_factory=Listing)  # cards now under another name
+    encoding: str | None = None  # how a CSV file was read (None: a workbook)
+    notes: list[str] = field(default_factory=list)  # sheets not read, and why
 
     def rename(self, card: str, old: str, new: str) -> None:
         """Note a card that changes hands or spelling: the librarian should see it."""
@@ -117,6 +115,10 @@ class ImportReport:
 
     def show(self, noun: str, out: TextIO, err: TextIO) -> None:
         """What a librarian reads after an import: rows skipped, the counts, cards renamed."""
+        if self.encoding == GB18030:
+            print("read as GB18030 (a CSV file saved by Excel on a Chinese PC)", file=out)
+        for line in self.notes:
+            print(line, file=out)
         for line in self.skipped:
             print(f"skipped {line}", file=err)
         print(self.summary(noun), file=out)
@@ -130,17 +132,34 @@ def _readable(value: str) -> str:
     return value
 
 
+def read_grade(value: object) -> object:
+    """A grade cell: "三年级", "3年级" or 3 (pydantic checks the number)."""
+    if value in ("", None):
+        return None
+    try:
+        return parse_grade(str(value))
+    except NotAClass as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def read_kind(value: object) -> object:
+    """A kind cell: "学生", "教师", "student", "teacher" ... (empty: a student)."""
+    if value in ("", None):
+        return PatronKind.STUDENT
+    return KIND_WORDS.get(str(value).strip(), str(value).strip().lower())
+
+
 # A cell of text: one line of characters a person can read, and not a whole file long.
-_Readable = AfterValidator(_readable)
-ShortText = Annotated[str, Field(max_length=50), _Readable]
-LongText = Annotated[str, Field(max_length=200), _Readable]
+Readable = AfterValidator(_readable)
+ShortText = Annotated[str, Field(max_length=50), Readable]
+LongText = Annotated[str, Field(max_length=200), Readable]
 
 
 class StudentRow(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     card: str
-    name: Annotated[str, Field(min_length=1, max_length=100), _Readable]
+    name: Annotated[str, Field(min_length=1, max_length=100), Readable]
     class_name: ShortText = ""
     grade: Annotated[int, Field(ge=1, le=12)] | None = None
     kind: PatronKind = PatronKind.STUDENT
@@ -156,14 +175,12 @@ class StudentRow(BaseModel):
     @field_validator("grade", mode="before")
     @classmethod
     def _grade(cls, value: object) -> object:
-        return None if value in ("", None) else value
+        return read_grade(value)
 
     @field_validator("kind", mode="before")
     @classmethod
     def _kind(cls, value: object) -> object:
-        if value in ("", None):
-            return PatronKind.STUDENT
-        return KIND_WORDS.get(str(value).strip(), str(value).strip().lower())
+        return read_kind(value)
 
 
 class BookRow(BaseModel):
@@ -171,7 +188,7 @@ class BookRow(BaseModel):
 
     barcode: str = ""
     isbn: str = ""
-    title: Annotated[str, Field(min_length=1, max_length=300), _Readable]
+    title: Annotated[str, Field(min_length=1, max_length=300), Readable]
     author: LongText = ""
     publisher: LongText = ""
     year: Annotated[int, Field(ge=1400, le=2100)] | None = None
@@ -220,6 +237,9 @@ class _Code:
     group: str  # rows of one group make one title (books) or one patron (students)
 
 
+CodeOf = Callable[[Any], "_Code | None"]  # None: a row with no code of its own (no card yet)
+
+
 def _student_code(row: StudentRow) -> _Code:
     return _Code("card", row.card, True, row.card)
 
@@ -228,6 +248,11 @@ def _book_code(row: BookRow) -> _Code:
     if row.barcode:
         return _Code("copy", row.barcode, True, row.isbn or f"barcode:{row.barcode}")
     return _Code("isbn", row.isbn, False, row.isbn)
+
+
+def card_code(card: str) -> _Code | None:
+    """The code of a row identified by its card, if it has one."""
+    return _Code("card", card, True, card) if card else None
 
 
 def known_codes(session: Session, patron: Any, copy: Any, title: Any) -> Iterator[tuple[str, str]]:
@@ -277,12 +302,32 @@ class CheckedFile:
         for chunk in self.chunks():
             yield from chunk
 
+    def placed(self) -> Iterator[tuple[int, str, Any]]:
+        """The good rows in file order, each with its order in the file and where it is."""
+        columns = ", ".join(f"f{i}" for i in range(len(self.fields)))
+        cursor = self._db.execute(
+            f"SELECT line, place, {columns} FROM rows WHERE NOT bad ORDER BY line"
+        )
+        make = self._model.model_construct
+        while batch := cursor.fetchmany(CHUNK_ROWS):
+            for v in batch:
+                yield v[0], v[1], make(**dict(zip(self.fields, v[2:], strict=True)))
+
+    def problems(self) -> Iterator[tuple[int, str, str]]:
+        """Each bad row's order in the file, where it is and what is wrong with it."""
+        yield from self._db.execute("SELECT line, place, text FROM problems ORDER BY line, rowid")
+
     def unlabelled(self) -> Iterator[tuple[str, int]]:
         """For each ISBN, how many good rows name a copy without a label of its own."""
         yield from self._db.execute(
             "SELECT code, count(*) FROM rows WHERE NOT bad AND kind = 'isbn' GROUP BY code"
             " ORDER BY min(line)"
         )
+
+
+Mapping = dict[str, str]  # a column's header_key -> the field it holds ("" for none)
+# What a sheet's name tells of its rows where no column does (a workbook with a sheet per class).
+SheetValues = Callable[[str], dict[str, str]]
 
 
 @contextmanager
@@ -298,7 +343,10 @@ def check_students(
     Raises BadImportFile if any row is bad, unless *skip_bad*: then the bad rows are left out
     and listed in the report.
     """
-    with _checked(path, STUDENT_HEADERS, StudentRow, _student_code, known, skip_bad, progress) as f:
+    with check_file(
+        path, STUDENT_HEADERS, StudentRow, _student_code, known, skip_bad=skip_bad,
+        progress=progress,
+    ) as f:  # fmt: skip
         yield f
 
 
@@ -311,20 +359,27 @@ def check_books(
     progress: Progress | None = None,
 ) -> Iterator[CheckedFile]:
     """Check every row of a books file, as check_students."""
-    with _checked(path, BOOK_HEADERS, BookRow, _book_code, known, skip_bad, progress) as f:
+    with check_file(
+        path, BOOK_HEADERS, BookRow, _book_code, known, skip_bad=skip_bad, progress=progress
+    ) as f:
         yield f
 
 
 @contextmanager
-def _checked(
+def check_file(
     path: Path,
     headers: dict[str, tuple[str, ...]],
     model: type[BaseModel],
-    code_of: Callable[[Any], _Code],
+    code_of: CodeOf,
     known: Iterable[tuple[str, str]],
-    skip_bad: bool,
-    progress: Progress | None,
+    *,
+    mapping: Mapping | None = None,
+    sheet_values: SheetValues | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
 ) -> Iterator[CheckedFile]:
+    """Check every row of every table of *path* (CSV or .xlsx) as rows of *model*, its columns
+    named as in *headers* or placed by the librarian's *mapping*."""
     db = sqlite3.connect("")  # a private database in a temporary file, gone when closed
     fields = list(model.model_fields)
     try:
@@ -332,30 +387,37 @@ def _checked(
             f"""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE rows (line INTEGER PRIMARY KEY, kind TEXT, code TEXT, key TEXT,
-                               is_unique INTEGER, grp TEXT, bad INTEGER,
+            CREATE TABLE rows (line INTEGER PRIMARY KEY, place TEXT, kind TEXT, code TEXT,
+                               key TEXT, is_unique INTEGER, grp TEXT, bad INTEGER,
                                {", ".join(f"f{i}" for i in range(len(fields)))});
             CREATE TABLE known (kind TEXT, code TEXT, key TEXT);
-            CREATE TABLE problems (line INTEGER, text TEXT);
+            CREATE TABLE problems (line INTEGER, place TEXT, text TEXT);
             """
         )
+        report = ImportReport()
         good: list[tuple[Any, ...]] = []
-        bad: list[tuple[int, str]] = []
-        for line, item in _records(path, headers, model, progress):
+        bad: list[tuple[int, str, str]] = []
+        records = _records(path, headers, model, progress, mapping or {}, report, sheet_values)
+        for line, place, item in records:
             if isinstance(item, str):
-                bad.append((line, item))
+                bad.append((line, place, item))
             else:
                 c = code_of(item)
                 values = [getattr(item, f) for f in fields]
-                good.append((line, c.kind, c.code, code_key(c.code), c.unique, c.group, 0, *values))
+                if c is None:
+                    good.append((line, place, None, None, None, 0, None, 0, *values))
+                else:
+                    good.append((line, place, c.kind, c.code, code_key(c.code), c.unique,
+                                 c.group, 0, *values))  # fmt: skip
             if len(good) + len(bad) >= CHUNK_ROWS:
                 _store(db, good, bad)
         _store(db, good, bad)
         _check_codes(db, known)
-        report = ImportReport()
         listed = Listing()
-        for line, text in db.execute("SELECT line, text FROM problems ORDER BY line, rowid"):
-            listed.add(f"line {line}: {text}")
+        for _line, place, text in db.execute(
+            "SELECT line, place, text FROM problems ORDER BY line, rowid"
+        ):
+            listed.add(f"{place}: {text}")
         if listed and not skip_bad:
             raise BadImportFile([*listed, "nothing was imported (fix the rows, or use --skip-bad)"])
         report.skipped = listed
@@ -364,10 +426,12 @@ def _checked(
         db.close()
 
 
-def _store(db: sqlite3.Connection, good: list[tuple[Any, ...]], bad: list[tuple[int, str]]) -> None:
+def _store(
+    db: sqlite3.Connection, good: list[tuple[Any, ...]], bad: list[tuple[int, str, str]]
+) -> None:
     if good:
         db.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * len(good[0]))})", good)
-    db.executemany("INSERT INTO problems VALUES (?, ?)", bad)
+    db.executemany("INSERT INTO problems VALUES (?, ?, ?)", bad)
     good.clear()
     bad.clear()
 
@@ -383,28 +447,29 @@ def _check_codes(db: sqlite3.Connection, known: Iterable[tuple[str, str]]) -> No
     db.executemany("INSERT INTO known VALUES (?, ?, ?)", batch)
     db.execute("CREATE INDEX rows_key ON rows (key)")
     db.execute("CREATE INDEX known_key ON known (key)")
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str, str]] = []
     repeats = db.execute(
         """
-        SELECT r.line, r.kind, r.code, m.line
+        SELECT r.line, r.place, r.kind, r.code, f.place
         FROM rows r
         JOIN (SELECT key, min(line) AS line FROM rows WHERE is_unique
               GROUP BY key HAVING count(*) > 1) AS m ON m.key = r.key
+        JOIN rows f ON f.line = m.line
         WHERE r.is_unique AND r.line != m.line
         """
     )
-    for line, kind, code, first_line in repeats:
-        problems.append((line, f"{CODE_NAMES[kind]} {code} is also on line {first_line}"))
+    for line, place, kind, code, first in repeats:
+        problems.append((line, place, f"{CODE_NAMES[kind]} {code} is also on {first}"))
     clashes = db.execute(
         """
-        SELECT r.line, r.kind, r.code, k.kind
+        SELECT r.line, r.place, r.kind, r.code, k.kind
         FROM rows r JOIN known k ON k.key = r.key
         WHERE (r.kind = 'card') != (k.kind = 'card')
         """
     )
-    for line, kind, code, known_kind in clashes:
-        problems.append((line, _clash(kind, code, known_kind)))
-    db.executemany("INSERT INTO problems VALUES (?, ?)", problems)
+    for line, place, kind, code, known_kind in clashes:
+        problems.append((line, place, _clash(kind, code, known_kind)))
+    db.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
     db.execute("UPDATE rows SET bad = 1 WHERE line IN (SELECT line FROM problems)")
 
 
@@ -420,70 +485,147 @@ def _clash(kind: str, code: str, known_kind: str) -> str:
     )
 
 
+def header_score(
+    headers: dict[str, tuple[str, ...]], mapping: Mapping
+) -> Callable[[list[str]], int]:
+    """How many of a row's cells name a known column: the header row has the most."""
+    known = {header_key(name) for names in headers.values() for name in names} | set(mapping)
+    return lambda cells: sum(1 for c in cells if c and header_key(c) in known)
+
+
+@dataclass
+class TableHeader:
+    """A table's header, and the field each of its columns holds (None: not used)."""
+
+    sheet: str | None
+    place: str
+    names: list[str]
+    fields: list[str | None]
+    missing: list[str]  # required fields no column holds
+    problem: str | None = None  # a field held by two columns
+
+
+def read_headers(
+    path: Path,
+    headers: dict[str, tuple[str, ...]],
+    model: type[BaseModel],
+    mapping: Mapping | None = None,
+) -> tuple[TableFile, list[TableHeader]]:
+    """Each table's header in *path* and what its columns hold, reading no further."""
+    mapping = mapping or {}
+    source = TableFile(path, header_score(headers, mapping))
+    found = []
+    for table in source.tables():
+        place = table.place(table.header_at)
+        try:
+            columns = _placed(table.header, headers, mapping, place)
+            problem = None
+        except BadImportFile as exc:
+            columns, problem = {}, exc.problems[0]
+        by_index = {i: f for f, i in columns.items()}
+        found.append(
+            TableHeader(
+                table.sheet,
+                place,
+                [str(name).strip() for name in table.header],
+                [by_index.get(i) for i in range(len(table.header))],
+                _missing(columns, headers, model),
+                problem,
+            )
+        )
+    return source, found
+
+
 def _records(
     path: Path,
     headers: dict[str, tuple[str, ...]],
     model: type[BaseModel],
     progress: Progress | None,
-) -> Iterator[tuple[int, BaseModel | str]]:
-    """Each row of *path* (CSV or .xlsx) with its line number: the validated row, or what is
-    wrong with it.
+    mapping: Mapping,
+    report: ImportReport,
+    sheet_values: SheetValues | None = None,
+) -> Iterator[tuple[int, str, BaseModel | str]]:
+    """Each row of every table of *path*: its order, where it is, and the validated row or
+    what is wrong with it.
 
-    Raises BadImportFile for what spoils the whole file (no header, neither UTF-8 nor GB18030,
-    a cell that never ends).
+    Raises BadImportFile for what spoils the whole file (no header, not text, a cell that
+    never ends).
     """
-    try:
-        records = read_table(path, progress)
-        header = next(records, None)
-        if header is None:
-            raise BadImportFile([f"{path}: the file is empty"])
-        columns = _columns(header.values, headers, model)
-        for record in records:
-            start, end, values = record.start, record.end, record.values
-            if not any(v.strip() for v in values):
+    source = TableFile(path, header_score(headers, mapping))
+    report.encoding = source.encoding
+    for table in source.tables():
+        columns = _columns(table, headers, model, mapping)
+        named = sheet_values(table.sheet) if sheet_values and table.sheet else {}
+        named = {f: v for f, v in named.items() if f not in columns}
+        for row in table.rows:
+            if progress is not None and row.last % CHUNK_ROWS == 0:
+                progress("checking", source.position(), source.size)
+            if not any(v.strip() for v in row.cells):
                 continue
-            if end > start:
+            line, place = table.ordinal(row.first), table.place(row.first)
+            if row.last > row.first:
                 yield (
-                    start,
+                    line,
+                    place,
                     (
-                        f'lines {start}-{end} read as one row: a quote (") opened on line'
-                        f" {start} is not closed, or a cell holds a line break"
+                        f'lines {row.first}-{row.last} read as one row: a quote (") opened on'
+                        f" line {row.first} is not closed, or a cell holds a line break"
                     ),
                 )
                 continue
+            values = row.cells
             raw = {f: values[i] if i < len(values) else "" for f, i in columns.items()}
+            raw.update(named)
             try:
-                yield start, model.model_validate(raw)
+                yield line, place, model.model_validate(raw)
             except ValidationError as exc:
-                yield start, "; ".join(_reason(err) for err in exc.errors())
-    except UnreadableTable as exc:
-        raise BadImportFile([str(exc)]) from exc
+                yield line, place, "; ".join(_reason(err) for err in exc.errors())
+    report.notes = source.skipped
+    if progress is not None:
+        progress("checking", source.size, source.size)
 
 
 def _columns(
-    header: list[str], headers: dict[str, tuple[str, ...]], model: type[BaseModel]
+    table: Table, headers: dict[str, tuple[str, ...]], model: type[BaseModel], mapping: Mapping
 ) -> dict[str, int]:
     """Which column holds each field; each field in one column only."""
+    place = table.place(table.header_at)
+    columns = _placed(table.header, headers, mapping, place)
+    missing = _missing(columns, headers, model)
+    if missing:
+        raise BadImportFile([f"{place}: missing column(s) {', '.join(missing)}"])
+    return columns
+
+
+def _placed(
+    header: list[str], headers: dict[str, tuple[str, ...]], mapping: Mapping, place: str
+) -> dict[str, int]:
+    names = {header_key(n): f for f, ns in headers.items() for n in ns}
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
-        key = name.strip().lower()
-        for field_name, names in headers.items():
-            if key not in names:
-                continue
-            if field_name in columns:
-                other = header[columns[field_name]].strip()
-                twice = (
-                    f"column {other!r} is there twice"
-                    if other.lower() == key
-                    else (f"columns {other!r} and {name.strip()!r} are both the {names[0]}")
+        key = header_key(name)
+        field_name = mapping[key] if key in mapping else names.get(key)
+        if not field_name:
+            continue
+        if field_name in columns:
+            other = header[columns[field_name]].strip()
+            twice = (
+                f"column {other!r} is there twice"
+                if header_key(other) == key
+                else (
+                    f"columns {other!r} and {name.strip()!r} are both the {headers[field_name][0]}"
                 )
-                raise BadImportFile([f"line 1: {twice}: keep one"])
-            columns[field_name] = index
-    required = [f for f, info in model.model_fields.items() if info.is_required()]
-    missing = [headers[f][0] for f in required if f not in columns]
-    if missing:
-        raise BadImportFile([f"line 1: missing column(s) {', '.join(missing)}"])
+            )
+            raise BadImportFile([f"{place}: {twice}: keep one"])
+        columns[field_name] = index
     return columns
+
+
+def _missing(
+    columns: dict[str, int], headers: dict[str, tuple[str, ...]], model: type[BaseModel]
+) -> list[str]:
+    required = [f for f, info in model.model_fields.items() if info.is_required()]
+    return [headers[f][0] for f in required if f not in columns]
 
 
 def _reason(err: Any) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 
+from kiosk.classes import STYLES
 from kiosk.importer import BadImportFile
 from sync import wire
 from sync.bundle import BundleError
@@ -25,6 +26,7 @@ from sync.server.services import (
     Refusal,
     bundles,
     catalogue,
+    classlists,
     conflicts,
     kiosks,
     librarians,
@@ -47,11 +49,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=wire.PORT)
 
     for what in ("students", "books"):
-        cmd = commands.add_parser(
-            f"import-{what}", help=f"import {what} from a CSV or Excel (.xlsx) file"
-        )
+        cmd = commands.add_parser(f"import-{what}", help=f"import {what} from CSV or Excel (.xlsx)")
         cmd.add_argument("file", type=Path)
         cmd.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
+    cmd = commands.choices["import-students"]
+    cmd.add_argument(
+        "--map",
+        action="append",
+        default=None,
+        metavar="COLUMN=FIELD",
+        help="the field a column holds, where its name is not a known one (fields: "
+        + ", ".join(classlists.FIELDS)
+        + "; nothing after = to leave the column out); remembered for files with the same "
+        "columns",
+    )
+    cmd.add_argument(
+        "--class-style",
+        choices=list(STYLES.values()),
+        help="the form classes are shown in (default: as chosen before, else the file's)",
+    )
+    cmd.add_argument(
+        "--deactivate-missing",
+        action="store_true",
+        help="deactivate the students of the file's classes who are not in it",
+    )
+    cmd.add_argument("--dry-run", action="store_true", help="show what it would do; save nothing")
 
     librarian = commands.add_parser(
         "create-librarian", help="an account for the office's pages (asks for the password)"
@@ -187,14 +209,64 @@ def _addresses(host: str) -> list[str]:
 
 
 def _import(database: Database, args: argparse.Namespace) -> int:
-    students = args.command == "import-students"
+    if args.command == "import-students":
+        return _import_students(database, args)
     with database.write() as session:
-        if students:
-            report = catalogue.import_students(session, args.file, skip_bad=args.skip_bad)
-        else:
-            report = catalogue.import_books(session, args.file, skip_bad=args.skip_bad)
-    report.show("students" if students else "books", sys.stdout, sys.stderr)
+        report = catalogue.import_books(session, args.file, skip_bad=args.skip_bad)
+    report.show("books", sys.stdout, sys.stderr)
     return 0
+
+
+def _import_students(database: Database, args: argparse.Namespace) -> int:
+    mapping = None
+    if args.map is not None:
+        chosen = {}
+        for pair in args.map:
+            column, equals, field_name = pair.partition("=")
+            if not equals:
+                print(f"library-server: --map {pair!r}: write COLUMN=FIELD", file=sys.stderr)
+                return 2
+            chosen[column.strip()] = field_name.strip()
+        mapping = classlists.mapping_from(args.file, chosen)
+    style = {v: k for k, v in STYLES.items()}.get(args.class_style or "")
+    with database.write() as session:
+        if args.dry_run:
+            found = classlists.preview(
+                session, args.file, mapping=mapping, style=style, today=dt.date.today()
+            )
+            _show_changes(found, sys.stdout)
+            for line in found.problems:
+                print(f"bad {line}", file=sys.stderr)
+            print(f"dry run: nothing saved ({found.rows} rows read)")
+            return 0
+        done = classlists.import_file(
+            session, args.file, mapping=mapping, style=style, skip_bad=args.skip_bad,
+            deactivate_missing=args.deactivate_missing, today=dt.date.today(),
+        )  # fmt: skip
+    done.report.show("students", sys.stdout, sys.stderr)
+    _show_changes(done.preview, sys.stdout, deactivated=done.deactivated)
+    return 0
+
+
+def _show_changes(found: classlists.Preview, out: Any, deactivated: int = 0) -> None:
+    """Who is new, moved, back or missing: what a librarian checks after a class list."""
+    for arrival in found.new:
+        made = " (new card)" if arrival.made else ""
+        print(f"  new {arrival.name} ({arrival.class_name or '-'}): card {arrival.card}{made}",
+              file=out)  # fmt: skip
+    for moved in found.moved:
+        print(f"  moved {moved.name} ({moved.card}): {moved.old or '-'} → {moved.new or '-'}",
+              file=out)  # fmt: skip
+    for back in found.back:
+        print(f"  back {back.name} ({back.card}): active again", file=out)
+    for gone in found.missing:
+        print(f"  missing from the file: {gone.name} ({gone.card}), {gone.class_name}", file=out)
+    if found.missing:
+        print(
+            f"  {deactivated} deactivated" if deactivated
+            else "  they stay active (--deactivate-missing deactivates them)",
+            file=out,
+        )  # fmt: skip
 
 
 def _create_librarian(database: Database, args: argparse.Namespace) -> int:

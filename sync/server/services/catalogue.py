@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.codes import GarbledCode, clean
 from kiosk.config import KioskConfig
-from kiosk.importer import BookRow, ImportReport, check_books, check_students, known_codes
+from kiosk.importer import BookRow, ImportReport, check_books, known_codes
 from kiosk.models import CopyStatus
 from sync.server.models import Copy, Patron, Title
 from sync.server.services import Refusal
@@ -24,37 +24,6 @@ from sync.server.services.ledger import find_copy
 
 class CatalogueError(Refusal):
     """A librarian's command cannot be carried out; the message says why. Nothing changed."""
-
-
-def import_students(session: Session, path: Path, *, skip_bad: bool = False) -> ImportReport:
-    """Add or update students from the kiosk's CSV format; the card is the key."""
-    codes = known_codes(session, Patron, Copy, Title)
-    with check_students(path, codes, skip_bad=skip_bad) as rows:
-        report = rows.report
-        known = {p.card: p for p in session.scalars(select(Patron))}
-        changes = Changes()
-        for row, _first in rows:
-            patron = known.get(row.card)
-            values = dict(
-                name=row.name, class_name=row.class_name, grade=row.grade, kind=str(row.kind)
-            )
-            if patron is None:
-                patron = Patron(card=row.card, active=True, deleted=False, **values)
-                session.add(patron)
-                report.added += 1
-            elif any(getattr(patron, k) != v for k, v in values.items()) or patron.deleted:
-                if patron.name != row.name:
-                    report.rename(row.card, patron.name, row.name)
-                for key, value in values.items():
-                    setattr(patron, key, value)
-                patron.active, patron.deleted = True, False
-                report.updated += 1
-            else:
-                report.unchanged += 1
-                continue
-            changes.add(patron)
-    changes.write(session)
-    return report
 
 
 def import_books(

@@ -76,7 +76,7 @@ def class_order(name: str) -> tuple[int, int, str]:
     return (found.grade, found.number or 0, name)
 
 
-def _order(patron: Patron) -> tuple[tuple[int, int, str], tuple[str, ...], str]:
+def reading_order(patron: Patron) -> tuple[tuple[int, int, str], tuple[str, ...], str]:
     return (class_order(patron.class_name), pinyin.sort_key(patron.name), patron.card)
 
 
@@ -84,9 +84,7 @@ def classes(session: Session) -> list[ClassLine]:
     """The classes that have active students, in the school's order."""
     counts = Counter(
         session.scalars(
-            select(Patron.class_name).where(
-                Patron.active, ~Patron.deleted, Patron.class_name != ""
-            )
+            select(Patron.class_name).where(Patron.active, ~Patron.deleted, Patron.class_name != "")
         )
     )
     return [ClassLine(name, counts[name]) for name in sorted(counts, key=class_order)]
@@ -110,7 +108,7 @@ def find(
     query = query.strip()
     patrons = sorted(
         (p for p in session.scalars(wanted) if _answers(p, query)),
-        key=_order,
+        key=reading_order,
     )
     return Found([student(p) for p in patrons[:limit]], max(0, len(patrons) - limit))
 
@@ -149,6 +147,23 @@ def set_school_style(session: Session, style: str) -> None:
         session.add(Setting(key=CLASS_STYLE, value=style))
     else:
         row.value = style
+
+
+def restyle(session: Session, style: str) -> None:
+    """Show every class in the form *style* (a school that chose another form)."""
+    set_school_style(session, style)
+    changes = Changes()
+    for patron in session.scalars(select(Patron).where(Patron.class_name != "")):
+        try:
+            found = parse_class(patron.class_name, patron.grade)
+        except NotAClass:
+            continue
+        if found is not None and found.number is not None:
+            shown = found.shown(style)
+            if shown != patron.class_name:
+                patron.class_name = shown
+                changes.add(patron)
+    changes.write(session)
 
 
 def school_class(text: str, grade: int | None) -> SchoolClass | None:
@@ -256,7 +271,7 @@ def _year_plan(session: Session) -> tuple[YearPlan, list[tuple[Patron, str | Non
             Patron.active, ~Patron.deleted, Patron.kind.in_([PatronKind.STUDENT, PatronKind.HELPER])
         )
     )
-    for patron in sorted(patrons, key=_order):
+    for patron in sorted(patrons, key=reading_order):
         try:
             found = parse_class(patron.class_name, patron.grade)
         except NotAClass:

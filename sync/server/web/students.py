@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kiosk.classes import STYLES
 from kiosk.clock import utc_now
+from kiosk.importer import BadImportFile
 from kiosk.models import PatronKind
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, students
+from sync.server.services import N_, Refusal, card_numbers, classlists, students
+from sync.server.web import uploads
 from sync.server.web.auth import SignedIn
 from sync.server.web.render import page
 
@@ -69,6 +73,140 @@ def _listing(
         done=done,
         error=error,
     )
+
+
+@router.get("/import")
+def import_form(
+    request: Request, who: SignedIn, database: DatabaseDep, saved: bool = False
+) -> HTMLResponse:
+    return _import_form(request, who, database, saved=saved)
+
+
+def _import_form(
+    request: Request, who: SignedIn, database: DatabaseDep, status_code: int = 200, **context
+) -> HTMLResponse:
+    with database.read() as session:
+        rule = card_numbers.card_rule(session)
+    return page(
+        request, "students_import.html", who, status_code=status_code, rule=rule,
+        rules=card_numbers.RULES, year=utc_now().year, **context,
+    )  # fmt: skip
+
+
+@router.post("/import")
+def upload(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """The file chosen: kept, and shown as it would be imported."""
+    try:
+        if file is None:
+            raise Refusal(N_("Choose a file first (CSV or Excel)."))
+        token = uploads.keep(file)
+    except Refusal as refusal:
+        return _import_form(request, who, database, 400, error=refusal)
+    return _preview(request, who, database, token)
+
+
+@router.post("/import/preview")
+def preview_again(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    token: Text,
+    column: Annotated[list[str] | None, Form()] = None,
+    field: Annotated[list[str] | None, Form()] = None,
+    style: Text = "",
+) -> Response:
+    """The same file, its columns placed and its classes shown as the librarian chose."""
+    return _preview(request, who, database, token, column, field, style)
+
+
+def _preview(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    token: str,
+    column: list[str] | None = None,
+    field: list[str] | None = None,
+    style: str = "",
+    error: Refusal | None = None,
+) -> Response:
+    try:
+        path = uploads.path_of(token)
+        mapping = _mapping(path, column, field)
+        with database.read() as session:
+            found = classlists.preview(
+                session, path, mapping=mapping, style=style or None, today=utc_now().date()
+            )
+    except Refusal as refusal:
+        return _import_form(request, who, database, 400, error=refusal)
+    except BadImportFile as exc:
+        uploads.forget(token)
+        return _import_form(request, who, database, 400, problems=exc.problems)
+    return page(
+        request, "students_preview.html", who, found=found, token=token, file_name=path.name,
+        fields=classlists.FIELDS, styles=STYLES, error=error,
+    )  # fmt: skip
+
+
+def _mapping(
+    path: Path, column: list[str] | None, field: list[str] | None
+) -> classlists.Mapping | None:
+    if column is None:
+        return None
+    if field is None or len(field) != len(column):
+        raise Refusal(N_("The columns sent do not match the file: choose it again."))
+    return classlists.mapping_from(path, dict(zip(column, field, strict=True)))
+
+
+@router.post("/import/confirm")
+def confirm(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    token: Text,
+    column: Annotated[list[str] | None, Form()] = None,
+    field: Annotated[list[str] | None, Form()] = None,
+    style: Text = "",
+    deactivate_missing: Annotated[bool, Form()] = False,
+    skip_bad: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        path = uploads.path_of(token)
+        mapping = _mapping(path, column, field)
+        with database.write() as session:
+            done = classlists.import_file(
+                session, path, mapping=mapping, style=style or None, skip_bad=skip_bad,
+                deactivate_missing=deactivate_missing, today=utc_now().date(),
+            )  # fmt: skip
+    except Refusal as refusal:
+        return _import_form(request, who, database, 400, error=refusal)
+    except BadImportFile:
+        # The file or the records changed since the preview: show it again, as it is now.
+        nothing = Refusal(N_("Nothing was imported: look at the rows below first."))
+        return _preview(request, who, database, token, column, field, style, error=nothing)
+    uploads.forget(token)
+    return page(request, "students_imported.html", who, done=done, file_name=path.name)
+
+
+@router.post("/cards")
+def card_rule(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    rule: Text,
+    prefix: Text = "",
+    digits: Annotated[int, Form(ge=1, le=20)] = 4,
+) -> Response:
+    try:
+        with database.write() as session:
+            card_numbers.set_card_rule(session, rule, prefix, digits)
+    except Refusal as refusal:
+        return _import_form(request, who, database, 400, rule_error=refusal)
+    return RedirectResponse("/students/import?saved=1", status_code=303)
 
 
 @router.get("/year")
