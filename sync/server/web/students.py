@@ -16,8 +16,9 @@ from kiosk.importer import BadImportFile
 from kiosk.models import PatronKind
 from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, card_numbers, classlists, students
-from sync.server.web import uploads
+from sync.server.web import bad_rows, uploads
 from sync.server.web.auth import SignedIn
+from sync.server.web.i18n import language_of, translations
 from sync.server.web.render import page
 
 router = APIRouter(prefix="/students")
@@ -29,6 +30,7 @@ KINDS = {
     PatronKind.LIBRARIAN: N_("Librarian"),
 }
 Text = Annotated[str, Form(max_length=200)]
+PRINT_CARDS = "/print/cards"  # the Print area's form: cards of a class, or of cards ticked
 
 
 @router.get("")
@@ -72,6 +74,7 @@ def _listing(
         kinds=KINDS,
         done=done,
         error=error,
+        printing=can_print(request),
     )
 
 
@@ -146,9 +149,11 @@ def _preview(
     except BadImportFile as exc:
         uploads.forget(token)
         return _import_form(request, who, database, 400, problems=exc.problems)
+    gettext = translations(language_of(request)).gettext
     return page(
         request, "students_preview.html", who, found=found, token=token, file_name=path.name,
         fields=classlists.FIELDS, styles=STYLES, error=error,
+        problems=[bad_rows.say(line, gettext) for line in found.problems],
     )  # fmt: skip
 
 
@@ -189,7 +194,8 @@ def confirm(
         nothing = Refusal(N_("Nothing was imported: look at the rows below first."))
         return _preview(request, who, database, token, column, field, style, error=nothing)
     uploads.forget(token)
-    return page(request, "students_imported.html", who, done=done, file_name=path.name)
+    return page(request, "students_imported.html", who, done=done, file_name=path.name,
+                printing=can_print(request))  # fmt: skip
 
 
 @router.post("/cards")
@@ -285,6 +291,11 @@ def set_active(
     return _back_to_class(
         saved.class_name, f"{'active' if active else 'inactive'}:{saved.name}", inactive=True
     )
+
+
+def can_print(request: Request) -> bool:
+    """Whether the office prints library cards (the Print area's route for them)."""
+    return any(getattr(route, "path", "") == PRINT_CARDS for route in request.app.routes)
 
 
 def _back_to_class(class_name: str, done: str, *, inactive: bool = False) -> Response:
