@@ -10,7 +10,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
@@ -153,9 +153,7 @@ class Kiosk:
                 return [self._refusal(Kind.UNKNOWN_CODE, exc.reason)]
             if self._is_repeat(code, now):
                 return [Outcome(Kind.IGNORED, reason="repeat_scan")]
-            self._last_code = (code, now)
-            self._last_action_at = now
-            return self._guarded(lambda: self._on_scan(code, role))
+            return self._guarded(lambda: self._on_scan(code, role, now))
 
     def touch(self, action: str, arg: str | None = None) -> list[Outcome]:
         """A touch on the screen (or a button): done, return, renew, cancel, undo, keep, ...
@@ -200,9 +198,14 @@ class Kiosk:
     # -- dispatch ------------------------------------------------------------------------
 
     def _guarded(self, action: Callable[[], list[Outcome]]) -> list[Outcome]:
+        memory = self._memory()
         try:
             outcomes = action()
         except StoreError as exc:
+            # The database kept nothing of this call (a full disk, a lock): neither does the
+            # engine, so a receipt never lists a loan that is not on disk.
+            for name, value in memory.items():
+                setattr(self, name, value)
             return [
                 Outcome(
                     Kind.FAULT,
@@ -214,7 +217,27 @@ class Kiosk:
             ]
         return self._clock_check() + outcomes
 
-    def _on_scan(self, code: str, role: Role) -> list[Outcome]:
+    def _memory(self) -> dict[str, object]:
+        """What the engine remembers between calls, as it is now."""
+        visit = self._visit
+        return {
+            "_visit": replace(visit, taken=list(visit.taken)) if visit else None,
+            **{name: getattr(self, name) for name in self._REMEMBERED},
+        }
+
+    _REMEMBERED = (
+        "state",
+        "_supervisor_card",
+        "_pin_card",
+        "_last_action_at",
+        "_choice_at",
+        "_last_code",
+        "_idle_seen",
+    )
+
+    def _on_scan(self, code: str, role: Role, now: dt.datetime) -> list[Outcome]:
+        self._last_code = (code, now)  # after a fault, the same code again is a new try
+        self._last_action_at = now
         with self._transaction() as (db, moment):
             patron = rules.find_patron(db, code) if role != "books" else None
             if patron is None and role == "cards":

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import resource
+import signal
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 
 import pytest
 from sqlalchemy import select, text
@@ -719,30 +724,85 @@ def test_full_disk_is_a_fault_and_nothing_is_half_written(
     from sqlalchemy import event
 
     scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
     with store.read() as db:
         pages = db.execute(text("PRAGMA page_count")).scalar()
+
+    def cap(conn, _record) -> None:
+        conn.execute(f"PRAGMA max_page_count={pages}")
+
     # SQLite's own "database or disk is full", by capping the file at its current size.
     store.engine.dispose()
-    event.listen(
-        store.engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA max_page_count={pages}")
-    )
-    before = len(events(store))
-    outcomes = []
+    event.listen(store.engine, "connect", cap)
+    outcomes, written = [], 0
     for _ in range(500):  # lend and take back until the "disk" has no room for a new page
         clock.advance(3)
+        written = len(events(store))
         outcomes = kiosk.scan("B001")
         if outcomes[0].kind == Kind.FAULT:
             break
-        kiosk.touch("undo")
+        assert outcomes[0].kind == Kind.CHECKED_OUT
+        assert one(kiosk.touch("undo")).kind == Kind.UNDONE
     fault = one(outcomes)
     assert (fault.kind, fault.reason) == (Kind.FAULT, "database")
     assert "disk is full" in fault.detail["message"]
+    assert len(events(store)) == written  # the failed scan left no event behind
     with store.read() as db:
         loans = db.scalars(select(Loan)).all()
         assert len(loans) == len([e for e in events(store) if e.type == "checkout"])
         assert db.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     assert kiosk.patron_card == "S1"  # the session is still there for the next try
-    assert len(events(store)) >= before
+
+    # Space is freed: the session goes on from what the disk holds, not from the failed scan.
+    event.remove(store.engine, "connect", cap)
+    store.engine.dispose()
+    clock.advance(1)
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT  # the same book again is a new try
+    receipt = one(kiosk.touch("done")).receipt
+    with store.read() as db:
+        lent = db.scalars(select(Copy.barcode).join(Loan).where(Loan.returned_at.is_(None)))
+        assert sorted(line.copy for line in receipt) == sorted(lent)
+    assert sorted(line.copy for line in receipt) == ["B001", "B002"]
+
+
+@contextmanager
+def disk_full_after(store: Store, size: int) -> Iterator[None]:
+    """No file of this process may grow past *size* bytes, as on a full disk, from a write-ahead
+    log emptied first: SQLite finds out when it commits, after the statements went through."""
+    store.engine.dispose()
+    with closing(sqlite3.connect(store.path)) as db:
+        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
+    with store.read() as db:
+        db.execute(text("SELECT 1"))  # the kiosk's connection is open, as it is all day
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed kiosk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, limits[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_disk_full_at_commit_leaves_the_session_as_the_disk_has_it(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    """The scan answers "fault" and the session forgets the book, so the receipt after space
+    is freed lists only loans the database has."""
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
+    with disk_full_after(store, 1024):
+        fault = scan(kiosk, clock, "B001")
+    assert (fault.kind, fault.reason) == (Kind.FAULT, "database")
+    assert "disk is full" in fault.detail["message"]
+    assert kiosk.patron_card == "S1"
+    clock.advance(1)
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT  # the same book again: a new try
+    receipt = one(kiosk.touch("done")).receipt
+    assert sorted(line.copy for line in receipt) == ["B001", "B002"]
+    with store.read() as db:
+        lent = db.scalars(select(Copy.barcode).join(Loan).where(Loan.returned_at.is_(None)))
+        assert sorted(lent) == ["B001", "B002"]
 
 
 def test_kiosk_that_syncs_forgets_a_loan_once_its_return_is_acknowledged(
