@@ -36,7 +36,7 @@ def default_data_dir() -> Path:
 
 def open_data(data_dir: Path) -> tuple[Store, KioskConfig]:
     """The kiosk's store and settings in *data_dir*: created, upgraded and configured."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(data_dir)
     cfg = config.load(data_dir)
     store = Store.open(data_dir / "kiosk.db")
     with store.write() as db:
@@ -162,10 +162,20 @@ def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: b
     print("".join(f"  {line}\n" for line in lines), end="", file=sys.stderr)
 
 
+def _make_folder(data_dir: Path) -> None:
+    """The data folder, made if it is missing; ConfigError if it cannot be one."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"{data_dir} is a file: --data needs a folder (for kiosk.db, kiosk.toml)")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the data folder {data_dir}: {exc.strerror}") from exc
+
+
 def _make_demo(data_dir: Path) -> None:
     from kiosk.readmodel import Library
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(data_dir)
     if not (data_dir / config.FILE_NAME).exists():
         demo.write_config(data_dir)
     store, cfg = open_data(data_dir)

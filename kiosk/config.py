@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import socket
+import struct
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -304,17 +306,24 @@ class KioskConfig(_Strict):
 
 
 class ConfigError(Exception):
-    """kiosk.toml cannot be used; the message names the file, the setting and the problem."""
+    """The data folder or its kiosk.toml cannot be used; the message names the file, the
+    setting and the problem."""
 
 
 def load(data_dir: Path) -> KioskConfig:
     """Read DIR/kiosk.toml, writing the commented defaults there first if it is missing."""
     path = Path(data_dir) / FILE_NAME
-    if not path.exists():
-        path.write_text(DEFAULT_TOML, encoding="utf-8")
     try:
+        if not path.exists():
+            path.write_text(DEFAULT_TOML, encoding="utf-8")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         return KioskConfig.model_validate(raw)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
@@ -349,11 +358,41 @@ def apply(session: Session, config: KioskConfig) -> None:
 
 
 def _system_zone() -> ZoneInfo:
-    if os.environ.get("TZ"):
-        return ZoneInfo(os.environ["TZ"])
+    """The zone the computer's clock is shown in: $TZ as the C library reads it (a zone name,
+    ``:Asia/Shanghai``, a file, or a rule such as ``CST-8``), else /etc/localtime, else UTC."""
+    tz = os.environ.get("TZ", "").removeprefix(":")
+    if tz:
+        zone = _zone_from_tz(tz)
+        if zone is not None:
+            return zone
     link = Path("/etc/localtime")
     if link.is_symlink():
         target = str(link.resolve())
         if "zoneinfo/" in target:
             return ZoneInfo(target.split("zoneinfo/", 1)[1])
     return ZoneInfo("UTC")
+
+
+def _zone_from_tz(tz: str) -> ZoneInfo | None:
+    if tz.startswith("/"):
+        try:
+            with open(tz, "rb") as f:
+                return ZoneInfo.from_file(f, key=tz)
+        except (OSError, ValueError):
+            return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+
+    # A POSIX rule ("CST-8", "EST5EDT,M3.2.0,M11.1.0"): the rule a zone file ends with, in a
+    # zone file of nothing else.
+    def block() -> bytes:
+        counts = struct.pack(">6l", 0, 0, 0, 0, 1, 4)  # one local time type, 4 name bytes
+        return b"TZif2" + bytes(15) + counts + struct.pack(">lBB", 0, 0, 0) + b"UTC\0"
+
+    try:
+        rule = tz.encode("ascii")
+        return ZoneInfo.from_file(io.BytesIO(block() + block() + b"\n" + rule + b"\n"), key=tz)
+    except (UnicodeEncodeError, ValueError):
+        return None

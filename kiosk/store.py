@@ -78,21 +78,14 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed as a whole at the end of the block, or not at all."""
-        with Session(self._writer, expire_on_commit=False) as session:
-            try:
-                with session.begin():
-                    yield session
-            except sqlite3.OperationalError as exc:
-                raise StoreError(_explain(exc)) from exc
-            except Exception as exc:
-                orig = getattr(exc, "orig", None)
-                if isinstance(orig, sqlite3.OperationalError):
-                    raise StoreError(_explain(orig)) from exc
-                raise
+        session = Session(self._writer, expire_on_commit=False)
+        with _explained(), session, session.begin():
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        session = Session(self.engine, expire_on_commit=False)
+        with _explained(), session, session.begin():
             yield session
 
     def close(self) -> None:
@@ -106,11 +99,15 @@ class Store:
         return config
 
     def revision(self) -> str | None:
-        with self.engine.connect() as conn:
+        with _explained(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def migrate(self) -> Path | None:
         """Bring the schema to the newest version; return the backup made first, if any."""
+        with _explained():
+            return self._migrate()
+
+    def _migrate(self) -> Path | None:
         config = self._alembic_config()
         head = ScriptDirectory.from_config(config).get_current_head()
         current = self.revision()
@@ -151,6 +148,20 @@ class Store:
             source.close()
         partial.replace(target)
         return target
+
+
+@contextmanager
+def _explained() -> Iterator[None]:
+    """The database's failures (a full disk, a lock) as a StoreError that says what to do."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreError(_explain(exc)) from exc
+    except Exception as exc:
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, sqlite3.OperationalError):
+            raise StoreError(_explain(orig)) from exc
+        raise
 
 
 def _explain(exc: sqlite3.OperationalError) -> str:

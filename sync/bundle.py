@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import hmac
 import json
@@ -105,7 +106,13 @@ def export_events(store: Store, path: Path, now: dt.datetime) -> int:
             "events": [e.model_dump(mode="json") for e in events],
             "cursor": get_setting(db, settings.CURSOR) or None,
         }
-    write(path, sign(key_for_token(token), content))
+    try:
+        write(path, sign(key_for_token(token), content))
+    except OSError as exc:
+        where = path.parent if exc.errno == errno.ENOENT else path
+        raise BundleError(
+            f"cannot write {where}: {exc.strerror} (is the USB stick in, and not locked?)"
+        ) from exc
     return len(events)
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
+import resource
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from kiosk.config import KioskSettings
 from kiosk.demo import HELPER_CARD, HELPER_PIN
 from kiosk.headless import read_lines
 
@@ -166,6 +172,97 @@ def test_bad_settings_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert b"kiosk.language" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+def kiosk_on_a_full_disk(data: Path) -> subprocess.CompletedProcess[bytes]:
+    """`kiosk run --headless` where no file may grow: a disk that was full before it started."""
+
+    def full_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"],
+        input=b"S0001\n",
+        capture_output=True,
+        timeout=60,
+        preexec_fn=full_disk,
+    )
+
+
+def test_a_full_disk_at_start_is_a_clear_error(tmp_path: Path) -> None:
+    started = kiosk_on_a_full_disk(demo_dir(tmp_path))
+    assert started.returncode == 2
+    assert b"kiosk: the disk is full or failing; free space on the kiosk" in started.stderr
+    assert b"Traceback" not in started.stderr
+    fresh = kiosk_on_a_full_disk(tmp_path / "fresh")
+    assert fresh.returncode == 2
+    assert f"kiosk: {tmp_path / 'fresh' / 'kiosk.toml'}: File too large".encode() in fresh.stderr
+    assert b"Traceback" not in fresh.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "said"),
+    [
+        (
+            lambda data: (data / "kiosk.toml").write_bytes('name = "图书角"\n'.encode("gbk")),
+            "kiosk.toml: not UTF-8 text (invalid continuation byte at byte 10): save it as UTF-8",
+        ),
+        (
+            lambda data: (data / "kiosk.db").mkdir(),
+            "the library database failed: unable to open database file",
+        ),
+    ],
+    ids=["settings-not-utf8", "database-is-a-folder"],
+)
+def test_a_data_folder_it_cannot_use_is_a_clear_error(tmp_path: Path, setup, said: str) -> None:
+    setup(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(tmp_path), "sync-status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_pointing_at_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "students.csv").write_text("card,name\n")
+    a_file = tmp_path / "students.csv"
+    for command in ("sync-status", "demo"):
+        result = subprocess.run(
+            [sys.executable, "-m", "kiosk.cli", "--data", str(a_file), command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert f"kiosk: {a_file} is a file: --data needs a folder" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("tz", ["CST-8", ":Asia/Shanghai"])
+def test_the_system_time_zone_as_the_c_library_takes_it(
+    tmp_path: Path, tz: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no timezone in kiosk.toml the kiosk uses the system's, written any way $TZ may be."""
+    data = demo_dir(tmp_path)
+    settings = (data / "kiosk.toml").read_text()
+    assert 'timezone = ""' in settings
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"],
+        input=b"S0001\n",
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "TZ": tz},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout.splitlines()[0])["outcome"] == "session_started"
+    monkeypatch.setenv("TZ", tz)
+    summer = dt.datetime(2026, 7, 1, 4, 0, tzinfo=dt.UTC)
+    assert summer.astimezone(KioskSettings().zone()).hour == 12
 
 
 def test_demo_prints_cards_to_try(tmp_path: Path) -> None:

@@ -137,3 +137,28 @@ def test_office_exports_a_full_copy_for_a_kiosk(
     assert kiosk_main(["--data", str(offline.folder), "import-bundle", str(path)]) == 0
     with offline.store.read() as db:
         assert db.scalar(select(Copy).where(Copy.barcode == "FULL1")) is not None
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("missing/kiosk-usb.json", "missing: No such file or directory"),
+        ("/sys/kiosk-usb.json", "/sys/kiosk-usb.json: "),  # a folder nobody may write in
+    ],
+    ids=["missing-folder", "read-only"],
+)
+def test_export_to_a_stick_that_is_not_there_says_so(
+    offline: KioskUnderTest,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    said: str,
+) -> None:
+    offline.lend("S1", "B001")
+    bundle = tmp_path / where
+    assert kiosk_main(["--data", str(offline.folder), "export-bundle", str(bundle)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "is the USB stick in, and not locked?" in err
+    assert not bundle.with_name(bundle.name + ".partial").exists()
+    with offline.store.read() as db:
+        assert replica.status(db).pending > 0  # nothing counts as sent
