@@ -25,7 +25,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from kiosk.models import ClosedDate, OpeningWindow, PatronKind, Policy, Week
-from kiosk.rules import DEFAULT_POLICIES
+from kiosk.rules import DEFAULT_POLICIES, MAX_LOAN_DAYS
 from kiosk.settings import WEEK_A_STARTS
 from kiosk.store import set_setting
 
@@ -160,7 +160,6 @@ red = 22
 # done_button = 6
 """
 
-Positive = Annotated[int, Field(ge=0)]
 
 # Names an operating system gives every machine it installs: not enough to tell kiosks apart.
 GENERIC_HOSTNAMES = {"raspberrypi", "localhost", "debian", "ubuntu", ""}
@@ -187,15 +186,15 @@ class KioskSettings(_Strict):
     name: str = Field(default="", validate_default=True)
     language: Literal["zh_CN", "en"] = "zh_CN"
     timezone: str = ""
-    session_timeout_seconds: Annotated[float, Field(gt=0)] = 30
-    walk_away_seconds: Annotated[float, Field(gt=0)] = 8
-    choice_timeout_seconds: Annotated[float, Field(gt=0)] = 10
-    supervisor_timeout_seconds: Annotated[float, Field(gt=0)] = 120
-    repeat_scan_seconds: Annotated[float, Field(ge=0)] = 2
-    pin_attempts: Annotated[int, Field(ge=1)] = 3
-    pin_lockout_minutes: Positive = 5
-    forget_returned_after_days: Positive = 7
-    sync_warning_minutes: Annotated[float, Field(gt=0)] = 60
+    session_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
+    walk_away_seconds: Annotated[float, Field(gt=0, le=600)] = 8
+    choice_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10
+    supervisor_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 120
+    repeat_scan_seconds: Annotated[float, Field(ge=0, le=60)] = 2
+    pin_attempts: Annotated[int, Field(ge=1, le=20, strict=True)] = 3
+    pin_lockout_minutes: Annotated[int, Field(ge=0, le=24 * 60, strict=True)] = 5
+    forget_returned_after_days: Annotated[int, Field(ge=0, le=3650, strict=True)] = 7
+    sync_warning_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 60
     font: str = ""
     shutdown_command: str = ""
 
@@ -219,10 +218,10 @@ class KioskSettings(_Strict):
 
 
 class PolicySettings(_Strict):
-    max_loans: Positive
-    loan_days: Annotated[int, Field(ge=1)]
-    max_renewals: Positive
-    overdue_block_days: Positive
+    max_loans: Annotated[int, Field(ge=0, le=100, strict=True)]
+    loan_days: Annotated[int, Field(ge=1, le=MAX_LOAN_DAYS, strict=True)]
+    max_renewals: Annotated[int, Field(ge=0, le=20, strict=True)]
+    overdue_block_days: Annotated[int, Field(ge=0, le=365, strict=True)]
 
 
 class WindowSettings(_Strict):
@@ -241,9 +240,13 @@ class WindowSettings(_Strict):
         return value
 
 
+# A date of this school's timetable, not a typing slip of some century away.
+Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))]
+
+
 class TimetableSettings(_Strict):
-    week_a_starts: dt.date | None = None
-    closed_dates: list[dt.date] = []
+    week_a_starts: Day | None = None
+    closed_dates: list[Day] = []
     window: list[WindowSettings] = []
 
 
@@ -262,10 +265,10 @@ class ScannerSettings(_Strict):
     layout: Layout = "us"
     keys: dict[KeyName, Annotated[str, Field(min_length=1, max_length=2)]] = {}
     terminators: list[KeyName] = ["KEY_ENTER", "KEY_KPENTER", "KEY_TAB"]
-    key_timeout_ms: Annotated[float, Field(gt=0)] = 100
+    key_timeout_ms: Annotated[float, Field(gt=0, le=10_000)] = 100
     prefix: str = ""
     suffix: str = ""
-    max_length: Annotated[int, Field(ge=1)] = 64
+    max_length: Annotated[int, Field(ge=1, le=1000)] = 64
     touchscreen: str = ""
     device: list[ScannerDevice] = []
 

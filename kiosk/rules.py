@@ -29,6 +29,10 @@ DEFAULT_POLICIES: dict[PatronKind, dict[str, int]] = {
     PatronKind.LIBRARIAN: dict(max_loans=20, loan_days=30, max_renewals=3, overdue_block_days=60),
 }
 
+# The longest loan a school could mean. kiosk.toml and the office's rules are checked against
+# it; a policy that reached the store some other way (an older office) is held to it as well.
+MAX_LOAN_DAYS = 365
+
 NOT_FOR_LOAN = {
     CopyStatus.REFERENCE,
     CopyStatus.DAMAGED,
@@ -126,7 +130,8 @@ def may_borrow(session: Session, patron: Patron, loans: list[Loan] | None = None
 
 def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
     """Loan days after *today*, moved forward to the next day the library is open."""
-    return schedule.next_open_day(today + dt.timedelta(days=policy.loan_days))
+    days = min(max(policy.loan_days, 1), MAX_LOAN_DAYS)
+    return schedule.next_open_day(today + dt.timedelta(days=days))
 
 
 # -- checks ----------------------------------------------------------------------------

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,8 @@ from kiosk.settings import (
 )
 from kiosk.store import Store, get_setting, set_setting
 from sync import wire
+
+log = logging.getLogger(__name__)
 
 TOKEN_FILE = "sync-token"
 
@@ -175,8 +179,9 @@ def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) 
                 case "loan":
                     rows.loan(data)
                 case "rules":
-                    set_setting(session, OFFICE_RULES, json.dumps(data))
-                    kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(data))
+                    if (rules := _office_rules(data)) is not None:
+                        set_setting(session, OFFICE_RULES, json.dumps(data))
+                        kiosk_config.apply(session, rules)
     session.flush()
 
 
@@ -362,11 +367,22 @@ class _Rows:
 
 def reapply_office_rules(session: Session) -> bool:
     """The office's rules over kiosk.toml's, once the kiosk has pulled them."""
-    rules = get_setting(session, OFFICE_RULES)
-    if not rules:
+    stored = get_setting(session, OFFICE_RULES)
+    rules = _office_rules(json.loads(stored)) if stored else None
+    if rules is None:
         return False
-    kiosk_config.apply(session, kiosk_config.KioskConfig.model_validate(json.loads(rules)))
+    kiosk_config.apply(session, rules)
     return True
+
+
+def _office_rules(data: Any) -> kiosk_config.KioskConfig | None:
+    """The office's rules if they hold values a school could mean; else None, and the kiosk
+    keeps its own (an older office may send what this kiosk no longer takes)."""
+    try:
+        return kiosk_config.KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        log.warning("the office's rules are not used, the kiosk keeps its own: %s", exc)
+        return None
 
 
 def _time(value: str | None) -> dt.datetime | None:

@@ -861,3 +861,18 @@ def test_idle_light_follows_opening_hours_with_nobody_at_the_kiosk(
     assert (closed.kind, closed.reason, closed.light) == (Kind.IGNORED, "idle_light", Light.CLOSED)
     clock.advance(5)
     assert kiosk.tick() == []  # said once
+
+
+def test_a_loan_period_no_school_means_still_lends_within_a_year(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    """Rules are checked where they are entered; one that reached the kiosk another way (an
+    older office) must not stop every loan: a date three million days away does not exist."""
+    from kiosk.models import Policy
+
+    with store.write() as db:
+        db.get(Policy, "student").loan_days = 3_000_000
+    scan(kiosk, clock, "S1")
+    lent = scan(kiosk, clock, "B001")
+    assert lent.kind == Kind.CHECKED_OUT
+    assert dt.timedelta(days=365) <= lent.due - clock.now.date() <= dt.timedelta(days=372)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,13 @@ from kiosk.config import ConfigError
 from kiosk.models import Loan
 from kiosk.store import Store
 from tests.conftest import TUESDAY_LUNCH
+
+
+def policy(**values: str) -> str:
+    """[policies.student] as in kiosk.toml, with some values changed."""
+    fields = dict(max_loans="2", loan_days="14", max_renewals="1", overdue_block_days="7")
+    lines = (f"{k} = {v}" for k, v in (fields | values).items())
+    return "[policies.student]\n" + "\n".join(lines) + "\n"
 
 
 def test_every_connection_has_the_durability_settings(store: Store) -> None:
@@ -127,6 +136,19 @@ def test_first_start_writes_commented_kiosk_toml(tmp_path: Path) -> None:
             "closes must be later than opens",
         ),
         ("[kiosk]\nsesion_timeout_seconds = 3\n", "sesion_timeout_seconds"),
+        # Values no school means, some of which would stop every loan (a date past 9999).
+        (policy(loan_days="3000000"), "policies.student.loan_days: Input should be less"),
+        (policy(loan_days="0"), "policies.student.loan_days: Input should be greater"),
+        (policy(max_loans="1000000"), "policies.student.max_loans"),
+        (policy(max_loans="true"), "policies.student.max_loans: Input should be a valid"),
+        (policy(max_renewals="500"), "policies.student.max_renewals"),
+        (policy(overdue_block_days="99999999"), "policies.student.overdue_block_days"),
+        ("[timetable]\nclosed_dates = [9999-12-31]\n", "timetable.closed_dates.0"),
+        ("[timetable]\nweek_a_starts = 1026-08-31\n", "timetable.week_a_starts"),
+        ("[kiosk]\nforget_returned_after_days = 1000000000\n", "forget_returned_after_days"),
+        ("[kiosk]\nsync_warning_minutes = 1e300\n", "kiosk.sync_warning_minutes"),
+        ("[kiosk]\npin_lockout_minutes = 1000000000\n", "kiosk.pin_lockout_minutes"),
+        ("[kiosk]\nsession_timeout_seconds = 1e300\n", "kiosk.session_timeout_seconds"),
     ],
 )
 def test_bad_kiosk_toml_says_what_is_wrong(tmp_path: Path, toml: str, message: str) -> None:
@@ -134,3 +156,16 @@ def test_bad_kiosk_toml_says_what_is_wrong(tmp_path: Path, toml: str, message: s
     with pytest.raises(ConfigError, match=message) as info:
         config.load(tmp_path)
     assert "kiosk.toml" in str(info.value)
+
+
+def test_the_office_takes_only_rules_a_school_could_mean(tmp_path: Path) -> None:
+    """The same check as kiosk.toml's, where the librarian enters the rules for every kiosk."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(policy(loan_days="3000000"), encoding="utf-8")
+    office = [sys.executable, "-m", "sync.server.cli", "--data", str(tmp_path / "office")]
+    refused = subprocess.run([*office, "rules", str(rules)], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "policies.student.loan_days: Input should be less than or equal to 365" in refused.stderr
+    rules.write_text(policy(loan_days="21"), encoding="utf-8")
+    taken = subprocess.run([*office, "rules", str(rules)], capture_output=True, text=True)
+    assert taken.returncode == 0, taken.stderr

@@ -28,8 +28,8 @@ from kiosk.models import (
     Patron,
     Policy,
 )
-from kiosk.settings import ENROLLED
-from kiosk.store import get_setting
+from kiosk.settings import ENROLLED, OFFICE_RULES
+from kiosk.store import get_setting, set_setting
 from sync import replica
 from sync.client import OfficeRefused
 from sync.server import models as office_models
@@ -252,6 +252,39 @@ def test_office_rules_replace_the_kiosk_file_and_survive_a_restart(
     bad.write_text("[policies.student]\nmax_loans = -1\n", encoding="utf-8")
     code, _out, err = office.command("rules", str(bad))
     assert code == 1 and "max_loans" in err
+
+
+def test_rules_no_school_means_never_stop_a_kiosk(office: Office, make_kiosk) -> None:
+    """An office of an older version may hold rules this kiosk no longer takes: the kiosk keeps
+    its own, syncs on, lends, and starts again."""
+    from sync.server.services.changes import record_change
+
+    rules = {
+        "policies": {
+            "student": dict(max_loans=2, loan_days=3_000_000, max_renewals=1, overdue_block_days=7)
+        },
+        "timetable": {"week_a_starts": None, "closed_dates": [], "window": []},
+    }
+    database = office.database()
+    with database.write() as session:
+        record_change(session, "rules", "all", rules)  # as an office with no bounds stored it
+    database.close()
+    kiosk = enrolled(office, make_kiosk)
+    report = kiosk.client.sync()
+    assert report.pulled > 0
+    with kiosk.store.read() as db:
+        assert db.get(Policy, "student").loan_days == 14  # kiosk.toml's
+        assert get_setting(db, OFFICE_RULES) is None
+    kiosk.scan("S1")
+    assert kiosk.scan("B001")[-1].kind == "checked_out"
+
+    with kiosk.store.write() as db:  # stored by a kiosk of an older version
+        set_setting(db, OFFICE_RULES, json.dumps(rules))
+    kiosk.close()
+    store, _cfg = open_data(kiosk.folder)
+    with store.read() as db:
+        assert db.get(Policy, "student").loan_days == 14
+    store.close()
 
 
 def test_a_loan_at_one_kiosk_shows_at_the_other(office: Office, make_kiosk) -> None:
