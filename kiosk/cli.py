@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from kiosk.engine import Kiosk
 
 SERVICE_DATA_DIR = Path("/var/lib/library-kiosk")
+LOCK_FILE = "kiosk.lock"
 BIG_IMPORT_BYTES = 1_000_000  # an import shows progress bars from this size of file
 
 
@@ -108,17 +111,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.data = args.data or Path(platformdirs.user_data_dir("library-kiosk")) / "demo"
         args.command = args.command or "run"
     data_dir: Path = args.data or default_data_dir()
-    try:
-        if args.demo or args.command == "demo":
-            _make_demo(data_dir)
-            if args.command == "demo":
-                return 0
-        created = not (data_dir / config.FILE_NAME).exists()
-        store, cfg = open_data(data_dir)
-    except (ConfigError, StoreError) as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 2
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            if args.command in ("run", None):
+                held.enter_context(_only_kiosk_on(data_dir))
+            if args.demo or args.command == "demo":
+                _make_demo(data_dir)
+                if args.command == "demo":
+                    return 0
+            created = not (data_dir / config.FILE_NAME).exists()
+            store, cfg = open_data(data_dir)
+        except (ConfigError, StoreError) as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+        held.callback(store.close)
         if created or args.command in ("run", None):
             _say_timetable(store, cfg, data_dir, created=created)
         match args.command:
@@ -132,9 +138,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return doctor.run(store, cfg, data_dir, seconds=args.seconds)
             case command if command in kiosk_cli.COMMANDS:
                 return kiosk_cli.run(store, cfg, args)
-    finally:
-        store.close()
     return 0
+
+
+@contextlib.contextmanager
+def _only_kiosk_on(data_dir: Path) -> Iterator[None]:
+    """Hold DIR/kiosk.lock while this kiosk runs. Two kiosks on one folder would take turns at
+    the database and answer one scanner's codes twice; the second is turned away."""
+    _make_folder(data_dir)
+    path = data_dir / LOCK_FILE
+    try:
+        lock = open(path, "a+", encoding="ascii")  # noqa: SIM115 (held until the kiosk stops)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise ConfigError(
+                f"a kiosk is already running on {data_dir} (process {holder}): one kiosk per"
+                " data folder; stop that one first, or give this one another --data"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield  # the lock goes with the file, also when the process dies
 
 
 def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: bool) -> None:

@@ -80,6 +80,7 @@ class Store:
         """A write transaction: committed as a whole at the end of the block, or not at all."""
         session = Session(self._writer, expire_on_commit=False)
         with _explained(), session, session.begin():
+            session.connection()  # BEGIN IMMEDIATE now: whatever the block reads, it reads locked
             yield session
 
     @contextmanager

@@ -861,3 +861,31 @@ def test_a_loan_period_no_school_means_still_lends_within_a_year(
     lent = scan(kiosk, clock, "B001")
     assert lent.kind == Kind.CHECKED_OUT
     assert dt.timedelta(days=365) <= lent.due - clock.now.date() <= dt.timedelta(days=372)
+
+
+def test_the_time_of_an_action_is_read_once_it_holds_the_write_lock(
+    kiosk: Kiosk, store: Store
+) -> None:
+    """Two writers (a second kiosk process, a sync) take turns at the database: a time read
+    before waiting for the lock would be older than the other's, a clock gone backwards."""
+    readings: dict[dt.datetime, bool] = {}
+
+    def clock() -> dt.datetime:
+        probe = sqlite3.connect(store.path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            locked = False
+        except sqlite3.OperationalError:
+            locked = True  # held by the kiosk's own transaction
+        finally:
+            probe.close()
+        at = TUESDAY_LUNCH + dt.timedelta(seconds=len(readings))
+        readings[at] = locked
+        return at
+
+    kiosk.clock = clock
+    assert one(kiosk.scan("S1")).kind == Kind.SESSION_STARTED
+    started = events(store)[-1]
+    assert started.type == "session_started"
+    assert readings[started.at] is True

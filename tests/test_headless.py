@@ -342,3 +342,29 @@ def test_a_line_is_read_as_soon_as_it_ends() -> None:
         assert lines.get(timeout=30) == b"100001"
     reader.join(timeout=30)
     assert lines.get(timeout=30) is None
+
+
+def test_a_second_kiosk_on_the_same_folder_is_turned_away(tmp_path: Path) -> None:
+    data = demo_dir(tmp_path)
+    command = [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"]
+    first = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        lock = data / "kiosk.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None and time.monotonic() < deadline, "the kiosk did not start"
+            time.sleep(0.05)
+        second = subprocess.run(command, input=b"S0001\n", capture_output=True, timeout=60)
+        assert second.returncode == 2
+        assert f"a kiosk is already running on {data} (process {first.pid})".encode() in (
+            second.stderr
+        )
+        assert second.stdout == b""  # it answered no scan
+    finally:
+        out, _ = first.communicate(b"S0001\n", timeout=60)
+    assert first.returncode == 0
+    assert json.loads(out.splitlines()[0])["outcome"] == "session_started"
+    outcomes, _ = run_kiosk(data, b"S0002\n")  # the folder is free again
+    assert outcomes[0]["outcome"] == "session_started"
