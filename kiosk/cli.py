@@ -161,9 +161,9 @@ def _only_kiosk_on(data_dir: Path) -> Iterator[None]:
                 f"a kiosk is already running on {data_dir} (process {holder}): one kiosk per"
                 " data folder; stop that one first, or give this one another --data"
             ) from None
-        lock.truncate(0)
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
+        with contextlib.suppress(OSError):  # on a full disk the lock holds all the same
+            os.ftruncate(lock.fileno(), 0)
+            os.write(lock.fileno(), f"{os.getpid()}\n".encode())
         yield  # the lock goes with the file, also when the process dies
 
 
