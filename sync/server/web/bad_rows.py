@@ -70,17 +70,18 @@ def say(problem: str, gettext: Callable[[str], str]) -> str:
     """*problem* ("PLACE: REASON; REASON") in the language of *gettext*."""
     if more := _MORE.match(problem):
         return gettext(N_("... and {n} more")).format(n=more["n"])
-    place, _sep, reasons = problem.partition(": ")
-    if not _PLACE.match(place):  # a problem of the whole file
+    where, _sep, reasons = problem.partition(": ")
+    if not _PLACE.match(where):  # a problem of the whole file
         return problem
     said = [_reason(reason, gettext) for reason in reasons.split("; ")]
-    return f"{_place(place, gettext)}: {'; '.join(said)}"
+    return f"{place(where, gettext)}: {'; '.join(said)}"
 
 
-def _place(place: str, gettext: Callable[[str], str]) -> str:
-    found = _PLACE.match(place)
+def place(where: str, gettext: Callable[[str], str]) -> str:
+    """Where a row is ("line 7", "sheet 三(2)班 row 7") in the language of *gettext*."""
+    found = _PLACE.match(where)
     if found is None:
-        return place
+        return where
     if found["line"]:
         return gettext(N_("line {n}")).format(n=found["line"])
     return gettext(N_("sheet {sheet} row {n}")).format(sheet=found["sheet"], n=found["row"])
@@ -95,6 +96,6 @@ def _reason(reason: str, gettext: Callable[[str], str]) -> str:
         if "field" in values:
             values["field"] = gettext(FIELDS.get(values["field"], values["field"]))
         if "place" in values:
-            values["place"] = _place(values["place"], gettext)
+            values["place"] = place(values["place"], gettext)
         return gettext(message).format(**values)
     return reason

@@ -154,6 +154,7 @@ def _preview(
         request, "students_preview.html", who, found=found, token=token, file_name=path.name,
         fields=classlists.FIELDS, styles=STYLES, error=error,
         problems=[bad_rows.say(line, gettext) for line in found.problems],
+        places={h.place: bad_rows.place(h.place, gettext) for h in found.headers},
     )  # fmt: skip
 
 
