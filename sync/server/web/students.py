@@ -30,7 +30,7 @@ KINDS = {
     PatronKind.LIBRARIAN: N_("Librarian"),
 }
 Text = Annotated[str, Form(max_length=200)]
-PRINT_CARDS = "/print/cards"  # the Print area's form: cards of a class, or of cards ticked
+PRINT = "/print"  # the Print area: its /print/cards form takes a class, or the cards ticked
 
 
 @router.get("")
@@ -295,8 +295,8 @@ def set_active(
 
 
 def can_print(request: Request) -> bool:
-    """Whether the office prints library cards (the Print area's route for them)."""
-    return any(getattr(route, "path", "") == PRINT_CARDS for route in request.app.routes)
+    """Whether the office prints library cards (its pages have the Print area)."""
+    return any(href == PRINT for href, _label in request.app.state.navigation)
 
 
 def _back_to_class(class_name: str, done: str, *, inactive: bool = False) -> Response:
