@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
 from hardware import lights as status_lights
 from hardware import scanner
+from kiosk.clock import WRONG_SECONDS, ahead_of_office, read_clock
 from kiosk.config import KioskConfig
 from kiosk.settings import LATEST_SEEN
 from kiosk.store import Store, get_setting
@@ -89,6 +91,7 @@ def run(
     open_device: Opener = _open_device,
     light_seconds: float = LIGHT_SECONDS,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    clock_synchronised: Callable[[], bool | None] = lambda: ntp_synchronised(),
 ) -> int:
     """Check the kiosk in *data_dir*, print the findings to *out*; 0 if all is well, else 1."""
     out = out or sys.stdout
@@ -103,7 +106,7 @@ def run(
     check_lights(report, cfg, light_seconds)
     check_database(report, store, data_dir)
     check_storage(report, data_dir)
-    check_clock(report, store, now())
+    check_clock(report, store, now(), clock_synchronised)
     check_server(report, store)
     print("", file=out)
     if report.problems:
@@ -456,16 +459,41 @@ def check_clock(
     report.section("Clock")
     report.note(f"the clock says {now.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}")
     with store.read() as db:
+        state = read_clock(db, now, ZoneInfo("UTC")).clock
         latest = get_setting(db, LATEST_SEEN)
-    if latest is not None and now < dt.datetime.fromisoformat(latest):
+        ahead = ahead_of_office(db)
+    in_sync = synchronised()
+    confirm = "kiosk confirm-clock (or the helpers' menu: the date and time are right)"
+    set_it = (
+        "connect the kiosk to the network so it sets its clock (sudo timedatectl set-ntp true),"
+        ' or set it by hand: sudo date -s "YYYY-MM-DD HH:MM"'
+    )
+    if ahead > WRONG_SECONDS:
+        report.problem(
+            f"the clock was {ahead / 3600:.0f} hours ahead of the office's at the last sync:"
+            " no book is lent by it",
+            f"{set_it}; the next sync finds it right",
+        )
+    elif state == "wrong":
+        report.problem(
+            f"the clock jumped far past the last time the kiosk saw ({latest}): no book is lent"
+            " until the date is confirmed",
+            f"if the date above is right: {confirm}; if not: {set_it}",
+        )
+    elif state == "backwards" and in_sync:
+        report.warn(
+            f"the kiosk saw {latest} when its clock was ahead; the clock is right now"
+            " (synchronised), but new loans are marked as if it went backwards",
+            confirm,
+        )
+    elif state == "backwards":
         report.problem(
             f"the clock went backwards: the kiosk has already seen {latest}",
-            "connect the kiosk to the network so it sets its clock, or set it by hand: "
-            'sudo date -s "YYYY-MM-DD HH:MM"',
+            f"{set_it}; if the time above is right: {confirm}",
         )
     else:
-        report.ok("never seen going backwards")
-    match synchronised():
+        report.ok("never seen going backwards or jumping ahead")
+    match in_sync:
         case True:
             report.ok("synchronised with a time server")
         case False:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from kiosk import config, demo
-from kiosk.clock import CLOCK_WARNING_SECONDS
+from kiosk.clock import CLOCK_WARNING_SECONDS, confirm, utc_now
 from kiosk.config import ConfigError, KioskConfig
 from kiosk.schedule import Schedule
 from kiosk.settings import OFFICE_RULES
@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--seconds", type=float, default=5, help="how long to show scanned codes (0: skip)"
     )
+    commands.add_parser(
+        "confirm-clock",
+        help="the date and time are right (after the kiosk's clock was wrong): lend by them again",
+    )
     kiosk_cli.add_commands(commands)
     for command in commands.choices.values():
         _global_options(command, after_command=True)
@@ -132,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(store, cfg, args)
             case "import-students" | "import-books":
                 return _import(store, args)
+            case "confirm-clock":
+                return _confirm_clock(store, cfg)
             case "doctor":
                 from hardware import doctor
 
@@ -165,6 +171,15 @@ def _only_kiosk_on(data_dir: Path) -> Iterator[None]:
             os.ftruncate(lock.fileno(), 0)
             os.write(lock.fileno(), f"{os.getpid()}\n".encode())
         yield  # the lock goes with the file, also when the process dies
+
+
+def _confirm_clock(store: Store, cfg: KioskConfig) -> int:
+    now = utc_now()
+    with store.write() as db:
+        confirm(db, now)
+    shown = now.astimezone(cfg.kiosk.zone()).strftime("%Y-%m-%d %H:%M")
+    print(f"the kiosk lends by its clock again, which says {shown}")
+    return 0
 
 
 def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: bool) -> None:

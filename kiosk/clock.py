@@ -2,7 +2,13 @@
 
 A Raspberry Pi has no battery clock: it may start with yesterday's time, or a year off. Each
 action takes a :class:`Moment`, marked "backwards" when the clock reads earlier than a time the
-kiosk has already seen, so the office can order events by corrected time.
+kiosk has already seen, so the office can order events by corrected time, and "wrong" when it
+cannot be right: far past the latest time seen (a jump of weeks, a date set by hand a year
+ahead) or far ahead of the office's. Books are not lent by a wrong time (a due date a year away,
+every child late); returns are still taken. The doubt ends when the office finds the clock
+right at a sync, or when a person confirms it (the supervisor menu, ``kiosk confirm-clock``):
+the times seen before are then forgotten, so a clock set right after being ahead is not
+"backwards" for a year.
 """
 
 from __future__ import annotations
@@ -13,11 +19,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from kiosk.settings import LATEST_SEEN
+from kiosk.settings import CLOCK_OFFSET, LATEST_SEEN
 from kiosk.store import get_setting, set_setting
 
 # "A few minutes": a kiosk clock further than this from the office's is worth a warning.
 CLOCK_WARNING_SECONDS = 180
+# Further than this ahead of the office's, the kiosk clock is wrong: not a time to lend by (its
+# due dates would be far away, every child late). Behind it, a warning: the office corrects.
+WRONG_SECONDS = 6 * 3600
+# A clock this far past the latest time seen jumped (a month is longer than a school's breaks
+# but the summer's): in doubt until someone says the date is right.
+JUMP = dt.timedelta(days=30)
 
 
 def utc_now() -> dt.datetime:
@@ -30,7 +42,7 @@ class Moment:
 
     at: dt.datetime  # aware
     tz: ZoneInfo
-    clock: str = "ok"  # "backwards" when earlier than a time the kiosk has already seen
+    clock: str = "ok"  # "backwards": earlier than a time already seen; "wrong": see above
 
     @property
     def local(self) -> dt.datetime:
@@ -42,14 +54,35 @@ class Moment:
 
 
 def read_clock(session: Session, now: dt.datetime, tz: ZoneInfo) -> Moment:
-    """A Moment for *now*, marked "backwards" if the kiosk has already seen a later time."""
+    """A Moment for *now*: "wrong" if the office found the clock far ahead at the last sync or
+    it jumped far past the latest time seen, "backwards" if a later time was seen, else "ok"."""
+    if ahead_of_office(session) > WRONG_SECONDS:
+        return Moment(now, tz, "wrong")
     latest = get_setting(session, LATEST_SEEN)
-    if latest is not None and now < dt.datetime.fromisoformat(latest):
-        return Moment(now, tz, "backwards")
+    if latest is not None:
+        seen_last = dt.datetime.fromisoformat(latest)
+        if now < seen_last:
+            return Moment(now, tz, "backwards")
+        if now - seen_last > JUMP:
+            return Moment(now, tz, "wrong")
     return Moment(now, tz)
 
 
+def ahead_of_office(session: Session) -> float:
+    """Seconds the kiosk's clock was ahead of the office's at the last sync (0 if unknown)."""
+    offset = get_setting(session, CLOCK_OFFSET)  # the office's clock minus the kiosk's
+    return -float(offset) if offset else 0.0
+
+
 def seen(session: Session, moment: Moment) -> None:
-    """Remember *moment* as the latest time seen, unless the clock was going backwards."""
+    """Remember *moment* as the latest time seen, if the clock was right."""
     if moment.clock == "ok":
         set_setting(session, LATEST_SEEN, moment.at.isoformat())
+
+
+def confirm(session: Session, now: dt.datetime, *, by_office: bool = False) -> None:
+    """*now* is right (the office's clock agrees, or a person said so): the times seen before,
+    and what the office said of the clock before, no longer count against it."""
+    set_setting(session, LATEST_SEEN, now.isoformat())
+    if not by_office:
+        set_setting(session, CLOCK_OFFSET, "")  # the office has its say again at the next sync

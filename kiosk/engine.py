@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from kiosk import outbox, rules
-from kiosk.clock import Moment, read_clock, utc_now
+from kiosk.clock import Moment, confirm, read_clock, utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13
 from kiosk.config import KioskSettings
 from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Title
@@ -33,6 +33,11 @@ from sync import wire
 Role = Literal["any", "cards", "books"]
 UNDO_SECONDS = 10
 PIN_TIMEOUT_SECONDS = 30
+CLOCK_FAULTS = {
+    "backwards": "the kiosk clock is earlier than a time it has seen",
+    "wrong": "the kiosk clock is far ahead (of the office's, or the last time seen): no loans until"
+    " a small librarian confirms the date and time, or the office finds them right",
+}
 IDLE_LIGHT_CHECK_SECONDS = 10
 
 
@@ -124,7 +129,7 @@ class Kiosk:
         self._last_action_at: dt.datetime | None = None
         self._choice_at: dt.datetime | None = None
         self._last_code: tuple[str, dt.datetime] | None = None
-        self._clock_backwards = False
+        self._clock_said = "ok"  # what the kiosk said last of its clock (kiosk.clock)
         self._clock_seen = "ok"
         self._idle_seen: Light | None = None  # the idle light last shown
         self._idle_checked_at: dt.datetime | None = None
@@ -137,9 +142,10 @@ class Kiosk:
         return self._visit.card if self._visit else None
 
     @property
-    def clock_backwards(self) -> bool:
-        """True while the kiosk clock reads earlier than a time already seen."""
-        return self._clock_backwards
+    def clock_state(self) -> str:
+        """How far the clock can be trusted: "ok", "backwards" (earlier than a time already
+        seen) or "wrong" (not lent by until the office or a supervisor finds it right)."""
+        return self._clock_said
 
     def scan(self, raw: str, role: Role = "any") -> list[Outcome]:
         """A code from a scanner or card reader; *role* is the device's (cards, books, any)."""
@@ -161,7 +167,8 @@ class Kiosk:
         Supervisor actions: ``pin`` (arg: the PIN), ``borrow`` (a small librarian borrows for
         themselves instead), ``open_for`` (arg: a student's card, for a forgotten card),
         ``override`` (in a session a helper opened: lend the book just refused at the limit),
-        ``batch_return``, ``mark_damaged``, ``mark_lost``, ``leave``.
+        ``batch_return``, ``mark_damaged``, ``mark_lost``, ``clock_ok`` (the date and time
+        shown are right), ``leave``.
         """
         with self._lock:
             self._last_action_at = self.clock()
@@ -358,7 +365,7 @@ class Kiosk:
                     title=copy.title.title,
                     due=current.due_date,
                     reason="already_yours",
-                    late_days=rules.overdue_days(current, moment.today),
+                    late_days=rules.overdue_days(current, moment),
                     detail=detail,
                 )
             ]
@@ -434,7 +441,7 @@ class Kiosk:
             copy=loan.copy.code,
             title=loan.copy.title.title,
             due=loan.due_date,
-            late_days=rules.overdue_days(loan, moment.today),
+            late_days=rules.overdue_days(loan, moment),
         )
 
     # -- touches ---------------------------------------------------------------------------
@@ -614,6 +621,22 @@ class Kiosk:
         outbox.append(db, moment, wire.SupervisorClosed(by=helper))
         return [self._start_visit(db, moment, patron, helper_card=helper)]
 
+    def _touch_clock_ok(self, _arg: str | None) -> list[Outcome]:
+        """A small librarian says the date and time shown are right."""
+        if self.state not in SUPERVISOR_STATES:
+            return [self._refusal(Kind.REFUSED, "supervisor_only")]
+        with self._transaction() as (db, moment):
+            confirm(db, moment.at)
+            self._clock_seen = "ok"
+            return [
+                Outcome(
+                    Kind.SUPERVISOR,
+                    light=Light.READY,
+                    reason="clock_confirmed",
+                    patron=self._supervisor_card,
+                )
+            ]
+
     def _touch_leave(self, _arg: str | None) -> list[Outcome]:
         return self._end_all("leave")
 
@@ -631,6 +654,7 @@ class Kiosk:
         "batch_return": _supervisor_mode(State.BATCH_RETURN),
         "mark_damaged": _supervisor_mode(State.MARK_DAMAGED),
         "mark_lost": _supervisor_mode(State.MARK_LOST),
+        "clock_ok": _touch_clock_ok,
         "leave": _touch_leave,
     }
 
@@ -694,9 +718,7 @@ class Kiosk:
     def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
         current = rules.loans_of(db, patron)
         loans = tuple(
-            LoanLine(
-                ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment.today)
-            )
+            LoanLine(ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment))
             for ln in current
         )
         detail: dict[str, object] = {}
@@ -797,19 +819,19 @@ class Kiosk:
         return 0 <= elapsed < self.settings.repeat_scan_seconds
 
     def _clock_check(self) -> list[Outcome]:
-        """A fault outcome the first time the clock is seen to have gone backwards."""
-        backwards = self._clock_seen != "ok"
-        if backwards == self._clock_backwards:
+        """A fault outcome the first time the clock is seen backwards, or wrong."""
+        state = self._clock_seen
+        if state == self._clock_said:
             return []
-        self._clock_backwards = backwards
-        if not backwards:
+        self._clock_said = state
+        if state == "ok":
             return []
         return [
             Outcome(
                 Kind.FAULT,
                 light=Light.FAULT,
-                reason="clock_backwards",
-                detail={"message": "the kiosk clock is earlier than a time it has seen"},
+                reason=f"clock_{state}",
+                detail={"message": CLOCK_FAULTS[state]},
             )
         ]
 

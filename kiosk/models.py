@@ -190,7 +190,7 @@ class Event(Base):
     uuid: Mapped[str] = mapped_column(String(36))
     type: Mapped[str] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    clock: Mapped[str] = mapped_column(String(16))  # "ok" or "backwards"
+    clock: Mapped[str] = mapped_column(String(16))  # "ok", "backwards" or "wrong" (kiosk.clock)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     acked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
 

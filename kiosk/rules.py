@@ -109,8 +109,11 @@ def loans_of(session: Session, patron: Patron) -> list[Loan]:
     )
 
 
-def overdue_days(loan: Loan, today: dt.date) -> int:
-    return max(0, (today - loan.due_date).days)
+def overdue_days(loan: Loan, moment: Moment) -> int:
+    """Days late by the kiosk's clock; a clock that is wrong tells no lateness."""
+    if moment.clock == "wrong":
+        return 0
+    return max(0, (moment.today - loan.due_date).days)
 
 
 def first_to_bring_back(loans: list[Loan]) -> str | None:
@@ -137,12 +140,19 @@ def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
 # -- checks ----------------------------------------------------------------------------
 
 
+def check_clock(moment: Moment) -> None:
+    """Refuse to lend by a clock that is wrong: its due dates and lateness would be too."""
+    if moment.clock == "wrong":
+        raise Refused("clock_wrong")
+
+
 def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
     """Refuse unless the library is open now for this patron's grade.
 
     The refusal says when the library next opens for the patron (``opens``, local time, or
     None when the timetable has no opening for them), so the child knows when to come back.
     """
+    check_clock(moment)
     windows = schedule.windows_at(moment.local)
     grade = patron.grade if patron.kind in (PatronKind.STUDENT, PatronKind.HELPER) else None
     if not windows:
@@ -169,7 +179,7 @@ def check_patron(
     overdue = [
         loan
         for loan in loans
-        if overdue_days(loan, moment.today) > 0 and overdue_days(loan, moment.today) >= block_after
+        if overdue_days(loan, moment) > 0 and overdue_days(loan, moment) >= block_after
     ]
     if overdue:
         raise Refused("overdue_block", titles=[loan.copy.title.title for loan in overdue])
@@ -269,7 +279,7 @@ def _close(
             loan=loan.id,
             copy=loan.copy.code,
             patron=loan.patron.card if loan.patron else None,
-            late_days=overdue_days(loan, moment.today),
+            late_days=overdue_days(loan, moment),
             by=by,
         ),
     )
@@ -290,9 +300,10 @@ def check_renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan
     day of the loan) is refused before it uses up one of the patron's renewals.
     """
     assert loan.patron is not None, "only a current loan can be renewed"
+    check_clock(moment)
     policy = policy_for(session, loan.patron.kind)
-    if overdue_days(loan, moment.today) > 0:
-        raise Refused("renew_late", late_days=overdue_days(loan, moment.today))
+    if overdue_days(loan, moment) > 0:
+        raise Refused("renew_late", late_days=overdue_days(loan, moment))
     if loan.renewals >= policy.max_renewals:
         raise Refused("max_renewals", max_renewals=policy.max_renewals)
     new_due = due_date(schedule, policy, moment.today)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
-from kiosk.clock import CLOCK_WARNING_SECONDS
+from kiosk.clock import CLOCK_WARNING_SECONDS, confirm
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Title
 from kiosk.outbox import pending
 from kiosk.settings import (
@@ -143,6 +143,8 @@ def acknowledge(
         set_setting(session, ACKNOWLEDGED, f"{highest_seq} {proof}")
     if offset is not None:
         set_setting(session, CLOCK_OFFSET, f"{offset:.3f}")
+        if abs(offset) <= CLOCK_WARNING_SECONDS:  # the office finds the kiosk's clock right
+            confirm(session, server_time - dt.timedelta(seconds=offset), by_office=True)
     return marked or 0
 
 

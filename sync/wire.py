@@ -277,7 +277,7 @@ class WireEvent(_Strict):
     uuid: Uuid
     type: EventType
     at: Time
-    clock: Literal["ok", "backwards"]
+    clock: Literal["ok", "backwards", "wrong"]  # see kiosk.clock
     payload: dict[str, Any]
 
     @field_validator("payload")

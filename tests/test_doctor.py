@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import io
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ from hardware.standin import ReplayDevice, hid_events, key_events, press
 from kiosk import config
 from kiosk.cli import main
 from kiosk.settings import LATEST_SEEN
-from kiosk.store import Store, set_setting
+from kiosk.store import Store, get_setting, set_setting
 
 NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
 
@@ -66,7 +68,11 @@ def touchscreen() -> SimpleNamespace:
 
 
 def run_doctor(
-    store: Store, data_dir: Path, devices: Devices, seconds: float = 0
+    store: Store,
+    data_dir: Path,
+    devices: Devices,
+    seconds: float = 0,
+    synchronised: bool | None = None,  # what timedatectl says of the clock
 ) -> tuple[int, str]:
     out = io.StringIO()
     status = doctor.run(
@@ -79,6 +85,7 @@ def run_doctor(
         open_device=devices.open,
         light_seconds=0.01,
         now=lambda: NOW,
+        clock_synchronised=lambda: synchronised,
     )
     return status, out.getvalue()
 
@@ -154,12 +161,54 @@ def test_a_scanner_left_on_a_french_layout_is_spotted_and_explained(
     assert "French (AZERTY)" in report and 'layout = "fr"' in report
 
 
-def test_a_clock_that_went_backwards_is_wrong(store: Store, mock_pins: Path) -> None:
+@pytest.mark.parametrize("synchronised", [False, None])
+def test_a_clock_that_went_backwards_is_wrong(
+    store: Store, mock_pins: Path, synchronised: bool | None
+) -> None:
     with store.write() as db:
         set_setting(db, LATEST_SEEN, (NOW + dt.timedelta(days=30)).isoformat())
-    status, report = run_doctor(store, mock_pins, Devices(ReplayDevice("/dev/input/event3")))
+    status, report = run_doctor(
+        store, mock_pins, Devices(ReplayDevice("/dev/input/event3")), synchronised=synchronised
+    )
     assert status == 1
     assert "the clock went backwards" in report and "sudo date -s" in report
+
+
+def test_a_clock_set_right_after_running_ahead_is_not_to_be_set_again(
+    store: Store, mock_pins: Path
+) -> None:
+    """The time seen a year ahead came from the clock when it was wrong: now that it is
+    synchronised, doctor says to confirm it, not to set a clock that is right."""
+    with store.write() as db:
+        set_setting(db, LATEST_SEEN, (NOW + dt.timedelta(days=365)).isoformat())
+    _status, report = run_doctor(
+        store, mock_pins, Devices(ReplayDevice("/dev/input/event3")), synchronised=True
+    )
+    assert "the clock is right now (synchronised)" in report
+    assert "kiosk confirm-clock" in report and "sudo date -s" not in report
+    confirmed = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(store.path.parent), "confirm-clock"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "the kiosk lends by its clock again" in confirmed.stdout
+    with store.read() as db:  # the time seen a year ahead is forgotten: now is the latest
+        latest = dt.datetime.fromisoformat(get_setting(db, LATEST_SEEN))
+    assert latest < NOW + dt.timedelta(days=364)
+
+
+def test_a_clock_that_jumped_weeks_ahead_is_to_be_confirmed(store: Store, mock_pins: Path) -> None:
+    with store.write() as db:
+        set_setting(db, LATEST_SEEN, (NOW - dt.timedelta(days=60)).isoformat())
+    status, report = run_doctor(
+        store, mock_pins, Devices(ReplayDevice("/dev/input/event3")), synchronised=None
+    )
+    assert status == 1
+    assert "the clock jumped far past the last time the kiosk saw" in report
+    assert "no book is lent until the date is confirmed" in report
+    assert "if the date above is right: kiosk confirm-clock" in report
 
 
 def test_lights_pins_clashing_with_each_other_are_refused_by_kiosk_toml(data_dir: Path) -> None:

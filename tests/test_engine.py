@@ -12,6 +12,7 @@ from contextlib import closing, contextmanager
 import pytest
 from sqlalchemy import select, text
 
+from kiosk.clock import Moment, seen
 from kiosk.engine import Kiosk, State
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron
 from kiosk.outcome import Kind, Light, Outcome, Sound
@@ -669,7 +670,7 @@ def test_clock_going_backwards_is_a_fault_but_lending_goes_on(
     fault, lent = kiosk.scan("B001")
     assert (fault.kind, fault.reason, fault.light) == (Kind.FAULT, "clock_backwards", Light.FAULT)
     assert lent.kind == Kind.CHECKED_OUT
-    assert kiosk.clock_backwards
+    assert kiosk.clock_state == "backwards"
     assert events(store)[-1].clock == "backwards"
     clock.advance(3)
     lent, _ended = kiosk.scan("B002")  # warned once, not at every scan
@@ -889,3 +890,85 @@ def test_the_time_of_an_action_is_read_once_it_holds_the_write_lock(
     started = events(store)[-1]
     assert started.type == "session_started"
     assert readings[started.at] is True
+
+
+# -- a clock that is wrong -------------------------------------------------------------------
+
+
+def open_menu(kiosk: Kiosk, clock: FakeClock) -> None:
+    assert scan(kiosk, clock, "H1").kind == Kind.PIN_NEEDED
+    assert one(kiosk.touch("pin", HELPER_PIN)).kind == Kind.SUPERVISOR
+
+
+def test_a_clock_a_year_ahead_lends_nothing_until_a_helper_confirms_it(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT
+    kiosk.touch("done")
+    clock.advance(days=364)  # set by hand a year ahead: a Tuesday lunch all the same
+    fault, started = kiosk.scan("S2")
+    assert (fault.kind, fault.reason, fault.light) == (Kind.FAULT, "clock_wrong", Light.FAULT)
+    assert kiosk.clock_state == "wrong"
+    assert started.kind == Kind.SESSION_STARTED
+    assert started.detail["blocked"] == "clock_wrong" and started.may_borrow == 0
+    refused = scan(kiosk, clock, "B002")
+    assert (refused.kind, refused.reason) == (Kind.REFUSED, "clock_wrong")
+    kiosk.touch("done")
+    back = scan(kiosk, clock, "B001")  # returns are taken; no child is told "350 days late"
+    assert (back.kind, back.late_days) == (Kind.RETURNED, 0)
+    assert events(store)[-1].clock == "wrong"
+
+    clock.set(TUESDAY_LUNCH + dt.timedelta(days=7))  # the clock set right again: no doubt left
+    assert scan(kiosk, clock, "S2").kind == Kind.SESSION_STARTED
+    assert scan(kiosk, clock, "B002").kind == Kind.CHECKED_OUT
+    assert kiosk.clock_state == "ok" and events(store)[-1].clock == "ok"
+    kiosk.touch("done")
+
+    clock.advance(days=42)  # after a long break: right or not, a person says so
+    assert kiosk.scan("S1")[0].reason == "clock_wrong"
+    kiosk.touch("done")
+    assert one(kiosk.touch("clock_ok")).reason == "supervisor_only"
+    open_menu(kiosk, clock)
+    confirmed = one(kiosk.touch("clock_ok"))
+    assert (confirmed.kind, confirmed.reason) == (Kind.SUPERVISOR, "clock_confirmed")
+    kiosk.touch("leave")
+    assert scan(kiosk, clock, "S1").kind == Kind.SESSION_STARTED
+    assert scan(kiosk, clock, "B003").kind == Kind.CHECKED_OUT
+    assert kiosk.clock_state == "ok"
+
+
+def test_a_clock_set_right_after_running_ahead_is_not_backwards_for_a_year(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    from sync import replica
+
+    clock.advance(days=364)
+    with store.write() as db:  # the latest time seen is a year ahead, kept from that clock
+        seen(db, Moment(clock.now, TZ))
+    clock.set(TUESDAY_LUNCH)
+    fault, lent = kiosk.scan("S1")
+    assert fault.reason == "clock_backwards" and lent.kind == Kind.SESSION_STARTED
+    assert events(store)[-1].clock == "backwards"
+    kiosk.touch("done")
+    with store.write() as db:  # a sync: the office's clock agrees with the kiosk's
+        replica.acknowledge(db, 0, clock.now + dt.timedelta(seconds=2), offset=2.0)
+    assert scan(kiosk, clock, "S1").kind == Kind.SESSION_STARTED
+    assert events(store)[-1].clock == "ok"
+    assert kiosk.clock_state == "ok"
+
+
+def test_the_office_finding_the_clock_hours_off_stops_lending_until_it_is_set(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    from sync import replica
+
+    with store.write() as db:  # the system clock set to Beijing time as if it were UTC
+        replica.acknowledge(db, 0, clock.now - dt.timedelta(hours=8), offset=-8 * 3600.0)
+    fault, started = kiosk.scan("S1")
+    assert fault.reason == "clock_wrong" and started.detail["blocked"] == "clock_wrong"
+    kiosk.touch("done")
+    with store.write() as db:  # set right: the next sync says so
+        replica.acknowledge(db, 0, clock.now, offset=1.0)
+    assert scan(kiosk, clock, "S1").kind == Kind.SESSION_STARTED
+    assert scan(kiosk, clock, "B001").kind == Kind.CHECKED_OUT

@@ -739,6 +739,30 @@ def test_clock_far_from_the_office_is_a_warning_for_the_supervisor(ui, kiosk, cl
     assert "时钟" not in ui.text()
 
 
+def test_a_clock_far_ahead_stops_lending_until_a_helper_says_it_is_right(ui, kiosk, clock) -> None:
+    scan(ui, clock, "S1")
+    ui.press("完成")
+    ui.app.dismiss()
+    clock.advance(days=364)  # a Tuesday lunch a year on: the clock was set a year ahead
+    scan(ui, clock, "S2")
+    assert "借书机的时钟不对：现在只能还书。" in ui.text()
+    scan(ui, clock, "B001")
+    assert "借书机现在不能借书" in ui.text()
+    assert "请找小小图书管理员。还书可以照常还。" in ui.text()
+    ui.app.dismiss()
+    ui.press("完成")
+    ui.app.dismiss()
+    open_menu(ui, clock)
+    assert "这不可能对：日期和时间调好以前不能借书。" in ui.text()
+    ui.press("日期和时间是对的")
+    assert ui.screen == "supervisor"
+    assert "时钟" not in ui.text()
+    ui.press("退出菜单")
+    scan(ui, clock, "S2")
+    scan(ui, clock, "B001")
+    assert ui.screen == "session" and "借书机现在不能借书" not in ui.text()
+
+
 def test_supervisor_menu_times_out(ui, clock) -> None:
     open_menu(ui, clock)
     clock.advance(121)

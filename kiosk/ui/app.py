@@ -28,7 +28,7 @@ from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import service
@@ -109,7 +109,6 @@ class KioskApp(App):
     countdown = StringProperty("")
     countdown_share = NumericProperty(0.0)  # of the countdown still to go, for its bar
     typed = StringProperty("")  # a code typed on a keyboard, until Enter
-    clock_warning = BooleanProperty(False)
     kiosk = ObjectProperty(None)
 
     use_kivy_settings = False
@@ -190,7 +189,6 @@ class KioskApp(App):
         self._supervisor_page = "supervisor"
         self._first_run_page = "firstrun"
         self.typed = ""
-        self.clock_warning = kiosk.clock_backwards
         if self.first_run:
             first = self.screen("firstrun")
             first.step, first.can_enroll = 1, self.enroll is not None
@@ -432,8 +430,8 @@ class KioskApp(App):
                 self.screen("batch").said(marked.format(book=book(outcome.title)))
             case Kind.UNDONE:
                 self.screen("session").undone(outcome)
-            case Kind.FAULT if outcome.reason == "clock_backwards":
-                self.clock_warning = True  # for the supervisor; nothing a student can do
+            case Kind.FAULT if outcome.reason in ("clock_backwards", "clock_wrong"):
+                pass  # for the helpers' menu (kiosk.clock_state); nothing a student can do
             case Kind.FAULT:
                 self._message(messages.fault(outcome))
             case Kind.IGNORED:

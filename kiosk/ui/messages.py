@@ -278,6 +278,13 @@ def refusal(outcome: Outcome, now: dt.datetime | None = None) -> Message:
                 tr._("Please bring it back now."),
                 tone=Tone.WAIT,
             )
+        case "clock_wrong":
+            return Message(
+                tr._("The kiosk cannot lend books just now"),
+                tr._("Its clock is not right, so it cannot tell when books are due."),
+                tr._("Please ask a small librarian. You can still bring books back."),
+                tone=Tone.WAIT,
+            )
         case "renew_not_needed":
             return Message(
                 tr._("You can keep it until {due}").format(due=day(outcome.due)),
@@ -369,6 +376,8 @@ def session_block(reason: str, detail: dict[str, object], now: dt.datetime) -> s
             return tr._("It is not your grade's turn now: you can only bring books back.")
         case "patron_inactive":
             return tr._("This card cannot borrow: please talk to the librarian.")
+        case "clock_wrong":
+            return tr._("The kiosk clock is not right: you can only bring books back now.")
         case _:
             return tr._("You cannot borrow now: please ask a small librarian.")
 

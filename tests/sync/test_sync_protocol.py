@@ -397,6 +397,33 @@ def test_clock_offset_is_measured_warned_and_corrects_event_times(
     assert "backwards" not in line["warning"]
 
 
+def test_the_office_clock_decides_whether_a_kiosk_lends(office: Office, make_kiosk, clock) -> None:
+    """A kiosk set a year ahead lends by that year only until it meets the office; once its
+    clock is right, the office's word clears the year-ahead times it had seen."""
+    real = dt.datetime.now(dt.UTC)
+    clock.set(real + dt.timedelta(days=364))
+    kiosk = enrolled(office, make_kiosk)
+    with kiosk.store.write() as db:  # open all day, whatever the real time of this test
+        db.execute(delete(ClosedDate))
+        for day in range(7):
+            db.add(OpeningWindow(weekday=day, opens=dt.time(0, 0), closes=dt.time(23, 59, 59)))
+    kiosk.lend("T1", "B001")  # nothing yet tells the kiosk its clock is wrong
+    kiosk.client.sync()
+    fault, started = kiosk.scan("T1")
+    assert fault.reason == "clock_wrong" and started.detail["blocked"] == "clock_wrong"
+    assert kiosk.scan("B002")[-1].reason == "clock_wrong"
+    kiosk.engine.touch("done")
+
+    clock.set(real + dt.timedelta(minutes=1))  # set right, behind every time it has seen:
+    assert kiosk.scan("T1")[-1].detail["blocked"] == "clock_wrong"  # the office's last word
+    kiosk.engine.touch("done")
+    kiosk.client.sync()  # the office finds it right, and what the kiosk had seen is forgotten
+    kiosk.lend("T1", "B002")
+    with kiosk.store.read() as db:
+        assert db.scalars(select(Event.clock).order_by(Event.seq.desc())).first() == "ok"
+    assert kiosk.engine.clock_state == "ok"
+
+
 def test_a_kiosk_copy_status_mark_reaches_the_office(office: Office, make_kiosk) -> None:
     kiosk = enrolled(office, make_kiosk)
     kiosk.client.sync()

@@ -21,6 +21,7 @@ class SupervisorScreen(KioskScreen):
     status = StringProperty("")
     warning = StringProperty("")
     can_sync = BooleanProperty(False)
+    can_confirm_clock = BooleanProperty(False)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -39,7 +40,13 @@ class SupervisorScreen(KioskScreen):
             office.waiting,
         ).format(n=office.waiting)
         self.status = f"{status} {said}".strip()
-        if app.clock_warning:
+        clock = app.kiosk.clock_state
+        if clock == "wrong":
+            self.warning = tr._(
+                "The kiosk clock says {now}, which cannot be right: no book is lent until the "
+                "date and time are set. If they are right, say so."
+            ).format(now=app.kiosk.clock().astimezone(app.kiosk.tz).strftime("%Y-%m-%d %H:%M"))
+        elif clock == "backwards":
             self.warning = tr._("The kiosk clock went backwards: please check the date and time.")
         elif offset is not None:
             self.warning = tr._(
@@ -49,6 +56,7 @@ class SupervisorScreen(KioskScreen):
         else:
             self.warning = ""
         self.can_sync = app.sync_now is not None and office.enrolled
+        self.can_confirm_clock = clock != "ok"
 
     def sync(self) -> None:
         """One sync with the office, in its own thread: the network never freezes the screen."""
