@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
+import signal
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +23,8 @@ from kiosk.models import Setting
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
+BACKUP_STEP_PAGES = 64  # a backup is copied a quarter megabyte at a time
+CRASH_AT = "KIOSK_CRASH_AT"
 
 
 class StoreError(Exception):
@@ -116,6 +121,12 @@ class Store:
             return None
         backup = self.backup(f"before-{head}") if current is not None else None
         with self._writer.connect() as conn:
+            statements = itertools.count(1)
+
+            def step(*_args: Any) -> None:
+                crash_point(f"upgrade-statement-{next(statements)}")
+
+            event.listen(conn, "after_cursor_execute", step)
             # Batch mode rebuilds a table by copy, drop and rename, which SQLite allows only with
             # foreign keys off (a pragma that is ignored inside a transaction). They are checked
             # as a whole before the upgrade commits, and on again before the connection is reused.
@@ -129,7 +140,9 @@ class Store:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise StoreError(f"the upgrade to {head} would break records: {broken[:5]}")
+                crash_point("upgrade-committed")
             finally:
+                event.remove(conn, "after_cursor_execute", step)
                 sqlite.execute("PRAGMA foreign_keys=ON")
         return backup
 
@@ -143,10 +156,11 @@ class Store:
         dest = sqlite3.connect(partial)
         try:
             with dest:
-                source.backup(dest)
+                source.backup(dest, pages=BACKUP_STEP_PAGES, progress=_backup_step)
         finally:
             dest.close()
             source.close()
+        crash_point("backup-written")
         partial.replace(target)
         return target
 
@@ -163,6 +177,18 @@ def _explained() -> Iterator[None]:
         if isinstance(orig, sqlite3.OperationalError):
             raise StoreError(_explain(orig)) from exc
         raise
+
+
+def crash_point(name: str) -> None:
+    """A named step of an upgrade, where the crash tests cut the power (KIOSK_CRASH_AT=name):
+    each window of the upgrade is tried every time, not by luck of timing."""
+    if os.environ.get(CRASH_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _backup_step(_status: int, remaining: int, _total: int) -> None:
+    if remaining:
+        crash_point("backup-half-written")
 
 
 def _explain(exc: sqlite3.OperationalError) -> str:

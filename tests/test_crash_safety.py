@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,7 +36,7 @@ from sqlalchemy import func, select
 
 from kiosk import config
 from kiosk.models import Copy, Event, Loan, Patron, Title
-from kiosk.store import MIGRATIONS, Store
+from kiosk.store import CRASH_AT, MIGRATIONS, Store
 from tests.test_engine_properties import check_library
 
 UTC = ZoneInfo("UTC")
@@ -136,8 +137,11 @@ class Child:
             self.lines.append(line)
 
     def wait_for(self, count: int, timeout: float) -> None:
+        """Until the kiosk has printed *count* answers (a kiosk that stops short fails)."""
         deadline = time.monotonic() + timeout
-        while len(self.lines) < count and time.monotonic() < deadline:
+        while len(self.lines) < count:
+            assert self.proc.poll() is None, f"the kiosk stopped after {len(self.lines)} answers"
+            assert time.monotonic() < deadline, f"only {len(self.lines)} answers in {timeout} s"
             time.sleep(0.0005)
 
     def kill(self) -> list[dict]:
@@ -231,7 +235,7 @@ def test_kill_at_random_moments_loses_nothing_printed(tmp_path: Path, rounds: in
         if rng.random() < 0.2:
             time.sleep(rng.uniform(0, 1.2))  # while it starts up and applies kiosk.toml
         else:
-            child.wait_for(rng.randint(1, 120), timeout=20)
+            child.wait_for(rng.randint(1, 120), timeout=120)
             time.sleep(rng.uniform(0, 0.01))  # somewhere inside the next transaction
         answers = child.kill()
         last_seq = check_after_kill(data, last_seq, answers)
@@ -244,7 +248,7 @@ def test_kill_at_random_moments_loses_nothing_printed(tmp_path: Path, rounds: in
 # -- a power cut while a new version upgrades the database --------------------------------
 
 FIRST_VERSION = "0001"  # never edited; later versions change its tables
-OLD_COPIES = 50_000  # enough that the backup and the table rebuilds take a while to hit
+OLD_COPIES = 5_000  # a backup of several steps (kiosk.store.BACKUP_STEP_PAGES)
 OLD_OPEN_LOANS = 40  # two for each student: each may borrow one more
 
 
@@ -263,7 +267,7 @@ def old_kiosk(path: Path) -> set[str]:
     lent = dt.datetime.now(UTC).replace(tzinfo=None) - dt.timedelta(days=1)  # stored as UTC
     due = (lent + dt.timedelta(days=14)).date().isoformat()
     loans = [(str(uuid.uuid4()), n, 1 + n % len(CARDS)) for n in range(1, OLD_OPEN_LOANS + 1)]
-    with sqlite3.connect(path) as con:
+    with closing(sqlite3.connect(path)) as con, con:  # closed: the file whole, no WAL beside it
         con.executemany(
             "INSERT INTO titles (id, title, author, publisher, classification, subjects,"
             " reading_level, language, added_on) VALUES (?, ?, '', '', '', '', '', '', ?)",
@@ -320,7 +324,7 @@ def old_kiosk(path: Path) -> set[str]:
 
 def check_after_upgrade_kill(data: Path, old_loans: set[str], old_schema: list) -> str:
     """Whole, and either still the old version untouched or the new one with every loan."""
-    with sqlite3.connect(data / "kiosk.db") as raw:
+    with closing(sqlite3.connect(data / "kiosk.db")) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
         (revision,) = raw.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -341,48 +345,66 @@ def check_after_upgrade_kill(data: Path, old_loans: set[str], old_schema: list) 
     return revision
 
 
+def upgrade_killed_at(data: Path, pristine: Path, point: str) -> int:
+    """The new version started on a copy of the old database, the power cut at *point*
+    (kiosk.store.crash_point); its exit status (-9 if the power went there)."""
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir()
+    (data / "kiosk.toml").write_text(SETTINGS, encoding="utf-8")
+    shutil.copy(pristine, data / "kiosk.db")
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"],
+        input=b"",  # a kiosk that got past the point stops at once: no scans
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, CRASH_AT: point},
+    ).returncode
+
+
+def check_backups(data: Path) -> None:
+    """Every backup file is a whole database; a half-written one never looks like a backup."""
+    for backup in data.glob("*.bak"):
+        with closing(sqlite3.connect(backup)) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)], backup
+            assert raw.execute("SELECT count(*) FROM copies").fetchone() == (OLD_COPIES,)
+
+
 @pytest.mark.slow
 def test_kill_during_upgrade_keeps_every_loan(tmp_path: Path) -> None:
-    """A new version starts on an old kiosk's database and the power goes, again and again."""
+    """A new version starts on an old kiosk's database and the power goes at each step of the
+    upgrade in turn: during the backup, after it, after each statement of the upgrade, after
+    it commits. Each time the database is whole, old or new with every loan, and the next
+    start finishes the upgrade."""
     pristine = tmp_path / "old.db"
     old_loans = old_kiosk(pristine)
-    with sqlite3.connect(pristine) as raw:
+    with closing(sqlite3.connect(pristine)) as raw:
         old_schema = raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
-    rng = random.Random(7)
-    feed = script(rng, sessions=20)
-
-    def start(data: Path) -> tuple[Child, float]:
-        """The new version started on a copy of the old database; when its backup began."""
-        if data.exists():
-            shutil.rmtree(data)
-        data.mkdir()
-        (data / "kiosk.toml").write_text(SETTINGS, encoding="utf-8")
-        shutil.copy(pristine, data / "kiosk.db")
-        child = Child(data, feed)
-        deadline = time.monotonic() + 30
-        while not list(data.glob("*.bak")) and time.monotonic() < deadline:
-            time.sleep(0.0005)
-        return child, time.monotonic()
-
-    # Once to the end: the upgrade works and the kiosk lends; how long backup and upgrade take.
     data = tmp_path / "kiosk"
-    child, backup_began = start(data)
-    child.wait_for(1, timeout=30)
-    window = time.monotonic() - backup_began
-    child.wait_for(20, timeout=30)
-    answers = child.kill()
-    assert any(a["outcome"] == "checked_out" for a in answers), answers
-    assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
-
-    seen = []
-    for _ in range(12):
-        child, _began = start(data)
-        # During the backup, a table rebuild, the commit, or a little after.
-        time.sleep(rng.uniform(0, 1.3 * window))
-        child.kill()
-        seen.append(check_after_upgrade_kill(data, old_loans, old_schema))
+    points = ["backup-half-written", "backup-written"]
+    points += [f"upgrade-statement-{n}" for n in range(1, 1000)]
+    seen: dict[str, str] = {}
+    for point in points:
+        status = upgrade_killed_at(data, pristine, point)
+        if status == 0:  # the upgrade has no such step: every one of them was tried
+            assert point.startswith("upgrade-statement-") and point != "upgrade-statement-1"
+            break
+        assert status == -signal.SIGKILL, (point, status)
+        seen[point] = check_after_upgrade_kill(data, old_loans, old_schema)
+        check_backups(data)
         # The next start on what the power cut left finishes the upgrade.
         Store.open(data / "kiosk.db").close()
         assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
-    # Most kills fell before the upgrade committed (the start-up after it is quick).
-    assert seen.count(FIRST_VERSION) >= 4, seen
+        check_backups(data)
+    assert upgrade_killed_at(data, pristine, "upgrade-committed") == -signal.SIGKILL
+    assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
+    # Before the commit nothing of the upgrade is kept; the backup was cut in the middle too.
+    assert set(seen.values()) == {FIRST_VERSION}, seen
+    assert len(seen) > 10, seen  # a backup and table rebuilds: many steps, each one tried
+
+    # And the upgraded kiosk lends, loans of the old version included.
+    child = Child(data, script(random.Random(7), sessions=20))
+    child.wait_for(20, timeout=120)
+    answers = child.kill()
+    assert any(a["outcome"] == "checked_out" for a in answers), answers
+    check_after_upgrade_kill(data, old_loans, old_schema)
