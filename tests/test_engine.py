@@ -419,7 +419,7 @@ def test_same_code_within_two_seconds_is_ignored(
     assert one(kiosk.scan("B001")).kind == Kind.CHECKED_OUT
     clock.advance(1.5)
     assert one(kiosk.scan("B001")).kind == Kind.IGNORED
-    clock.advance(1)
+    clock.advance(0.5)  # two seconds after the first scan: no longer a repeat
     assert one(kiosk.scan("B001")).kind == Kind.CHOICE_NEEDED  # a later repeat is answered
     assert [e.type for e in events(store)].count("checkout") == 1
 
@@ -438,7 +438,9 @@ def test_idle_timeout_forgets_the_student(kiosk: Kiosk, clock: FakeClock) -> Non
     clock.advance(20)
     assert kiosk.tick() == []
     assert kiosk.seconds_left() == pytest.approx(10)
-    clock.advance(11)
+    clock.advance(9.9)
+    assert kiosk.tick() == []
+    clock.advance(0.1)  # thirty seconds without a scan or touch, to the tick
     ended = one(kiosk.tick())
     assert (ended.kind, ended.reason) == (Kind.SESSION_ENDED, "timeout")
     assert kiosk.patron_card is None
@@ -633,6 +635,29 @@ def test_batch_return_and_mark_damaged(kiosk: Kiosk, clock: FakeClock, store: St
     assert kiosk.state == State.IDLE
     status_event = [e for e in events(store) if e.type == "copy_status"][-1]
     assert status_event.payload == {"copy": "B001", "status": "damaged", "by": "H1"}
+
+
+def test_a_lent_book_handed_in_damaged_is_returned_and_set_aside(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    scan(kiosk, clock, "B001")
+    kiosk.touch("done")
+    scan(kiosk, clock, "H1")
+    kiosk.touch("pin", HELPER_PIN)
+    kiosk.touch("mark_damaged")
+    marked = scan(kiosk, clock, "B001")  # a torn book, handed to a helper, still on loan
+    assert (marked.kind, marked.reason) == (Kind.COPY_MARKED, "damaged")
+    assert copy_status(store, "B001") == CopyStatus.DAMAGED
+    with store.read() as db:
+        loan = db.scalar(select(Loan))
+        assert loan.returned_at is not None and not loan.implicit_return
+    assert [e.type for e in events(store)][-2:] == ["return", "copy_status"]
+    kiosk.touch("leave")
+    started = scan(kiosk, clock, "S1")
+    assert started.loans == () and started.may_borrow == 2  # the student owes nothing
+    refused = scan(kiosk, clock, "B001")
+    assert (refused.kind, refused.reason) == (Kind.REFUSED, "not_for_loan")
 
 
 def test_supervisor_menu_closes_by_itself(kiosk: Kiosk, clock: FakeClock) -> None:

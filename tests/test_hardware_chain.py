@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from kiosk.engine import Kiosk
 from kiosk.headless import Input
 from tests.conftest import FakeClock
 
-WAIT = 5.0
+WAIT = 30.0  # seconds for an outcome to come out, however busy the machine
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -117,8 +117,12 @@ def scan(device: ReplayDevice, code: str) -> None:
     device.send(hid_events(code, time.time()))
 
 
-def settle(seconds: float = 0.3) -> None:
-    time.sleep(seconds)
+def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for the lights' threads to get there, however busy the machine."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"not seen: {what}"
+        time.sleep(0.01)
 
 
 def states(pin: Any) -> list[bool]:
@@ -136,15 +140,16 @@ def test_a_card_and_a_book_scanned_lend_the_book_and_blink_green(
         "S1",
         "success",
     )
-    settle(1.0)  # the success blink has ended: green steady
+    blinked = [False, True, False, True, False, True, False, True]  # three blinks, then steady
+    until(lambda: states(lights.green.pin)[-8:] == blinked, "the success blink, then green")
     assert lights.green.is_lit and not lights.red.is_lit
     lights.green.pin.clear_states()
     scan(books, "B001")
     lent = running.out.next()
     assert (lent["outcome"], lent["copy"], lent["light"]) == ("checked_out", "B001", "success")
-    settle(0.5)
+    until(lambda: len(states(lights.green.pin)) >= 4, "green blinking")
     assert states(lights.green.pin)[:4] == [True, False, True, False]  # blinking
-    assert states(lights.buzzer.pin)[-2:] == [True, False]  # a short beep
+    until(lambda: states(lights.buzzer.pin)[-2:] == [True, False], "a short beep")
 
 
 def test_the_card_reader_role_makes_any_code_from_it_a_card(
@@ -157,8 +162,8 @@ def test_the_card_reader_role_makes_any_code_from_it_a_card(
         "unknown_card",
         "refused",
     )
-    settle(0.1)
-    assert running.lights.red.is_lit and not running.lights.green.is_lit
+    until(lambda: running.lights.red.is_lit, "red")
+    assert not running.lights.green.is_lit
 
 
 def test_time_passes_between_scans_and_the_session_ends_by_itself(
@@ -178,8 +183,8 @@ def test_time_passes_between_scans_and_the_session_ends_by_itself(
 def test_the_lights_turn_amber_when_the_library_closes_with_nobody_at_the_kiosk(
     running: Running, clock: FakeClock
 ) -> None:
-    settle(0.3)
-    assert running.lights.green.is_lit and running.out.outcomes.empty()  # open: no news
+    until(lambda: running.lights.green.is_lit, "green: open")
+    assert running.out.outcomes.empty()  # open: no news
     clock.advance(minutes=40)  # 14:25: lunch opening is over
     closed = running.out.next()
     assert (closed["outcome"], closed["reason"], closed["light"]) == (
@@ -187,8 +192,7 @@ def test_the_lights_turn_amber_when_the_library_closes_with_nobody_at_the_kiosk(
         "idle_light",
         "closed",
     )
-    settle(0.1)
-    assert running.lights.amber.is_lit and not running.lights.green.is_lit
+    until(lambda: running.lights.amber.is_lit and not running.lights.green.is_lit, "amber")
 
 
 def test_the_done_button_ends_the_visit(running: Running, cards: ReplayDevice) -> None:
@@ -211,8 +215,8 @@ def test_unplugging_is_a_fault_naming_the_device_and_replugging_resumes(
         "fault",
     )
     assert fault["detail"]["device"] == "Barcode Scanner (/dev/input/event4)"
-    settle(0.5)
-    assert not lights.green.is_lit and len(lights.red.pin.states) >= 4  # red fast blink
+    until(lambda: len(lights.red.pin.states) >= 4, "red fast blink")
+    assert not lights.green.is_lit
 
     # the card reader still works meanwhile
     scan(cards, "S1")
@@ -239,8 +243,7 @@ def test_without_any_scanner_the_kiosk_says_so_with_a_red_fast_blink(
         fault = run.out.next()
         assert (fault["outcome"], fault["reason"]) == ("fault", "no_scanner")
         assert "kiosk doctor" in fault["detail"]["message"]
-        settle(0.5)
-        assert len(run.lights.red.pin.states) >= 4
+        until(lambda: len(run.lights.red.pin.states) >= 4, "red fast blink")
     finally:
         run.stop()
 
@@ -261,7 +264,7 @@ def test_the_kiosk_command_runs_headless_on_evdev_until_stopped(tmp_path: Path, 
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline())
     assert (first["outcome"], first["reason"]) == ("fault", "no_scanner")
-    time.sleep(0.5)
+    time.sleep(0.5)  # a kiosk that stopped at the end of its empty input would be gone by now
     assert proc.poll() is None  # standard input is empty, yet the kiosk goes on
     proc.send_signal(stop)
     _out, err = proc.communicate(timeout=WAIT)

@@ -9,13 +9,14 @@ only a Raspberry Pi can run: opening /dev/input/event* nodes and the EVIOCGRAB i
 from __future__ import annotations
 
 import errno
+import os
 import queue
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from hardware.scanner import DeviceChange, DeviceRule, ScannerReader
+from hardware.scanner import DeviceChange, DeviceFinder, DeviceRule, ScannerReader
 from hardware.standin import ReplayDevice, hid_events
 
 WAIT = 3.0
@@ -184,3 +185,64 @@ def test_stop_lets_go_of_the_devices_and_closes_them(make_reader) -> None:
     assert scanner.grabbed
     reader.stop()
     assert not scanner.grabbed and scanner.closed
+
+
+class InputNodes:
+    """/dev/input as DeviceFinder sees it: event nodes (real files here, so that os.stat gives
+    each its creation time) and the devices behind them (ReplayDevices: a physical input
+    device cannot be opened here), stood in for evdev.list_devices and evdev.InputDevice."""
+
+    def __init__(self, folder, monkeypatch: pytest.MonkeyPatch) -> None:
+        import evdev
+
+        self.folder = folder
+        self.devices: dict[str, ReplayDevice] = {}
+        self.opened: list[str] = []
+        self.refused: set[str] = set()
+        monkeypatch.setattr(evdev, "list_devices", lambda: sorted(self.devices))
+        monkeypatch.setattr(evdev, "InputDevice", self._open)
+
+    def plug(self, node_name: str, **kw: object) -> ReplayDevice:
+        node = self.folder / node_name
+        before = node.stat().st_ctime_ns if node.exists() else None
+        node.unlink(missing_ok=True)
+        node.touch()
+        while node.stat().st_ctime_ns == before:  # made anew, as udev does at a replug
+            os.chmod(node, 0o644)
+        path = str(node)
+        device = ReplayDevice(path, **kw)  # type: ignore[arg-type]
+        self.devices[path] = device
+        return device
+
+    def _open(self, path: str) -> ReplayDevice:
+        if path in self.refused:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        self.opened.append(path)
+        device = self.devices[path]
+        device.closed = False
+        return device
+
+
+def test_the_finder_opens_the_scanners_and_looks_again_only_at_nodes_made_anew(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = InputNodes(tmp_path, monkeypatch)
+    scanner = nodes.plug("event3", name="Honeywell 1900")
+    mouse = nodes.plug("event4", name="USB Optical Mouse", keyboard=False)
+    touch = nodes.plug("event5", name="ft5x06 Touchscreen")
+    locked = nodes.plug("event6", name="Locked Keyboard")
+    nodes.refused.add(locked.path)  # not in the input group: skipped, not fatal
+    finder = DeviceFinder(touchscreen="ft5x06")
+
+    assert [(d.name, r.match, r.role) for d, r in finder(set())] == [
+        ("Honeywell 1900", scanner.path, "any")
+    ]
+    assert mouse.closed and touch.closed and not scanner.closed  # the others let go at once
+    nodes.opened.clear()
+    assert finder({scanner.path}) == []  # read already; the others were turned down before
+    assert nodes.opened == []  # ... and are not opened again every second
+    nodes.refused.clear()
+    assert [d.name for d, _ in finder({scanner.path})] == ["Locked Keyboard"]
+
+    nodes.plug("event4", name="Barcode Scanner")  # a scanner plugged in where the mouse was
+    assert [d.name for d, _ in finder({scanner.path, locked.path})] == ["Barcode Scanner"]
