@@ -198,9 +198,11 @@ class Kiosk:
 
     def idle_light(self) -> Light:
         """Green when the library is open now, amber when it is closed, amber blinking
-        when an enrolled kiosk's events have waited too long to reach the office."""
-        with self.store.read() as db:
-            return self._idle_light_now(db, read_clock(db, self.clock(), self.tz))
+        when an enrolled kiosk's events have waited too long to reach the office. The light
+        returned is taken as shown: a change from it is reported by :meth:`tick`."""
+        with self._lock, self.store.read() as db:
+            self._idle_seen = self._idle_light_now(db, read_clock(db, self.clock(), self.tz))
+            return self._idle_seen
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -699,8 +701,8 @@ class Kiosk:
         if checked is not None and 0 <= (now - checked).total_seconds() < IDLE_LIGHT_CHECK_SECONDS:
             return []
         self._idle_checked_at = now
+        known = self._idle_seen
         light = self.idle_light()
-        known, self._idle_seen = self._idle_seen, light
         if known is None or light == known:
             return []
         return [Outcome(Kind.IGNORED, light=light, reason="idle_light")]
