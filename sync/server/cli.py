@@ -31,6 +31,7 @@ from sync.server.services import (
     kiosks,
     librarians,
     loans,
+    printing,
     students,
 )
 
@@ -103,6 +104,32 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("card")
     rules = commands.add_parser("rules", help="policies and timetable for every kiosk")
     rules.add_argument("file", type=Path, help="a file in kiosk.toml's format")
+
+    cards = commands.add_parser(
+        "print-cards", help="library cards as PDF: 10 to an A4 sheet, with cut marks"
+    )
+    cards.add_argument("--class", dest="class_name", help="the cards of one class (e.g. 3-1)")
+    cards.add_argument("--cards", nargs="+", metavar="CARD", help="these cards, in this order")
+    cards.add_argument("--added-since", type=_day, metavar="DATE", help="students added since")
+    cards.add_argument("--school", help="the school's name on the cards (kept for next time)")
+    cards.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.pdf")
+    labels = commands.add_parser("print-labels", help="barcode labels as PDF, on A4 label sheets")
+    which = labels.add_mutually_exclusive_group(required=True)
+    which.add_argument("--copies", nargs="+", metavar="BARCODE", help="these copies, in order")
+    which.add_argument("--added-since", type=_day, metavar="DATE", help="copies added since")
+    which.add_argument(
+        "--calibration", action="store_true", help="one page of numbered outlines, to check"
+    )
+    labels.add_argument(
+        "--layout",
+        default=printing.DEFAULT_LAYOUT,
+        help=f"{', '.join(printing.LAYOUTS)} (default {printing.DEFAULT_LAYOUT}) or a grid:"
+        " COLUMNSxROWS,WIDTHxHEIGHT,TOP,LEFT,ACROSS,DOWN in mm",
+    )
+    labels.add_argument(
+        "--start", type=int, default=1, help="first label's position on the sheet (1: top left)"
+    )
+    labels.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.pdf")
 
     export = commands.add_parser(
         "export-bundle", help="write the changes for a kiosk without network to a file"
@@ -393,6 +420,75 @@ def _rules(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_cards(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        if args.school is not None:
+            printing.set_school_name(session, args.school)
+        school = printing.school_name(session)
+        cards = printing.cards_to_print(
+            session, class_name=args.class_name, cards=args.cards, added_since=args.added_since
+        )
+    _write_pdf(args.output, printing.cards_pdf(cards, school))
+    sheets = -(-len(cards) // (printing.CARD_COLUMNS * printing.CARD_ROWS))
+    print(f"{len(cards)} library cards on {sheets} A4 sheets: {args.output}")
+    if not school:
+        print("  no school name on them: give it once with --school NAME", file=sys.stderr)
+    return 0
+
+
+def _print_labels(database: Database, args: argparse.Namespace) -> int:
+    layout = _layout(args.layout)
+    if args.calibration:
+        _write_pdf(args.output, printing.calibration_pdf(layout))
+        print(f"calibration sheet for {layout.name}: {args.output} (print it at actual size)")
+        return 0
+    with database.read() as session:
+        labels = printing.labels_to_print(
+            session, barcodes=args.copies, added_since=args.added_since
+        )
+    _write_pdf(args.output, printing.labels_pdf(labels, layout, start=args.start))
+    print(f"{len(labels)} labels on {layout.name} sheets from position {args.start}: {args.output}")
+    return 0
+
+
+def _layout(text: str) -> printing.Layout:
+    """A layout's name, or a grid as COLUMNSxROWS,WIDTHxHEIGHT,TOP,LEFT,ACROSS,DOWN (mm)."""
+    if "," not in text:
+        return printing.layout_named(text)
+    try:
+        grid, size, top, left, across, down = text.lower().split(",")
+        columns, rows = (int(n) for n in grid.split("x"))
+        width, height = (float(n) for n in size.split("x"))
+        layout = printing.Layout(
+            "custom", columns, rows, width, height, float(top), float(left), float(across),
+            float(down),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise Refusal(
+            f"{text!r} is not a label grid: COLUMNSxROWS,WIDTHxHEIGHT,TOP,LEFT,ACROSS,DOWN"
+            " in millimetres, e.g. 5x13,38.1x21.2,10.7,4.75,40.6,21.2"
+        ) from exc
+    return layout.check()
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-09-01") from exc
+
+
+def _write_pdf(path: Path, pdf: bytes) -> None:
+    """Write the whole PDF or nothing: a half-written file is never left to print."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(pdf)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise Refusal(f"cannot write {path}: {exc.strerror}") from exc
+
+
 def _export_bundle(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
         count = bundles.export_for_kiosk(database, session, args.kiosk, args.path)
@@ -460,6 +556,8 @@ _COMMANDS = {
     "remove-student": _remove,
     "new-school-year": _new_school_year,
     "rules": _rules,
+    "print-cards": _print_cards,
+    "print-labels": _print_labels,
     "export-bundle": _export_bundle,
     "import-bundle": _import_bundle,
 }

@@ -45,6 +45,8 @@ class Copy(Base):
     title_id: Mapped[int] = mapped_column(ForeignKey("titles.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=CopyStatus.AVAILABLE)
     shelf: Mapped[str] = mapped_column(default="")
+    # The day its label was made (None before this was recorded): "print the labels of today's".
+    added_on: Mapped[dt.date | None] = mapped_column(default=dt.date.today, index=True)
 
     title: Mapped[Title] = relationship(back_populates="copies")
 
@@ -64,6 +66,8 @@ class Patron(Base):
     # the office keeps them, kiosks never get them.
     student_number: Mapped[str | None] = mapped_column(String(32), index=True)
     birth_date: Mapped[dt.date | None]
+    # The day the office first knew them (None before this was recorded): "cards of new students".
+    added_on: Mapped[dt.date | None] = mapped_column(default=dt.date.today)
 
 
 class Kiosk(Base):

@@ -55,7 +55,13 @@ def _import_books(
                 unlabelled[row.isbn] += 1
                 continue
             if existing is None:
-                copy = Copy(barcode=row.barcode, title=title, shelf=row.shelf, status="available")
+                copy = Copy(
+                    barcode=row.barcode,
+                    title=title,
+                    shelf=row.shelf,
+                    status="available",
+                    added_on=added_on,
+                )
                 session.add(copy)
                 copies[row.barcode] = copy
                 report.added += 1
@@ -71,7 +77,7 @@ def _import_books(
             title = titles[isbn]
             have = len([c for c in title.copies if c.barcode is None])
             for _ in range(wanted - have):
-                copy = Copy(barcode=None, title=title, status="available")
+                copy = Copy(barcode=None, title=title, status="available", added_on=added_on)
                 session.add(copy)
                 changes.add(copy)
                 report.added += 1
