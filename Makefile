@@ -27,9 +27,11 @@ lint: setup
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Every screen of the touchscreen app in both languages at 800x480 (rendered without a display).
+# Every screen of the touchscreen app in both languages at 800x480 (rendered without a display),
+# and the office's pages at 1366x768 (in the system's headless Chromium).
 screenshots: setup
 	$(BIN)/python -m kiosk.ui.screenshots docs/screenshots
+	$(BIN)/python -m tests.web.screenshots docs/screenshots/office
 
 setup: system-packages $(STAMP)
 

@@ -17,7 +17,7 @@ from kiosk.config import KioskConfig
 from kiosk.importer import BookRow, ImportReport, check_books, known_codes
 from kiosk.models import CopyStatus
 from sync.server.models import Copy, Patron, Title
-from sync.server.services import Refusal
+from sync.server.services import Refusal, books
 from sync.server.services.changes import Changes, changed, record_change
 from sync.server.services.ledger import find_copy
 
@@ -129,8 +129,7 @@ def mark_copy(session: Session, code: str, status: str) -> Copy:
     copy = find_copy(session, _code(code))
     if copy is None:
         raise CatalogueError(f"no copy with barcode or ISBN {code}")
-    copy.status = CopyStatus(status)
-    changed(session, copy)
+    books.set_status(session, copy.id, status)
     return copy
 
 

@@ -83,6 +83,22 @@ def set_school_name(session: Session, name: str) -> str:
     return name
 
 
+def classes(session: Session) -> list[str]:
+    """The classes of the active students, for choosing whose cards to print."""
+    query = (
+        select(Patron.class_name)
+        .where(Patron.active, Patron.deleted.is_(False), Patron.class_name != "")
+        .distinct()
+    )
+    return sorted(session.scalars(query), key=_class_order)
+
+
+def _class_order(name: str) -> tuple[int, str]:
+    """3-1 before 3-2 before 10-1: by the grade's number first."""
+    grade = name.split("-")[0]
+    return (int(grade) if grade.isdigit() else 1000, name)
+
+
 def cards_to_print(
     session: Session,
     *,

@@ -45,13 +45,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from sync.server.web import auth, home, librarians, login, students
+from sync.server.web import auth, books, home, librarians, login, printing, students
 from sync.server.web.render import page
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The signed-in areas, in the navigation's order.
-AREAS = [home, students, librarians]
-
+AREAS = [home, students, books, printing, librarians]
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and their answers to refusals on *app*."""

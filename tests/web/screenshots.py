@@ -1,0 +1,163 @@
+"""The office's pages in both languages at 1366x768, as the librarian sees them:
+``python -m tests.web.screenshots [DIR]`` (default docs/screenshots/office; ``make screenshots``).
+
+A real office server on loopback with a small library, and the system's headless Chromium.
+A page's helper adds its shots to ``SHOTS``: a file name and what to do to show the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import update
+
+from sync.server.db import database_url
+from sync.server.models import Copy
+from sync.server.services import books, printing
+from tests.sync.support import Office
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, LIBRARIAN, PASSWORD, add_librarian
+
+DEFAULT_DIR = Path("docs/screenshots/office")
+LANGUAGES = {"en": "en-US", "zh_CN": "zh-CN"}
+BOOKS = """条码,ISBN,书名,作者,出版社,出版年,分类号,书架
+,9787532439584,草房子,曹文轩,少年儿童出版社,2015,I287.45,3-A
+,9787020002207,红楼梦,曹雪芹,人民文学出版社,1996,I242.4,5-C
+,9787544270878,夏洛的网,E.B.怀特,上海译文出版社,2014,I712.85,3-B
+,9787020033430,哈利·波特与魔法石,J.K.罗琳,人民文学出版社,2000,I561.84,4-A
+,9787532148769,窗边的小豆豆,黑柳彻子,南海出版公司,2003,I313.85,3-A
+"""
+BAD_BOOKS = """条码,ISBN,书名,作者
+N0001,9787544270878,夏洛的网,E.B.怀特
+N0002,9787544270879,校验位错,某人
+N0003,,,没有书名
+N0004,,小王子,圣埃克苏佩里
+"""
+
+
+@dataclass
+class Library:
+    """What the shots show: the office's address and a book with copies added just now."""
+
+    url: str
+    title_id: int
+    new: list[str]
+    bad_list: Path
+
+
+Shot = Callable[[Page, Library], None]
+
+
+def _books(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/books")
+
+
+def _search(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/books?q=I287")
+
+
+def _add_scan(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/books/add")
+
+
+def _add_details(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/books/add?isbn=9787560220208")
+
+
+def _title(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/books/titles/{library.title_id}?new={','.join(library.new)}")
+
+
+def _import_preview(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/books/import")
+    page.locator("input[type=file]").set_input_files(library.bad_list)
+    page.locator("form[enctype] button[type=submit]").click()
+    page.wait_for_selector("input[name=token]", state="attached")
+
+
+def _print(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/print")
+
+
+SHOTS: list[tuple[str, Shot]] = [
+    ("books", _books),
+    ("books-search", _search),
+    ("book-add", _add_scan),
+    ("book-add-details", _add_details),
+    ("book-copies", _title),
+    ("book-import-preview", _import_preview),
+    ("print", _print),
+]
+
+
+def _library(folder: Path) -> tuple[Office, Library]:
+    data = folder / "office"
+    data.mkdir()
+    office = Office(data, database_url(data, None))
+    office.load_library(folder)
+    database = office.database()
+    with database.write() as session:  # last term's books: today's are the ones below
+        session.execute(update(Copy).values(added_on=dt.date.today() - dt.timedelta(days=90)))
+    database.close()
+    (folder / "books.csv").write_text(BOOKS, encoding="utf-8")
+    office.ok("import-books", str(folder / "books.csv"))
+    add_librarian(office)
+    database = office.database()
+    with database.write() as session:
+        printing.set_school_name(session, "阳光小学")
+        title, new = books.add_book(
+            session,
+            isbn="9787532439584",
+            title="草房子",
+            author="曹文轩",
+            publisher="少年儿童出版社",
+            year="2015",
+            classification="I287.45",
+            shelf="3-A",
+            copies=3,
+        )
+    database.close()
+    (folder / "新书.csv").write_text(BAD_BOOKS, encoding="utf-8")
+    return office, Library(office.url, title.id, new, folder / "新书.csv")
+
+
+def take(out: Path = DEFAULT_DIR) -> list[Path]:
+    taken = []
+    with tempfile.TemporaryDirectory(prefix="office-screenshots-") as tmp:
+        office, library = _library(Path(tmp))
+        office.start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for language, locale in LANGUAGES.items():
+                    context = browser.new_context(
+                        locale=locale, viewport={"width": 1366, "height": 768}
+                    )
+                    page = context.new_page()
+                    page.goto(f"{office.url}/login")  # the form in either language
+                    page.locator("input[name=name]").fill(LIBRARIAN)
+                    page.locator("input[name=password]").fill(PASSWORD)
+                    page.locator("form[action='/login'] button").click()
+                    page.wait_for_url(f"{office.url}/")
+                    (out / language).mkdir(parents=True, exist_ok=True)
+                    for name, show in SHOTS:
+                        show(page, library)
+                        page.wait_for_load_state("networkidle")
+                        path = out / language / f"{name}.png"
+                        page.screenshot(path=path)
+                        taken.append(path)
+                    context.close()
+                browser.close()
+        finally:
+            office.stop()
+    return taken
+
+
+if __name__ == "__main__":
+    for shot in take(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR):
+        print(shot)
