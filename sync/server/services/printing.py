@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk.codes import GarbledCode, clean, code_key
 from sync.server.models import Copy, Patron, Setting
 from sync.server.services import N_, NotFound, Refusal
+from sync.server.services.students import class_order
 
 CHINESE = "STSong-Light"
 LATIN = "Helvetica"
@@ -83,22 +84,6 @@ def set_school_name(session: Session, name: str) -> str:
     return name
 
 
-def classes(session: Session) -> list[str]:
-    """The classes of the active students, for choosing whose cards to print."""
-    query = (
-        select(Patron.class_name)
-        .where(Patron.active, Patron.deleted.is_(False), Patron.class_name != "")
-        .distinct()
-    )
-    return sorted(session.scalars(query), key=_class_order)
-
-
-def _class_order(name: str) -> tuple[int, str]:
-    """3-1 before 3-2 before 10-1: by the grade's number first."""
-    grade = name.split("-")[0]
-    return (int(grade) if grade.isdigit() else 1000, name)
-
-
 def cards_to_print(
     session: Session,
     *,
@@ -107,7 +92,8 @@ def cards_to_print(
     added_since: dt.date | None = None,
 ) -> list[Card]:
     """The cards of active patrons: of a class, of the given card numbers (in that order), or
-    added since a day; all of them when nothing is asked. By class, then card number."""
+    added since a day; all of them when nothing is asked. By class (in the school's order),
+    then card number."""
     query = select(Patron).where(Patron.active, Patron.deleted.is_(False))
     if class_name is not None:
         query = query.where(Patron.class_name == class_name.strip())
@@ -123,7 +109,7 @@ def cards_to_print(
             )
         patrons = [found[c] for c in wanted]
     else:
-        patrons = list(session.scalars(query.order_by(Patron.class_name, Patron.card)))
+        patrons = sorted(session.scalars(query), key=lambda p: (class_order(p.class_name), p.card))
     if not patrons:
         raise PrintRefused(N_("No library card to print: nobody matches what was asked."))
     return [Card(card=p.card, name=p.name, class_name=p.class_name) for p in patrons]

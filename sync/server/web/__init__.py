@@ -52,6 +52,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # The signed-in areas, in the navigation's order.
 AREAS = [home, students, books, printing, librarians]
 
+
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and their answers to refusals on *app*."""
     router = APIRouter(include_in_schema=False)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, printing
+from sync.server.services import N_, Refusal, printing, students
 from sync.server.web.auth import SignedIn
 from sync.server.web.render import page
 
@@ -58,7 +58,7 @@ def _page(
 ) -> HTMLResponse:
     with database.read() as session:
         school = printing.school_name(session)
-        classes = printing.classes(session)
+        classes = [line.name for line in students.classes(session)]
     return page(
         request,
         "print.html",
