@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from sync.server.db import Database, database_url
+from sync.server.db import Database
 from sync.server.models import Change, Copy, Patron
 from sync.server.services import NotFound, books, catalogue
 from sync.server.services.books import BookRefused
@@ -19,11 +19,12 @@ from tests.sync.support import Office
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
+def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
+    """The conftest library in the office's database, on SQLite and on PostgreSQL."""
     data = tmp_path / "office"
-    data.mkdir()
-    Office(data, database_url(data, None)).load_library(tmp_path)
-    opened = Database.open(database_url(data, None))
+    data.mkdir(exist_ok=True)
+    Office(data, db_url).load_library(tmp_path)
+    opened = Database.open(db_url)
     yield opened
     opened.close()
 
@@ -47,15 +48,15 @@ def test_a_barcode_is_never_given_twice(database: Database) -> None:
     assert add(database, 2) == ["LIB000005", "LIB000006"]
 
 
-def test_new_barcodes_step_over_codes_already_in_use(database: Database) -> None:
+def test_new_barcodes_step_over_codes_already_in_use(database: Database, tmp_path: Path):
     """A card or an imported copy may already carry the next code: it is skipped, whatever
     the letter case it was typed in."""
     with database.write() as session:
         session.add(Patron(card="B000001", name="巧合", class_name="3-1"))
         books.set_barcode_prefix(session, "B")
-    (Path(database.url.database).parent / "b.csv").write_text("barcode,title\nb000002,Old\n")
+    (tmp_path / "b.csv").write_text("barcode,title\nb000002,Old\n")
     with database.write() as session:
-        catalogue.import_books(session, Path(database.url.database).parent / "b.csv")
+        catalogue.import_books(session, tmp_path / "b.csv")
     assert add(database, 2) == ["B000003", "B000004"]
 
 
@@ -99,12 +100,14 @@ def test_a_known_isbn_gets_more_copies_not_another_title(database: Database) -> 
 
 
 def test_find_copies_by_title_author_isbn_or_barcode(database: Database) -> None:
-    add(database, 1, title="哈利·波特与魔法石", author="J.K.罗琳", isbn="9787020033430")
+    add(database, 1, title="哈利·波特与魔法石", author="J.K.罗琳", isbn="9787020033430",
+        classification="I561.84")  # fmt: skip
     with database.read() as session:
         by = {typed: [c.title for c in books.search(session, typed)] for typed in (
-            "波特", "罗琳", "978-7-02-003343-0", "b000001", "100%", "nothing like it"
+            "波特", "罗琳", "978-7-02-003343-0", "i561", "b000001", "100%", "nothing like it"
         )}  # fmt: skip
     assert by["波特"] == by["罗琳"] == by["978-7-02-003343-0"] == ["哈利·波特与魔法石"]
+    assert by["i561"] == ["哈利·波特与魔法石"]
     assert by["b000001"] == ["哈利·波特与魔法石"]
     assert by["100%"] == [] and by["nothing like it"] == []
 

@@ -125,8 +125,8 @@ def _info(title: Title) -> TitleInfo:
 
 
 def search(session: Session, typed: str, *, limit: int = SEARCH_LIMIT) -> list[CopyLine]:
-    """Copies whose title or author holds *typed*, or whose barcode or ISBN it is (an ISBN
-    however written, a barcode in any letter case)."""
+    """Copies whose title or author holds *typed*, whose classification starts with it, or
+    whose barcode or ISBN it is (an ISBN however written, a barcode in any letter case)."""
     words = " ".join(typed.split())
     if not words:
         return []
@@ -134,6 +134,7 @@ def search(session: Session, typed: str, *, limit: int = SEARCH_LIMIT) -> list[C
     matches = [
         Title.title.ilike(pattern, escape="\\"),
         Title.author.ilike(pattern, escape="\\"),
+        Title.classification.ilike(f"{_escape_like(words)}%", escape="\\"),
     ]
     isbn = normalise_isbn(words)
     if isbn:
