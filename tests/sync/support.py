@@ -178,7 +178,7 @@ class Office:
             try:
                 if requests.get(f"{self.url}/openapi.json", timeout=1).ok:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.05)
         raise RuntimeError("the server did not start within 30 s")
 
