@@ -33,3 +33,15 @@ def test_a_reason_not_known_here_is_shown_as_the_importer_said_it() -> None:
     odd = "line 2: something new went wrong"
     assert say(odd, CHINESE) == "第 2 行: something new went wrong"
     assert say("a.csv: the file is empty", CHINESE) == "a.csv: the file is empty"
+
+
+def test_a_book_lists_reasons_in_the_librarians_words() -> None:
+    isbn = "sheet 新书 row 3: isbn: '9787532439587' is not a valid ISBN (check digit or length)"
+    assert say(isbn, CHINESE) == "工作表“新书”第 3 行: 9787532439587 不是有效的ISBN"
+    assert say(isbn, english) == "sheet 新书 row 3: 9787532439587 is not a valid ISBN"
+    twice = "line 6: barcode C1 is also on line 2"
+    assert say(twice, CHINESE) == "第 6 行: 条码 C1 与第 2 行重复"
+    nothing = (
+        "line 5: a book needs a barcode or an ISBN; title: String should have at least 1 character"
+    )
+    assert say(nothing, CHINESE) == "第 5 行: 一本书要有条码或ISBN; 没有书名"

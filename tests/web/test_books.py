@@ -133,7 +133,9 @@ def test_import_a_book_list_from_excel(signed_in: Page, office_server: Office, t
     expect(page.get_by_role("status")).to_have_text(
         "Importing it would add 2, update 0 and leave 0 unchanged."
     )
-    expect(page.get_by_role("alert")).to_contain_text("line 3: isbn: '9787532439587'")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "sheet Sheet row 3: 9787532439587 is not a valid ISBN"
+    )
     assert barcodes_known(office_server, ["X0001", "X0003"]) == []  # not saved yet
 
     page.get_by_role("button", name="Import the good rows").click()

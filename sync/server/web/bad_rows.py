@@ -1,9 +1,9 @@
 """A bad row of an imported file, said in the page's language.
 
-The importers (kiosk.importer, services.classlists) say what is wrong with a row in English,
-as the command line prints it: "sheet 三(2)班 row 7: name: String should have at least 1
-character". A page shows the same problem in the librarian's words; a reason not known here
-is shown as the importer said it.
+The importers (kiosk.importer for books and students, services.classlists) say what is wrong
+with a row in English, as the command line prints it: "sheet 三(2)班 row 7: name: String should
+have at least 1 character". A page shows the same problem in the librarian's words; a reason
+not known here is shown as the importer said it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ FIELDS = {
     "birth_date": N_("birth date"),
     "card": N_("card"),
     "kind": N_("kind"),
+    "title": N_("title"),
+    "author": N_("author"),
+    "publisher": N_("publisher"),
+    "classification": N_("classification"),
+    "shelf": N_("shelf"),
 }
 _PLACE = re.compile(r"^(?:sheet (?P<sheet>.+?) row (?P<row>\d+)|line (?P<line>\d+))$")
 _REASONS = [
@@ -56,6 +61,15 @@ _REASONS = [
     (
         r"^card (?P<text>\S+) is already the (?:barcode|ISBN) of a book.*$",
         N_("card {text} is already a book's code: a card and a book need different codes"),
+    ),
+    (r"^isbn: '(?P<text>.*)' is not a valid ISBN.*$", N_("{text} is not a valid ISBN")),
+    (r"^a book needs a barcode or an ISBN$", N_("a book needs a barcode or an ISBN")),
+    (r"^barcode: barcode is not scannable.*$", N_("the barcode cannot be scanned")),
+    (r"^year: .*$", N_("the year is not a year like 2015")),
+    (r"^barcode (?P<text>\S+) is also on (?P<place>.+)$", N_("barcode {text} is also on {place}")),
+    (
+        r"^(?:barcode|ISBN) (?P<text>\S+) is already a library card.*$",
+        N_("{text} is already a library card: a card and a book need different codes"),
     ),
     (
         r"^lines (?P<n>\d+)-(?P<m>\d+) read as one row.*$",

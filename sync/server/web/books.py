@@ -14,8 +14,9 @@ from kiosk.codes import normalise_isbn
 from kiosk.importer import BadImportFile
 from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, books, catalogue, printing
-from sync.server.web import uploads
+from sync.server.web import bad_rows, uploads
 from sync.server.web.auth import SignedIn
+from sync.server.web.i18n import language_of, translations
 from sync.server.web.render import page
 
 router = APIRouter(prefix="/books")
@@ -249,7 +250,11 @@ def import_preview(
         return _bad_file(request, who, bad, path)
     except Refusal as refusal:
         return page(request, "book_import.html", who, status_code=400, error=refusal)
-    return page(request, "book_import.html", who, preview=report, token=token, filename=path.name)
+    gettext = translations(language_of(request)).gettext
+    bad = [bad_rows.say(line, gettext) for line in report.skipped]
+    return page(
+        request, "book_import.html", who, preview=report, bad=bad, token=token, filename=path.name
+    )
 
 
 @router.post("/import/confirm")
