@@ -33,7 +33,12 @@ def change_for_kiosks(office: Office, card: str) -> dict:
 
 
 def rows(page: Page) -> list[str]:
-    return [r.inner_text().split("\t")[0] for r in page.locator("tbody tr").all()]
+    """The names listed, top to bottom (the first cell that is not a tick box)."""
+    ticks = page.locator("input")
+    return [
+        r.locator("td").filter(has_not=ticks).first.inner_text()
+        for r in page.locator("tbody tr").all()
+    ]
 
 
 def test_a_class_at_a_glance_and_finding_a_student(signed_in: Page, office_server: Office) -> None:
