@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from kiosk import settings
+from kiosk import __version__, settings
 from kiosk.store import Store, get_setting, set_setting
 from sync import replica, wire
 
@@ -103,6 +103,7 @@ def export_events(store: Store, path: Path, now: dt.datetime) -> int:
             "acked_seq": acked_seq,
             "acked_proof": acked_proof,
             "waiting": len(events),
+            "version": __version__,
             "events": [e.model_dump(mode="json") for e in events],
             "cursor": get_setting(db, settings.CURSOR) or None,
         }

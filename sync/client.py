@@ -28,7 +28,7 @@ from tenacity import (
 )
 from urllib3.util.retry import Retry
 
-from kiosk import settings
+from kiosk import __version__, settings
 from kiosk.clock import utc_now
 from kiosk.store import Store, StoreError, get_setting, set_setting
 from sync import replica, wire
@@ -156,6 +156,7 @@ class SyncClient:
                 waiting=max(waiting, 0),
                 acked_seq=acked_seq,
                 acked_proof=acked_proof,
+                version=__version__,
             )
             before = self.clock()
             raw = self._call("POST", url, "/push", token, request.model_dump(mode="json"))

@@ -308,6 +308,9 @@ class PushRequest(_Strict):
     acked_proof: Annotated[StrictStr, StringConstraints(max_length=128)] | None = Field(
         None, description="the ack_proof the office gave with that acknowledgement"
     )
+    version: Annotated[StrictStr, StringConstraints(max_length=32, pattern=PRINTABLE)] | None = (
+        Field(None, description="the kiosk's software version, shown to the librarian")
+    )
 
 
 class Conflict(BaseModel):

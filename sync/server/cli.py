@@ -24,6 +24,7 @@ from sync.bundle import BundleError
 from sync.server.db import Database, database_url
 from sync.server.services import (
     Refusal,
+    Sentence,
     bundles,
     catalogue,
     classlists,
@@ -90,8 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     loans.add_argument("--json", action="store_true", help="one JSON object per line")
     revoke = commands.add_parser("revoke", help="refuse a kiosk from now on")
     revoke.add_argument("kiosk", help="the kiosk's name or id")
-    conflicts = commands.add_parser("conflicts", help="what kiosks reported that did not fit")
+    conflicts = commands.add_parser(
+        "conflicts", help="what kiosks reported that did not fit, still to look into"
+    )
     conflicts.add_argument("--json", action="store_true", help="one JSON object per line")
+    conflicts.add_argument("--resolved", action="store_true", help="those resolved instead")
+    resolve = commands.add_parser(
+        "resolve-conflict", help="a conflict looked into: off the list, with a note"
+    )
+    resolve.add_argument("id", type=int, help="the conflict's number (see `conflicts`)")
+    resolve.add_argument("--note", required=True, help="what you found or did")
+    resolve.add_argument("--by", help="who resolved it (default: the computer's user name)")
 
     mark = commands.add_parser("mark-copy", help="set a copy's status (lost, withdrawn, ...)")
     mark.add_argument("copy", help="barcode (or ISBN of an unlabelled copy)")
@@ -331,7 +341,8 @@ def _kiosks(database: Database, args: argparse.Namespace) -> int:
         held = f", {k.events_held_back} held back for missing ones" if k.events_held_back else ""
         print(
             f"{k.id:3}  {k.name:16} {state}last sync {synced}, {k.events_waiting} waiting{held}, "
-            f"clock {offset}" + (f"  WARNING: {k.warning}" if k.warning else "")
+            f"clock {offset}, version {k.version or '?'}"
+            + (f"  WARNING: {k.warning}" if k.warning else "")
         )
     if not lines and not args.json:
         print("no kiosks enrolled yet (library-server enroll-code)")
@@ -363,16 +374,28 @@ def _revoke(database: Database, args: argparse.Namespace) -> int:
 
 def _conflicts(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
-        rows = conflicts.conflicts(session)
+        rows = conflicts.conflicts(session, resolved=args.resolved)
     for row in rows:
         if args.json:
             print(_json_line(row))
-        else:
-            print(
-                f"{row.id:4} {row.found_at:%Y-%m-%d %H:%M} {row.kiosk:12} {row.kind}: {row.detail}"
-            )
+            continue
+        found = f"{row.found_at:%Y-%m-%d %H:%M}"
+        print(f"{row.id:4} {found} {row.kiosk:12} {row.kind}: {row.explained}")
+        if row.resolved_at:
+            when = f"{row.resolved_at:%Y-%m-%d %H:%M}"
+            print(f"     resolved by {row.resolved_by} {when}: {row.note}")
     if not rows and not args.json:
-        print("no conflicts: everything the kiosks reported fitted")
+        if args.resolved:
+            print("no conflict has been resolved yet")
+        else:
+            print("no conflicts: everything the kiosks reported fitted")
+    return 0
+
+
+def _resolve_conflict(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        conflict = conflicts.resolve(session, args.id, args.note, args.by or _user())
+    print(f"conflict {conflict.id} resolved; the note is kept with it")
     return 0
 
 
@@ -506,13 +529,22 @@ def _import_bundle(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # no user name for this account (a container, a service)
+        return "library-server"
+
+
 def _json_line(line: Any) -> str:
     """One listing line (a service's dataclass) as a JSON object, times in ISO 8601."""
 
     def plain(value: object) -> object:
+        if isinstance(value, Sentence):
+            return str(value)
         return value.isoformat() if isinstance(value, dt.date) else value
 
-    row = {k: plain(v) for k, v in dataclasses.asdict(line).items()}
+    row = {f.name: plain(getattr(line, f.name)) for f in dataclasses.fields(line)}
     return json.dumps(row, ensure_ascii=False)
 
 
@@ -552,6 +584,7 @@ _COMMANDS = {
     "loans": _loans,
     "revoke": _revoke,
     "conflicts": _conflicts,
+    "resolve-conflict": _resolve_conflict,
     "mark-copy": _mark,
     "remove-student": _remove,
     "new-school-year": _new_school_year,

@@ -84,6 +84,7 @@ class Kiosk(Base):
     clock_offset_seconds: Mapped[float | None]  # server time minus kiosk time
     clock_backwards: Mapped[bool] = mapped_column(default=False)
     events_waiting: Mapped[int] = mapped_column(default=0)  # on the kiosk, as it last said
+    version: Mapped[str | None] = mapped_column(String(32))  # its software, as it last said
 
 
 class EnrollCode(Base):
@@ -163,6 +164,10 @@ class Conflict(Base):
     loan_id: Mapped[str | None] = mapped_column(String(36))
     detail: Mapped[str]
     found_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Resolved: looked into by a librarian, with what she found or did; then off the list.
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(500))
 
 
 class Change(Base):

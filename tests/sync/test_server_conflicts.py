@@ -85,3 +85,37 @@ def test_librarian_commands_report_clearly(office: Office, make_kiosk) -> None:
     enrolled(office, make_kiosk, sync=True)
     listing = office.ok("kiosks")
     assert "kiosk-a" in listing and "0 waiting" in listing
+
+
+def test_a_book_lent_twice_is_explained_and_resolved_from_the_command_line(
+    office: Office, make_kiosk
+) -> None:
+    a = enrolled(office, make_kiosk, "kiosk-a", sync=True)
+    b = enrolled(office, make_kiosk, "kiosk-b", sync=True)
+    a.lend("S2", "B005")  # both offline: the same book lent at each
+    b.clock.advance(minutes=5)
+    b.lend("S5", "B005")
+    b.client.sync()
+    a.client.sync()  # the earlier loan arrives last: it is still the one counted returned
+    listing = office.ok("conflicts")
+    assert "lent_twice" in listing
+    assert (
+        "at kiosk-a to 小红 (S2), then at kiosk-b to Li Hua (S5). The first loan counts as "
+        "returned when the second began (never overdue). Check that Li Hua (S5) has the book."
+    ) in listing
+    [listed] = conflicts(office)
+
+    code, _out, err = office.command("resolve-conflict", str(listed["id"]), "--note", "  ")
+    assert code == 1 and "Write in a few words what you found or did" in err
+    code, _out, err = office.command("resolve-conflict", "999", "--note", "x")
+    assert code == 1 and "There is no conflict number 999." in err
+    note = "Li Hua has it; 小红 gave it back"
+    said = office.ok("resolve-conflict", str(listed["id"]), "--note", note, "--by", "王老师")
+    assert f"conflict {listed['id']} resolved" in said
+    assert conflicts(office) == []
+    [resolved] = [
+        json.loads(x) for x in office.ok("conflicts", "--resolved", "--json").splitlines()
+    ]
+    assert (resolved["note"], resolved["resolved_by"]) == (note, "王老师")
+    code, _out, err = office.command("resolve-conflict", str(listed["id"]), "--note", "again")
+    assert code == 1 and "was resolved already, by 王老师" in err

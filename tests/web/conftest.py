@@ -23,6 +23,7 @@ import requests
 from sync.server.db import database_url
 from sync.server.services import librarians
 from tests.conftest import require
+from tests.sync.conftest import make_kiosk  # noqa: F401 (kiosks that sync with the office)
 from tests.sync.support import Office
 
 LIBRARIAN = "librarian"

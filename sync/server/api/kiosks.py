@@ -114,6 +114,7 @@ def push(body: wire.PushRequest, token: KioskToken, database: DatabaseDep) -> wi
             acked_proof=body.acked_proof,
             waiting=body.waiting,
             offset=(received - body.sent_at).total_seconds(),
+            version=body.version,
         )
 
 

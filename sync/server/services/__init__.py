@@ -13,11 +13,33 @@ a refusal into its own form: an exit status, an HTTP status, a message on a page
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 def N_(message: str) -> str:
     """Mark *message* for the pages' catalogues; it is translated where it is shown."""
     return message
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """Words a service says to the librarian (a conflict explained, an action described),
+    written ``Sentence(N_("... {name} ..."), {"name": value})``: the command line shows them
+    in English, a page in the librarian's language."""
+
+    message: str
+    values: dict[str, object] = field(default_factory=dict)
+
+    def say(self, gettext: Callable[[str], str]) -> str:
+        """The sentence in the language of *gettext* (a sentence within it too)."""
+        values = {
+            key: value.say(gettext) if isinstance(value, Sentence) else value
+            for key, value in self.values.items()
+        }
+        return gettext(self.message).format(**values)
+
+    def __str__(self) -> str:
+        return self.say(str)
 
 
 class Refusal(Exception):

@@ -49,6 +49,7 @@ def import_bundle(
             acked_proof=str(content.get("acked_proof") or ""),
             waiting=len(events),
             offset=kiosk.clock_offset_seconds or 0.0,
+            version=_version(content.get("version")),
         )
         page = changes_since(database, session, content.get("cursor"), ALL)
         reply_bundle = bundle.sign(key, _reply(kiosk, reply, page))
@@ -61,6 +62,13 @@ def import_bundle(
             "--reply on a drive that can be written (the events will not be stored twice)"
         ) from exc
     return reply_path, reply
+
+
+def _version(value: object) -> str | None:
+    """The kiosk's software version as its bundle says (a bundle from an older kiosk: none)."""
+    if not isinstance(value, str):
+        return None
+    return "".join(ch for ch in value if ch.isprintable())[:32] or None
 
 
 def export_for_kiosk(database: Database, session: Session, name_or_id: str, path: Path) -> int:

@@ -77,7 +77,9 @@ class KioskLine:
     last_sync: dt.datetime | None
     events_waiting: int  # on the kiosk, as it last said
     events_held_back: int  # here, not applied until the missing ones before them arrive
-    clock_offset_seconds: float | None
+    clock_offset_seconds: float | None  # office time minus kiosk time
+    clock_backwards: bool  # its newest events were written by a clock that went back
+    version: str | None  # its software, as it last said
     warning: str
 
 
@@ -106,6 +108,8 @@ def kiosks(session: Session) -> list[KioskLine]:
             k.events_waiting,
             held_back.get(k.id, 0),
             k.clock_offset_seconds,
+            k.clock_backwards,
+            k.version,
             clock_warning(k.clock_offset_seconds, k.clock_backwards),
         )
         for k in session.scalars(select(Kiosk).order_by(Kiosk.id))

@@ -47,6 +47,7 @@ def receive_events(
     acked_proof: str | None,
     waiting: int,
     offset: float,
+    version: str | None = None,
 ) -> wire.PushReply:
     """Store and apply *events* (from the API or a USB bundle) in the caller's transaction."""
     if acked_seq > kiosk.applied_seq:
@@ -61,6 +62,7 @@ def receive_events(
             )
         database.new_identity(session)
     kiosk.clock_offset_seconds = offset
+    kiosk.version = version or kiosk.version
     result = receive(session, kiosk, events, now=utc_now(), offset=offset, waiting=waiting)
     return wire.PushReply(
         highest_seq=result.highest_seq,

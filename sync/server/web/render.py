@@ -3,6 +3,7 @@ switch, the signed-in librarian, the CSRF token for its forms)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from sync.server.services import Refusal, librarians
+from kiosk.clock import utc_now
+from sync.server.services import Refusal, Sentence, librarians
 from sync.server.web import auth
 from sync.server.web.i18n import LANGUAGES, language_of, translations
 
@@ -37,6 +39,36 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+
+@pass_context
+def _say(context: Context, sentence: Sentence) -> str:
+    """A service's sentence in the page's language."""
+    return sentence.say(translations(context["language"]).gettext)
+
+
+def _local_time(moment: dt.datetime | None) -> str:
+    """A time as the office's clock shows it (the services keep UTC)."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+@pass_context
+def _ago(context: Context, moment: dt.datetime) -> str:
+    """How long ago, in the largest unit that fits: "5 minutes ago", "2 days ago"."""
+    seconds = max(0, int((utc_now() - moment).total_seconds()))
+    gettext = translations(context["language"]).gettext
+    ngettext = translations(context["language"]).ngettext
+    days, hours, minutes = seconds // 86400, seconds // 3600, seconds // 60
+    if days:
+        return ngettext("%(num)d day ago", "%(num)d days ago", days) % {"num": days}
+    if hours:
+        return ngettext("%(num)d hour ago", "%(num)d hours ago", hours) % {"num": hours}
+    if minutes:
+        return ngettext("%(num)d minute ago", "%(num)d minutes ago", minutes) % {"num": minutes}
+    return gettext("just now")
+
+
+environment.filters.update(say=_say, local_time=_local_time, ago=_ago)
 
 
 def page(
