@@ -52,6 +52,11 @@ class Moment:
     def today(self) -> dt.date:
         return self.local.date()
 
+    @property
+    def known_today(self) -> dt.date | None:
+        """Today, to count days late by; None while the clock is wrong (nobody is late by it)."""
+        return None if self.clock == "wrong" else self.today
+
 
 def read_clock(session: Session, now: dt.datetime, tz: ZoneInfo) -> Moment:
     """A Moment for *now*: "wrong" if the office found the clock far ahead at the last sync or

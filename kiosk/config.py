@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.models import ClosedDate, OpeningWindow, PatronKind, Policy, Week
 from kiosk.rules import DEFAULT_POLICIES, MAX_LOAN_DAYS
+from kiosk.schedule import Schedule, Window
 from kiosk.settings import WEEK_A_STARTS
 from kiosk.store import set_setting
 
@@ -342,22 +343,34 @@ def apply(session: Session, config: KioskConfig) -> None:
         values = config.policies.get(kind) or PolicySettings(**DEFAULT_POLICIES[kind])
         session.merge(Policy(patron_kind=kind, **values.model_dump()))
     session.execute(delete(OpeningWindow))
-    for window in config.timetable.window:
-        for day in window.weekdays:
-            session.add(
-                OpeningWindow(
-                    weekday=WEEKDAYS.index(day),
-                    opens=window.opens,
-                    closes=window.closes,
-                    grades=",".join(str(g) for g in sorted(set(window.grades))),
-                    week=window.week,
-                )
+    for window in schedule_of(config.timetable).windows:
+        session.add(
+            OpeningWindow(
+                weekday=window.weekday,
+                opens=window.opens,
+                closes=window.closes,
+                grades=",".join(str(g) for g in sorted(window.grades)),
+                week=window.week,
             )
+        )
     session.execute(delete(ClosedDate))
     for day in sorted(set(config.timetable.closed_dates)):
         session.add(ClosedDate(day=day))
     if config.timetable.week_a_starts is not None:
         set_setting(session, WEEK_A_STARTS, config.timetable.week_a_starts.isoformat())
+
+
+def schedule_of(timetable: TimetableSettings) -> Schedule:
+    """The timetable as the rules read it (the office's, which has no store of its own)."""
+    return Schedule(
+        windows=tuple(
+            Window(WEEKDAYS.index(day), w.opens, w.closes, frozenset(w.grades), w.week)
+            for w in timetable.window
+            for day in w.weekdays
+        ),
+        closed=frozenset(timetable.closed_dates),
+        week_a_starts=timetable.week_a_starts,
+    )
 
 
 def _system_zone() -> ZoneInfo:

@@ -367,7 +367,7 @@ class Kiosk:
                     title=copy.title.title,
                     due=current.due_date,
                     reason="already_yours",
-                    late_days=rules.overdue_days(current, moment),
+                    late_days=rules.overdue_days(current, moment.known_today),
                     detail=detail,
                 )
             ]
@@ -443,7 +443,7 @@ class Kiosk:
             copy=loan.copy.code,
             title=loan.copy.title.title,
             due=loan.due_date,
-            late_days=rules.overdue_days(loan, moment),
+            late_days=rules.overdue_days(loan, moment.known_today),
         )
 
     # -- touches ---------------------------------------------------------------------------
@@ -720,7 +720,7 @@ class Kiosk:
     def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
         current = rules.loans_of(db, patron)
         loans = tuple(
-            LoanLine(ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment))
+            LoanLine(ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment.known_today))
             for ln in current
         )
         detail: dict[str, object] = {}

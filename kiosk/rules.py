@@ -3,11 +3,18 @@
 Each function works inside the caller's write transaction and writes its event to the outbox
 there too, so a change and its event are committed together or not at all. A refusal raises
 :class:`Refused` before anything is changed.
+
+The rules themselves (what may be lent to whom, for how long, renewed how often) are the
+functions under "the rules", over plain facts: a :class:`Standing` of the patron, a copy's
+status, a :class:`~kiosk.models.Policy`. The kiosk gathers those facts from its own store; the
+office's desk (sync.server.services.desk) gathers them from the office's records and asks the
+same functions, so a loan at the desk follows the kiosks' rules without a copy of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +63,39 @@ class Lent:
     loan: Loan
     implicitly_returned: Loan | None  # someone else's loan of this copy, closed without a scan
     may_borrow: int  # how many more the patron may take now
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A book a patron has now, as the rules weigh it."""
+
+    title: str
+    due_date: dt.date
+    lent_at: dt.datetime
+    lost: bool  # marked lost: the patron owes it
+
+    @classmethod
+    def of(cls, loan: Loan) -> Holding:
+        return cls(
+            loan.copy.title.title, loan.due_date, loan.lent_at, loan.copy.status == CopyStatus.LOST
+        )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the rules weigh of a patron before lending, from a kiosk's store or the office's.
+
+    A new reason to refuse a patron (unsettled compensation, say) is a field here, filled by
+    both (:func:`standing` and the desk), and a check in :func:`refuse_patron`.
+    """
+
+    active: bool
+    holding: tuple[Holding, ...]
+
+
+def standing(patron: Patron, loans: Sequence[Loan]) -> Standing:
+    """The patron's standing at this kiosk, from their current *loans*."""
+    return Standing(patron.active, tuple(Holding.of(loan) for loan in loans))
 
 
 # -- looking things up -------------------------------------------------------------------
@@ -109,19 +149,20 @@ def loans_of(session: Session, patron: Patron) -> list[Loan]:
     )
 
 
-def overdue_days(loan: Loan, moment: Moment) -> int:
-    """Days late by the kiosk's clock; a clock that is wrong tells no lateness."""
-    if moment.clock == "wrong":
+def overdue_days(loan: Loan | Holding, today: dt.date | None) -> int:
+    """Days *loan* is late on *today* (any loan with a ``due_date``: a kiosk's or the office's);
+    none when the day is not known (None: a kiosk clock that is wrong tells no lateness)."""
+    if today is None:
         return 0
-    return max(0, (moment.today - loan.due_date).days)
+    return max(0, (today - loan.due_date).days)
 
 
-def first_to_bring_back(loans: list[Loan]) -> str | None:
+def first_to_bring_back(loans: Sequence[Loan] | Sequence[Holding]) -> str | None:
     """The title of the loan to bring back first: the one due first (the latest, if late)."""
-    if not loans:
+    held = [h if isinstance(h, Holding) else Holding.of(h) for h in loans]
+    if not held:
         return None
-    first = min(loans, key=lambda loan: (loan.due_date, loan.lent_at))
-    return first.copy.title.title
+    return min(held, key=lambda h: (h.due_date, h.lent_at)).title
 
 
 def may_borrow(session: Session, patron: Patron, loans: list[Loan] | None = None) -> int:
@@ -168,22 +209,71 @@ def check_patron(
 
     Returns the patron's current loans (*loans*, if the caller has them already).
     """
-    if not patron.active:
-        raise Refused("patron_inactive")
     if loans is None:
         loans = loans_of(session, patron)
-    lost = [loan for loan in loans if loan.copy.status == CopyStatus.LOST]
+    refuse_patron(standing(patron, loans), policy_for(session, patron.kind), moment.known_today)
+    return loans
+
+
+# -- the rules, over plain facts (the kiosk's and the office's desk's) --------------------------
+
+
+def refuse_copy(status: str, *, theirs: bool) -> None:
+    """Refuse a copy the patron has already, or one not for loan (reference, in repair, lost...)."""
+    if theirs:
+        raise Refused("already_yours")
+    if status in NOT_FOR_LOAN:
+        raise Refused("not_for_loan", status=status)
+
+
+def refuse_patron(patron: Standing, policy: Policy, today: dt.date | None) -> None:
+    """Refuse a loan to a patron who is inactive or blocked by lost or long-overdue books."""
+    if not patron.active:
+        raise Refused("patron_inactive")
+    lost = [h for h in patron.holding if h.lost]
     if lost:
-        raise Refused("lost_block", titles=[loan.copy.title.title for loan in lost])
-    block_after = policy_for(session, patron.kind).overdue_block_days
+        raise Refused("lost_block", titles=[h.title for h in lost])
+    block_after = policy.overdue_block_days
     overdue = [
-        loan
-        for loan in loans
-        if overdue_days(loan, moment) > 0 and overdue_days(loan, moment) >= block_after
+        h
+        for h in patron.holding
+        if overdue_days(h, today) > 0 and overdue_days(h, today) >= block_after
     ]
     if overdue:
-        raise Refused("overdue_block", titles=[loan.copy.title.title for loan in overdue])
-    return loans
+        raise Refused("overdue_block", titles=[h.title for h in overdue])
+
+
+def limit_refusal(patron: Standing, policy: Policy) -> Refused | None:
+    """The refusal of one more loan to a patron at the limit, or None below it.
+
+    Returned, not raised: a small librarian at a kiosk, or the librarian at the desk, may set
+    it aside.
+    """
+    if len(patron.holding) < policy.max_loans:
+        return None
+    return Refused(
+        "limit_reached",
+        max_loans=policy.max_loans,
+        bring_back=first_to_bring_back(patron.holding),
+    )
+
+
+def renewal_due(
+    loan: Holding, renewals: int, policy: Policy, schedule: Schedule, today: dt.date
+) -> dt.date:
+    """The due date a renewal on *today* would give a loan renewed *renewals* times so far.
+
+    A late book is brought back, not renewed; a renewal that would not move the date (on the
+    day of the loan) is refused before it uses up one of the patron's renewals.
+    """
+    if overdue_days(loan, today) > 0:
+        raise Refused("renew_late", late_days=overdue_days(loan, today))
+    if renewals >= policy.max_renewals:
+        raise Refused("max_renewals", max_renewals=policy.max_renewals)
+    new_due = due_date(schedule, policy, today)
+    if new_due <= loan.due_date:
+        raise Refused("renew_not_needed")
+    return new_due
 
 
 # -- lending, returning, renewing --------------------------------------------------------
@@ -204,20 +294,14 @@ def checkout(
     *override_by* is the card of a small librarian who allows a loan over the limit.
     """
     current = open_loan(session, copy)
-    if current is not None and current.patron_id == patron.id:
-        raise Refused("already_yours")
-    if copy.status in NOT_FOR_LOAN:
-        raise Refused("not_for_loan", status=copy.status)
+    refuse_copy(copy.status, theirs=current is not None and current.patron_id == patron.id)
     check_open(schedule, patron, moment)
     loans = check_patron(session, patron, moment)
     policy = policy_for(session, patron.kind)
-    over_limit = len(loans) >= policy.max_loans
-    if over_limit and override_by is None:
-        raise Refused(
-            "limit_reached",
-            max_loans=policy.max_loans,
-            bring_back=first_to_bring_back(loans),
-        )
+    at_limit = limit_refusal(standing(patron, loans), policy)
+    over_limit = at_limit is not None
+    if at_limit is not None and override_by is None:
+        raise at_limit
 
     implicit = None
     if current is not None:
@@ -279,7 +363,7 @@ def _close(
             loan=loan.id,
             copy=loan.copy.code,
             patron=loan.patron.card if loan.patron else None,
-            late_days=overdue_days(loan, moment),
+            late_days=overdue_days(loan, moment.known_today),
             by=by,
         ),
     )
@@ -294,22 +378,11 @@ def undo_checkout(session: Session, moment: Moment, loan: Loan) -> None:
 
 
 def check_renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> dt.date:
-    """The due date a renewal now would give *loan*, or raise Refused.
-
-    A late book is brought back, not renewed; a renewal that would not move the date (on the
-    day of the loan) is refused before it uses up one of the patron's renewals.
-    """
+    """The due date a renewal now would give *loan*, or raise Refused (see :func:`renewal_due`)."""
     assert loan.patron is not None, "only a current loan can be renewed"
     check_clock(moment)
     policy = policy_for(session, loan.patron.kind)
-    if overdue_days(loan, moment) > 0:
-        raise Refused("renew_late", late_days=overdue_days(loan, moment))
-    if loan.renewals >= policy.max_renewals:
-        raise Refused("max_renewals", max_renewals=policy.max_renewals)
-    new_due = due_date(schedule, policy, moment.today)
-    if new_due <= loan.due_date:
-        raise Refused("renew_not_needed")
-    return new_due
+    return renewal_due(Holding.of(loan), loan.renewals, policy, schedule, moment.today)
 
 
 def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> Loan:

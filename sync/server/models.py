@@ -85,6 +85,9 @@ class Kiosk(Base):
     clock_backwards: Mapped[bool] = mapped_column(default=False)
     events_waiting: Mapped[int] = mapped_column(default=0)  # on the kiosk, as it last said
     version: Mapped[str | None] = mapped_column(String(32))  # its software, as it last said
+    # The office's own desk (services.desk): its events go through the ledger as a kiosk's do,
+    # but it has no token and is not one of the kiosks the librarian looks after.
+    desk: Mapped[bool] = mapped_column(default=False)
 
 
 class EnrollCode(Base):
@@ -145,10 +148,47 @@ class Loan(Base):
     not_overdue: Mapped[bool] = mapped_column(default=False)
     undone: Mapped[bool] = mapped_column(default=False)
     override_by: Mapped[str | None] = mapped_column(String(64))
+    # Lent with a class set (services.desk): not the holder's own loan, not counted against them.
+    class_set_id: Mapped[int | None] = mapped_column(ForeignKey("class_sets.id"), index=True)
 
     copy: Mapped[Copy | None] = relationship()
     patron: Mapped[Patron | None] = relationship()
     kiosk: Mapped[Kiosk | None] = relationship()
+
+
+class ClassSet(Base):
+    """Books lent together at the desk to a class's book corner (or a teacher's) until a date.
+
+    Each book is a loan of the ledger to the holder, the teacher or student who took them.
+    """
+
+    __tablename__ = "class_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_name: Mapped[str] = mapped_column(default="")  # empty: the holder's own corner
+    holder_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"), index=True)
+    due_date: Mapped[dt.date]
+    lent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    lent_by: Mapped[str] = mapped_column(String(64))  # the librarian
+    note: Mapped[str] = mapped_column(default="")
+
+    holder: Mapped[Patron] = relationship()
+
+
+class Override(Base):
+    """A refusal the librarian set aside at the desk, with her reason: the desk's log."""
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    librarian: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # "checkout" or "renew"
+    refusal: Mapped[str] = mapped_column(String(32))  # the rule's refusal (kiosk.rules)
+    reason: Mapped[str] = mapped_column(String(200))
+    loan_id: Mapped[str] = mapped_column(String(36), index=True)
+    patron_card: Mapped[str] = mapped_column(String(64))
+    copy_code: Mapped[str] = mapped_column(String(64))
 
 
 class Conflict(Base):

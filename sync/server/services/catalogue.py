@@ -16,7 +16,7 @@ from kiosk.codes import GarbledCode, clean
 from kiosk.config import KioskConfig
 from kiosk.importer import BookRow, ImportReport, check_books, known_codes
 from kiosk.models import CopyStatus
-from sync.server.models import Copy, Patron, Title
+from sync.server.models import Change, Copy, Patron, Title
 from sync.server.services import Refusal, books
 from sync.server.services.changes import Changes, changed, record_change
 from sync.server.services.ledger import find_copy
@@ -175,3 +175,9 @@ def set_rules(session: Session, path: Path) -> KioskConfig:
         session, "rules", "all", config.model_dump(mode="json", include={"policies", "timetable"})
     )
     return config
+
+
+def current_rules(session: Session) -> KioskConfig:
+    """The policies and timetable the office gives every kiosk (the defaults until set)."""
+    data = session.scalar(select(Change.data).where(Change.kind == "rules", Change.key == "all"))
+    return KioskConfig.model_validate(data) if data else KioskConfig()

@@ -112,7 +112,7 @@ def kiosks(session: Session) -> list[KioskLine]:
             k.version,
             clock_warning(k.clock_offset_seconds, k.clock_backwards),
         )
-        for k in session.scalars(select(Kiosk).order_by(Kiosk.id))
+        for k in session.scalars(select(Kiosk).where(~Kiosk.desk).order_by(Kiosk.id))
     ]
 
 
@@ -123,9 +123,9 @@ def revoke(session: Session, name_or_id: str) -> Kiosk:
 
 
 def find_kiosk(session: Session, name_or_id: str) -> Kiosk:
-    query = select(Kiosk).where(Kiosk.name == name_or_id)
+    query = select(Kiosk).where(Kiosk.name == name_or_id, ~Kiosk.desk)
     if name_or_id.isdigit():
-        query = select(Kiosk).where(Kiosk.id == int(name_or_id))
+        query = select(Kiosk).where(Kiosk.id == int(name_or_id), ~Kiosk.desk)
     found = list(session.scalars(query))
     if len(found) != 1:
         raise NotFound(f"no single kiosk named {name_or_id!r}: see `library-server kiosks`")
