@@ -17,7 +17,7 @@ from kiosk.config import KioskConfig
 from kiosk.importer import BookRow, ImportReport, check_books, known_codes
 from kiosk.models import CopyStatus
 from sync.server.models import Change, Copy, Patron, Title
-from sync.server.services import Refusal, books
+from sync.server.services import N_, Refusal, books
 from sync.server.services.changes import Changes, changed, record_change
 from sync.server.services.ledger import find_copy
 
@@ -180,4 +180,9 @@ def set_rules(session: Session, path: Path) -> KioskConfig:
 def current_rules(session: Session) -> KioskConfig:
     """The policies and timetable the office gives every kiosk (the defaults until set)."""
     data = session.scalar(select(Change.data).where(Change.kind == "rules", Change.key == "all"))
-    return KioskConfig.model_validate(data) if data else KioskConfig()
+    try:
+        return KioskConfig.model_validate(data) if data else KioskConfig()
+    except ValidationError as exc:  # set by an older version that checked less
+        raise CatalogueError(
+            N_("The rules set at the office are no longer valid: set them again.")
+        ) from exc
