@@ -29,6 +29,7 @@ from sync.server.services import (
     catalogue,
     classlists,
     conflicts,
+    desk,
     kiosks,
     librarians,
     loans,
@@ -102,6 +103,38 @@ def _parser() -> argparse.ArgumentParser:
     resolve.add_argument("id", type=int, help="the conflict's number (see `conflicts`)")
     resolve.add_argument("--note", required=True, help="what you found or did")
     resolve.add_argument("--by", help="who resolved it (default: the computer's user name)")
+
+    by = argparse.ArgumentParser(add_help=False)
+    by.add_argument("--by", default=getpass.getuser(), help="the librarian (default: this user)")
+    lend = commands.add_parser("lend", parents=[by], help="lend books at the desk (kiosks' rules)")
+    lend.add_argument("card")
+    lend.add_argument("copies", nargs="+", metavar="copy", help="barcode (or ISBN if unlabelled)")
+    lend.add_argument(
+        "--reason", default="", help="lend over a refusal the librarian may set aside (logged)"
+    )
+    renew = commands.add_parser("renew", parents=[by], help="renew a reader's books at the desk")
+    renew.add_argument("card")
+    renew.add_argument("copies", nargs="+", metavar="copy")
+    renew.add_argument("--reason", default="", help="renew over a refusal (logged)")
+    give = commands.add_parser("return", parents=[by], help="take books back at the desk")
+    give.add_argument("copies", nargs="+", metavar="copy")
+    sets = commands.add_parser("class-sets", help="class sets with books out, per class")
+    sets.add_argument("--returned", action="store_true", help="sets brought back too")
+    sets.add_argument("--json", action="store_true", help="one JSON object per line")
+    lend_set = commands.add_parser(
+        "lend-class-set", parents=[by], help="lend books together to a class until a date"
+    )
+    lend_set.add_argument("copies", nargs="+", metavar="copy")
+    lend_set.add_argument("--holder", required=True, help="card of the teacher or student")
+    lend_set.add_argument("--until", required=True, type=dt.date.fromisoformat, help="2026-12-31")
+    lend_set.add_argument("--class", dest="class_name", default="", help="the class it is for")
+    lend_set.add_argument("--note", default="")
+    back = commands.add_parser(
+        "return-class-set", parents=[by], help="take back every book of a class set still out"
+    )
+    back.add_argument("number", type=int)
+    overrides = commands.add_parser("overrides", help="refusals set aside, at the desk and kiosks")
+    overrides.add_argument("--json", action="store_true", help="one JSON object per line")
 
     mark = commands.add_parser("mark-copy", help="set a copy's status (lost, withdrawn, ...)")
     mark.add_argument("copy", help="barcode (or ISBN of an unlabelled copy)")
@@ -399,6 +432,96 @@ def _resolve_conflict(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _desk(database: Database, args: argparse.Namespace) -> int:
+    """lend, renew, return: each copy in turn, as scanned at the desk; 1 if any was refused."""
+    answers = []
+    for code in args.copies:
+        with database.write() as session:
+            if args.command == "lend":
+                answer = desk.lend(session, args.card, code, librarian=args.by, reason=args.reason)
+            elif args.command == "renew":
+                answer = desk.renew(session, args.card, code, librarian=args.by, reason=args.reason)
+            else:
+                answer = desk.give_back(session, code, librarian=args.by)
+        answers.append(answer)
+        print(_said(answer, code))
+    return 0 if all(a.outcome in ("lent", "renewed", "returned") for a in answers) else 1
+
+
+def _said(answer: desk.Answer, code: str) -> str:
+    what = f"{answer.copy or code}" + (f" ({answer.title})" if answer.title else "")
+    card = answer.reader.card if answer.reader else None
+    match answer.outcome:
+        case "lent":
+            return f"lent {what} to {card}, due {answer.due}"
+        case "renewed":
+            return f"renewed {what} for {card}, due {answer.due}"
+        case "returned":
+            late = f", {answer.late_days} days late" if answer.late_days else ""
+            return f"returned {what} from {answer.holder}{late}"
+        case "choice":
+            return f"{what} is already lent to {card}: return or renew it"
+    detail = ", ".join(f"{k} {v}" for k, v in answer.detail.items())
+    hint = " (--reason REASON sets it aside)" if answer.overridable else ""
+    return f"refused {what}: {answer.refusal}" + (f" ({detail})" if detail else "") + hint
+
+
+def _class_sets(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        lines = desk.class_sets(session, returned=args.returned)
+    for line in lines:
+        if args.json:
+            print(_json_line(line))
+        else:
+            late = f", {line.late_days} days late" if line.late_days else ""
+            print(
+                f"set {line.id:<4} {line.class_name or '-':12} {line.holder_name} "
+                f"({line.holder_card}): {line.out} of {len(line.books)} out, due {line.due}{late}"
+            )
+    if not lines and not args.json:
+        print("no class set is out")
+    return 0
+
+
+def _lend_class_set(database: Database, args: argparse.Namespace) -> int:
+    try:
+        with database.write() as session:
+            line = desk.lend_class_set(
+                session, holder=args.holder, class_name=args.class_name, due=args.until,
+                codes=args.copies, librarian=args.by, note=args.note,
+            )  # fmt: skip
+    except desk.BadSet as bad:
+        for code, reason, detail in bad.problems:
+            print(f"{code}: {reason}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+        raise
+    print(f"set {line.id}: {len(line.books)} books lent to {line.holder_name}, due {line.due}")
+    return 0
+
+
+def _return_class_set(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        back = desk.return_class_set(session, args.number, librarian=args.by)
+    print(f"set {args.number}: {back} books taken back")
+    return 0
+
+
+def _overrides(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        lines = desk.overrides(session)
+    for line in lines:
+        if args.json:
+            print(_json_line(line))
+        else:
+            print(
+                f"{line.at:%Y-%m-%d %H:%M} {line.where:10} {line.by:12} {line.action:8} "
+                f"{line.card or '?'} {line.copy}: {line.refusal}"
+                + (f", because {line.reason}" if line.reason else "")
+            )
+    if not lines and not args.json:
+        print("no refusal has been set aside")
+    return 0
+
+
 def _mark(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
         copy = catalogue.mark_copy(session, args.copy, args.status)
@@ -542,10 +665,13 @@ def _json_line(line: Any) -> str:
     def plain(value: object) -> object:
         if isinstance(value, Sentence):
             return str(value)
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
         return value.isoformat() if isinstance(value, dt.date) else value
 
-    row = {f.name: plain(getattr(line, f.name)) for f in dataclasses.fields(line)}
-    return json.dumps(row, ensure_ascii=False)
+    return json.dumps(plain(line), ensure_ascii=False)
 
 
 def _backup_or_restore(args: argparse.Namespace) -> int:
@@ -585,6 +711,13 @@ _COMMANDS = {
     "revoke": _revoke,
     "conflicts": _conflicts,
     "resolve-conflict": _resolve_conflict,
+    "lend": _desk,
+    "renew": _desk,
+    "return": _desk,
+    "class-sets": _class_sets,
+    "lend-class-set": _lend_class_set,
+    "return-class-set": _return_class_set,
+    "overrides": _overrides,
     "mark-copy": _mark,
     "remove-student": _remove,
     "new-school-year": _new_school_year,

@@ -5,6 +5,7 @@ aside with a reason and logged, and class sets."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,3 +244,40 @@ def test_a_class_set_needs_a_reader_who_may_borrow_and_a_date_ahead(database: Da
             session, holder="T1", class_name="", due=today + dt.timedelta(days=9), codes=["", " "],
             librarian="x",
         )  # fmt: skip
+
+
+def test_the_desk_from_the_command_line(tmp_path: Path, db_url: str) -> None:
+    (tmp_path / "office").mkdir(exist_ok=True)
+    office = Office(tmp_path / "office", db_url)
+    office.load_library(tmp_path)
+    due = desk.today(utc_now()) + dt.timedelta(days=14)
+
+    code, out, _err = office.command("lend", "S1", "B001", "B002", "B003", "--by", LIBRARIAN)
+    assert code == 1
+    assert out.splitlines() == [
+        f"lent B001 (Book 1) to S1, due {due}",
+        f"lent B002 (Book 2) to S1, due {due}",
+        "refused B003 (Book 3): limit_reached (max_loans 2, bring_back Book 1)"
+        " (--reason REASON sets it aside)",
+    ]
+    office.ok("lend", "S1", "B003", "--reason", "project week", "--by", LIBRARIAN)
+    assert "S1 B003: limit_reached, because project week" in office.ok("overrides")
+    (logged,) = [json.loads(line) for line in office.ok("overrides", "--json").splitlines()]
+    assert (logged["by"], logged["name"], logged["title"]) == (LIBRARIAN, "小明", "Book 3")
+    code, out, _err = office.command("return", "B001", "ZZZ")
+    assert code == 1
+    assert out.splitlines() == ["returned B001 (Book 1) from 小明", "refused ZZZ: unknown_code"]
+
+    until = (desk.today(utc_now()) + dt.timedelta(days=30)).isoformat()
+    lend_set = ("lend-class-set", "--holder", "T1", "--until", until, "--class", "3-1")
+    code, _out, err = office.command(*lend_set, "B004", "NOPE")
+    assert code == 1 and "NOPE: unknown_code" in err
+    assert office.ok("class-sets") == "no class set is out\n"
+    assert office.ok(*lend_set, "B004", "B005").startswith("set 1: 2 books lent to 王老师")
+    assert office.ok("class-sets").split() == (
+        f"set 1 3-1 王老师 (T1): 2 of 2 out, due {until}".split()
+    )
+    (held,) = [json.loads(line) for line in office.ok("class-sets", "--json").splitlines()]
+    assert [book["copy"] for book in held["books"]] == ["B004", "B005"]
+    assert office.ok("return-class-set", "1") == "set 1: 2 books taken back\n"
+    assert office.ok("class-sets") == "no class set is out\n"
