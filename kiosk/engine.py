@@ -720,7 +720,12 @@ class Kiosk:
     def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
         current = rules.loans_of(db, patron)
         loans = tuple(
-            LoanLine(ln.copy.code, ln.copy.title.title, ln.due_date, rules.overdue_days(ln, moment.known_today))
+            LoanLine(
+                ln.copy.code,
+                ln.copy.title.title,
+                ln.due_date,
+                rules.overdue_days(ln, moment.known_today),
+            )
             for ln in current
         )
         detail: dict[str, object] = {}
