@@ -34,15 +34,24 @@ WAITING_BLINK = (1.0, 1.0, None)
 FAULT_BLINK = (0.1, 0.1, None)
 HELP_BLINK = (0.25, 0.25, None)
 REFUSED_SECONDS = 2.0
+WARNING_SECONDS = 2.0
 HELP_SECONDS = 120.0  # amber blinks this long unless something else happens first
 # An active buzzer has one pitch: the "low" beep of a refusal is told apart by its length.
 BEEP_SECONDS = 0.1
 LOW_BEEP_SECONDS = 0.5
+# (on, off, times) of each sound; a counted book only clicks, so a queue of scans stays calm.
+SOUNDS = {
+    Sound.BEEP: (BEEP_SECONDS, 0, 1),
+    Sound.LOW_BEEP: (LOW_BEEP_SECONDS, 0, 1),
+    Sound.TICK: (0.02, 0, 1),
+    Sound.WARNING: (BEEP_SECONDS, BEEP_SECONDS, 2),
+}
 
 STEADY = frozenset({Light.READY, Light.CLOSED, Light.WAITING_TO_SYNC, Light.FAULT})
 LASTS = {
     Light.SUCCESS: SUCCESS_BLINK[0] * SUCCESS_BLINK[2] + SUCCESS_BLINK[1] * SUCCESS_BLINK[2],
     Light.REFUSED: REFUSED_SECONDS,
+    Light.WARNING: WARNING_SECONDS,
     Light.HELP: HELP_SECONDS,
 }
 
@@ -170,6 +179,8 @@ class StatusLights:
                 self.red.blink(*FAULT_BLINK, background=True)
             case Light.HELP:
                 self.amber.blink(*HELP_BLINK, background=True)
+            case Light.WARNING:
+                self.amber.on()
 
     def _fall_back(self, generation: int) -> None:
         with self._lock:
@@ -179,8 +190,8 @@ class StatusLights:
     def _sound(self, sound: Sound) -> None:
         if self.buzzer is None or sound == Sound.NONE:
             return
-        seconds = BEEP_SECONDS if sound == Sound.BEEP else LOW_BEEP_SECONDS
-        self.buzzer.beep(seconds, 0, n=1, background=True)
+        on, off, times = SOUNDS[sound]
+        self.buzzer.beep(on, off, n=times, background=True)
 
     def _button(self, pin: int | None, pressed: Callable[[], None]) -> Button | None:
         if pin is None:

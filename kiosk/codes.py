@@ -6,6 +6,11 @@ import string
 import unicodedata
 
 MAX_CODE_LENGTH = 64
+# A shelf's label (for the stocktake): SHELF-A3 for a shelf whose name is capitals, digits,
+# dots and dashes; otherwise SHELF+ and the name's UTF-8 in hexadecimal (Code 128 carries no
+# Chinese), so a label names its shelf by itself and stays right from one stocktake to the next.
+SHELF_PLAIN, SHELF_HEX = "SHELF-", "SHELF+"
+_PLAIN_SHELF = frozenset(string.ascii_uppercase + string.digits + ".-")
 # Only ASCII letters: what scanners and keyboards send, and capitals never change their length.
 _CAPITALS = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
@@ -69,3 +74,29 @@ def normalise_isbn(text: str) -> str | None:
             return None
         digits = "978" + body + ean13_check_digit("978" + body)
     return digits if is_isbn13(digits) else None
+
+
+def shelf_label(shelf: str) -> str:
+    """The code printed on the label of *shelf* (see SHELF_PLAIN); ValueError if too long."""
+    if shelf and set(shelf) <= _PLAIN_SHELF:
+        code = SHELF_PLAIN + shelf
+    else:
+        code = SHELF_HEX + shelf.encode("utf-8").hex().upper()
+    if not shelf.strip() or len(code) > MAX_CODE_LENGTH:
+        raise ValueError(
+            f"the shelf name {shelf!r} is too long for a label: at most 58 capitals, digits, "
+            "dots and dashes, or 9 Chinese characters"
+        )
+    return code
+
+
+def shelf_of_label(code: str) -> str | None:
+    """The shelf a scanned (cleaned) code is the label of, or None if it is no shelf label."""
+    if code.startswith(SHELF_PLAIN) and len(code) > len(SHELF_PLAIN):
+        return code[len(SHELF_PLAIN) :]
+    if code.startswith(SHELF_HEX):
+        try:
+            return bytes.fromhex(code[len(SHELF_HEX) :]).decode("utf-8") or None
+        except ValueError:  # not hexadecimal, or not UTF-8
+            return None
+    return None

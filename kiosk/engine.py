@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from kiosk import outbox, rules
+from kiosk import outbox, rules, stocktake
 from kiosk.clock import Moment, confirm, read_clock, utc_now
-from kiosk.codes import GarbledCode, clean, is_isbn13
+from kiosk.codes import GarbledCode, clean, is_isbn13, shelf_of_label
 from kiosk.config import KioskSettings
-from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Title
+from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Stocktake, Title
 from kiosk.outcome import Kind, Light, LoanLine, Outcome, Sound
 from kiosk.pins import check_pin
 from kiosk.rules import Refused
@@ -50,9 +50,16 @@ class State(StrEnum):
     BATCH_RETURN = "batch_return"
     MARK_DAMAGED = "mark_damaged"
     MARK_LOST = "mark_lost"
+    STOCKTAKE = "stocktake"  # counting the books on the shelves
 
 
-SUPERVISOR_STATES = {State.SUPERVISOR, State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
+SUPERVISOR_STATES = {
+    State.SUPERVISOR,
+    State.BATCH_RETURN,
+    State.MARK_DAMAGED,
+    State.MARK_LOST,
+    State.STOCKTAKE,
+}
 
 
 def _supervisor_mode(state: State) -> Callable[[Kiosk, str | None], list[Outcome]]:
@@ -133,6 +140,11 @@ class Kiosk:
         self._clock_seen = "ok"
         self._idle_seen: Light | None = None  # the idle light last shown
         self._idle_checked_at: dt.datetime | None = None
+        # The stocktake: the shelf being counted, and how many copies this kiosk has counted
+        # there and in all (the running counts on the screen).
+        self._shelf: str | None = None
+        self._on_shelf = 0
+        self._counted = 0
         self._lock = threading.RLock()
 
     # -- public API ----------------------------------------------------------------------
@@ -168,7 +180,8 @@ class Kiosk:
         themselves instead), ``open_for`` (arg: a student's card, for a forgotten card),
         ``override`` (in a session a helper opened: lend the book just refused at the limit),
         ``batch_return``, ``mark_damaged``, ``mark_lost``, ``clock_ok`` (the date and time
-        shown are right), ``leave``.
+        shown are right), ``stocktake`` (count the shelves of the stocktake the office
+        started), ``shelf`` (arg: the shelf counted now), ``leave``.
         """
         with self._lock:
             self._last_action_at = self.clock()
@@ -242,12 +255,17 @@ class Kiosk:
         "_choice_at",
         "_last_code",
         "_idle_seen",
+        "_shelf",
+        "_on_shelf",
+        "_counted",
     )
 
     def _on_scan(self, code: str, role: Role, now: dt.datetime) -> list[Outcome]:
         self._last_code = (code, now)  # after a fault, the same code again is a new try
         self._last_action_at = now
         with self._transaction() as (db, moment):
+            if self.state == State.STOCKTAKE:
+                return self._on_stocktake(db, moment, code)
             patron = rules.find_patron(db, code) if role != "books" else None
             if patron is None and role == "cards":
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
@@ -451,7 +469,7 @@ class Kiosk:
     def _touch_done(self, _arg: str | None) -> list[Outcome]:
         if self.state in (State.SESSION, State.CHOICE):
             return self._end_all("done")
-        if self.state in (State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST):
+        if self.state in SUPERVISOR_STATES - {State.SUPERVISOR}:
             self.state = State.SUPERVISOR
             return [Outcome(Kind.SUPERVISOR, light=Light.READY, patron=self._supervisor_card)]
         return self._end_all("done")
@@ -639,6 +657,115 @@ class Kiosk:
                 )
             ]
 
+    # -- stocktake -----------------------------------------------------------------------
+
+    def _touch_stocktake(self, _arg: str | None) -> list[Outcome]:
+        if self.state not in SUPERVISOR_STATES:
+            return [self._refusal(Kind.REFUSED, "supervisor_only")]
+        with self._transaction() as (db, _moment):
+            current = stocktake.open_stocktake(db)
+            if current is None:
+                return [self._refusal(Kind.REFUSED, "no_stocktake")]
+            self.state, self._shelf, self._on_shelf = State.STOCKTAKE, None, 0
+            self._counted = stocktake.counted(db, current)
+            return [
+                Outcome(
+                    Kind.SUPERVISOR,
+                    light=Light.READY,
+                    reason=State.STOCKTAKE.value,
+                    patron=self._supervisor_card,
+                    detail={"stocktake": current.name, "counted": self._counted},
+                )
+            ]
+
+    def _touch_shelf(self, name: str | None) -> list[Outcome]:
+        if self.state != State.STOCKTAKE:
+            return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
+        with self._transaction() as (db, _moment):
+            current = stocktake.open_stocktake(db)
+            if current is None:
+                return self._stocktake_over()
+            return [self._choose_shelf(db, current, name or "")]
+
+    def _choose_shelf(self, db: Session, current: Stocktake, name: str) -> Outcome:
+        shelf = stocktake.shelf_named(current, name)
+        if shelf is None:
+            return self._refusal(Kind.REFUSED, "shelf_not_in_stocktake", shelf=name)
+        self._shelf, self._on_shelf = shelf, stocktake.counted(db, current, shelf)
+        return Outcome(
+            Kind.SHELF_CHOSEN,
+            light=Light.READY,
+            sound=Sound.TICK,
+            reason=shelf,
+            detail=self._counts(current),
+        )
+
+    def _stocktake_over(self) -> list[Outcome]:
+        """The office closed the stocktake (a sync came in): back to the menu."""
+        self.state, self._shelf = State.SUPERVISOR, None
+        return [self._refusal(Kind.REFUSED, "stocktake_closed")]
+
+    def _counts(self, current: Stocktake) -> dict[str, object]:
+        return {
+            "shelf": self._shelf,
+            "on_shelf": self._on_shelf,
+            "shelf_copies": stocktake.copies_on(current, self._shelf or ""),
+            "counted": self._counted,
+        }
+
+    def _on_stocktake(self, db: Session, moment: Moment, code: str) -> list[Outcome]:
+        current = stocktake.open_stocktake(db)
+        if current is None:
+            return self._stocktake_over()
+        if (label := shelf_of_label(code)) is not None:
+            return [self._choose_shelf(db, current, label)]
+        if self._shelf is None:
+            return [self._refusal(Kind.REFUSED, "choose_shelf_first", copy=code)]
+        assert self._supervisor_card is not None
+        seen = stocktake.count(db, moment, current, code, self._shelf, by=self._supervisor_card)
+        copy = seen.copy
+        if copy is None:
+            if rules.find_patron(db, code) is not None:
+                return [self._refusal(Kind.REFUSED, "card_not_book")]
+            if is_isbn13(code) and db.query(Title).filter(Title.isbn == code).first():
+                return [self._refusal(Kind.REFUSED, "use_library_label", copy=code)]
+            stocktake.unknown(db, moment, current, code, self._shelf, by=self._supervisor_card)
+            return [
+                Outcome(
+                    Kind.COUNTED,
+                    light=Light.WARNING,
+                    sound=Sound.WARNING,
+                    reason="unknown_code",
+                    copy=code,
+                    detail=self._counts(current),
+                )
+            ]
+        if seen.first:
+            self._on_shelf += 1
+            self._counted += 1
+        detail = self._counts(current)
+        if seen.warning == stocktake.WRONG_SHELF:
+            detail["belongs"] = seen.belongs
+        if seen.returned is not None:
+            detail["returned"] = True
+        if not seen.first:  # a copy scanned twice counts once
+            light, reason = Light.READY, "already_counted"
+        elif seen.warning is not None:
+            light, reason = Light.WARNING, seen.warning
+        else:
+            light, reason = Light.SUCCESS, "counted"
+        return [
+            Outcome(
+                Kind.COUNTED,
+                light=light,
+                sound=Sound.WARNING if light == Light.WARNING else Sound.TICK,
+                reason=reason,
+                copy=copy.code,
+                title=copy.title.title,
+                detail=detail,
+            )
+        ]
+
     def _touch_leave(self, _arg: str | None) -> list[Outcome]:
         return self._end_all("leave")
 
@@ -657,6 +784,8 @@ class Kiosk:
         "mark_damaged": _supervisor_mode(State.MARK_DAMAGED),
         "mark_lost": _supervisor_mode(State.MARK_LOST),
         "clock_ok": _touch_clock_ok,
+        "stocktake": _touch_stocktake,
+        "shelf": _touch_shelf,
         "leave": _touch_leave,
     }
 

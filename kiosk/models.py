@@ -195,6 +195,31 @@ class Event(Base):
     acked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
 
 
+class Stocktake(Base):
+    """A stocktake the librarian started at the office (pulled from it; the office's id)."""
+
+    __tablename__ = "stocktakes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str]
+    open: Mapped[bool]
+    # Whole library: any shelf may be counted; else only the shelves listed.
+    whole_library: Mapped[bool]
+    # The shelves to count and how many copies belong on each: [{"name": .., "copies": n}].
+    shelves: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class StocktakeCount(Base):
+    """A copy counted by this kiosk in a stocktake: counted once, whatever the scans."""
+
+    __tablename__ = "stocktake_counts"
+
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"), primary_key=True)
+    copy_id: Mapped[int] = mapped_column(ForeignKey("copies.id"), primary_key=True)
+    shelf: Mapped[str]
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class Setting(Base):
     __tablename__ = "settings"
 

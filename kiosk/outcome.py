@@ -22,12 +22,15 @@ class Light(StrEnum):
     WAITING_TO_SYNC = "waiting_to_sync"  # amber slow blink while idle
     FAULT = "fault"  # red fast blink
     HELP = "help"  # amber blink: a small librarian is called
+    WARNING = "warning"  # amber about two seconds: done, but look (a book from another shelf)
 
 
 class Sound(StrEnum):
     NONE = "none"
     BEEP = "beep"
     LOW_BEEP = "low_beep"
+    TICK = "tick"  # a quiet click: one more book counted
+    WARNING = "warning"  # two short beeps: counted, but look at the screen
 
 
 class Kind(StrEnum):
@@ -45,6 +48,8 @@ class Kind(StrEnum):
     PIN_NEEDED = "pin_needed"
     SUPERVISOR = "supervisor"
     COPY_MARKED = "copy_marked"
+    SHELF_CHOSEN = "shelf_chosen"  # stocktake: the shelf whose books are scanned now
+    COUNTED = "counted"  # stocktake: a book seen on the shelf
     UNDONE = "undone"
     IGNORED = "ignored"
     FAULT = "fault"

@@ -337,19 +337,33 @@ def checkout(
     return Lent(loan, implicit, max(0, policy.max_loans - len(loans) - 1))
 
 
-def return_copy(session: Session, moment: Moment, copy: Copy, *, by: str | None = None) -> Loan:
+def return_copy(
+    session: Session,
+    moment: Moment,
+    copy: Copy,
+    *,
+    by: str | None = None,
+    stocktake: int | None = None,
+) -> Loan:
     """Take *copy* back (at any time, open or closed); raise Refused if it is not on loan.
 
-    *by*: the card of the small librarian taking in a pile of returns, for the record.
+    *by*: the card of the small librarian taking in a pile of returns, for the record;
+    *stocktake*: the stocktake during which the book was found on a shelf.
     """
     loan = open_loan(session, copy)
     if loan is None:
         raise Refused("not_on_loan")
-    return _close(session, moment, loan, implicit=False, by=by)
+    return _close(session, moment, loan, implicit=False, by=by, stocktake=stocktake)
 
 
 def _close(
-    session: Session, moment: Moment, loan: Loan, *, implicit: bool, by: str | None = None
+    session: Session,
+    moment: Moment,
+    loan: Loan,
+    *,
+    implicit: bool,
+    by: str | None = None,
+    stocktake: int | None = None,
 ) -> Loan:
     loan.returned_at = moment.at
     loan.implicit_return = implicit
@@ -365,6 +379,7 @@ def _close(
             patron=loan.patron.card if loan.patron else None,
             late_days=overdue_days(loan, moment.known_today),
             by=by,
+            stocktake=stocktake,
         ),
     )
     return loan

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
 from kiosk.clock import CLOCK_WARNING_SECONDS, confirm
-from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Title
+from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Stocktake, Title
 from kiosk.outbox import pending
 from kiosk.settings import (
     ACKNOWLEDGED,
@@ -180,6 +180,8 @@ def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) 
                     rows.patron(data)
                 case "loan":
                     rows.loan(data)
+                case "stocktake":
+                    rows.stocktake(data)
                 case "rules":
                     if (rules := _office_rules(data)) is not None:
                         set_setting(session, OFFICE_RULES, json.dumps(data))
@@ -311,6 +313,16 @@ class _Rows:
         copy.barcode, copy.title = data.get("barcode"), title
         copy.shelf = data.get("shelf") or ""
         copy.status = CopyStatus(data["status"])
+
+    def stocktake(self, data: dict[str, Any]) -> None:
+        stocktake = self.session.get(Stocktake, data["id"])
+        if stocktake is None:
+            stocktake = Stocktake(id=data["id"])
+            self.session.add(stocktake)
+        stocktake.name = data["name"]
+        stocktake.open = bool(data["open"])
+        stocktake.whole_library = bool(data["whole_library"])
+        stocktake.shelves = list(data["shelves"])
 
     def patron(self, data: dict[str, Any]) -> None:
         patron = self.patrons.get(data["card"])

@@ -72,6 +72,10 @@ Code = Annotated[  # a card or a copy
     StrictStr, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)
 ]
 Words = Annotated[StrictStr, StringConstraints(max_length=200, pattern=PRINTABLE)]
+StocktakeId = Annotated[StrictInt, Field(ge=1, le=2**62)]
+Shelf = Annotated[  # a shelf's name, as on the copies' records and the shelf's label
+    StrictStr, StringConstraints(min_length=1, max_length=64, pattern=PRINTABLE)
+]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
 MAX_BATCH = 1000
 MAX_PAGE = 5000
@@ -112,6 +116,8 @@ class Return(Payload):
     patron: Code | None
     late_days: Count
     by: Code | None = None  # the small librarian who took it in with a pile of returns
+    # Found on a shelf during this stocktake (the office's id), not brought back by a reader.
+    stocktake: StocktakeId | None = None
 
 
 class ImplicitReturn(Return):
@@ -139,6 +145,17 @@ class CopyStatusSet(Payload):
     copy_code: Code = Field(alias="copy")
     status: CopyStatus
     by: Code  # the small librarian's card
+
+
+class StocktakeScan(Payload):
+    """A code scanned on a shelf during a stocktake: a copy seen there, or a code the kiosk
+    does not know (the office says what it is)."""
+
+    event_type = "stocktake_scan"
+    stocktake: StocktakeId
+    copy_code: Code = Field(alias="copy")  # the barcode, or the ISBN of an unlabelled copy
+    shelf: Shelf  # the shelf being counted, where the copy was seen
+    by: Code | None  # the small librarian's card (None: the librarian at the office's desk)
 
 
 class SessionStarted(Payload):
@@ -188,6 +205,7 @@ PAYLOADS: dict[str, type[Payload]] = {
         CheckoutUndone,
         Renew,
         CopyStatusSet,
+        StocktakeScan,
         SessionStarted,
         SessionEnded,
         SupervisorOpened,
@@ -333,7 +351,7 @@ class PushReply(BaseModel):
 
 class Change(BaseModel):
     version: int
-    kind: Literal["title", "copy", "patron", "loan", "rules"]
+    kind: Literal["title", "copy", "patron", "loan", "rules", "stocktake"]
     key: str
     data: dict[str, Any] | None = Field(description="the row as it is now; null: deleted")
 

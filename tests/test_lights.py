@@ -122,6 +122,25 @@ def test_refused_is_red_for_two_seconds_with_a_long_low_beep_then_back(
     assert_timeline(pin(lights, "buzzer"), [(0, False), (0, True), (0.5, False)])
 
 
+def test_a_warning_is_amber_for_two_seconds_with_two_beeps_a_counted_book_a_click(
+    lights: StatusLights,
+) -> None:
+    # The stocktake: a book from another shelf must be noticed; a counted one barely heard.
+    lights.show(Light.READY)
+    start(lights)
+    lights.show(Light.WARNING, Sound.WARNING)
+    time.sleep(2.3)
+    assert_timeline(pin(lights, "amber"), [(0, False), (0, True), (2.0, False)])
+    assert_timeline(pin(lights, "green"), [(0, True), (0, False), (2.0, True)])
+    assert_timeline(
+        pin(lights, "buzzer"), [(0, False), (0, True), (0.1, False), (0.2, True), (0.3, False)]
+    )
+    start(lights)
+    lights.show(Light.SUCCESS, Sound.TICK)
+    time.sleep(0.2)
+    assert_timeline(pin(lights, "buzzer"), [(0, False), (0, True), (0.02, False)])
+
+
 def test_closed_is_amber_steady_and_short_patterns_fall_back_to_it(lights: StatusLights) -> None:
     lights.show(Light.CLOSED)
     start(lights)

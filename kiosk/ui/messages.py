@@ -36,6 +36,7 @@ TONE_OF_LIGHT = {
     Light.CLOSED: Tone.WAIT,
     Light.WAITING_TO_SYNC: Tone.WAIT,
     Light.HELP: Tone.WAIT,
+    Light.WARNING: Tone.WAIT,
 }
 ICONS = {Tone.GOOD: "✔", Tone.BAD: "✘", Tone.WAIT: "★", Tone.INFO: "★"}
 

@@ -34,6 +34,7 @@ from sync.server.services import (
     librarians,
     loans,
     printing,
+    stocktakes,
     students,
 )
 
@@ -173,6 +174,37 @@ def _parser() -> argparse.ArgumentParser:
         "--start", type=int, default=1, help="first label's position on the sheet (1: top left)"
     )
     labels.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.pdf")
+    begin = commands.add_parser(
+        "stocktake-start", help="start a stocktake; kiosks learn it with their next sync"
+    )
+    begin.add_argument("--name", default="", help="its name (default: today's date)")
+    begin.add_argument(
+        "--shelf", action="append", default=[], help="count this shelf only (again for more)"
+    )
+    begin.add_argument(
+        "--class",
+        dest="classifications",
+        action="append",
+        default=[],
+        metavar="CLASSIFICATION",
+        help="count the copies whose classification starts so only (I, I24...; again for more)",
+    )
+    show = commands.add_parser(
+        "stocktake", help="the stocktake going on, shelf by shelf; else every stocktake"
+    )
+    show.add_argument("id", nargs="?", type=int, help="a stocktake's number")
+    close = commands.add_parser(
+        "stocktake-close", help="close the stocktake going on and keep its result"
+    )
+    close.add_argument(
+        "--not-seen",
+        choices=stocktakes.NOT_SEEN_ACTIONS,
+        required=True,
+        help="missing: mark the copies nobody saw lost; keep: leave them as they are",
+    )
+    report = commands.add_parser("stocktake-report", help="a stocktake's counts and lists")
+    report.add_argument("id", type=int, help="its number (library-server stocktake lists them)")
+    report.add_argument("--csv", type=Path, help="write the lists to this CSV file as well")
 
     export = commands.add_parser(
         "export-bundle", help="write the changes for a kiosk without network to a file"
@@ -657,6 +689,83 @@ def _user() -> str:
         return getpass.getuser()
     except OSError:  # no user name for this account (a container, a service)
         return "library-server"
+def _stocktake_start(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        started = stocktakes.start(
+            session,
+            name=args.name,
+            librarian=getpass.getuser(),
+            shelves=args.shelf,
+            classifications=args.classifications,
+        )
+    print(f"stocktake {started.id} ({started.name}) started; kiosks learn it with their next sync")
+    return 0
+
+
+def _stocktake(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        going_on = stocktakes.current(session)
+        number = args.id or (going_on.id if going_on else None)
+        if number is None:
+            records = stocktakes.records(session)
+            for r in records:
+                has = f"{r.counts.has} books" if r.counts else "?"
+                closed = f"{r.closed_at:%Y-%m-%d}" if r.closed_at else "?"
+                print(f"{r.id:3}  {r.name:24} {r.started_at:%Y-%m-%d} to {closed}: {has}")
+            if not records:
+                print("no stocktake yet (library-server stocktake-start)")
+            return 0
+        now = stocktakes.progress(session, number)
+    _print_counts(now.summary, now.counts)
+    for shelf in now.shelves:
+        elsewhere = f", {shelf.from_elsewhere} from other shelves" if shelf.from_elsewhere else ""
+        print(
+            f"  {shelf.shelf:12} {shelf.seen + shelf.away:5} of {shelf.copies:5} "
+            f"({shelf.percent:3}%), {shelf.to_find} to find{elsewhere}"
+        )
+    for taker in now.takers:
+        synced = f"{taker.last_sync:%Y-%m-%d %H:%M}" if taker.last_sync else "never"
+        where = taker.name or "the office's desk"
+        print(f"  {where}: {taker.scans} scans, last sync {synced}, {taker.waiting} waiting")
+    return 0
+
+
+def _print_counts(summary: stocktakes.Summary, counts: stocktakes.Counts) -> None:
+    state = f"closed {summary.closed_at:%Y-%m-%d}" if summary.closed_at else "going on"
+    print(f"stocktake {summary.id} ({summary.name}), {state}")
+    print(
+        f"  {counts.has} books (seen {counts.seen}, out {counts.away}) of {counts.copies} "
+        f"recorded; not seen {counts.not_seen}, wrong shelf {counts.wrong_shelf}, found lost "
+        f"{counts.found_lost}, found withdrawn {counts.found_withdrawn}, returned "
+        f"{counts.returned}, unknown codes {counts.unknown}"
+    )
+
+
+def _stocktake_close(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        going_on = stocktakes.current(session)
+        if going_on is None:
+            print("library-server: no stocktake is going on", file=sys.stderr)
+            return 1
+        done = stocktakes.close(
+            session, going_on.id, not_seen=args.not_seen, librarian=getpass.getuser()
+        )
+    _print_counts(done.summary, done.counts)
+    return 0
+
+
+def _stocktake_report(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        found = stocktakes.result(session, args.id)
+    _print_counts(found.summary, found.counts)
+    for f in found.findings:
+        where = f" seen on {f.seen_on}" if f.seen_on else ""
+        reader = f", last reader {f.reader}" if f.reader else ""
+        print(f"  {f.kind:15} {f.code:14} {f.title[:30]:30} shelf {f.shelf or '-'}{where}{reader}")
+    if args.csv:
+        args.csv.write_bytes(stocktakes.result_csv(found))
+        print(f"written to {args.csv}")
+    return 0
 
 
 def _json_line(line: Any) -> str:
@@ -726,6 +835,10 @@ _COMMANDS = {
     "print-labels": _print_labels,
     "export-bundle": _export_bundle,
     "import-bundle": _import_bundle,
+    "stocktake-start": _stocktake_start,
+    "stocktake": _stocktake,
+    "stocktake-close": _stocktake_close,
+    "stocktake-report": _stocktake_report,
 }
 
 if __name__ == "__main__":

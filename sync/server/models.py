@@ -150,6 +150,8 @@ class Loan(Base):
     override_by: Mapped[str | None] = mapped_column(String(64))
     # Lent with a class set (services.desk): not the holder's own loan, not counted against them.
     class_set_id: Mapped[int | None] = mapped_column(ForeignKey("class_sets.id"), index=True)
+    # Returned because the book was found on a shelf during this stocktake.
+    found_in_stocktake: Mapped[int | None] = mapped_column(ForeignKey("stocktakes.id"))
 
     copy: Mapped[Copy | None] = relationship()
     patron: Mapped[Patron | None] = relationship()
@@ -227,6 +229,66 @@ class Change(Base):
     kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Stocktake(Base):
+    """A count of the books on the shelves: started by the librarian, counted by kiosks and the
+    desk, closed with its result kept as a dated record."""
+
+    __tablename__ = "stocktakes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # What is counted: these shelves (none: every shelf), of these classifications (the start
+    # of a classification, as 'I' for I247; none: every one).
+    shelves: Mapped[list[str]] = mapped_column(JSON)
+    classifications: Mapped[list[str]] = mapped_column(JSON)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    started_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    not_seen: Mapped[str | None] = mapped_column(String(16))  # "missing" or "keep", at closing
+    counts: Mapped[dict[str, int] | None] = mapped_column(JSON)  # the result, at closing
+
+
+class StocktakeScan(Base):
+    """A code scanned on a shelf, by a kiosk (its event) or at the desk: every scan is kept, a
+    copy scanned twice is counted once."""
+
+    __tablename__ = "stocktake_scans"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    copy_id: Mapped[int | None] = mapped_column(ForeignKey("copies.id"))  # None: not known
+    shelf: Mapped[str] = mapped_column(String(64))
+    # The copy's status at the office when the scan was applied (on loan, lost, withdrawn...).
+    status: Mapped[str | None] = mapped_column(String(16))
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))  # None: the desk
+    by: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    late: Mapped[bool] = mapped_column(default=False)  # applied after the stocktake was closed
+
+
+class StocktakeFinding(Base):
+    """One line of a closed stocktake's result, as it was on the day it was closed."""
+
+    __tablename__ = "stocktake_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"), index=True)
+    # not_seen, wrong_shelf, found_lost, found_withdrawn, returned (was on loan), unknown
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    copy_id: Mapped[int | None] = mapped_column(ForeignKey("copies.id"))  # None: not known
+    title: Mapped[str] = mapped_column(default="")
+    shelf: Mapped[str] = mapped_column(default="")  # where the records put it
+    seen_on: Mapped[str] = mapped_column(default="")  # where it was scanned
+    status: Mapped[str] = mapped_column(String(16), default="")
+    # The last loan of the copy: who had it, and when it was lent and returned.
+    reader: Mapped[str] = mapped_column(default="")
+    lent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class Librarian(Base):

@@ -19,7 +19,18 @@ from kiosk.clock import utc_now
 from kiosk.models import CopyStatus
 from sync import wire
 from sync.server.db import Database
-from sync.server.models import Conflict, Copy, Event, Kiosk, Loan, Patron, Title
+from sync.server.models import (
+    Conflict,
+    Copy,
+    Event,
+    Kiosk,
+    Loan,
+    Patron,
+    Stocktake,
+    StocktakeFinding,
+    StocktakeScan,
+    Title,
+)
 from sync.server.services import Contradiction
 from sync.server.services.changes import Changes
 
@@ -415,6 +426,8 @@ def _return(ctx: _Context, p: wire.Return) -> None:
         return
     loan.returned_at = max(ctx.at, loan.lent_at)
     loan.implicit_return = isinstance(p, wire.ImplicitReturn)
+    if p.stocktake is not None and ctx.session.get(Stocktake, p.stocktake) is not None:
+        loan.found_in_stocktake = p.stocktake
     ctx.books.closed(loan)
     if loan.copy is not None and loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
         loan.copy.status = CopyStatus.AVAILABLE
@@ -457,6 +470,77 @@ def _copy_status(ctx: _Context, p: wire.CopyStatusSet) -> None:
     ctx.changes.add(copy)
 
 
+def _stocktake_scan(ctx: _Context, p: wire.StocktakeScan) -> None:
+    stocktake = ctx.session.get(Stocktake, p.stocktake)
+    if stocktake is None:
+        ctx.conflict(
+            "unknown_stocktake",
+            f"{p.copy_code} counted for stocktake {p.stocktake}, which the office does not know",
+            copy=p.copy_code,
+            loan=None,
+        )
+        return
+    copy = ctx.books.copy(p.copy_code)
+    if copy is not None and copy.barcode is None:
+        copy = _unlabelled_not_seen(ctx.session, stocktake, copy)
+    late = stocktake.closed_at is not None
+    ctx.session.add(
+        StocktakeScan(
+            stocktake_id=stocktake.id,
+            code=p.copy_code,
+            copy_id=copy.id if copy else None,
+            shelf=p.shelf,
+            status=copy.status if copy else None,
+            kiosk_id=ctx.kiosk.id,
+            by=p.by,
+            at=ctx.at,
+            late=late,
+        )
+    )
+    if late and copy is not None and copy.status == CopyStatus.LOST:
+        _found_after(ctx, stocktake, copy, p.shelf)
+
+
+def _unlabelled_not_seen(session: Session, stocktake: Stocktake, copy: Copy) -> Copy:
+    """A copy known by its title's ISBN only: one of its title's not yet seen in *stocktake*,
+    so that two such books on the shelves count as two."""
+    session.flush()
+    seen = select(StocktakeScan.copy_id).where(
+        StocktakeScan.stocktake_id == stocktake.id, StocktakeScan.copy_id.is_not(None)
+    )
+    other = session.scalar(
+        select(Copy)
+        .where(Copy.title_id == copy.title_id, Copy.barcode.is_(None), Copy.id.not_in(seen))
+        .order_by(Copy.id)
+        .limit(1)
+    )
+    return other or copy
+
+
+def _found_after(ctx: _Context, stocktake: Stocktake, copy: Copy, shelf: str) -> None:
+    """A kiosk that was offline counted a copy that the closed stocktake marked missing: it is
+    on the shelf, so it is available again."""
+    marked = ctx.session.scalar(
+        select(StocktakeFinding.id).where(
+            StocktakeFinding.stocktake_id == stocktake.id,
+            StocktakeFinding.kind == "not_seen",
+            StocktakeFinding.copy_id == copy.id,
+        )
+    )
+    if marked is None or stocktake.not_seen != "missing":
+        return
+    copy.status = CopyStatus.AVAILABLE
+    ctx.changes.add(copy)
+    ctx.conflict(
+        "found_after_stocktake",
+        f"{copy.barcode or copy.title.isbn} was marked missing when the stocktake "
+        f"{stocktake.name} was closed; "
+        f"a kiosk that synced later had counted it on shelf {shelf}: it is available again",
+        copy=copy.barcode or copy.title.isbn,
+        loan=None,
+    )
+
+
 _HANDLERS: dict[type[wire.Payload], Callable[[_Context, Any], None]] = {
     wire.Checkout: _checkout,
     wire.Return: _return,
@@ -464,7 +548,8 @@ _HANDLERS: dict[type[wire.Payload], Callable[[_Context, Any], None]] = {
     wire.CheckoutUndone: _undo,
     wire.Renew: _renew,
     wire.CopyStatusSet: _copy_status,
+    wire.StocktakeScan: _stocktake_scan,
 }
 _PATRON_EVENTS = (wire.Checkout, wire.Return, wire.Renew)
 _LOAN_EVENTS = (*_PATRON_EVENTS, wire.CheckoutUndone)
-_COPY_EVENTS = (*_LOAN_EVENTS, wire.CopyStatusSet)
+_COPY_EVENTS = (*_LOAN_EVENTS, wire.CopyStatusSet, wire.StocktakeScan)

@@ -1,0 +1,126 @@
+"""The stocktake at the kiosk: small librarians scan the shelves, each copy counted once.
+
+The librarian starts a stocktake at the office; kiosks learn it with the next sync (the
+``stocktakes`` table, written by sync.replica). Each code scanned on a shelf is an event for the
+office (``wire.StocktakeScan``), which merges every kiosk's and the desk's scans. Like the
+circulation rules, these functions work in the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kiosk import outbox, rules
+from kiosk.clock import Moment
+from kiosk.codes import code_key, is_isbn13
+from kiosk.models import Copy, CopyStatus, Loan, Stocktake, StocktakeCount
+from sync import wire
+
+# What a counted copy says besides "counted": the first that applies, in this order.
+ON_LOAN, LOST, WITHDRAWN, WRONG_SHELF = "on_loan", "lost", "withdrawn", "wrong_shelf"
+
+
+@dataclass(frozen=True)
+class Counted:
+    """The answer to one scan on a shelf."""
+
+    code: str
+    copy: Copy | None  # None: a code this kiosk does not know (the office is told all the same)
+    first: bool  # counted now; False: this kiosk had counted it already in this stocktake
+    warning: str | None  # ON_LOAN (returned now), LOST, WITHDRAWN or WRONG_SHELF
+    belongs: str  # the shelf the copy belongs on
+    returned: Loan | None  # the loan closed because the book was on the shelf
+
+
+def open_stocktake(session: Session) -> Stocktake | None:
+    """The stocktake going on now, as the office last said."""
+    return session.scalar(select(Stocktake).where(Stocktake.open).order_by(Stocktake.id.desc()))
+
+
+def shelf_named(stocktake: Stocktake, name: str) -> str | None:
+    """The shelf of *stocktake* called *name* (whatever its letter case), as the records spell
+    it; any shelf in a stocktake of the whole library; None if this one does not count it."""
+    wanted = code_key(name.strip())
+    for shelf in stocktake.shelves:
+        if code_key(shelf["name"]) == wanted:
+            return str(shelf["name"])
+    return name.strip() if stocktake.whole_library and wanted else None
+
+
+def copies_on(stocktake: Stocktake, shelf: str) -> int:
+    """How many copies the office's records put on *shelf*."""
+    return next((int(s["copies"]) for s in stocktake.shelves if s["name"] == shelf), 0)
+
+
+def counted(session: Session, stocktake: Stocktake, shelf: str | None = None) -> int:
+    """How many copies this kiosk has counted in *stocktake* (on *shelf*, if given)."""
+    query = select(func.count()).where(StocktakeCount.stocktake_id == stocktake.id)
+    if shelf is not None:
+        query = query.where(StocktakeCount.shelf == shelf)
+    return session.scalar(query) or 0
+
+
+def count(
+    session: Session, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
+) -> Counted:
+    """Count the copy *code* seen on *shelf*: once per stocktake, an event for the office each
+    first time; a book recorded as on loan is returned, since it is on the shelf. A code that
+    is no copy here is left to the caller (a card, or :func:`unknown`)."""
+    copy = rules.find_copy(session, code)
+    if copy is None and is_isbn13(code):
+        copy = _uncounted_unlabelled(session, stocktake, code)
+    if copy is None:
+        return Counted(code, None, first=False, warning=None, belongs="", returned=None)
+    already = session.get(StocktakeCount, (stocktake.id, copy.id))
+    warning = _warning(copy, shelf)
+    if already is not None:
+        return Counted(code, copy, first=False, warning=warning, belongs=copy.shelf, returned=None)
+    session.add(
+        StocktakeCount(stocktake_id=stocktake.id, copy_id=copy.id, shelf=shelf, at=moment.at)
+    )
+    outbox.append(session, moment, _scan(stocktake, copy.code, shelf, by))
+    returned = None
+    if copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):  # a lost book's reader owes it
+        with suppress(rules.Refused):
+            returned = rules.return_copy(session, moment, copy, by=by, stocktake=stocktake.id)
+    return Counted(code, copy, first=True, warning=warning, belongs=copy.shelf, returned=returned)
+
+
+def unknown(
+    session: Session, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
+) -> None:
+    """A code this kiosk does not know, seen on *shelf*: the office lists it (it may know it)."""
+    outbox.append(session, moment, _scan(stocktake, code, shelf, by))
+
+
+def _scan(stocktake: Stocktake, code: str, shelf: str, by: str) -> wire.StocktakeScan:
+    return wire.StocktakeScan(stocktake=stocktake.id, copy=code, shelf=shelf, by=by)
+
+
+def _warning(copy: Copy, shelf: str) -> str | None:
+    if copy.status == CopyStatus.ON_LOAN:
+        return ON_LOAN
+    if copy.status in (CopyStatus.LOST, CopyStatus.WITHDRAWN):
+        return str(copy.status)
+    if copy.shelf and code_key(copy.shelf) != code_key(shelf):
+        return WRONG_SHELF
+    return None
+
+
+def _uncounted_unlabelled(session: Session, stocktake: Stocktake, isbn: str) -> Copy | None:
+    """A copy without a label of its own, of the title with this ISBN: one not yet counted, so
+    that two such books on a shelf count as two."""
+    copies = rules.unlabelled_copies(session, isbn)
+    done = set(
+        session.scalars(
+            select(StocktakeCount.copy_id).where(
+                StocktakeCount.stocktake_id == stocktake.id,
+                StocktakeCount.copy_id.in_([c.id for c in copies]),
+            )
+        )
+    )
+    return next((c for c in copies if c.id not in done), copies[0] if copies else None)
