@@ -1,7 +1,7 @@
 """stocktakes: their scans, their kept results, and loans returned because a book was found
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
