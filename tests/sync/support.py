@@ -4,6 +4,7 @@ to it: the harness of the sync and server tests (their fixtures are in conftest.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import glob
 import io
 import os
@@ -23,12 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
 
 from kiosk import config
+from kiosk.clock import utc_now
 from kiosk.engine import Kiosk
 from kiosk.store import Store
+from sync import wire
 from sync.client import SyncClient
 from sync.server import cli as server_cli
+from sync.server import models
 from sync.server.db import Database
 from sync.server.models import Base
+from sync.server.services import kiosks, ledger
 from tests.conftest import TIMETABLE, TZ, FakeClock, add_library
 
 STUDENTS_CSV = """card,name,class,grade,kind
@@ -382,3 +387,41 @@ def enrolled(
     if sync:
         kiosk.client.sync()
     return kiosk
+
+
+class EventFeed:
+    """A kiosk's events, as its outbox would send them, applied by the office's ledger in this
+    process (the office's figures from loans at the times given, whatever the clock says)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        with database.write() as session:
+            kiosk, _token = kiosks.enroll(session, kiosks.new_enroll_code(session), "kiosk-a")
+        self.kiosk_id = kiosk.id
+        self.seq = 0
+
+    def send(self, kind: str, at: dt.datetime, **payload: object) -> None:
+        self.seq += 1
+        event = wire.WireEvent(
+            seq=self.seq,
+            uuid=str(uuid.uuid4()),
+            type=kind,
+            at=at,
+            clock="ok",
+            payload=payload,
+        )
+        with self.database.write() as session:
+            kiosk = session.get(models.Kiosk, self.kiosk_id)
+            assert kiosk is not None
+            ledger.receive(session, kiosk, [event], now=utc_now(), offset=0, waiting=0)
+
+    def lend(self, card: str, copy: str, at: dt.datetime, days: int = 14) -> str:
+        loan = str(uuid.uuid4())
+        due = (at + dt.timedelta(days=days)).date()
+        self.send(
+            "checkout", at, loan=loan, copy=copy, patron=card, due=due.isoformat(), where="kiosk-a"
+        )
+        return loan
+
+    def give_back(self, loan: str, card: str, copy: str, at: dt.datetime) -> None:
+        self.send("return", at, loan=loan, copy=copy, patron=card, late_days=0)

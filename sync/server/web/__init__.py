@@ -45,12 +45,23 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from sync.server.web import auth, books, desk, home, kiosks, librarians, login, printing, students
+from sync.server.web import (
+    auth,
+    books,
+    desk,
+    home,
+    kiosks,
+    librarians,
+    login,
+    printing,
+    reports,
+    students,
+)
 from sync.server.web.render import page
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The signed-in areas, in the navigation's order.
-AREAS = [home, desk, students, books, printing, kiosks, librarians]
+AREAS = [home, desk, students, books, printing, reports, kiosks, librarians]
 
 
 def install(app: FastAPI) -> None:

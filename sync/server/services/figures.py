@@ -1,0 +1,339 @@
+"""The school's figures against its plan, and the reports: the one source of every number the
+overview, the report pages, the semester report's PDF and its CSV files show.
+
+How things are counted (the pages say it in words too):
+
+- a *student* is an active reader of kind student or small librarian (helpers are students);
+  a class is the class the student is in now;
+- a *loan* is a book lent to a student, at a kiosk or at the desk, and not undone at once;
+  renewals are not new loans; loans to teachers are counted apart;
+- days and weeks are the school's (its time zone, weeks from Monday); a loan counts on the day
+  it was lent;
+- the semester runs from its first to its last day, or to today while it is on; its weeks
+  are the weeks (Monday to Sunday) that hold one of its days;
+- a loan is *overdue* while the book is out after its due date.
+
+Loans are read once per question and counted here in Python rather than in SQL: the same
+counting on SQLite and PostgreSQL, with the school's days whatever the database's time zone.
+A semester of a school is a few thousand rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kiosk.clock import utc_now
+from kiosk.models import CopyStatus, PatronKind
+from sync.server.models import Copy, Loan, Patron
+from sync.server.services import kiosks
+from sync.server.services.plan import Plan
+from sync.server.services.students import class_order
+
+STUDENT_KINDS = (PatronKind.STUDENT, PatronKind.HELPER)
+# Copies that are part of the collection (lent or lendable, or being repaired).
+HELD = (CopyStatus.AVAILABLE, CopyStatus.ON_LOAN, CopyStatus.DAMAGED, CopyStatus.IN_REPAIR)
+NO_CLASS = ""
+
+
+def today_in(plan: Plan, now: dt.datetime | None = None) -> dt.date:
+    """The school's date now."""
+    return (now or utc_now()).astimezone(plan.zone()).date()
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+@dataclass(frozen=True)
+class Semester:
+    starts: dt.date
+    ends: dt.date
+    today: dt.date
+
+    @property
+    def until(self) -> dt.date:
+        """The last day counted: the semester's last, or today while it is on."""
+        return min(self.ends, self.today)
+
+    @property
+    def started(self) -> bool:
+        return self.today >= self.starts
+
+    @property
+    def weeks(self) -> list[dt.date]:
+        """The Mondays of the semester's weeks counted so far."""
+        if not self.started:
+            return []
+        first, last = monday(self.starts), monday(self.until)
+        return [first + dt.timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+
+    @property
+    def all_weeks(self) -> int:
+        return (monday(self.ends) - monday(self.starts)).days // 7 + 1
+
+    @property
+    def months(self) -> list[dt.date]:
+        if not self.started:
+            return []
+        found, month = [], month_start(self.starts)
+        while month <= self.until:
+            found.append(month)
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        return found
+
+    @property
+    def this_week(self) -> dt.date | None:
+        """Monday of the current week, while the semester is on."""
+        return monday(self.today) if self.starts <= self.today <= self.ends else None
+
+
+def semester_of(plan: Plan, today: dt.date) -> Semester:
+    return Semester(plan.semester_starts, plan.semester_ends, today)
+
+
+# -- reading the records -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Student:
+    id: int
+    card: str
+    name: str
+    class_name: str
+
+
+@dataclass(frozen=True)
+class _Loan:
+    day: dt.date  # the school's date it was lent
+    patron_id: int | None
+    class_name: str
+    student: bool
+    title_id: int | None
+
+
+def _students(session: Session) -> list[_Student]:
+    rows = session.execute(
+        select(Patron.id, Patron.card, Patron.name, Patron.class_name).where(
+            Patron.active, ~Patron.deleted, Patron.kind.in_(STUDENT_KINDS)
+        )
+    )
+    return [_Student(*row) for row in rows]
+
+
+def _day_bounds(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _loans(session: Session, zone: ZoneInfo, first: dt.date, last: dt.date) -> list[_Loan]:
+    """Loans lent on the school's days *first* to *last*, undone ones left out."""
+    rows = session.execute(
+        select(Loan.lent_at, Loan.patron_id, Patron.class_name, Patron.kind, Copy.title_id)
+        .outerjoin(Patron, Loan.patron_id == Patron.id)
+        .outerjoin(Copy, Loan.copy_id == Copy.id)
+        .where(
+            ~Loan.undone,
+            Loan.lent_at >= _day_bounds(first, zone),
+            Loan.lent_at < _day_bounds(last + dt.timedelta(days=1), zone),
+        )
+    )
+    return [
+        _Loan(
+            day=lent_at.astimezone(zone).date(),
+            patron_id=patron_id,
+            class_name=class_name or NO_CLASS,
+            student=kind in STUDENT_KINDS,
+            title_id=title_id,
+        )
+        for lent_at, patron_id, class_name, kind, title_id in rows
+    ]
+
+
+def _semester_loans(session: Session, plan: Plan, semester: Semester) -> list[_Loan]:
+    if not semester.started:
+        return []
+    return _loans(session, plan.zone(), semester.starts, semester.until)
+
+
+def _classes(names: Iterable[str]) -> list[str]:
+    return sorted(set(names), key=class_order)
+
+
+# -- the overview: the plan's three figures, for the school and each class -------------------
+
+
+@dataclass(frozen=True)
+class Week:
+    starts: dt.date  # its Monday
+    loans: int  # students' loans lent that week
+    borrowers: int  # students (of today's) who borrowed that week
+    students: int
+
+    @property
+    def share(self) -> float:
+        """Percent of the students who borrowed that week."""
+        return 100 * self.borrowers / self.students if self.students else 0.0
+
+
+@dataclass(frozen=True)
+class Group:
+    """The school (name "") or one class, this semester."""
+
+    name: str
+    students: int
+    loans: int  # students' loans this semester so far
+    plan: float  # the semester's plan of loans, for the school or this class's share of it
+    weeks: list[Week]  # the semester's weeks so far, the trend
+    this_week: Week | None  # None outside the semester
+    overdue: int  # books out past their due date now
+
+    @property
+    def books_per_student(self) -> float:
+        return self.loans / self.students if self.students else 0.0
+
+    @property
+    def mean_share(self) -> float:
+        """The weekly share, averaged over the semester's weeks so far."""
+        return sum(w.share for w in self.weeks) / len(self.weeks) if self.weeks else 0.0
+
+    def weeks_on_target(self, target: float) -> int:
+        """Weeks in which more than *target* percent of the students borrowed."""
+        return sum(1 for week in self.weeks if week.share > target)
+
+
+@dataclass(frozen=True)
+class KioskState:
+    name: str
+    last_sync: dt.datetime | None
+    events_waiting: int
+    events_held_back: int
+    revoked: bool
+    warning: str  # the clock, in words (services.kiosks)
+    quiet_days: int | None  # whole days since the last sync; None if never
+
+
+@dataclass(frozen=True)
+class Overview:
+    plan: Plan
+    semester: Semester
+    school: Group
+    classes: list[Group]
+    teachers_loans: int  # this semester, to teachers (and their class sets)
+    kiosks: list[KioskState]
+
+    @property
+    def elapsed(self) -> float:
+        """The part of the semester's weeks that has begun (0 to 1)."""
+        return min(len(self.semester.weeks), self.semester.all_weeks) / self.semester.all_weeks
+
+    @property
+    def plan_to_date(self) -> int:
+        """The loans the plan expects by the end of this week."""
+        return round(self.plan.semester_loans * self.elapsed)
+
+    @property
+    def books_to_date(self) -> float:
+        """The books per student the target expects by the end of this week."""
+        return self.plan.books_per_student * self.elapsed
+
+
+def overview(
+    session: Session, plan: Plan, today: dt.date, now: dt.datetime | None = None
+) -> Overview:
+    """The figures of the overview page (and the top of the semester report)."""
+    semester = semester_of(plan, today)
+    students = _students(session)
+    loans = _semester_loans(session, plan, semester)
+    overdue = _overdue_by_class(session, today)
+    class_of = {s.id: s.class_name for s in students}
+    names = _classes(
+        [s.class_name for s in students] + [ln.class_name for ln in loans if ln.student]
+    )
+    members: dict[str, set[int]] = defaultdict(set)
+    for s in students:
+        members[s.class_name].add(s.id)
+    everyone = set(class_of)
+    total = len(everyone)
+
+    def planned(name: str, students: int) -> float:
+        """The school's plan, or a class's share of it by its number of students."""
+        if not name:
+            return float(plan.semester_loans)
+        return plan.semester_loans * students / total if total else 0.0
+
+    def group(name: str, ids: set[int], mine: list[_Loan], out: int) -> Group:
+        weeks = _weeks(semester, ids, mine)
+        return Group(
+            name=name,
+            students=len(ids),
+            loans=len(mine),
+            plan=planned(name, len(ids)),
+            weeks=weeks,
+            this_week=next((w for w in weeks if w.starts == semester.this_week), None),
+            overdue=out,
+        )
+
+    student_loans = [ln for ln in loans if ln.student]
+    by_class: dict[str, list[_Loan]] = defaultdict(list)
+    for ln in student_loans:
+        by_class[ln.class_name].append(ln)
+    return Overview(
+        plan=plan,
+        semester=semester,
+        school=group("", everyone, student_loans, sum(overdue.values())),
+        classes=[group(n, members[n], by_class[n], overdue.get(n, 0)) for n in names],
+        teachers_loans=sum(1 for ln in loans if not ln.student and ln.patron_id is not None),
+        kiosks=kiosk_states(session, now),
+    )
+
+
+def _weeks(semester: Semester, ids: set[int], loans: list[_Loan]) -> list[Week]:
+    counts: Counter[dt.date] = Counter()
+    borrowers: dict[dt.date, set[int]] = defaultdict(set)
+    for ln in loans:
+        week = monday(ln.day)
+        counts[week] += 1
+        if ln.patron_id in ids:
+            borrowers[week].add(ln.patron_id)
+    return [Week(w, counts[w], len(borrowers[w]), len(ids)) for w in semester.weeks]
+
+
+def _overdue_by_class(session: Session, today: dt.date) -> dict[str, int]:
+    """Books out past their due date now, by the class of the reader (teachers: "")."""
+    rows = session.execute(
+        select(Patron.class_name, Patron.kind, func.count())
+        .select_from(Loan)
+        .outerjoin(Patron, Loan.patron_id == Patron.id)
+        .where(Loan.returned_at.is_(None), Loan.due_date < today)
+        .group_by(Patron.class_name, Patron.kind)
+    )
+    found: Counter[str] = Counter()
+    for class_name, kind, count in rows:
+        found[class_name if kind in STUDENT_KINDS and class_name else NO_CLASS] += count
+    return dict(found)
+
+
+def kiosk_states(session: Session, now: dt.datetime | None = None) -> list[KioskState]:
+    now = now or utc_now()
+    return [
+        KioskState(
+            name=k.name,
+            last_sync=k.last_sync,
+            events_waiting=k.events_waiting,
+            events_held_back=k.events_held_back,
+            revoked=k.revoked,
+            warning=k.warning,
+            quiet_days=(now - k.last_sync).days if k.last_sync else None,
+        )
+        for k in kiosks.kiosks(session)
+    ]
