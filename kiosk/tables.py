@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 import os
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -255,3 +256,34 @@ def _table(
             return None
     header = seen[at]
     return Table(sheet, index, header.first, header.cells, chain(seen[at + 1 :], rows))
+
+
+# -- writing: the tables librarians take away ---------------------------------------------------
+
+# A cell a spreadsheet would take for a formula (=, +, - or @ first, or a tab or carriage return
+# that some read past): "CSV injection". Such text gets a leading apostrophe, which Excel and
+# WPS show as text and do not print; numbers are written as numbers.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str | int | float:
+    """*value* as a CSV cell that no spreadsheet runs as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_bytes(header: list[str], rows: Iterator[list[object]] | list[list[object]]) -> bytes:
+    """A CSV file in UTF-8 with a byte order mark, as Excel on a Chinese PC opens it right."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_cell(name) for name in header])
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")

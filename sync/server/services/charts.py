@@ -30,13 +30,28 @@ pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 # Okabe and Ito's colours, told apart by colour-blind readers too; then their darker shades.
 PALETTE = [
     colors.HexColor(c)
-    for c in ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
-              "#000000", "#004C7A", "#9C6B00", "#006B4E", "#8A4F70")
-]  # fmt: skip
+    for c in (
+        "#0072B2",
+        "#E69F00",
+        "#009E73",
+        "#CC79A7",
+        "#56B4E9",
+        "#D55E00",
+        "#F0E442",
+        "#000000",
+        "#004C7A",
+        "#9C6B00",
+        "#006B4E",
+        "#8A4F70",
+    )
+]
 TARGET = colors.HexColor("#B3261E")
 GRID = colors.HexColor("#D4D9E0")
 INK = colors.HexColor("#1D2430")
 Series = tuple[str, Sequence[float]]  # a name for the legend, a value per label
+WIDTH = 760  # points: as wide as a page shows it; the PDF scales it to its column
+LEGEND_COLUMNS = 8
+LEGEND_ROW = 15
 Gettext = Callable[[str], str]
 
 
@@ -50,7 +65,7 @@ class Chart:
 def _style_axes(chart: VerticalBarChart | HorizontalLineChart | HorizontalBarChart) -> None:
     for axis in (chart.categoryAxis, chart.valueAxis):
         axis.labels.fontName = FONT
-        axis.labels.fontSize = 8
+        axis.labels.fontSize = 9
         axis.labels.fillColor = INK
         axis.strokeColor = GRID
     chart.valueAxis.visibleGrid = True
@@ -58,22 +73,31 @@ def _style_axes(chart: VerticalBarChart | HorizontalLineChart | HorizontalBarCha
     chart.valueAxis.forceZero = True
 
 
-def _legend(
-    drawing: Drawing,
-    series: Sequence[Series],
-    colours: Sequence[colors.Color],
-    x: float,
-    y: float,
-    rows: int,
-) -> None:
+def _legend_rows(series: Sequence[Series]) -> int:
+    return -(-len(series) // LEGEND_COLUMNS) if len(series) > 1 else 0
+
+
+def _place(chart: VerticalBarChart | HorizontalLineChart, drawing: Drawing, series) -> None:  # type: ignore[no-untyped-def]
+    """The plot in *drawing*, above the rows of its legend."""
+    bottom = 24 + LEGEND_ROW * _legend_rows(series)
+    chart.x, chart.y = 40, bottom
+    chart.width, chart.height = drawing.width - 52, drawing.height - bottom - 10
+
+
+def _legend(drawing: Drawing, series: Sequence[Series], colours: Sequence[colors.Color]) -> None:
+    """A legend under the plot, in rows of at most LEGEND_COLUMNS series."""
+    rows = _legend_rows(series)
+    if not rows:
+        return
     legend = Legend()
     legend.fontName = FONT
-    legend.fontSize = 8
-    legend.x, legend.y = x, y
+    legend.fontSize = 9
+    legend.x, legend.y = 40, LEGEND_ROW * rows
     legend.alignment = "right"
     legend.columnMaximum = rows
-    legend.dx = legend.dy = 7
-    legend.deltax = 24 + max(_text_width(name) for name, _ in series)
+    legend.dx = legend.dy = 8
+    legend.deltay = LEGEND_ROW
+    legend.deltax = 30 + max(_text_width(name, 9) for name, _ in series)
     legend.colorNamePairs = [
         (colour, name) for colour, (name, _) in zip(colours, series, strict=True)
     ]
@@ -90,18 +114,15 @@ def bars(
     labels: Sequence[str],
     series: Sequence[Series],
     *,
-    width: float = 520,
-    height: float = 200,
+    width: float = WIDTH,
+    height: float = 220,
     stacked: bool = False,
 ) -> Drawing:
     """Vertical bars, a group (or a stack) per label; a legend when there is more than one
     series."""
-    legend_rows = -(-len(series) // 6) if len(series) > 1 else 0
-    bottom = 22 + 12 * legend_rows
     drawing = Drawing(width, height)
     chart = VerticalBarChart()
-    chart.x, chart.y = 36, bottom
-    chart.width, chart.height = width - 46, height - bottom - 8
+    _place(chart, drawing, series)
     chart.data = [list(values) or [0] for _, values in series] or [[0]]
     chart.categoryAxis.categoryNames = _every_nth(list(labels), 26) or [""]
     if stacked:
@@ -113,9 +134,7 @@ def bars(
         chart.bars[n].fillColor = PALETTE[n % len(PALETTE)]
         chart.bars[n].strokeColor = None
     drawing.add(chart)
-    if legend_rows:
-        colours = [PALETTE[n % len(PALETTE)] for n in range(len(series))]
-        _legend(drawing, series, colours, 36, 10 * legend_rows + 2, legend_rows)
+    _legend(drawing, series, [PALETTE[n % len(PALETTE)] for n in range(len(series))])
     return drawing
 
 
@@ -123,8 +142,8 @@ def lines(
     labels: Sequence[str],
     series: Sequence[Series],
     *,
-    width: float = 520,
-    height: float = 200,
+    width: float = WIDTH,
+    height: float = 220,
     target: Series | None = None,
     most: float | None = None,
 ) -> Drawing:
@@ -133,12 +152,9 @@ def lines(
     if target is not None:
         name, (level,) = target
         series = [*series, (name, [level] * len(labels))]
-    legend_rows = -(-len(series) // 6) if len(series) > 1 else 0
-    bottom = 22 + 12 * legend_rows
     drawing = Drawing(width, height)
     chart = HorizontalLineChart()
-    chart.x, chart.y = 36, bottom
-    chart.width, chart.height = width - 46, height - bottom - 8
+    _place(chart, drawing, series)
     chart.data = [list(values) or [0] for _, values in series] or [[0]]
     chart.categoryAxis.categoryNames = _every_nth(list(labels), 26) or [""]
     chart.joinedLines = True
@@ -156,14 +172,13 @@ def lines(
         chart.lines[len(series) - 1].strokeWidth = 1.5
         chart.lines[len(series) - 1].strokeDashArray = [4, 3]
     drawing.add(chart)
-    if legend_rows:
-        _legend(drawing, series, colours, 36, 10 * legend_rows + 2, legend_rows)
+    _legend(drawing, series, colours)
     return drawing
 
 
-def ranking(labels: Sequence[str], values: Sequence[float], *, width: float = 520) -> Drawing:
+def ranking(labels: Sequence[str], values: Sequence[float], *, width: float = WIDTH) -> Drawing:
     """Horizontal bars, the first label on top (the most borrowed titles, say)."""
-    height = 24 + 16 * max(1, len(labels))
+    height = 28 + 20 * max(1, len(labels))
     drawing = Drawing(width, height)
     chart = HorizontalBarChart()
     left = min(width / 2, 12 + max((_text_width(label) for label in labels), default=0))
@@ -178,8 +193,8 @@ def ranking(labels: Sequence[str], values: Sequence[float], *, width: float = 52
     return drawing
 
 
-def _text_width(text: str) -> float:
-    return pdfmetrics.stringWidth(text, FONT, 8)
+def _text_width(text: str, size: float = 9) -> float:
+    return pdfmetrics.stringWidth(text, FONT, size)
 
 
 def _shorten(text: str, room: float) -> str:
@@ -197,7 +212,7 @@ def svg(chart: Chart) -> str:
     canvas = renderSVG.SVGCanvas(
         (drawing.width, drawing.height),
         useClip=True,
-        svgAttrs={"role": "img", "class": "chart", "width": "100%", "height": "auto"},
+        svgAttrs={"role": "img", "class": "chart"},
     )
     renderSVG.draw(drawing, canvas)
     root: Element = canvas.svg
@@ -222,8 +237,39 @@ def weekly_share(group: figures.Group, plan: Plan, _: Gettext) -> Chart:
             [(_("Students who borrowed (%)"), [round(w.share, 1) for w in weeks])],
             target=(_("Target"), [plan.weekly_share]),
             most=100,
-            height=180,
         ),
         _("Students who borrowed, week by week"),
         _("Percent of the students who borrowed in each week of the semester, and the target."),
+    )
+
+
+def class_weeks(loans: figures.ClassLoans, _: Gettext, *, by_month: bool = False) -> Chart:
+    """Students' loans per week (or month), each class a colour of the stack."""
+    labels = [p.strftime("%m") if by_month else str(n) for n, p in enumerate(loans.periods, 1)]
+    return Chart(
+        bars(labels, [(name, counts) for name, counts in loans.classes], stacked=True),
+        _("Loans per class and month") if by_month else _("Loans per class and week"),
+        _("Students' loans in each month of the semester, a colour for each class.")
+        if by_month
+        else _("Students' loans in each week of the semester, a colour for each class."),
+    )
+
+
+def top_titles(titles: Sequence[figures.TitleLine], _: Gettext) -> Chart:
+    return Chart(
+        ranking([t.title for t in titles], [t.loans for t in titles]),
+        _("Most borrowed titles"),
+        _("Loans of the most borrowed titles this semester."),
+    )
+
+
+def turnover(lines: Sequence[figures.Turnover], _: Gettext) -> Chart:
+    return Chart(
+        bars(
+            [t.classification or "–" for t in lines],
+            [(_("Loans per copy"), [round(t.rate, 2) for t in lines])],
+            height=160,
+        ),
+        _("Collection turnover"),
+        _("Loans per copy held this semester, by the first letter of the classification."),
     )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.clock import utc_now
 from kiosk.models import CopyStatus, PatronKind
-from sync.server.models import Copy, Loan, Patron
+from sync.server.models import Copy, Loan, Patron, Title
 from sync.server.services import kiosks
 from sync.server.services.plan import Plan
 from sync.server.services.students import class_order
@@ -337,3 +337,227 @@ def kiosk_states(session: Session, now: dt.datetime | None = None) -> list[Kiosk
         )
         for k in kiosks.kiosks(session)
     ]
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassLoans:
+    """Students' loans of each class in each week (or month) of the semester."""
+
+    periods: list[dt.date]  # the Mondays, or the first days of the months
+    classes: list[tuple[str, list[int]]]  # a class and its loans in each period
+    teachers: list[int]  # teachers' loans in each period
+
+    @property
+    def totals(self) -> list[int]:
+        return [sum(column) for column in zip(*(n for _, n in self.classes), strict=True)] or [
+            0 for _ in self.periods
+        ]
+
+
+def loans_by_class(
+    session: Session, plan: Plan, today: dt.date, *, by_month: bool = False
+) -> ClassLoans:
+    semester = semester_of(plan, today)
+    periods = semester.months if by_month else semester.weeks
+    start_of = month_start if by_month else monday
+    loans = _semester_loans(session, plan, semester)
+    counts: dict[str, Counter[dt.date]] = defaultdict(Counter)
+    teachers: Counter[dt.date] = Counter()
+    for ln in loans:
+        if ln.student:
+            counts[ln.class_name][start_of(ln.day)] += 1
+        elif ln.patron_id is not None:
+            teachers[start_of(ln.day)] += 1
+    names = _classes([s.class_name for s in _students(session)] + list(counts))
+    return ClassLoans(
+        periods=periods,
+        classes=[(name, [counts[name][p] for p in periods]) for name in names],
+        teachers=[teachers[p] for p in periods],
+    )
+
+
+@dataclass(frozen=True)
+class TitleLine:
+    title: str
+    author: str
+    classification: str
+    copies: int  # held now
+    loans: int  # in the semester (students' and teachers')
+
+
+def most_borrowed(session: Session, plan: Plan, today: dt.date, limit: int = 20) -> list[TitleLine]:
+    """The titles lent most this semester, most first (then by title)."""
+    lent = _semester_loans(session, plan, semester_of(plan, today))
+    loans = Counter(ln.title_id for ln in lent if ln.title_id is not None)
+    if not loans:
+        return []
+    titles = {t.id: t for t in session.scalars(select(Title).where(Title.id.in_(list(loans))))}
+    copies = _copies_held(session)
+    ranked = sorted(loans, key=lambda tid: (-loans[tid], titles[tid].title, tid))[:limit]
+    return [
+        TitleLine(
+            title=titles[tid].title,
+            author=titles[tid].author,
+            classification=titles[tid].classification,
+            copies=copies.get(tid, 0),
+            loans=loans[tid],
+        )
+        for tid in ranked
+    ]
+
+
+def _copies_held(session: Session) -> dict[int, int]:
+    return dict(
+        session.execute(
+            select(Copy.title_id, func.count()).where(Copy.status.in_(HELD)).group_by(Copy.title_id)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class IdleStudent:
+    card: str
+    name: str
+    last_loan: dt.date | None  # None: never borrowed (as far as the office knows)
+
+
+@dataclass(frozen=True)
+class IdleClass:
+    name: str
+    students: int
+    idle: list[IdleStudent]
+
+
+def not_borrowing(session: Session, plan: Plan, today: dt.date, weeks: int) -> list[IdleClass]:
+    """Per class, the students who have not borrowed for *weeks* weeks (since the Monday
+    *weeks* weeks before this week's), longest first: a list for the homeroom teacher."""
+    since = monday(today) - dt.timedelta(weeks=weeks - 1) if weeks > 0 else today
+    zone = plan.zone()
+    last = {
+        patron_id: lent_at.astimezone(zone).date()
+        for patron_id, lent_at in session.execute(
+            select(Loan.patron_id, func.max(Loan.lent_at))
+            .where(~Loan.undone, Loan.patron_id.is_not(None))
+            .group_by(Loan.patron_id)
+        )
+    }
+    by_class: dict[str, list[_Student]] = defaultdict(list)
+    for s in _students(session):
+        by_class[s.class_name].append(s)
+    found = []
+    for name in _classes(by_class):
+        members = by_class[name]
+        idle = [
+            IdleStudent(s.card, s.name, last.get(s.id))
+            for s in members
+            if last.get(s.id) is None or last[s.id] < since  # type: ignore[operator]
+        ]
+        idle.sort(key=lambda i: (i.last_loan or dt.date.min, i.name, i.card))
+        found.append(IdleClass(name, len(members), idle))
+    return found
+
+
+@dataclass(frozen=True)
+class WeedingLine:
+    title: str
+    author: str
+    classification: str
+    year: int | None
+    age: int  # years since publication
+    copies: int
+    last_loan: dt.date | None  # None: never lent since the office keeps records
+    added_on: dt.date
+
+
+@dataclass(frozen=True)
+class WeedingGroup:
+    rule: str  # the classification the rule is for ("" for the rest)
+    max_age_years: int
+    idle_years: int
+    titles: list[WeedingLine]
+
+
+def weeding(session: Session, plan: Plan, today: dt.date) -> list[WeedingGroup]:
+    """Titles that are candidates for weeding by the plan's CREW thresholds, by rule: older
+    than the rule's age and not borrowed for its years (never borrowed: since they were
+    added). Oldest first. Titles without a year of publication are left to the librarian."""
+    copies = _copies_held(session)
+    zone = plan.zone()
+    last = {
+        title_id: lent_at.astimezone(zone).date()
+        for title_id, lent_at in session.execute(
+            select(Copy.title_id, func.max(Loan.lent_at))
+            .join(Loan, Loan.copy_id == Copy.id)
+            .where(~Loan.undone)
+            .group_by(Copy.title_id)
+        )
+    }
+    groups: dict[str, list[WeedingLine]] = defaultdict(list)
+    for title in session.scalars(select(Title).where(Title.id.in_(list(copies)))):
+        rule = plan.rule_for(title.classification)
+        if rule is None or title.year is None:
+            continue
+        age = today.year - title.year
+        idle_since = last.get(title.id) or title.added_on
+        if age > rule.max_age_years and _years_between(idle_since, today) >= rule.idle_years:
+            groups[rule.classification].append(
+                WeedingLine(
+                    title=title.title,
+                    author=title.author,
+                    classification=title.classification,
+                    year=title.year,
+                    age=age,
+                    copies=copies[title.id],
+                    last_loan=last.get(title.id),
+                    added_on=title.added_on,
+                )
+            )
+    return [
+        WeedingGroup(
+            rule=rule.classification,
+            max_age_years=rule.max_age_years,
+            idle_years=rule.idle_years,
+            titles=sorted(groups[rule.classification], key=lambda w: (-w.age, w.title)),
+        )
+        for rule in sorted(plan.weeding, key=lambda r: (r.classification == "", r.classification))
+        if groups[rule.classification]
+    ]
+
+
+def _years_between(earlier: dt.date, later: dt.date) -> int:
+    """Whole years from *earlier* to *later*."""
+    years = later.year - earlier.year
+    return years - 1 if (later.month, later.day) < (earlier.month, earlier.day) else years
+
+
+@dataclass(frozen=True)
+class Turnover:
+    classification: str  # the class of the Chinese Library Classification (its first letter)
+    copies: int  # held now
+    loans: int  # this semester
+
+    @property
+    def rate(self) -> float:
+        """Loans per copy held, this semester."""
+        return self.loans / self.copies if self.copies else 0.0
+
+
+def turnover(session: Session, plan: Plan, today: dt.date) -> tuple[list[Turnover], Turnover]:
+    """Loans per copy this semester, by the first letter of the classification, and in all."""
+    title_class = {
+        tid: (c or "").strip()[:1].upper()
+        for tid, c in session.execute(select(Title.id, Title.classification))
+    }
+    copies: Counter[str] = Counter()
+    for tid, held in _copies_held(session).items():
+        copies[title_class.get(tid, "")] += held
+    loans: Counter[str] = Counter(
+        title_class.get(ln.title_id, "")
+        for ln in _semester_loans(session, plan, semester_of(plan, today))
+        if ln.title_id is not None
+    )
+    lines = [Turnover(k, copies[k], loans[k]) for k in sorted(set(copies) | set(loans))]
+    return lines, Turnover("", sum(copies.values()), sum(loans.values()))
