@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from sync.server.services.csv_export import csv_bytes
+from kiosk.tables import csv_bytes
 
 
 def test_cells_a_spreadsheet_would_run_stay_text_and_chinese_survives_excel() -> None:

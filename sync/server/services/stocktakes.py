@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk.clock import utc_now
 from kiosk.codes import code_key
 from kiosk.models import CopyStatus
+from kiosk.tables import csv_bytes
 from sync.server.models import (
     Copy,
     Kiosk,
@@ -35,7 +36,6 @@ from sync.server.models import (
 )
 from sync.server.services import N_, NotFound, Refusal, ledger
 from sync.server.services.changes import Changes, record_change
-from sync.server.services.csv_export import csv_bytes
 
 NOT_SEEN_ACTIONS = ("missing", "keep")
 # The kinds of findings, in the order a result lists them.
