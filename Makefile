@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-fast lint bench screenshots setup system-packages test-packages clean
 
 demo: setup
-	$(BIN)/kiosk --demo
+	$(BIN)/library-server demo
 
 test: setup test-packages
 	$(BIN)/ruff check .

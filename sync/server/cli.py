@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     _global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    demo = commands.add_parser(
+        "demo",
+        help="the office of a demo school (a semester played through two kiosks) on this "
+        "computer, with the kiosk's demo beside it (what `make demo` runs)",
+    )
+    demo.add_argument("--port", type=int, default=wire.PORT, help="(any free port if taken)")
+    demo.add_argument("--no-kiosk", action="store_true", help="the office alone")
+    demo.add_argument("--small", action="store_true", help="a school of 24 students, quick")
     serve = commands.add_parser("serve", help="run the server for kiosks")
     serve.add_argument(
         "--host", default="0.0.0.0", help="the address to listen on (default: every network)"
@@ -249,6 +257,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.data.mkdir(parents=True, exist_ok=True)
     if args.command in ("backup", "restore"):  # also when the database cannot be opened
         return _backup_or_restore(args)
+    if args.command == "demo":  # its own database, beside the office's
+        from sync.server import demo
+
+        return demo.run(
+            args.data / "demo", port=args.port, small=args.small, with_kiosk=not args.no_kiosk
+        )
     try:
         database = Database.open(database_url(args.data, args.db))
     except Exception as exc:  # a wrong URL, an unreachable or damaged database
@@ -689,6 +703,8 @@ def _user() -> str:
         return getpass.getuser()
     except OSError:  # no user name for this account (a container, a service)
         return "library-server"
+
+
 def _stocktake_start(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
         started = stocktakes.start(
