@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from kiosk.classes import STYLES
+from kiosk.clock import utc_now
 from kiosk.importer import BadImportFile
 from sync import wire
 from sync.bundle import BundleError
@@ -33,6 +34,7 @@ from sync.server.services import (
     kiosks,
     librarians,
     loans,
+    overdue,
     printing,
     stocktakes,
     students,
@@ -98,7 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     kiosks = commands.add_parser("kiosks", help="enrolled kiosks: last sync, waiting, clock")
     kiosks.add_argument("--json", action="store_true", help="one JSON object per line")
     loans = commands.add_parser("loans", help="current loans")
-    loans.add_argument("--json", action="store_true", help="one JSON object per line")
+    late = commands.add_parser(
+        "overdue", help="books past their due date; --pdf: the slips for the homeroom teachers"
+    )
+    for listing in (loans, late):
+        listing.add_argument("--class", dest="class_name", help="of one class's readers (e.g. 3-1)")
+        listing.add_argument("--grade", type=int, help="of one grade's readers")
+        listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    late.add_argument(
+        "--pdf", type=Path, metavar="FILE.pdf", help="write the slips: a page for each class"
+    )
+    late.add_argument(
+        "--language", choices=["zh_CN", "en"], default="zh_CN", help="of the slips (default zh_CN)"
+    )
     revoke = commands.add_parser("revoke", help="refuse a kiosk from now on")
     revoke.add_argument("kiosk", help="the kiosk's name or id")
     conflicts = commands.add_parser(
@@ -429,18 +443,36 @@ def _kiosks(database: Database, args: argparse.Namespace) -> int:
 
 
 def _loans(database: Database, args: argparse.Namespace) -> int:
+    """loans, overdue: the books out (or late), by class; overdue --pdf writes the slips."""
+    today = desk.today(utc_now())
+    late_on = today if args.command == "overdue" else None
     with database.read() as session:
-        lines = loans.current_loans(session)
+        lines = loans.current_loans(
+            session, class_name=args.class_name, grade=args.grade, late_on=late_on
+        )
+        if late_on is not None and args.pdf is not None:
+            slips = overdue.slips(session, today, class_name=args.class_name, grade=args.grade)
+            school = printing.school_name(session)
+    if late_on is not None:
+        lines = overdue.in_school_order(lines)
     for loan in lines:
         if args.json:
-            print(_json_line(loan))
-        else:
-            print(
-                f"{loan.patron or '?':10} {loan.name or '?':10} {loan.copy:14} "
-                f"{(loan.title or '?')[:30]:30} due {loan.due}  at {loan.where}"
-            )
+            print(_json_line({**dataclasses.asdict(loan), "late_days": loan.late_days(today)}))
+            continue
+        late = f", {loan.late_days(today)} days late" if loan.late_days(today) else ""
+        print(
+            f"{loan.class_name or '-':8} {loan.patron or '?':10} {loan.name or '?':10} "
+            f"{loan.copy:14} {(loan.title or '?')[:30]:30} due {loan.due}{late}  at {loan.where}"
+        )
     if not lines and not args.json:
-        print("no books are on loan")
+        print("no book is overdue" if late_on else "no books are on loan")
+    if late_on is not None and args.pdf is not None:
+        from sync.server.web.i18n import translations
+
+        pdf = overdue.slips_pdf(slips, today, translations(args.language).gettext, school)
+        _write_pdf(args.pdf, pdf)
+        books = sum(slip.books for slip in slips)
+        print(f"{len(slips)} overdue slips ({books} books), a page for each class: {args.pdf}")
     return 0
 
 
@@ -792,6 +824,8 @@ def _json_line(line: Any) -> str:
             return str(value)
         if dataclasses.is_dataclass(value):
             return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         return value.isoformat() if isinstance(value, dt.date) else value
@@ -833,6 +867,7 @@ _COMMANDS = {
     "enroll-code": _enroll_code,
     "kiosks": _kiosks,
     "loans": _loans,
+    "overdue": _loans,
     "revoke": _revoke,
     "conflicts": _conflicts,
     "resolve-conflict": _resolve_conflict,

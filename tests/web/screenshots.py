@@ -1,5 +1,6 @@
 """The office's pages in both languages at 1366x768, as the librarian sees them:
-``python -m tests.web.screenshots [DIR]`` (default docs/screenshots/office; ``make screenshots``).
+``python -m tests.web.screenshots [DIR [NAME...]]`` (default docs/screenshots/office, every shot;
+``make screenshots``); NAMEs take only those shots again.
 
 A real office server on loopback with a small library, and the system's headless Chromium.
 A page's helper adds its shots to ``SHOTS``: a file name and what to do to show the page.
@@ -17,9 +18,10 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import update
 
+from kiosk.clock import utc_now
 from sync.server.db import database_url
 from sync.server.models import Copy
-from sync.server.services import books, printing
+from sync.server.services import books, desk, printing
 from tests.sync.support import Office
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, LIBRARIAN, PASSWORD, add_librarian
 
@@ -84,6 +86,14 @@ def _print(page: Page, library: Library) -> None:
     page.goto(f"{library.url}/print")
 
 
+def _loans(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/loans")
+
+
+def _slips(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/loans/slips?class_name=3-1")
+
+
 SHOTS: list[tuple[str, Shot]] = [
     ("books", _books),
     ("books-search", _search),
@@ -92,6 +102,8 @@ SHOTS: list[tuple[str, Shot]] = [
     ("book-copies", _title),
     ("book-import-preview", _import_preview),
     ("print", _print),
+    ("loans", _loans),
+    ("loans-slips", _slips),
 ]
 
 
@@ -122,11 +134,26 @@ def _library(folder: Path) -> tuple[Office, Library]:
             copies=3,
         )
     database.close()
+    _late_books(office)
     (folder / "新书.csv").write_text(BAD_BOOKS, encoding="utf-8")
     return office, Library(office.url, title.id, new, folder / "新书.csv")
 
 
-def take(out: Path = DEFAULT_DIR) -> list[Path]:
+def _late_books(office: Office) -> None:
+    """Books lent at the desk weeks ago, some of them late now."""
+    database = office.database()
+    for card, code, days_ago in [
+        ("S1", "B002", 3), ("S1", "B001", 30), ("S2", "B003", 20), ("S2", "B007", 15),
+        ("S5", "B004", 25), ("T1", "B005", 45),
+    ]:  # fmt: skip
+        with database.write() as session:
+            lent = desk.lend(session, card, code, librarian=LIBRARIAN,
+                             now=utc_now() - dt.timedelta(days=days_ago))  # fmt: skip
+        assert lent.outcome == "lent", lent
+    database.close()
+
+
+def take(out: Path = DEFAULT_DIR, only: list[str] | None = None) -> list[Path]:
     taken = []
     with tempfile.TemporaryDirectory(prefix="office-screenshots-") as tmp:
         office, library = _library(Path(tmp))
@@ -146,6 +173,8 @@ def take(out: Path = DEFAULT_DIR) -> list[Path]:
                     page.wait_for_url(f"{office.url}/")
                     (out / language).mkdir(parents=True, exist_ok=True)
                     for name, show in SHOTS:
+                        if only and name not in only:
+                            continue
                         show(page, library)
                         page.wait_for_load_state("networkidle")
                         path = out / language / f"{name}.png"
@@ -159,5 +188,5 @@ def take(out: Path = DEFAULT_DIR) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for shot in take(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR):
+    for shot in take(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR, sys.argv[2:]):
         print(shot)

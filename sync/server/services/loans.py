@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from sync.server.models import Loan
+from sync.server.models import Copy, Loan, Patron
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,38 @@ class LoanLine:
     lent_at: dt.datetime
     due: dt.date
     where: str
+    grade: int | None = None
+    kind: str | None = None  # the reader's: student, helper, teacher, librarian
+    class_set: int | None = None  # lent with this class set (services.desk), not the reader's own
+
+    def late_days(self, today: dt.date) -> int:
+        """Days past its due date on *today* (0: not late)."""
+        return max(0, (today - self.due).days)
 
 
-def current_loans(session: Session) -> list[LoanLine]:
-    """Books out now, soonest due first."""
-    loans = session.scalars(
-        select(Loan).where(Loan.returned_at.is_(None)).order_by(Loan.due_date, Loan.lent_at)
+def current_loans(
+    session: Session,
+    *,
+    class_name: str | None = None,
+    grade: int | None = None,
+    late_on: dt.date | None = None,
+) -> list[LoanLine]:
+    """Books out now, soonest due first: of a class's or a grade's readers, or only those
+    past their due date on *late_on* (a loan is late from the day after its due date)."""
+    query = (
+        select(Loan)
+        .options(joinedload(Loan.patron), joinedload(Loan.copy).joinedload(Copy.title))
+        .where(Loan.returned_at.is_(None))
+        .order_by(Loan.due_date, Loan.lent_at, Loan.id)
     )
+    if class_name is not None or grade is not None:
+        query = query.join(Patron, Loan.patron_id == Patron.id)
+    if class_name is not None:
+        query = query.where(Patron.class_name == class_name.strip())
+    if grade is not None:
+        query = query.where(Patron.grade == grade)
+    if late_on is not None:
+        query = query.where(Loan.due_date < late_on)
     return [
         LoanLine(
             loan=loan.id,
@@ -40,6 +65,9 @@ def current_loans(session: Session) -> list[LoanLine]:
             lent_at=loan.lent_at,
             due=loan.due_date,
             where=loan.lent_where,
+            grade=loan.patron.grade if loan.patron else None,
+            kind=loan.patron.kind if loan.patron else None,
+            class_set=loan.class_set_id,
         )
-        for loan in loans
+        for loan in session.scalars(query).unique()
     ]

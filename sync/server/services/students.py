@@ -90,6 +90,16 @@ def classes(session: Session) -> list[ClassLine]:
     return [ClassLine(name, counts[name]) for name in sorted(counts, key=class_order)]
 
 
+def grades(session: Session) -> list[int]:
+    """The grades that have active students, lowest first."""
+    found = session.scalars(
+        select(Patron.grade)
+        .where(Patron.active, ~Patron.deleted, Patron.grade.is_not(None))
+        .distinct()
+    )
+    return sorted(g for g in found if g is not None)
+
+
 def find(
     session: Session,
     *,

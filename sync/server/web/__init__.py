@@ -52,6 +52,7 @@ from sync.server.web import (
     home,
     kiosks,
     librarians,
+    loans,
     login,
     printing,
     reports,
@@ -61,7 +62,7 @@ from sync.server.web.render import page
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The signed-in areas, in the navigation's order.
-AREAS = [home, desk, students, books, printing, reports, kiosks, librarians]
+AREAS = [home, desk, loans, students, books, printing, reports, kiosks, librarians]
 
 
 def install(app: FastAPI) -> None:

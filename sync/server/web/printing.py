@@ -97,7 +97,7 @@ def labels(
         pdf = printing.labels_pdf(found, layout, start=sheet.start)
     except Refusal as refusal:
         return _page(request, who, database, 400, label_error=refusal, barcodes=barcodes)
-    return _pdf(pdf, f"labels-{len(found)}-{layout.name}")
+    return pdf_response(pdf, f"labels-{len(found)}-{layout.name}")
 
 
 @router.post("/calibration")
@@ -112,7 +112,7 @@ def calibration(
         pdf = printing.calibration_pdf(layout)
     except Refusal as refusal:
         return _page(request, who, database, 400, label_error=refusal)
-    return _pdf(pdf, f"calibration-{layout.name}")
+    return pdf_response(pdf, f"calibration-{layout.name}")
 
 
 @router.post("/cards")
@@ -142,7 +142,7 @@ def cards(
         pdf = printing.cards_pdf(found, school)
     except Refusal as refusal:
         return _page(request, who, database, 400, card_error=refusal, cards=cards)
-    return _pdf(pdf, f"cards-{group or len(found)}")
+    return pdf_response(pdf, f"cards-{group or len(found)}")
 
 
 @router.post("/school")
@@ -160,7 +160,7 @@ def school(
     return RedirectResponse("/print?saved=school", status_code=303)
 
 
-def _pdf(pdf: bytes, name: str) -> Response:
+def pdf_response(pdf: bytes, name: str) -> Response:
     """A PDF the browser saves (the librarian opens it to print), named for what it holds."""
     safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in name)
     return Response(
