@@ -18,7 +18,6 @@ from typing import Any
 import platformdirs
 
 from kiosk.classes import STYLES
-from kiosk.clock import utc_now
 from kiosk.importer import BadImportFile
 from sync import wire
 from sync.bundle import BundleError
@@ -444,9 +443,9 @@ def _kiosks(database: Database, args: argparse.Namespace) -> int:
 
 def _loans(database: Database, args: argparse.Namespace) -> int:
     """loans, overdue: the books out (or late), by class; overdue --pdf writes the slips."""
-    today = desk.today(utc_now())
-    late_on = today if args.command == "overdue" else None
     with database.read() as session:
+        today = overdue.today(session)
+        late_on = today if args.command == "overdue" else None
         lines = loans.current_loans(
             session, class_name=args.class_name, grade=args.grade, late_on=late_on
         )

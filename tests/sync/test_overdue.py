@@ -15,7 +15,7 @@ from sync.server.db import Database
 from sync.server.services import Refusal, desk, loans, overdue, printing
 from sync.server.web.i18n import translations
 from tests.pdfs import text_of
-from tests.sync.support import Office
+from tests.sync.support import Office, in_the_desks_zone
 
 LIBRARIAN = "王老师"
 
@@ -30,6 +30,7 @@ def office_data(tmp_path: Path, db_url: str) -> Office:
     database = office.database()
     with database.write() as session:
         printing.set_school_name(session, "阳光小学")
+        in_the_desks_zone(session)
     lend(database, "S1", "B002")  # due in 14 days: out, not late
     lend(database, "S1", "B001", days_ago=30)  # 16 days late
     lend(database, "S2", "B003", days_ago=20)  # 6 days late

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from kiosk.clock import utc_now
 from sync.server.services import desk, printing
 from tests.pdfs import text_of
-from tests.sync.support import Office
+from tests.sync.support import Office, in_the_desks_zone
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +23,7 @@ def lend_late(office: Office) -> None:
     database = office.database()
     with database.write() as session:
         printing.set_school_name(session, "阳光小学")
+        in_the_desks_zone(session)
     for card, code, days_ago in [
         ("S1", "B002", 0), ("S1", "B001", 30), ("S2", "B003", 20), ("S5", "B004", 25),
     ]:  # fmt: skip
@@ -39,7 +40,12 @@ def test_overdue_loans_by_class_and_the_slips_of_one_class(
     lend_late(office_server)
     today = desk.today(utc_now())
     page = signed_in
-    page.get_by_role("link", name="Loans", exact=True).click()
+    page.goto(f"{office_server.url}/")  # the overview counts the Loans page's overdue books
+    expect(page.locator("[data-figure=overdue]")).to_have_text("3")
+    page.locator("[data-figure=overdue] a").click()
+    expect(page.get_by_role("link", name="Loans", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
     rows = page.locator("table.loans tbody tr")
     expect(rows).to_have_count(3)  # the overdue ones
     expect(rows.first).to_contain_text("小红")

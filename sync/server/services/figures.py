@@ -33,6 +33,7 @@ from kiosk.clock import utc_now
 from kiosk.models import CopyStatus, PatronKind
 from sync.server.models import Copy, Loan, Patron, Title
 from sync.server.services import kiosks
+from sync.server.services.loans import current_loans
 from sync.server.services.plan import Plan
 from sync.server.services.students import class_order
 
@@ -309,17 +310,11 @@ def _weeks(semester: Semester, ids: set[int], loans: list[_Loan]) -> list[Week]:
 
 
 def _overdue_by_class(session: Session, today: dt.date) -> dict[str, int]:
-    """Books out past their due date now, by the class of the reader (teachers: "")."""
-    rows = session.execute(
-        select(Patron.class_name, Patron.kind, func.count())
-        .select_from(Loan)
-        .outerjoin(Patron, Loan.patron_id == Patron.id)
-        .where(Loan.returned_at.is_(None), Loan.due_date < today)
-        .group_by(Patron.class_name, Patron.kind)
-    )
+    """Books out past their due date now (the Loans page's), by the class of the reader
+    (teachers: "")."""
     found: Counter[str] = Counter()
-    for class_name, kind, count in rows:
-        found[class_name if kind in STUDENT_KINDS and class_name else NO_CLASS] += count
+    for line in current_loans(session, late_on=today):
+        found[line.class_name if line.kind in STUDENT_KINDS and line.class_name else NO_CLASS] += 1
     return dict(found)
 
 

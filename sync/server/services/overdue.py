@@ -2,10 +2,12 @@
 teachers: one page per class with each student's late books, their due dates and days late,
 asking the teacher to urge the return.
 
-A loan is late from the day after its due date (services.loans). The slips are the students'
-own loans: a class set's books are the holder's to bring back (the desk lists them), and a
-teacher has no homeroom teacher to be reminded by. The PDF is written with reportlab in the
-Song typeface every PDF reader has, as the library cards are (services.printing).
+A loan is late from the day after its due date (services.loans), on the school's date (the
+plan's time zone, services.plan), as the overview counts it (services.figures). The slips are
+the students' own loans: a class set's books are the holder's to bring back (the desk lists
+them), and a teacher has no homeroom teacher to be reminded by. The PDF is written with
+reportlab in the Song typeface every PDF reader has, as the library cards are
+(services.printing).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from kiosk import pinyin
 from kiosk.models import PatronKind
-from sync.server.services import N_
+from sync.server.services import N_, figures, plan
 from sync.server.services.loans import LoanLine, current_loans
 from sync.server.services.printing import CHINESE, PrintRefused
 from sync.server.services.students import class_order
@@ -62,6 +64,11 @@ class Slip:
     @property
     def books(self) -> int:
         return sum(len(reader.books) for reader in self.readers)
+
+
+def today(session: Session, now: dt.datetime | None = None) -> dt.date:
+    """The school's date, by which a loan is late or not (as on the overview)."""
+    return figures.today_in(plan.current(session, now), now)
 
 
 def in_school_order(lines: Iterable[LoanLine]) -> list[LoanLine]:

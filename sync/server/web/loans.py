@@ -9,10 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from kiosk.clock import utc_now
 from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, loans, overdue, printing, students
-from sync.server.services.desk import today as office_today
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
 from sync.server.web.printing import pdf_response
@@ -48,9 +46,9 @@ def listing(
     readers: Chosen,
     show: Annotated[str, Query(max_length=10)] = "late",
 ) -> HTMLResponse:
-    today = office_today(utc_now())
     late_only = show != "all"
     with database.read() as session:
+        today = overdue.today(session)
         out = loans.current_loans(
             session, class_name=readers.class_name or None, grade=readers.grade
         )
@@ -73,8 +71,8 @@ def listing(
 
 
 def _slips(database: DatabaseDep, readers: Readers) -> tuple[list[overdue.Slip], str, dt.date]:
-    today = office_today(utc_now())
     with database.read() as session:
+        today = overdue.today(session)
         found = overdue.slips(
             session, today, class_name=readers.class_name or None, grade=readers.grade
         )
