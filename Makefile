@@ -24,8 +24,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark; their figures go to bench/results.json and the table in README.md.
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do echo "== $$b"; \
+		BENCH_RESULTS=bench/results.json $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/report.py --results bench/results.json --readme README.md
 
 # Every screen of the touchscreen app in both languages at 800x480 (rendered without a display),
 # and the office's pages at 1366x768 (in the system's headless Chromium).

@@ -1,14 +1,19 @@
-"""Sync over loopback against the floor of bare bulk inserts, and 50 kiosks pushing at once.
+"""Sync over loopback against floors of bare bulk writes, and 50 kiosks pushing at once.
 
 1. Push: one kiosk sends 10,000 events (5,000 loans and their returns) to a real
-   ``library-server`` process; floor: a bare bulk insert of the same rows into a table of the
-   same shape in the same office database, in the same run.
-2. Pull: a fresh kiosk takes a 20,000-copy catalogue; floor: a bare bulk insert of the same
-   titles and copies into a fresh kiosk database in the same folder.
-3. 50 simulated kiosks push at once against SQLite: throughput, and the count of
-   "database is locked" errors (the aim: zero).
+   ``library-server`` process. Floor: the rows the office writes for them (events, loans,
+   copies, change log) written with bare executemany statements, one transaction per batch of
+   the size the kiosk sends, into a copy of the same office database, in the same run.
+2. Pull: a fresh kiosk takes the 20,000-copy catalogue, the students and the loans. Floor: the
+   same rows written with bare executemany statements into a fresh kiosk database, one
+   transaction per page of the size the kiosk asks for.
+3. 50 kiosks push at once, 5 rounds of 40 events each: latency of each push (p50, p99),
+   events per second, failed pushes (the aim: none).
 
-    .venv/bin/python bench/bench_sync.py [--dir FOLDER] [--db URL] [--copies 20000]
+Each on SQLite and on PostgreSQL (a throwaway cluster with fsync on, when its server programs
+are installed).
+
+    .venv/bin/python bench/bench_sync.py [--dir FOLDER] [--copies 20000] [--only sqlite]
 """
 
 from __future__ import annotations
@@ -17,53 +22,41 @@ import argparse
 import datetime as dt
 import json
 import shutil
-import socket
-import subprocess
+import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import requests
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 
-from kiosk import settings
-from kiosk.models import Copy, Event, Title
-from kiosk.store import Store, get_setting
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' office harness
+
+from report import record
+
+from kiosk.models import Event
+from kiosk.store import Store
+from sync import client as sync_client
 from sync import wire
 from sync.client import SyncClient, SyncReport
 from sync.server.db import Database, database_url
 from sync.server.services import catalogue, classlists, kiosks
+from tests.sync.support import Office, PostgresCluster, pg_bin
 
 EVENTS = 10_000
 KIOSKS = 50
-EVENTS_PER_KIOSK = 200
+ROUNDS = 5
+EVENTS_PER_ROUND = 40
 NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
 DUE = dt.date(2026, 12, 9)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data: Path, url: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sync.server.cli", "--data", str(data), "--db", url, "serve",
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    for _ in range(600):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
+GOAL = 3.0  # times the floor, for push and pull
 
 
 def make_catalogue(database: Database, folder: Path, copies: int) -> None:
@@ -88,13 +81,15 @@ def enrolled_kiosk(database: Database, folder: Path, url: str, name: str) -> Syn
     return client
 
 
-def loan_events(store: Store, count: int, first_copy: int) -> list[dict]:
+def loan_events(store: Store, count: int, first_copy: int) -> list[dict[str, Any]]:
     """count/2 checkouts, then each copy's return: what a busy week at one kiosk sends."""
-    rows = []
+    with store.read() as db:
+        last = db.scalar(select(func.max(Event.seq))) or 0
     loans = [(str(uuid.uuid4()), f"C{(first_copy + n):06d}", f"P{n % 1000:04d}")
              for n in range(count // 2)]  # fmt: skip
+    rows = []
     for seq, (kind, (loan, copy, card)) in enumerate(
-        [("checkout", x) for x in loans] + [("return", x) for x in loans], start=1
+        [("checkout", x) for x in loans] + [("return", x) for x in loans], start=last + 1
     ):
         payload = (
             wire.Checkout(loan=loan, copy=copy, patron=card, due=DUE, where="bench")
@@ -110,150 +105,367 @@ def loan_events(store: Store, count: int, first_copy: int) -> list[dict]:
     return rows
 
 
-def report(label: str, rows: int, seconds: float, floor: float) -> None:
+def report(label: str, rows: int, seconds: float, floor: float) -> float:
+    ratio = seconds / floor
     print(
-        f"{label}: {rows} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s; "
-        f"floor (bare bulk insert) {floor:.3f} s = {rows / floor:,.0f} rows/s; "
-        f"ratio {seconds / floor:.1f}x"
+        f"{label}: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s; "
+        f"floor {floor:.2f} s = {rows / floor:,.0f} rows/s; ratio {ratio:.1f}x "
+        f"({'within' if ratio <= GOAL else 'over'} the goal of {GOAL:.0f}x)"
     )
+    return ratio
 
 
-def bench_push(database: Database, folder: Path, url: str) -> None:
+class Bare:
+    """Bare DB-API statements on one of the office's connections, in its write transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.sqlite = database.is_sqlite
+
+    def sql(self, statement: str) -> str:
+        return statement if self.sqlite else statement.replace("?", "%s")
+
+    def value(self, value: Any) -> Any:
+        """As the office stores it: naive UTC times (text on SQLite), dates, booleans."""
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else value
+        if isinstance(value, dt.date):
+            return value.isoformat() if self.sqlite else value
+        return value
+
+    def row(self, *values: Any) -> tuple[Any, ...]:
+        return tuple(self.value(v) for v in values)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Callable[[str, list[tuple[Any, ...]]], None]]:
+        with self.database.write() as session:
+            connection = session.connection()
+
+            def many(statement: str, rows: list[tuple[Any, ...]]) -> None:
+                if rows:
+                    connection.exec_driver_sql(self.sql(statement), rows)  # type: ignore[arg-type]
+
+            yield many
+
+
+def push_floor(floor_db: Database, events: list[dict[str, Any]], batch: int) -> float:
+    """The office's writes for *events*, prepared beforehand, then written bare and timed."""
+    bare = Bare(floor_db)
+    with floor_db.write() as session:
+        connection = session.connection()
+        kiosk_id = connection.exec_driver_sql(
+            bare.sql(
+                "INSERT INTO kiosks (name, token_hash, enrolled_at, applied_seq, clock_backwards,"
+                " events_waiting) VALUES (?, ?, ?, 0, ?, 0) RETURNING id"
+            ),
+            bare.row("floor", uuid.uuid4().hex, NOW, False),
+        ).scalar_one()
+        copies = {
+            barcode: (copy_id, title_id)
+            for barcode, copy_id, title_id in connection.exec_driver_sql(
+                "SELECT barcode, id, title_id FROM copies"
+            )
+        }
+        patrons = dict(connection.exec_driver_sql("SELECT card, id FROM patrons").all())
+    upsert = (
+        "INSERT OR REPLACE INTO changes (kind, key, data) VALUES (?, ?, ?)"
+        if bare.sqlite
+        else "INSERT INTO changes (kind, key, data) VALUES (?, ?, ?) ON CONFLICT (kind, key) "
+        "DO UPDATE SET version = nextval(pg_get_serial_sequence('changes', 'version')), "
+        "data = excluded.data"
+    )
+    lent: dict[str, dt.datetime] = {}
+    batches = []
+    for start in range(0, len(events), batch):
+        rows: dict[str, list[tuple[Any, ...]]] = {
+            k: [] for k in ("events", "lend", "return", "copies", "changes")
+        }
+        for event in events[start : start + batch]:
+            p, at = event["payload"], event["at"]
+            rows["events"].append(
+                bare.row(kiosk_id, event["seq"], event["uuid"], event["type"], at, at, "ok",
+                         json.dumps(p), NOW, False)
+            )  # fmt: skip
+            copy_id, title_id = copies[p["copy"]]
+            if event["type"] == "checkout":
+                lent[p["loan"]] = at
+                rows["lend"].append(
+                    bare.row(p["loan"], copy_id, p["copy"], patrons[p["patron"]], p["patron"],
+                             kiosk_id, "bench", at, DUE, None, 0, False, False, False, None)
+                )  # fmt: skip
+                status, returned = "on_loan", None
+            else:
+                rows["return"].append(bare.row(DUE, at, 0, False, False, False, p["loan"]))
+                status, returned = "available", at.isoformat()
+            rows["copies"].append((status, copy_id))
+            copy_data = dict(id=copy_id, barcode=p["copy"], title_id=title_id, status=status,
+                             shelf="")  # fmt: skip
+            loan_data = dict(id=p["loan"], copy_id=copy_id, patron=p["patron"],
+                             lent_at=lent[p["loan"]].isoformat(), due_date=DUE.isoformat(),
+                             returned_at=returned, renewals=0, lent_where="bench",
+                             implicit_return=False)  # fmt: skip
+            rows["changes"] += [
+                ("copy", str(copy_id), json.dumps(copy_data)),
+                ("loan", p["loan"], json.dumps(loan_data)),
+            ]
+        first, last = events[start]["seq"], events[start : start + batch][-1]["seq"]
+        batches.append((rows, first, last))
+    started = time.perf_counter()
+    for rows, first, last in batches:
+        with bare.transaction() as many:
+            many(
+                "INSERT INTO events (kiosk_id, seq, uuid, type, at, corrected_at, clock, payload,"
+                " received_at, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows["events"],
+            )
+            many(
+                "UPDATE loans SET due_date = ?, returned_at = ?, renewals = ?, "
+                "implicit_return = ?, not_overdue = ?, undone = ? WHERE id = ?",
+                rows["return"],
+            )
+            many(
+                "INSERT INTO loans (id, copy_id, copy_code, patron_id, patron_card, kiosk_id, "
+                "lent_where, lent_at, due_date, returned_at, renewals, implicit_return, "
+                "not_overdue, undone, override_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?)",
+                rows["lend"],
+            )
+            many("UPDATE copies SET status = ? WHERE id = ?", rows["copies"])
+            many(upsert, rows["changes"])
+            many(
+                "UPDATE events SET applied = ? WHERE kiosk_id = ? AND seq >= ? AND seq <= ?",
+                [(True, kiosk_id, first, last)],
+            )
+            many(
+                "UPDATE kiosks SET applied_seq = ?, last_sync = ?, events_waiting = ? WHERE id = ?",
+                [bare.row(last, NOW, 0, kiosk_id)],
+            )
+    return time.perf_counter() - started
+
+
+def bench_push(
+    database: Database, floor_db: Database, folder: Path, url: str, backend: str
+) -> None:
     client = enrolled_kiosk(database, folder / "push-kiosk", url, "push-kiosk")
-    rows = loan_events(client.store, EVENTS, 0)
+    events = loan_events(client.store, EVENTS, 0)
     started = time.perf_counter()
     result = SyncReport()
     client.push(result)
     seconds = time.perf_counter() - started
-    assert result.stored == EVENTS, result
-
-    # Floor: the same rows, bulk inserted into a table of the events table's shape.
-    with database.write() as session:
-        session.execute(text("CREATE TABLE bench_events AS SELECT * FROM events WHERE 1 = 0"))
-    with client.store.read() as db:
-        kiosk_id = int(get_setting(db, settings.KIOSK_ID) or 0)
-    naive = NOW.replace(tzinfo=None)
-    wire_rows = [
-        dict(
-            id=10**9 + r["seq"],
-            kiosk_id=kiosk_id,
-            seq=r["seq"],
-            uuid=str(uuid.uuid4()),
-            type=r["type"],
-            at=r["at"].replace(tzinfo=None),
-            corrected_at=r["at"].replace(tzinfo=None),
-            clock="ok",
-            payload=json.dumps(r["payload"]),
-            received_at=naive,
-            applied=True,
-        )
-        for r in rows
-    ]
-    columns = ", ".join(wire_rows[0])
-    values = ", ".join(f":{c}" for c in wire_rows[0])
-    started = time.perf_counter()
-    with database.write() as session:
-        session.execute(text(f"INSERT INTO bench_events ({columns}) VALUES ({values})"), wire_rows)
-    floor = time.perf_counter() - started
-    with database.write() as session:
-        session.execute(text("DROP TABLE bench_events"))
-    report(f"push of {EVENTS:,} events", EVENTS, seconds, floor)
     client.store.close()
+    if result.stored != EVENTS or result.conflicts:
+        sys.exit(f"bench: the office stored {result.stored} events, {result.conflicts[:3]}")
+    floor = push_floor(floor_db, events, sync_client.PUSH_BATCH)
+    ratio = report(f"push of {EVENTS:,} events", EVENTS, seconds, floor)
+    record(
+        f"sync.push.{backend}",
+        what=f"push {EVENTS:,} events to the office ({backend})",
+        now=f"{seconds:.2f} s",
+        floor=f"{floor:.2f} s: the same rows, bare executemany, a transaction per batch",
+        ratio=ratio,
+        goal=f"<= {GOAL:.0f}x the floor",
+        met=ratio <= GOAL,
+        seconds=seconds,
+        floor_seconds=floor,
+        events=EVENTS,
+    )
 
 
-def bench_pull(database: Database, folder: Path, url: str) -> None:
+PULLED = ("titles", "copies", "patrons", "loans")
+
+
+def pull_floor(pulled: Path, fresh: Path, page: int) -> tuple[float, int]:
+    """The kiosk's rows after its pull, written bare into a fresh kiosk database, a transaction
+    per page of changes, with the cursor saved in each as the real pull does."""
+    source = sqlite3.connect(pulled)
+    tables = {}
+    for table in PULLED:
+        cursor = source.execute(f"SELECT * FROM {table}")
+        columns = [c[0] for c in cursor.description]
+        tables[table] = (columns, cursor.fetchall())
+    source.close()
+    items = [(table, row) for table, (_, rows) in tables.items() for row in rows]
+    store = Store.open(fresh)
+    connection = store.engine.raw_connection()
+    cursor = connection.cursor()
+    started = time.perf_counter()
+    for start in range(0, len(items), page):
+        cursor.execute("BEGIN IMMEDIATE")
+        chunk = items[start : start + page]
+        for table, (columns, _) in tables.items():
+            rows = [row for name, row in chunk if name == table]
+            if rows:
+                marks = ", ".join("?" * len(columns))
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                    rows,
+                )
+        cursor.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('sync.cursor', ?)", (str(start),)
+        )
+        cursor.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    connection.close()
+    store.close()
+    return seconds, len(items)
+
+
+def bench_pull(database: Database, folder: Path, url: str, backend: str) -> None:
     client = enrolled_kiosk(database, folder / "pull-kiosk", url, "pull-kiosk")
     started = time.perf_counter()
     result = SyncReport()
     client.pull(result)
     seconds = time.perf_counter() - started
-    with client.store.read() as db:
-        copies = db.scalar(select(func.count()).select_from(Copy))
-        titles = list(db.execute(select(Title.__table__)).mappings())
-        copy_rows = list(db.execute(select(Copy.__table__)).mappings())
     client.store.close()
-
-    floor_store = Store.open(folder / "floor-kiosk.db")
-    started = time.perf_counter()
-    with floor_store.write() as db:
-        db.execute(insert(Title), [dict(r) for r in titles])
-        db.execute(insert(Copy), [dict(r) for r in copy_rows])
-    floor = time.perf_counter() - started
-    floor_store.close()
-    report(
-        f"fresh kiosk's pull of {copies:,} copies ({result.pulled:,} changes)",
-        result.pulled,
+    floor, rows = pull_floor(
+        folder / "pull-kiosk" / "kiosk.db", folder / "floor-kiosk.db", sync_client.PULL_PAGE
+    )
+    ratio = report(
+        f"fresh kiosk's pull ({result.pulled:,} changes: titles, copies, students, loans)",
+        rows,
         seconds,
         floor,
     )
+    record(
+        f"sync.pull.{backend}",
+        what=f"fresh pull of {rows:,} rows: 20,000 copies, their titles, students, loans "
+        f"({backend})",
+        now=f"{seconds:.2f} s",
+        floor=f"{floor:.2f} s: the same rows, bare executemany, a transaction per page",
+        ratio=ratio,
+        goal=f"<= {GOAL:.0f}x the floor",
+        met=ratio <= GOAL,
+        seconds=seconds,
+        floor_seconds=floor,
+        rows=rows,
+    )
 
 
-def bench_many(database: Database, folder: Path, url: str) -> None:
+def bench_many(database: Database, folder: Path, url: str, backend: str) -> None:
     clients = [
         enrolled_kiosk(database, folder / f"kiosk-{n:02d}", url, f"kiosk-{n:02d}")
         for n in range(KIOSKS)
     ]
-    for n, client in enumerate(clients):
-        loan_events(client.store, EVENTS_PER_KIOSK, 10_000 + n * EVENTS_PER_KIOSK)
+    latencies: list[float] = []
     errors: list[str] = []
-    gate = threading.Barrier(KIOSKS)
+    busy = 0.0
+    for _ in range(ROUNDS):
+        for n, client in enumerate(clients):
+            loan_events(client.store, EVENTS_PER_ROUND, 5_000 + n * EVENTS_PER_ROUND)
+        gate = threading.Barrier(KIOSKS)
 
-    def push(client: SyncClient) -> None:
-        gate.wait()
-        try:
-            client.push(SyncReport())
-        except Exception as exc:
-            errors.append(str(exc))
+        def push(client: SyncClient, gate: threading.Barrier = gate) -> None:
+            gate.wait()
+            started = time.perf_counter()
+            try:
+                client.push(SyncReport())
+            except Exception as exc:
+                errors.append(str(exc))
+            latencies.append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=push, args=(c,)) for c in clients]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
-    total = KIOSKS * EVENTS_PER_KIOSK
-    locked = sum("locked" in e for e in errors)
-    print(
-        f"{KIOSKS} kiosks pushing at once: {total:,} events in {seconds:.2f} s = "
-        f"{total / seconds:,.0f} events/s; {len(errors)} failed pushes, "
-        f'{locked} "database is locked"'
-    )
+        threads = [threading.Thread(target=push, args=(c,)) for c in clients]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        busy += time.perf_counter() - started
     for client in clients:
         client.store.close()
+    total = KIOSKS * ROUNDS * EVENTS_PER_ROUND
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    p50, p99 = cuts[49] * 1000, cuts[98] * 1000
+    print(
+        f"{KIOSKS} kiosks pushing at once ({ROUNDS} rounds of {EVENTS_PER_ROUND} events each): "
+        f"push latency p50 {p50:.0f} ms, p99 {p99:.0f} ms; {total:,} events in {busy:.2f} s = "
+        f"{total / busy:,.0f} events/s; {len(errors)} failed pushes"
+    )
+    record(
+        f"sync.many.{backend}",
+        what=f"{KIOSKS} kiosks pushing at once, {ROUNDS} rounds of {EVENTS_PER_ROUND} events "
+        f"({backend})",
+        now=f"p50 {p50:.0f} ms, p99 {p99:.0f} ms per push; {total / busy:,.0f} events/s; "
+        f"{len(errors)} errors",
+        goal="zero errors",
+        met=not errors,
+        p50_ms=p50,
+        p99_ms=p99,
+        events_per_second=total / busy,
+        errors=len(errors),
+    )
     if errors:
         print("\n".join(errors[:5]))
-        raise SystemExit(1)
+
+
+def copy_database(url: str, name: str) -> str:
+    """A copy of the office database as it is now (no one connected to it), for the floor."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        target = Path(str(parsed.database)).with_name(f"{name}.db")
+        source, dest = sqlite3.connect(str(parsed.database)), sqlite3.connect(target)
+        with dest:
+            source.backup(dest)
+        source.close()
+        dest.close()
+        return f"sqlite:///{target}"
+    import psycopg
+
+    with psycopg.connect(
+        f"host={parsed.host} port={parsed.port} user={parsed.username} dbname=postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
+    return str(parsed.set(database=name).render_as_string(hide_password=False))
+
+
+def run(backend: str, url: str, folder: Path, copies: int) -> None:
+    print(f"\n== office database: {backend}")
+    database = Database.open(url)
+    started = time.perf_counter()
+    make_catalogue(database, folder, copies)
+    print(f"catalogue of {copies:,} copies and 1,000 students made in "
+          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    database.close()
+    floor_db = Database.open(copy_database(url, "floor"))
+    database = Database.open(url)
+    office = Office(folder / "office", url).start()
+    try:
+        bench_push(database, floor_db, folder, office.url, backend)
+        bench_pull(database, folder, office.url, backend)
+        bench_many(database, folder, office.url, backend)
+    finally:
+        office.stop()
+        database.close()
+        floor_db.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, help="folder for the databases (default: temporary)")
-    parser.add_argument("--db", help="office database URL (default: SQLite in the folder)")
     parser.add_argument("--copies", type=int, default=20_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="bench-sync-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    url = database_url(folder / "office", args.db)
-    (folder / "office").mkdir(exist_ok=True)
-    database = Database.open(url)
-    print(f"office database: {database.url.get_backend_name()} in {folder}")
-    started = time.perf_counter()
-    make_catalogue(database, folder, args.copies)
-    print(f"catalogue of {args.copies:,} copies made in {time.perf_counter() - started:.1f} s")
-    port = free_port()
-    server = start_server(folder / "office", url, port)
-    base = f"http://127.0.0.1:{port}"
+    root = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=args.dir))
     try:
-        bench_push(database, folder, base)
-        bench_pull(database, folder, base)
-        bench_many(database, folder, base)
+        if args.only in (None, "sqlite"):
+            folder = root / "sqlite"
+            (folder / "office").mkdir(parents=True)
+            run("SQLite", database_url(folder / "office", None), folder, args.copies)
+        if args.only in (None, "postgresql"):
+            if pg_bin("initdb") is None or pg_bin("pg_ctl") is None:
+                print("\n== PostgreSQL: its server programs are not installed; not measured")
+                return
+            cluster = PostgresCluster(durable=True)
+            cluster.start()
+            try:
+                folder = root / "postgresql"
+                (folder / "office").mkdir(parents=True)
+                run("PostgreSQL", cluster.new_database(), folder, args.copies)
+            finally:
+                cluster.stop()
     finally:
-        server.terminate()
-        server.wait(10)
-        database.close()
-        if args.dir is None:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
@@ -36,9 +38,10 @@ from sync import replica, wire
 log = logging.getLogger(__name__)
 
 TIMEOUT = (5.0, 60.0)  # connect, read (seconds): a big batch may take the office a while
-PUSH_BATCH = 500
-PULL_PAGE = 1000
+PUSH_BATCH = wire.MAX_BATCH
+PULL_PAGE = wire.MAX_PAGE
 Progress = Callable[[int, int], None]  # (changes applied so far, changes in all)
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class SyncError(Exception):
@@ -120,8 +123,15 @@ class SyncClient:
         url = office_url(url)
         body = wire.EnrollRequest(code=code, name=name)
         # Never retried: a code is used up by the first request the office receives.
-        reply = self._call("POST", url, "/enroll", None, body.model_dump(mode="json"), retry=False)
-        answer = wire.EnrollReply.model_validate(reply)
+        answer = self._call(
+            wire.EnrollReply,
+            "POST",
+            url,
+            "/enroll",
+            None,
+            body.model_dump(mode="json"),
+            retry=False,
+        )
         replica.save_token(self.store, answer.token)
         with self.store.write() as db:
             replica.enrolled(db, url, answer.kiosk_id)
@@ -159,9 +169,10 @@ class SyncClient:
                 version=__version__,
             )
             before = self.clock()
-            raw = self._call("POST", url, "/push", token, request.model_dump(mode="json"))
+            reply = self._call(
+                wire.PushReply, "POST", url, "/push", token, request.model_dump(mode="json")
+            )
             after = self.clock()
-            reply = wire.PushReply.model_validate(raw)
             offset = (reply.server_time - (before + (after - before) / 2)).total_seconds()
             with self.store.write() as db:
                 report.acknowledged += replica.acknowledge(
@@ -192,8 +203,7 @@ class SyncClient:
             params = {"limit": str(PULL_PAGE)}
             if cursor:
                 params["cursor"] = cursor
-            raw = self._call("GET", url, "/changes", token, None, params=params)
-            page = wire.ChangesPage.model_validate(raw)
+            page = self._call(wire.ChangesPage, "GET", url, "/changes", token, None, params=params)
             with self.store.write() as db:
                 replica.apply_changes(db, page.changes, self.clock().date())
                 set_setting(db, settings.CURSOR, page.cursor)
@@ -222,6 +232,7 @@ class SyncClient:
 
     def _call(
         self,
+        answer: type[Answer],
         method: str,
         url: str,
         path: str,
@@ -230,7 +241,8 @@ class SyncClient:
         *,
         params: dict[str, str] | None = None,
         retry: bool = True,
-    ) -> dict[str, object]:
+    ) -> Answer:
+        """The office's answer to one request, read straight from the reply's bytes."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         http = self.http if retry else requests.Session()
         try:
@@ -250,7 +262,13 @@ class SyncClient:
             raise OfficeUnreachable(
                 f"the office answered {response.status_code}: {_detail(response)}"
             )
-        return response.json()  # type: ignore[no-any-return]
+        try:
+            return answer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise OfficeUnreachable(
+                f"the office at {url} answered {path} with something else than "
+                f"expected: {wire.problems(exc)}"
+            ) from exc
 
 
 def office_url(given: str) -> str:

@@ -9,12 +9,13 @@ import datetime as dt
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
@@ -90,13 +91,15 @@ def office_url(session: Session) -> str:
 # -- what to send ----------------------------------------------------------------------------
 
 
-def to_wire(event: Event) -> wire.WireEvent:
-    return wire.WireEvent(
+def to_wire(event: Event | Row[Any]) -> wire.WireEvent:
+    """An outbox event as sent; not validated again (the outbox wrote it through the wire's
+    payload models, and the office validates what it receives)."""
+    return wire.WireEvent.model_construct(
         seq=event.seq,
         uuid=event.uuid,
         type=event.type,
         at=event.at,
-        clock=event.clock,  # type: ignore[arg-type]
+        clock=event.clock,
         payload=event.payload,
     )
 
@@ -116,10 +119,14 @@ def last_seq(session: Session) -> int:
 
 
 def events_from(session: Session, start: int, limit: int | None) -> list[wire.WireEvent]:
-    query = select(Event).where(Event.seq >= start).order_by(Event.seq)
+    query = (
+        select(Event.seq, Event.uuid, Event.type, Event.at, Event.clock, Event.payload)
+        .where(Event.seq >= start)
+        .order_by(Event.seq)
+    )
     if limit is not None:
         query = query.limit(limit)
-    return [to_wire(e) for e in session.scalars(query)]
+    return [to_wire(row) for row in session.execute(query)]
 
 
 def acknowledge(
@@ -164,59 +171,156 @@ def _referenced_by_pending(session: Session) -> tuple[set[str], set[str]]:
 
 
 def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) -> None:
-    """Make the kiosk's rows what the office says, in the caller's transaction."""
-    rows = _Rows.load(session, changes)
-    with session.no_autoflush:  # one page is looked up once, then written once
-        for change in changes:
-            if change.data is None:
-                continue  # the office keeps rows (soft deletion): nothing is removed here
-            data = change.data
-            match change.kind:
-                case "title":
-                    rows.title(data, today)
-                case "copy":
-                    rows.copy(data, today)
-                case "patron":
-                    rows.patron(data)
-                case "loan":
-                    rows.loan(data)
-                case "stocktake":
-                    rows.stocktake(data)
-                case "rules":
-                    if (rules := _office_rules(data)) is not None:
-                        set_setting(session, OFFICE_RULES, json.dumps(data))
-                        kiosk_config.apply(session, rules)
-    session.flush()
+    """Make the kiosk's rows what the office says, in the caller's transaction.
+
+    In bulk: the rows the page speaks of are read in a few queries, changed in memory in the
+    page's order, then written with one statement per kind of row (executemany).
+    """
+    rows = _Rows.load(session, changes, today)
+    for change in changes:
+        if change.data is None:
+            continue  # the office keeps rows (soft deletion): nothing is removed here
+        data = change.data
+        match change.kind:
+            case "title":
+                rows.title(data)
+            case "copy":
+                rows.copy(data)
+            case "patron":
+                rows.patron(data)
+            case "loan":
+                rows.loan(data)
+            case "stocktake":
+                _stocktake(session, data)
+            case "rules":
+                if (rules := _office_rules(data)) is not None:
+                    set_setting(session, OFFICE_RULES, json.dumps(data))
+                    kiosk_config.apply(session, rules)
+    rows.write(session)
 
 
-def _chunks(values: set[Any]) -> list[list[Any]]:
-    items = sorted(values, key=str)
-    return [items[i : i + 500] for i in range(0, len(items), 500)]
+def _stocktake(session: Session, data: dict[str, Any]) -> None:
+    """A stocktake the office started or closed (a few a year: kept simple)."""
+    stocktake = session.get(Stocktake, data["id"])
+    if stocktake is None:
+        stocktake = Stocktake(id=data["id"])
+        session.add(stocktake)
+    stocktake.name = data["name"]
+    stocktake.open = bool(data["open"])
+    stocktake.whole_library = bool(data["whole_library"])
+    stocktake.shelves = list(data["shelves"])
 
 
-@dataclass
+def _among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """*column* IN the values, given as one JSON parameter that SQLite's json_each unpacks: a
+    page of thousands of keys is one bound value, not thousands."""
+    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+# The kiosk's rows as a pull sees them: the columns the office's changes set, and the id.
+
+
+@dataclass(slots=True, eq=False)
+class _Title:
+    id: int
+    server_id: int | None
+    isbn: str | None
+    title: str
+    author: str
+    publisher: str
+    year: int | None
+    classification: str
+    added_on: dt.date
+
+
+@dataclass(slots=True, eq=False)
+class _Copy:
+    id: int
+    server_id: int | None
+    barcode: str | None
+    title_id: int
+    shelf: str
+    status: str
+
+
+@dataclass(slots=True, eq=False)
+class _Patron:
+    id: int
+    card: str
+    name: str
+    kind: str
+    class_name: str
+    grade: int | None
+    active: bool
+
+
+@dataclass(slots=True, eq=False)
+class _Loan:
+    id: str
+    copy_id: int
+    patron_id: int | None
+    patron_class: str
+    patron_grade: int | None
+    lent_at: dt.datetime
+    due_date: dt.date
+    returned_at: dt.datetime | None
+    renewals: int
+    lent_where: str
+    implicit_return: bool
+
+
+_Record = _Title | _Copy | _Patron | _Loan
+_MODELS: dict[type[_Record], type[Title | Copy | Patron | Loan]] = {
+    _Title: Title,
+    _Copy: Copy,
+    _Patron: Patron,
+    _Loan: Loan,
+}
+
+
+def _select(record: type[_Record]) -> Select[Any]:
+    table = _MODELS[record].__table__
+    return select(*[table.c[f.name] for f in fields(record)])
+
+
 class _Rows:
-    """The kiosk rows one page of changes speaks of, found in a few queries."""
+    """The kiosk rows one page of changes speaks of, found in a few queries; what it changed."""
 
-    session: Session
-    titles: dict[int, Title]  # by office id
-    unmapped_titles: dict[tuple[str, str], Title]  # local titles without ISBN, not yet matched
-    copies: dict[int, Copy]  # by office id
-    barcodes: dict[str, Copy]
-    patrons: dict[str, Patron]  # by card
-    loans: dict[str, Loan]
-    open_loans: dict[int, list[Loan]]  # by id(copy)
-    busy_codes: set[str]  # copies and loans that events not yet at the office speak of:
-    busy_loans: set[str]  # the kiosk's news wins until the office has heard it
+    def __init__(self, session: Session, today: dt.date) -> None:
+        self.session = session
+        self.today = today
+        self.titles: dict[int, _Title] = {}  # by office id
+        self.unmapped_by_isbn: dict[str, list[_Title]] = {}  # local titles not yet matched
+        self.unmapped_by_name: dict[tuple[str, str], _Title] = {}  # (title, author), no ISBN
+        self.copies: dict[int, _Copy] = {}  # by office id
+        self.barcodes: dict[str, _Copy] = {}
+        self.unlabelled: dict[int, list[_Copy]] = {}  # local copies not yet matched, by title
+        self.patrons: dict[str, _Patron] = {}  # by card
+        self.loans: dict[str, _Loan] = {}
+        self.open_loans: dict[int, list[_Loan]] = {}  # by copy id
+        # Copies and loans that events not yet at the office speak of: the kiosk's news wins
+        # until the office has heard it.
+        self.busy_codes, self.busy_loans = _referenced_by_pending(session)
+        self.changed: dict[int, _Record] = {}
+        self.new: set[int] = set()
+        self.next_id = {
+            model: (session.scalar(select(func.max(model.id))) or 0) + 1
+            for model in (Title, Copy, Patron)
+        }
 
     @classmethod
-    def load(cls, session: Session, changes: list[wire.Change]) -> _Rows:
-        want: dict[str, set[Any]] = {k: set() for k in ("title", "copy", "barcode", "card", "loan")}
+    def load(cls, session: Session, changes: list[wire.Change], today: dt.date) -> _Rows:
+        want: dict[str, set[Any]] = {
+            k: set() for k in ("title", "isbn", "copy", "barcode", "card", "loan")
+        }
         for change in changes:
             data = change.data or {}
             match change.kind:
                 case "title":
                     want["title"].add(data["id"])
+                    if data.get("isbn"):
+                        want["isbn"].add(data["isbn"])
                 case "copy":
                     want["copy"].add(data["id"])
                     want["title"].add(data["title_id"])
@@ -229,154 +333,206 @@ class _Rows:
                     want["loan"].add(data["id"])
                     if data.get("patron"):
                         want["card"].add(data["patron"])
+        rows = cls(session, today)
 
-        def fetch(column: Any, values: set[Any]) -> list[Any]:
-            entity = column.class_
-            found = []
-            for chunk in _chunks(values):
-                found.extend(session.scalars(select(entity).where(column.in_(chunk))))
-            return found
+        def fetch(record: type[_Record], column: Any, values: set[Any], *where: Any) -> list[Any]:
+            if not values:
+                return []
+            query = _select(record).where(_among(column, values), *where)
+            return [record(*row) for row in session.execute(query)]
 
-        copies = {c.server_id: c for c in fetch(Copy.server_id, want["copy"])}
-        barcodes = {c.barcode: c for c in fetch(Copy.barcode, want["barcode"])}
-        open_loans: dict[int, list[Loan]] = {}
-        known = {c.id: c for c in [*copies.values(), *barcodes.values()]}
-        for loan in fetch(Loan.copy_id, set(known)):
-            if loan.returned_at is None:
-                open_loans.setdefault(id(known[loan.copy_id]), []).append(loan)
-        busy_codes, busy_loans = _referenced_by_pending(session)
-        return cls(
-            session=session,
-            titles={t.server_id: t for t in fetch(Title.server_id, want["title"])},
-            unmapped_titles={
-                (t.title, t.author): t
-                for t in session.scalars(
-                    select(Title).where(Title.server_id.is_(None), Title.isbn.is_(None))
-                )
-            },
-            copies=copies,
-            barcodes=barcodes,
-            patrons={p.card: p for p in fetch(Patron.card, want["card"])},
-            loans={loan.id: loan for loan in fetch(Loan.id, want["loan"])},
-            open_loans=open_loans,
-            busy_codes=busy_codes,
-            busy_loans=busy_loans,
-        )
+        rows.titles = {t.server_id: t for t in fetch(_Title, Title.server_id, want["title"])}
+        for title in fetch(_Title, Title.isbn, want["isbn"], Title.server_id.is_(None)):
+            rows.unmapped_by_isbn.setdefault(title.isbn, []).append(title)
+        for row in session.execute(
+            _select(_Title).where(Title.server_id.is_(None), Title.isbn.is_(None))
+        ):
+            title = _Title(*row)
+            rows.unmapped_by_name.setdefault((title.title, title.author), title)
+        known = {c.id: c for c in fetch(_Copy, Copy.server_id, want["copy"])}
+        known |= {c.id: c for c in fetch(_Copy, Copy.barcode, want["barcode"])}
+        local_titles = {t.id for t in rows.titles.values()}
+        local_titles |= {t.id for ts in rows.unmapped_by_isbn.values() for t in ts}
+        local_titles |= {t.id for t in rows.unmapped_by_name.values()}
+        for copy in fetch(
+            _Copy, Copy.title_id, local_titles, Copy.barcode.is_(None), Copy.server_id.is_(None)
+        ):
+            known[copy.id] = copy
+            rows.unlabelled.setdefault(copy.title_id, []).append(copy)
+        rows.copies = {c.server_id: c for c in known.values() if c.server_id is not None}
+        rows.barcodes = {c.barcode: c for c in known.values() if c.barcode}
+        for loan in fetch(_Loan, Loan.copy_id, set(known), Loan.returned_at.is_(None)):
+            rows.open_loans.setdefault(loan.copy_id, []).append(loan)
+            rows.loans[loan.id] = loan
+        rows.loans |= {
+            loan.id: loan for loan in fetch(_Loan, Loan.id, want["loan"] - set(rows.loans))
+        }
+        rows.patrons = {p.card: p for p in fetch(_Patron, Patron.card, want["card"])}
+        return rows
 
-    def _title_for(self, server_id: int, today: dt.date) -> Title:
+    def _add(self, record: _Record) -> None:
+        self.new.add(id(record))
+        self._changed(record)
+
+    def _changed(self, record: _Record) -> None:
+        self.changed.setdefault(id(record), record)
+
+    def _new_id(self, model: type[Title | Copy | Patron]) -> int:
+        # Ids given here: a new copy can name its new title in the same statement. No other
+        # writer runs meanwhile (the store's write transactions take the lock at BEGIN).
+        new_id = self.next_id[model]
+        self.next_id[model] += 1
+        return new_id
+
+    def _title_for(self, server_id: int) -> _Title:
         title = self.titles.get(server_id)
         if title is None:  # its own change follows (the office changed it after its copy)
-            title = Title(server_id=server_id, title="", added_on=today)
-            self.session.add(title)
+            title = _Title(self._new_id(Title), server_id, None, "", "", "", None, "", self.today)
+            self._add(title)
             self.titles[server_id] = title
         return title
 
-    def title(self, data: dict[str, Any], today: dt.date) -> None:
+    def title(self, data: dict[str, Any]) -> None:
         title = self.titles.get(data["id"])
         if title is None and data.get("isbn"):
-            title = self.session.scalar(
-                select(Title).where(Title.isbn == data["isbn"], Title.server_id.is_(None))
-            )
+            unmapped = self.unmapped_by_isbn.get(data["isbn"])
+            title = unmapped.pop(0) if unmapped else None
         if title is None and not data.get("isbn"):
-            title = self.unmapped_titles.pop((data["title"], data.get("author") or ""), None)
+            title = self.unmapped_by_name.pop((data["title"], data.get("author") or ""), None)
         if title is None:
-            title = Title(server_id=data["id"], title="", added_on=today)
-            self.session.add(title)
+            title = _Title(self._new_id(Title), data["id"], None, "", "", "", None, "", self.today)
+            self._add(title)
         self.titles[data["id"]] = title
         title.server_id = data["id"]
-        for key in ("isbn", "year"):
-            setattr(title, key, data.get(key))
-        for key in ("title", "author", "publisher", "classification"):
-            setattr(title, key, data.get(key) or "")
+        title.isbn, title.year = data.get("isbn"), data.get("year")
+        title.title = data.get("title") or ""
+        title.author = data.get("author") or ""
+        title.publisher = data.get("publisher") or ""
+        title.classification = data.get("classification") or ""
         title.added_on = dt.date.fromisoformat(data["added_on"])
+        self._changed(title)
 
-    def copy(self, data: dict[str, Any], today: dt.date) -> None:
+    def copy(self, data: dict[str, Any]) -> None:
         copy = self.copies.get(data["id"])
-        title = self._title_for(data["title_id"], today)
+        title = self._title_for(data["title_id"])
         if copy is None and data.get("barcode"):
             copy = self.barcodes.get(data["barcode"])
-        if copy is None and not data.get("barcode") and title.id is not None:
-            copy = self.session.scalar(
-                select(Copy).where(
-                    Copy.title_id == title.id, Copy.barcode.is_(None), Copy.server_id.is_(None)
-                )
-            )
+        if copy is None and not data.get("barcode"):
+            unlabelled = self.unlabelled.get(title.id)
+            copy = unlabelled.pop(0) if unlabelled else None
         if copy is None:
-            copy = Copy(server_id=data["id"], barcode=data.get("barcode"), title=title)
-            self.session.add(copy)
+            copy = _Copy(
+                self._new_id(Copy), data["id"], data.get("barcode"), title.id, "", "available"
+            )
+            self._add(copy)
         self.copies[data["id"]] = copy
         if copy.barcode:
             self.barcodes[copy.barcode] = copy
         copy.server_id = data["id"]
-        if copy.barcode and copy.code in self.busy_codes:
+        self._changed(copy)
+        if copy.barcode and copy.barcode in self.busy_codes:
             return  # the kiosk has news of this copy the office has not heard yet
-        copy.barcode, copy.title = data.get("barcode"), title
+        copy.barcode, copy.title_id = data.get("barcode"), title.id
         copy.shelf = data.get("shelf") or ""
         copy.status = CopyStatus(data["status"])
-
-    def stocktake(self, data: dict[str, Any]) -> None:
-        stocktake = self.session.get(Stocktake, data["id"])
-        if stocktake is None:
-            stocktake = Stocktake(id=data["id"])
-            self.session.add(stocktake)
-        stocktake.name = data["name"]
-        stocktake.open = bool(data["open"])
-        stocktake.whole_library = bool(data["whole_library"])
-        stocktake.shelves = list(data["shelves"])
 
     def patron(self, data: dict[str, Any]) -> None:
         patron = self.patrons.get(data["card"])
         if patron is None:
-            patron = Patron(card=data["card"], name=data["name"], failed_pins=0)
-            self.session.add(patron)
+            patron = _Patron(self._new_id(Patron), data["card"], "", "", "", None, True)
+            self._add(patron)
             self.patrons[data["card"]] = patron
         patron.name = data["name"]
         patron.kind = data["kind"]
         patron.class_name = data.get("class_name") or ""
         patron.grade = data.get("grade")
         patron.active = bool(data.get("active", True))
+        self._changed(patron)
 
     def loan(self, data: dict[str, Any]) -> None:
         copy = self.copies.get(data["copy_id"])
         if copy is None or data["id"] in self.busy_loans:
             return
-        if copy.barcode and copy.code in self.busy_codes:
+        if copy.barcode and copy.barcode in self.busy_codes:
             return
         returned_at = _time(data.get("returned_at"))
         lent_at = _time(data["lent_at"])
         assert lent_at is not None
-        others = self.open_loans.setdefault(id(copy), [])
+        others = self.open_loans.setdefault(copy.id, [])
         if returned_at is None:
             # The office says this copy is out on this loan: any other loan of it here ended.
-            ended = [o for o in others if o.id != data["id"]]
-            for other in ended:
-                other.returned_at, other.implicit_return, other.patron = lent_at, True, None
+            for other in [o for o in others if o.id != data["id"]]:
+                other.returned_at, other.implicit_return, other.patron_id = lent_at, True, None
                 others.remove(other)
-            if ended:
-                self.session.flush()  # the one open loan per copy rule holds at every step
+                self._changed(other)
         loan = self.loans.get(data["id"])
         if loan is None:
-            loan = Loan(id=data["id"], copy=copy, lent_at=lent_at, due_date=lent_at.date())
-            self.session.add(loan)
+            loan = _Loan(
+                data["id"], copy.id, None, "", None, lent_at, lent_at.date(), None, 0, "", False
+            )
+            self._add(loan)
             self.loans[loan.id] = loan
-        loan.copy = copy
+        loan.copy_id = copy.id
         loan.lent_at = lent_at
         loan.due_date = dt.date.fromisoformat(data["due_date"])
         loan.returned_at = returned_at
         loan.renewals = data.get("renewals", 0)
         loan.lent_where = data.get("lent_where") or ""
         loan.implicit_return = bool(data.get("implicit_return"))
+        self._changed(loan)
         patron = self.patrons.get(data["patron"]) if data.get("patron") else None
         if returned_at is not None:
-            loan.patron = None  # who had a returned book is the office's to know, not the kiosk's
+            loan.patron_id = (
+                None  # who had a returned book is the office's to know, not the kiosk's
+            )
             if loan in others:
                 others.remove(loan)
         else:
             if loan not in others:
                 others.append(loan)
             if patron is not None:
-                loan.patron = patron
+                loan.patron_id = patron.id
                 loan.patron_class, loan.patron_grade = patron.class_name, patron.grade
+
+    def write(self, session: Session) -> None:
+        """Every changed row, one statement per kind of row and way of writing it.
+
+        In an order that keeps every constraint at every step: titles before the copies that
+        name them; copies relabelled before new labels are taken; loans that close before
+        those that open, and those before new ones (one open loan per copy).
+        """
+        by_kind: dict[type[_Record], tuple[list[_Record], list[_Record]]] = {
+            record: ([], []) for record in _MODELS
+        }
+        for record in self.changed.values():
+            old, new = by_kind[type(record)]
+            (new if id(record) in self.new else old).append(record)
+        titles, copies, patrons, loans = by_kind.values()
+        closing = [loan for loan in loans[0] if loan.returned_at is not None]  # type: ignore[union-attr]
+        opening = [loan for loan in loans[0] if loan.returned_at is None]  # type: ignore[union-attr]
+        for records, how in (
+            (titles[1], "insert"),
+            (titles[0], "update"),
+            (copies[0], "update"),
+            (copies[1], "insert"),
+            (patrons[0], "update"),
+            (patrons[1], "insert"),
+            (closing, "update"),
+            (opening, "update"),
+            (loans[1], "insert"),
+        ):
+            if not records:
+                continue
+            table = _MODELS[type(records[0])].__table__
+            names = [f.name for f in fields(type(records[0]))]
+            values = [{name: getattr(r, name) for name in names} for r in records]
+            if how == "insert":
+                session.execute(insert(table), values)
+            else:
+                session.execute(
+                    update(table).where(table.c.id == bindparam("row_id")),
+                    [{"row_id": v.pop("id")} | v for v in values],
+                )
 
 
 def reapply_office_rules(session: Session) -> bool:

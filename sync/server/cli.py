@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import gc
 import getpass
 import ipaddress
 import json
@@ -310,7 +311,11 @@ def _serve(database: Database, args: argparse.Namespace) -> int:
         f"(the API is described at {urls[0]}/docs)",
         flush=True,
     )
-    uvicorn.run(create_app(database), host=args.host, port=args.port, log_level="warning")
+    app = create_app(database)
+    # What start-up made lives as long as the server: kept out of the collector's sweeps, which
+    # would otherwise walk it again and again while a batch of events is applied.
+    gc.freeze()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -70,12 +70,16 @@ def pg_bin(tool: str) -> str | None:
 
 
 class PostgresCluster:
-    """initdb + pg_ctl in a temporary folder, as the postgres user when run as root."""
+    """initdb + pg_ctl in a temporary folder, as the postgres user when run as root.
 
-    def __init__(self) -> None:
+    Without fsync (tests need no durability) unless *durable* (benchmarks measure it).
+    """
+
+    def __init__(self, *, durable: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
         self.port = free_port()
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.durable = durable
 
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
@@ -96,7 +100,9 @@ class PostgresCluster:
             "-E",
             "UTF8",
         )
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off"
         self._run(
             pg_bin("pg_ctl") or "pg_ctl",
             "-D",

@@ -2,17 +2,21 @@
 
 The server never refuses a physical event on policy grounds (the book has left the building):
 what does not fit its records is applied as well as it can be and listed as a conflict.
+
+A batch is applied in bulk: the copies, loans and patrons its events speak of are read in a
+few queries, the events change those rows in memory, in order, and then every changed row is
+written with one statement per kind of row (executemany), all in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kiosk.clock import utc_now
@@ -32,9 +36,10 @@ from sync.server.models import (
     Title,
 )
 from sync.server.services import Contradiction
-from sync.server.services.changes import Changes
+from sync.server.services.changes import copy_data, loan_data, record_changes
 
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
+CHUNK = 500  # values in one IN (...): well within every database's limit on parameters
 
 
 class SequenceReused(Contradiction):
@@ -80,12 +85,7 @@ def receive_events(
         ack_proof=database.ack_proof(session, kiosk.id, result.highest_seq),
         gaps=result.gaps,
         stored=result.stored,
-        conflicts=[
-            wire.Conflict(
-                id=c.id, kind=c.kind, copy_code=c.copy_code, loan=c.loan_id, detail=c.detail
-            )
-            for c in result.conflicts
-        ],
+        conflicts=result.conflicts,
         server_time=utc_now(),
         clock_offset_seconds=offset,
     )
@@ -96,7 +96,18 @@ class PushResult:
     highest_seq: int
     gaps: list[tuple[int, int]]
     stored: int
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[wire.Conflict] = field(default_factory=list)
+
+
+class _Held(NamedTuple):
+    """An event held at the office, as applying it needs it."""
+
+    seq: int
+    uuid: str
+    type: str
+    payload: dict[str, Any]
+    corrected_at: dt.datetime
+    received_at: dt.datetime
 
 
 def receive(
@@ -109,23 +120,25 @@ def receive(
     waiting: int,
 ) -> PushResult:
     """Store the events not yet held, then apply every held event that follows without a gap."""
-    stored = 0
-    known = {
-        row.uuid: row.kiosk_id
-        for row in session.execute(
-            select(Event.uuid, Event.kiosk_id).where(Event.uuid.in_([e.uuid for e in events]))
+    known: dict[str, int] = {}
+    taken: set[int] = set()
+    for chunk in _chunks(events):
+        known.update(
+            session.execute(
+                select(Event.uuid, Event.kiosk_id).where(Event.uuid.in_([e.uuid for e in chunk]))
+            ).all()
         )
-    }
-    # Events this office holds under the kiosk's earlier enrolment: held, not to be waited for.
-    covered = {e.seq for e in events if known.get(e.uuid, kiosk.id) != kiosk.id}
-    taken = set(
-        session.scalars(
-            select(Event.seq).where(
-                Event.kiosk_id == kiosk.id, Event.seq.in_([e.seq for e in events])
+        taken.update(
+            session.scalars(
+                select(Event.seq).where(
+                    Event.kiosk_id == kiosk.id, Event.seq.in_([e.seq for e in chunk])
+                )
             )
         )
-    )
+    # Events this office holds under the kiosk's earlier enrolment: held, not to be waited for.
+    covered = {e.seq for e in events if known.get(e.uuid, kiosk.id) != kiosk.id}
     shift = dt.timedelta(seconds=offset)
+    fresh: dict[int, _Held] = {}
     new_rows = []
     for ev in events:
         if ev.uuid in known:
@@ -135,6 +148,8 @@ def receive(
                 f"sequence {ev.seq} is already held with another event; this kiosk's "
                 "database was replaced: enroll it again as a new kiosk"
             )
+        corrected = (ev.at + shift).astimezone(dt.UTC)
+        fresh[ev.seq] = _Held(ev.seq, ev.uuid, ev.type, ev.payload, corrected, now)
         new_rows.append(
             dict(
                 kiosk_id=kiosk.id,
@@ -142,7 +157,7 @@ def receive(
                 uuid=ev.uuid,
                 type=ev.type,
                 at=ev.at,
-                corrected_at=ev.at + shift,
+                corrected_at=corrected,
                 clock=ev.clock,
                 payload=ev.payload,
                 received_at=now,
@@ -151,34 +166,23 @@ def receive(
         )
         known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
-        stored += 1
-    if new_rows:  # the warning lasts as long as the kiosk's newest events say so
-        kiosk.clock_backwards = new_rows[-1]["clock"] != "ok"
-    session.flush()
     if new_rows:
-        session.execute(insert(Event), new_rows)
-    result = PushResult(0, [], stored)
-    held = list(
-        session.scalars(
-            select(Event)
-            .where(Event.kiosk_id == kiosk.id, Event.seq > kiosk.applied_seq)
-            .order_by(Event.seq)
-        )
-    )
-    by_seq = {event.seq: event for event in held}
+        session.execute(insert(Event.__table__), new_rows)
+        # The warning lasts as long as the kiosk's newest events say so.
+        kiosk.clock_backwards = new_rows[-1]["clock"] != "ok"
+    by_seq = _held_after(session, kiosk, fresh)
     ready = []
     following = kiosk.applied_seq + 1
     while following in by_seq or following in covered:
         if following in by_seq:
             ready.append(by_seq.pop(following))
         following += 1
-    waiting_beyond = sorted(by_seq)
-    changes = Changes()
     payloads = [wire.payload_of(event.type, event.payload) for event in ready]
     books = _Books.load(session, payloads)
-    with session.no_autoflush:  # one batch is looked up once, then written once
-        for event, payload in zip(ready, payloads, strict=True):
-            result.conflicts.extend(apply(session, kiosk, event, payload, changes, books))
+    for event, payload in zip(ready, payloads, strict=True):
+        handler = _HANDLERS.get(type(payload))
+        if handler is not None:  # sessions, supervisor menu, PIN lock-outs: kept as events only
+            handler(_Context(session, books, kiosk, event), payload)
     if ready:
         session.execute(
             update(Event)
@@ -190,14 +194,40 @@ def receive(
             .values(applied=True)
             .execution_options(synchronize_session=False)
         )
+    conflicts = books.write(session, kiosk)
     kiosk.applied_seq = following - 1
-    changes.write(session)
-    result.highest_seq = kiosk.applied_seq
-    result.gaps = _gaps(kiosk.applied_seq, waiting_beyond)
     kiosk.last_sync = now
     kiosk.events_waiting = max(0, waiting - len(events))
     session.flush()
-    return result
+    return PushResult(
+        highest_seq=kiosk.applied_seq,
+        gaps=_gaps(kiosk.applied_seq, sorted(by_seq)),
+        stored=len(fresh),
+        conflicts=conflicts,
+    )
+
+
+def _held_after(session: Session, kiosk: Kiosk, fresh: dict[int, _Held]) -> dict[int, _Held]:
+    """Every event held beyond the applied sequence: those just received, and any that waited
+    for a gap to fill (read from the database)."""
+    seqs = session.scalars(
+        select(Event.seq).where(Event.kiosk_id == kiosk.id, Event.seq > kiosk.applied_seq)
+    ).all()
+    held = {seq: fresh[seq] for seq in seqs if seq in fresh}
+    waited = [seq for seq in seqs if seq not in fresh]
+    for start in range(0, len(waited), CHUNK):
+        rows = session.execute(
+            select(
+                Event.seq,
+                Event.uuid,
+                Event.type,
+                Event.payload,
+                Event.corrected_at,
+                Event.received_at,
+            ).where(Event.kiosk_id == kiosk.id, Event.seq.in_(waited[start : start + CHUNK]))
+        )
+        held.update((row.seq, _Held(*row)) for row in rows)
+    return held
 
 
 def _gaps(applied: int, beyond: list[int]) -> list[tuple[int, int]]:
@@ -210,138 +240,249 @@ def _gaps(applied: int, beyond: list[int]) -> list[tuple[int, int]]:
     return gaps
 
 
-# -- applying one event ----------------------------------------------------------------------
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
-def apply(
-    session: Session,
-    kiosk: Kiosk,
-    event: Event,
-    payload: wire.Payload | None,
-    changes: Changes,
-    books: _Books,
-) -> list[Conflict]:
-    handler = _HANDLERS.get(type(payload))
-    if handler is None:
-        return []  # sessions, supervisor menu, PIN lock-outs, new kinds: kept as events only
-    found: list[Conflict] = []
-    handler(_Context(session, kiosk, event, found, changes, books), payload)
-    return found
+# -- the rows a batch speaks of, in memory -----------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class _Copy:
+    id: int
+    barcode: str | None
+    title_id: int
+    status: str
+    shelf: str
+
+
+@dataclass(slots=True, eq=False)
+class _Loan:
+    id: str
+    copy_id: int | None
+    copy_code: str
+    patron_id: int | None
+    patron_card: str | None
+    kiosk_id: int | None
+    lent_where: str
+    lent_at: dt.datetime
+    due_date: dt.date
+    returned_at: dt.datetime | None
+    renewals: int
+    implicit_return: bool
+    not_overdue: bool
+    undone: bool
+    override_by: str | None
+    found_in_stocktake: int | None = None  # returned: found on a shelf in this stocktake
+
+
+@dataclass(slots=True, eq=False)
+class _Patron:
+    id: int
+    card: str
+    name: str
+    deleted: bool
+
+
+def _columns(table: Any, row_class: type) -> list[Any]:
+    return [table.c[f.name] for f in fields(row_class)]
+
+
+_COPY_COLUMNS = _columns(Copy.__table__, _Copy)
+_LOAN_COLUMNS = _columns(Loan.__table__, _Loan)
+_PATRON_COLUMNS = _columns(Patron.__table__, _Patron)
+_LOAN_CHANGING = (
+    "due_date",
+    "returned_at",
+    "renewals",
+    "implicit_return",
+    "not_overdue",
+    "undone",
+    "found_in_stocktake",
+)
 
 
 @dataclass
 class _Books:
-    """The loans, copies and patrons a batch of events speaks of, found in a few queries."""
+    """The copies, loans and patrons a batch of events speaks of, and what the batch changed."""
 
-    session: Session
-    loans: dict[str, Loan]
-    copies: dict[str, Copy]  # by barcode
-    patrons: dict[str, Patron]  # by card
-    open_loans: dict[int, Loan]  # by copy id
+    copies: dict[int, _Copy]  # by id
+    barcodes: dict[str, _Copy]
+    unlabelled: dict[str, list[_Copy]]  # copies without a label, by their title's ISBN, by id
+    loans: dict[str, _Loan]
+    open_loans: dict[int, _Loan]  # by copy id
+    patrons: dict[str, _Patron]  # by card
+    changed: dict[int, _Copy | _Loan] = field(default_factory=dict)  # in order of first change
+    new_loans: list[_Loan] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, session: Session, payloads: list[wire.Payload | None]) -> _Books:
-        loan_ids = {p.loan for p in payloads if isinstance(p, _LOAN_EVENTS)}
-        codes = {p.copy_code for p in payloads if isinstance(p, _COPY_EVENTS)}
-        cards = {p.patron for p in payloads if isinstance(p, _PATRON_EVENTS) and p.patron}
+        loan_ids = sorted({p.loan for p in payloads if isinstance(p, _LOAN_EVENTS)})
+        codes = sorted({p.copy_code for p in payloads if isinstance(p, _COPY_EVENTS)})
+        cards = sorted({p.patron for p in payloads if isinstance(p, _PATRON_EVENTS) and p.patron})
 
-        def fetch(column: Any, values: set[str]) -> list[Any]:
+        def rows(columns: list[Any], key: Any, values: Iterable[Any], *where: Any) -> list[Any]:
             found: list[Any] = []
-            items = sorted(values)
-            for start in range(0, len(items), 500):
-                chunk = items[start : start + 500]
-                found.extend(session.scalars(select(column.class_).where(column.in_(chunk))))
+            for chunk in _chunks(sorted(values)):
+                found.extend(session.execute(select(*columns).where(key.in_(chunk), *where)))
             return found
 
-        copies = {c.barcode: c for c in fetch(Copy.barcode, codes)}
-        open_loans = {
-            loan.copy_id: loan
-            for loan in fetch(Loan.copy_id, {c.id for c in copies.values()})  # type: ignore[arg-type]
-            if loan.returned_at is None
+        copies = {r.id: _Copy(*r) for r in rows(_COPY_COLUMNS, Copy.barcode, codes)}
+        barcodes = {c.barcode: c for c in copies.values() if c.barcode}
+        unlabelled: dict[str, list[_Copy]] = {}
+        isbns = [code for code in codes if code not in barcodes]
+        for *values, isbn in sorted(
+            rows(
+                [*_COPY_COLUMNS, Title.isbn],
+                Title.isbn,
+                isbns,
+                Copy.title_id == Title.id,
+                Copy.barcode.is_(None),
+            )
+        ):
+            copy = copies.setdefault(values[0], _Copy(*values))
+            unlabelled.setdefault(isbn, []).append(copy)
+        loans = {
+            r.id: _Loan(*r)
+            for r in rows(_LOAN_COLUMNS, Loan.copy_id, copies, Loan.returned_at.is_(None))
         }
-        loans = {loan.id: loan for loan in fetch(Loan.id, loan_ids)}
-        return cls(
-            session=session,
-            loans=loans | {loan.id: loan for loan in open_loans.values()},
-            copies=copies,
-            patrons={p.card: p for p in fetch(Patron.card, cards)},
-            open_loans=open_loans,
-        )
+        open_loans = {loan.copy_id: loan for loan in loans.values() if loan.copy_id is not None}
+        loans |= {r.id: _Loan(*r) for r in rows(_LOAN_COLUMNS, Loan.id, set(loan_ids) - set(loans))}
+        lent = {loan.copy_id for loan in loans.values() if loan.copy_id is not None}
+        copies |= {r.id: _Copy(*r) for r in rows(_COPY_COLUMNS, Copy.id, lent - set(copies))}
+        patrons = {r.card: _Patron(*r) for r in rows(_PATRON_COLUMNS, Patron.card, cards)}
+        return cls(copies, barcodes, unlabelled, loans, open_loans, patrons)
 
-    def copy(self, code: str | None, *, for_loan: bool = False) -> Copy | None:
-        if code and code in self.copies:
-            return self.copies[code]
-        self.session.flush()  # a copy known by ISBN only: looked up in the database
-        copy = find_copy(self.session, code, for_loan=for_loan)
-        if copy is not None:
-            current = open_loan(self.session, copy)
-            if current is not None:
-                self.open_loans[copy.id] = self.loans.setdefault(current.id, current)
-        return copy
+    def copy(self, code: str | None, *, for_loan: bool = False) -> _Copy | None:
+        """The copy a kiosk means by *code*: its barcode, or its title's ISBN if unlabelled."""
+        if not code:
+            return None
+        if code in self.barcodes:
+            return self.barcodes[code]
+        unlabelled = self.unlabelled.get(code, [])
+        if for_loan:  # any unlabelled copy on the shelf is as good as another
+            on_shelf = [c for c in unlabelled if c.status != CopyStatus.ON_LOAN]
+            unlabelled = on_shelf or unlabelled
+        return unlabelled[0] if unlabelled else None
 
-    def open_loan(self, copy: Copy) -> Loan | None:
+    def copy_of(self, loan: _Loan) -> _Copy | None:
+        return None if loan.copy_id is None else self.copies.get(loan.copy_id)
+
+    def open_loan(self, copy: _Copy) -> _Loan | None:
         return self.open_loans.get(copy.id)
 
-    def opened(self, loan: Loan) -> None:
+    def opened(self, loan: _Loan) -> None:
         self.loans[loan.id] = loan
-        if loan.copy is not None and loan.returned_at is None:
-            self.open_loans[loan.copy.id] = loan
+        self.new_loans.append(loan)
+        if loan.copy_id is not None and loan.returned_at is None:
+            self.open_loans[loan.copy_id] = loan
 
-    def closed(self, loan: Loan) -> None:
-        if loan.copy is not None and self.open_loans.get(loan.copy.id) is loan:
-            del self.open_loans[loan.copy.id]
+    def closed(self, loan: _Loan) -> None:
+        if loan.copy_id is not None and self.open_loans.get(loan.copy_id) is loan:
+            del self.open_loans[loan.copy_id]
+
+    def change(self, row: _Copy | _Loan) -> None:
+        self.changed.setdefault(id(row), row)
+
+    def write(self, session: Session, kiosk: Kiosk) -> list[wire.Conflict]:
+        """Write what the batch changed, one statement per kind of row; the conflicts found."""
+        new = {id(loan) for loan in self.new_loans}
+        loans = [row for row in self.changed.values() if isinstance(row, _Loan)]
+        copies = [row for row in self.changed.values() if isinstance(row, _Copy)]
+        # Loans held before only ever close, so updating them first and inserting the new
+        # ones after keeps one open loan per copy at every step.
+        updated = [loan for loan in loans if id(loan) not in new]
+        table = Loan.__table__
+        if updated:
+            session.execute(
+                update(table).where(table.c.id == bindparam("loan_id")),
+                [
+                    {"loan_id": loan.id} | {name: getattr(loan, name) for name in _LOAN_CHANGING}
+                    for loan in updated
+                ],
+            )
+        if self.new_loans:
+            session.execute(
+                insert(table),
+                [{c.name: getattr(loan, c.name) for c in _LOAN_COLUMNS} for loan in self.new_loans],
+            )
+        if copies:
+            table = Copy.__table__
+            session.execute(
+                update(table).where(table.c.id == bindparam("copy_id")),
+                [{"copy_id": copy.id, "status": copy.status} for copy in copies],
+            )
+        conflicts = []
+        if self.conflicts:
+            ids = session.scalars(
+                insert(Conflict).returning(Conflict.id, sort_by_parameter_order=True),
+                [row | {"kiosk_id": kiosk.id} for row in self.conflicts],
+            ).all()
+            conflicts = [
+                wire.Conflict(
+                    id=conflict_id,
+                    kind=row["kind"],
+                    copy_code=row["copy_code"],
+                    loan=row["loan_id"],
+                    detail=row["detail"],
+                )
+                for conflict_id, row in zip(ids, self.conflicts, strict=True)
+            ]
+        record_changes(
+            session,
+            [
+                ("copy", str(row.id), copy_data(row))
+                if isinstance(row, _Copy)
+                else ("loan", row.id, loan_data(row))
+                for row in self.changed.values()
+                # A loan of a copy the office does not know stays here.
+                if isinstance(row, _Copy) or row.copy_id is not None
+            ],
+        )
+        return conflicts
+
+
+# -- applying one event ----------------------------------------------------------------------
 
 
 @dataclass
 class _Context:
-    session: Session
-    kiosk: Kiosk
-    event: Event
-    found: list[Conflict]
-    changes: Changes
+    session: Session  # for what is not a loan or a copy (stocktakes: a few rows a scan)
     books: _Books
+    kiosk: Kiosk
+    event: _Held
 
     @property
     def at(self) -> dt.datetime:
         return self.event.corrected_at
 
     def conflict(self, kind: str, detail: str, *, copy: str | None, loan: str | None) -> None:
-        row = Conflict(
-            kind=kind,
-            event_uuid=self.event.uuid,
-            kiosk_id=self.kiosk.id,
-            copy_code=copy,
-            loan_id=loan,
-            detail=detail,
-            found_at=self.event.received_at,
+        self.books.conflicts.append(
+            dict(
+                kind=kind,
+                event_uuid=self.event.uuid,
+                copy_code=copy,
+                loan_id=loan,
+                detail=detail,
+                found_at=self.event.received_at,
+            )
         )
-        self.session.add(row)
-        self.found.append(row)
 
 
-def find_copy(session: Session, code: str | None, *, for_loan: bool = False) -> Copy | None:
-    """The copy a kiosk means by *code*: its barcode, or its title's ISBN for unlabelled ones."""
-    if not code:
-        return None
+def find_copy(session: Session, code: str) -> Copy | None:
+    """The copy a librarian means by *code*: its barcode, or its title's ISBN if unlabelled."""
     copy = session.scalar(select(Copy).where(Copy.barcode == code))
     if copy is not None:
         return copy
-    unlabelled = list(
-        session.scalars(
-            select(Copy)
-            .join(Title)
-            .where(Title.isbn == code, Copy.barcode.is_(None))
-            .order_by(Copy.id)
-        )
+    return session.scalar(
+        select(Copy)
+        .join(Title)
+        .where(Title.isbn == code, Copy.barcode.is_(None))
+        .order_by(Copy.id)
+        .limit(1)
     )
-    if for_loan:  # any unlabelled copy on the shelf is as good as another
-        on_shelf = [c for c in unlabelled if c.status != CopyStatus.ON_LOAN]
-        unlabelled = on_shelf or unlabelled
-    return unlabelled[0] if unlabelled else None
-
-
-def open_loan(session: Session, copy: Copy) -> Loan | None:
-    return session.scalar(select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None)))
 
 
 def _checkout(ctx: _Context, p: wire.Checkout) -> None:
@@ -373,23 +514,23 @@ def _checkout(ctx: _Context, p: wire.Checkout) -> None:
             copy=code,
             loan=loan_id,
         )
-    loan = Loan(
+    loan = _Loan(
         id=loan_id,
-        copy=copy,
+        copy_id=copy.id if copy is not None else None,
         copy_code=code,
-        patron=patron,
+        patron_id=patron.id if patron is not None else None,
         patron_card=p.patron,
         kiosk_id=ctx.kiosk.id,
         lent_where=p.where or ctx.kiosk.name,
         lent_at=ctx.at,
         due_date=p.due,
-        override_by=p.override_by,
+        returned_at=None,
         renewals=0,
         implicit_return=False,
         not_overdue=False,
         undone=False,
+        override_by=p.override_by,
     )
-    ctx.session.add(loan)
     current = books.open_loan(copy) if copy is not None else None
     if current is not None:
         # Lent at two places while offline: the later checkout implies a return of the
@@ -405,16 +546,17 @@ def _checkout(ctx: _Context, p: wire.Checkout) -> None:
             loan=loan_id,
         )
         books.closed(earlier)
-        ctx.changes.add(current)
+        books.change(current)
     books.opened(loan)
     if copy is not None:
         copy.status = CopyStatus.ON_LOAN
-        ctx.changes.add(copy)
-    ctx.changes.add(loan)
+        books.change(copy)
+    books.change(loan)
 
 
 def _return(ctx: _Context, p: wire.Return) -> None:
-    loan = ctx.books.loans.get(p.loan)
+    books = ctx.books
+    loan = books.loans.get(p.loan)
     if loan is None or loan.returned_at is not None:
         ctx.conflict(
             "return_of_copy_on_shelf",
@@ -428,23 +570,26 @@ def _return(ctx: _Context, p: wire.Return) -> None:
     loan.implicit_return = isinstance(p, wire.ImplicitReturn)
     if p.stocktake is not None and ctx.session.get(Stocktake, p.stocktake) is not None:
         loan.found_in_stocktake = p.stocktake
-    ctx.books.closed(loan)
-    if loan.copy is not None and loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
-        loan.copy.status = CopyStatus.AVAILABLE
-        ctx.changes.add(loan.copy)
-    ctx.changes.add(loan)
+    books.closed(loan)
+    copy = books.copy_of(loan)
+    if copy is not None and copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
+        copy.status = CopyStatus.AVAILABLE
+        books.change(copy)
+    books.change(loan)
 
 
 def _undo(ctx: _Context, p: wire.CheckoutUndone) -> None:
-    loan = ctx.books.loans.get(p.loan)
+    books = ctx.books
+    loan = books.loans.get(p.loan)
     if loan is None or loan.returned_at is not None:
         return
     loan.returned_at, loan.undone = max(ctx.at, loan.lent_at), True
-    ctx.books.closed(loan)
-    if loan.copy is not None and loan.copy.status == CopyStatus.ON_LOAN:
-        loan.copy.status = CopyStatus.AVAILABLE
-        ctx.changes.add(loan.copy)
-    ctx.changes.add(loan)
+    books.closed(loan)
+    copy = books.copy_of(loan)
+    if copy is not None and copy.status == CopyStatus.ON_LOAN:
+        copy.status = CopyStatus.AVAILABLE
+        books.change(copy)
+    books.change(loan)
 
 
 def _renew(ctx: _Context, p: wire.Renew) -> None:
@@ -453,7 +598,7 @@ def _renew(ctx: _Context, p: wire.Renew) -> None:
         return
     loan.renewals += 1
     loan.due_date = p.due
-    ctx.changes.add(loan)
+    ctx.books.change(loan)
 
 
 def _copy_status(ctx: _Context, p: wire.CopyStatusSet) -> None:
@@ -467,7 +612,7 @@ def _copy_status(ctx: _Context, p: wire.CopyStatusSet) -> None:
         )
         return
     copy.status = p.status
-    ctx.changes.add(copy)
+    ctx.books.change(copy)
 
 
 def _stocktake_scan(ctx: _Context, p: wire.StocktakeScan) -> None:
@@ -482,7 +627,7 @@ def _stocktake_scan(ctx: _Context, p: wire.StocktakeScan) -> None:
         return
     copy = ctx.books.copy(p.copy_code)
     if copy is not None and copy.barcode is None:
-        copy = _unlabelled_not_seen(ctx.session, stocktake, copy)
+        copy = _unlabelled_not_seen(ctx, stocktake, copy)
     late = stocktake.closed_at is not None
     ctx.session.add(
         StocktakeScan(
@@ -498,26 +643,28 @@ def _stocktake_scan(ctx: _Context, p: wire.StocktakeScan) -> None:
         )
     )
     if late and copy is not None and copy.status == CopyStatus.LOST:
-        _found_after(ctx, stocktake, copy, p.shelf)
+        _found_after(ctx, stocktake, copy, p)
 
 
-def _unlabelled_not_seen(session: Session, stocktake: Stocktake, copy: Copy) -> Copy:
+def _unlabelled_not_seen(ctx: _Context, stocktake: Stocktake, copy: _Copy) -> _Copy:
     """A copy known by its title's ISBN only: one of its title's not yet seen in *stocktake*,
     so that two such books on the shelves count as two."""
-    session.flush()
+    ctx.session.flush()  # the scans of this batch so far are seen too
     seen = select(StocktakeScan.copy_id).where(
         StocktakeScan.stocktake_id == stocktake.id, StocktakeScan.copy_id.is_not(None)
     )
-    other = session.scalar(
-        select(Copy)
+    other = ctx.session.execute(
+        select(*_COPY_COLUMNS)
         .where(Copy.title_id == copy.title_id, Copy.barcode.is_(None), Copy.id.not_in(seen))
         .order_by(Copy.id)
         .limit(1)
-    )
-    return other or copy
+    ).first()
+    if other is None:
+        return copy
+    return ctx.books.copies.setdefault(other.id, _Copy(*other))
 
 
-def _found_after(ctx: _Context, stocktake: Stocktake, copy: Copy, shelf: str) -> None:
+def _found_after(ctx: _Context, stocktake: Stocktake, copy: _Copy, p: wire.StocktakeScan) -> None:
     """A kiosk that was offline counted a copy that the closed stocktake marked missing: it is
     on the shelf, so it is available again."""
     marked = ctx.session.scalar(
@@ -530,13 +677,12 @@ def _found_after(ctx: _Context, stocktake: Stocktake, copy: Copy, shelf: str) ->
     if marked is None or stocktake.not_seen != "missing":
         return
     copy.status = CopyStatus.AVAILABLE
-    ctx.changes.add(copy)
+    ctx.books.change(copy)
     ctx.conflict(
         "found_after_stocktake",
-        f"{copy.barcode or copy.title.isbn} was marked missing when the stocktake "
-        f"{stocktake.name} was closed; "
-        f"a kiosk that synced later had counted it on shelf {shelf}: it is available again",
-        copy=copy.barcode or copy.title.isbn,
+        f"{p.copy_code} was marked missing when the stocktake {stocktake.name} was closed; "
+        f"a kiosk that synced later had counted it on shelf {p.shelf}: it is available again",
+        copy=p.copy_code,
         loan=None,
     )
 

@@ -1,0 +1,182 @@
+"""Batches applied in bulk: the office applies a pushed batch, and the kiosk a pulled page, as
+a whole; a bad event anywhere in a batch changes nothing, and every event counts exactly once
+however batches overlap. Real server process on loopback, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+from sqlalchemy import func, select
+
+from kiosk.models import Copy, CopyStatus, Loan, Title
+from sync import replica
+from sync.server import models as office_models
+from tests.sync.support import KioskUnderTest, Office, enrolled
+from tests.sync.test_sync_faults import (
+    assert_agree,
+    open_loans_at_office,
+    push_raw,
+    wire_events,
+)
+
+
+def office_counts(office: Office) -> dict[str, int]:
+    database = office.database()
+    with database.read() as session:
+        counts = {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (
+                office_models.Event,
+                office_models.Loan,
+                office_models.Change,
+                office_models.Conflict,
+            )
+        }
+        counts["max_version"] = session.scalar(select(func.max(office_models.Change.version))) or 0
+    database.close()
+    return counts
+
+
+def post(office: Office, kiosk: KioskUnderTest, events: list[dict]) -> requests.Response:
+    return requests.post(
+        f"{office.url}/api/v1/push",
+        json={"sent_at": kiosk.clock().isoformat(), "events": events},
+        headers={"Authorization": f"Bearer {replica.load_token(kiosk.store)}"},
+        timeout=30,
+    )
+
+
+def test_a_batch_with_a_bad_event_in_the_middle_changes_nothing(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk, sync=True)
+    for card, book in (("S1", "B001"), ("S2", "B002"), ("S5", "B003")):
+        kiosk.lend(card, book)
+    batch = wire_events(kiosk)
+    before = office_counts(office)
+    middle = len(batch) // 2
+    garbled = dict(batch[middle], payload={"loan": 42})  # no event of any kind looks so
+    reply = post(office, kiosk, [*batch[:middle], garbled, *batch[middle + 1 :]])
+    assert 400 <= reply.status_code < 500, reply.text
+    assert reply.json()["detail"]
+    assert office_counts(office) == before
+    assert open_loans_at_office(office) == {}
+
+    # A sequence number the office holds with another event, after new ones: refused whole.
+    reply = post(office, kiosk, [*batch, dict(batch[0], uuid=str(uuid.uuid4()))])
+    assert reply.status_code == 409
+    assert office_counts(office) == before
+
+    kiosk.client.sync()
+    assert open_loans_at_office(office) == {"B001": "S1", "B002": "S2", "B003": "S5"}
+    assert_agree(office, kiosk)
+
+
+def test_a_copy_lent_returned_and_lent_again_in_one_batch(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk, sync=True)
+    other = enrolled(office, make_kiosk, "kiosk-b", sync=True)
+    kiosk.lend("S1", "B001", "B002")
+    kiosk.scan("B001")  # back, with no session open
+    kiosk.lend("S2", "B001")
+    kiosk.scan("B002")
+    kiosk.lend("S5", "B002")
+    batch = wire_events(kiosk)
+    reply = push_raw(office, kiosk, batch)  # all of it in one batch
+    assert reply["stored"] == len(batch) and reply["conflicts"] == []
+    assert open_loans_at_office(office) == {"B001": "S2", "B002": "S5"}
+    database = office.database()
+    with database.read() as session:
+        loans = session.scalars(
+            select(office_models.Loan).order_by(office_models.Loan.lent_at)
+        ).all()
+        assert [(loan.copy_code, loan.patron_card, loan.returned_at is None) for loan in loans] == [
+            ("B001", "S1", False),
+            ("B002", "S1", False),
+            ("B001", "S2", True),
+            ("B002", "S5", True),
+        ]
+        statuses = session.scalars(
+            select(office_models.Copy.status).where(
+                office_models.Copy.barcode.in_(["B001", "B002"])
+            )
+        ).all()
+        assert statuses == [CopyStatus.ON_LOAN, CopyStatus.ON_LOAN]
+    database.close()
+    # What the other kiosk pulls is the newest state of each row, the change log's one entry.
+    other.client.sync()
+    kiosk.client.sync()
+    assert_agree(office, kiosk, other)
+
+
+def test_overlapping_batches_count_each_event_once(office: Office, make_kiosk) -> None:
+    kiosk = enrolled(office, make_kiosk, sync=True)
+    for card, book in (("S1", "B001"), ("S2", "B002"), ("S5", "B003"), ("T1", "B004")):
+        kiosk.lend(card, book)
+    batch = wire_events(kiosk)
+    half = len(batch) // 2
+    first = push_raw(office, kiosk, batch[: half + 2])
+    # A retry that overlaps what the office holds, with one event twice in the same request.
+    second = push_raw(office, kiosk, [*batch[half:], batch[-1]])
+    assert first["stored"] + second["stored"] == len(batch)
+    assert second["highest_seq"] == batch[-1]["seq"]
+    assert office_counts(office)["events"] == len(batch)
+    assert open_loans_at_office(office) == {"B001": "S1", "B002": "S2", "B003": "S5", "B004": "T1"}
+    database = office.database()
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(office_models.Loan)) == 4
+    database.close()
+    kiosk.client.sync()
+    assert_agree(office, kiosk)
+
+
+def test_unlabelled_copies_each_find_their_own_at_the_kiosk(office: Office, make_kiosk) -> None:
+    # The kiosk and the office each hold two copies of 红楼梦 known by ISBN only.
+    kiosk = enrolled(office, make_kiosk, sync=True)
+    database = office.database()
+    with database.read() as session:
+        office_ids = set(
+            session.scalars(
+                select(office_models.Copy.id)
+                .join(office_models.Title)
+                .where(office_models.Title.isbn == "9787020002207")
+            )
+        )
+    database.close()
+    unlabelled = select(Copy).join(Title).where(Title.isbn == "9787020002207")
+    with kiosk.store.read() as db:
+        copies = db.scalars(unlabelled).all()
+        assert len(copies) == 2
+        assert {c.server_id for c in copies} == office_ids
+
+    office.ok("mark-copy", "9787020002207", "lost")  # the first of them
+    kiosk.client.sync()
+    with kiosk.store.read() as db:
+        statuses = sorted(c.status for c in db.scalars(unlabelled))
+    assert statuses == [CopyStatus.AVAILABLE, CopyStatus.LOST]
+
+
+def test_a_big_page_is_applied_whole_and_lends_to_students_it_brings(
+    office: Office, make_kiosk, tmp_path
+) -> None:
+    kiosk = enrolled(office, make_kiosk, library=False)
+    lender = enrolled(office, make_kiosk, "kiosk-b", sync=True)
+    books = "barcode,title,author\n" + "".join(f"N{n:03d},New {n},Author\n" for n in range(300))
+    students = "card,name,class,grade\n" + "".join(f"K{n:03d},Kid {n},4-1,4\n" for n in range(50))
+    (tmp_path / "many-books.csv").write_text(books, encoding="utf-8")
+    (tmp_path / "many-students.csv").write_text(students, encoding="utf-8")
+    office.ok("import-books", str(tmp_path / "many-books.csv"))
+    office.ok("import-students", str(tmp_path / "many-students.csv"))
+    lender.client.sync()
+    lender.lend("K007", "N007")
+    lender.client.sync()
+
+    report = kiosk.client.sync()  # a fresh kiosk: titles, copies, students and the loan at once
+    assert report.pulled >= 300 * 2 + 50 + 1
+    with kiosk.store.read() as db:
+        loan = db.scalar(select(Loan).where(Loan.returned_at.is_(None)))
+        assert loan is not None
+        assert (loan.copy.code, loan.patron.card if loan.patron else None) == ("N007", "K007")
+        assert loan.copy.title.title == "New 7"
+        assert db.scalar(select(func.count()).select_from(Copy)) >= 300
+    outcomes = kiosk.scan("K008", "N008")
+    assert [o.kind.value for o in outcomes] == ["session_started", "checked_out"]
