@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from sync.server.models import Patron
 from tests import class_lists
+from tests.pdfs import barcodes_in, text_of
 from tests.sync.support import Office
 
 pytestmark = pytest.mark.slow
@@ -70,6 +71,13 @@ def test_an_xlsx_with_a_bad_row_is_shown_and_nothing_saved(
     assert (found["林小宇"].student_number, found["林小宇"].class_name) == ("K01", "6-1")
     assert found["林小宇"].card == f"S{YEAR}0001" and found["何小溪"].card == f"S{YEAR}0002"
     expect(page.get_by_role("row").filter(has_text="何小溪")).to_contain_text(f"S{YEAR}0002")
+    # Their new cards, printed at once from the import's result.
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Print the 2 new students' cards").click()
+    cards = tmp_path / "new-cards.pdf"
+    info.value.save_as(cards)
+    assert sorted(barcodes_in(cards)) == [f"S{YEAR}0001", f"S{YEAR}0002"]
+    assert "林小宇" in text_of(cards)
 
     # The same columns next time are placed as she placed them.
     choose(page, office_server, class_lists.own_headers(tmp_path / "again.xlsx"))
