@@ -11,12 +11,23 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from kiosk import outbox, showcase
+from kiosk import outbox, showcase, stocktake
 from kiosk.settings import ENROLLED, LANGUAGE, SETUP_DONE
 from kiosk.showcase import Book, ClassWeek, Day, Opening, Student
 from kiosk.store import Store, get_setting, set_setting
 
-__all__ = ["Book", "ClassWeek", "Day", "IdlePanels", "Library", "Opening", "Setup", "Student"]
+__all__ = [
+    "Book",
+    "ClassWeek",
+    "Day",
+    "IdlePanels",
+    "Library",
+    "Opening",
+    "Setup",
+    "Shelf",
+    "Stocktake",
+    "Student",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,29 @@ class IdlePanels:
 class Office:
     enrolled: bool
     waiting: int  # events not yet acknowledged by the office
+
+
+@dataclass(frozen=True)
+class Shelf:
+    name: str
+    copies: int  # the office's records put this many on it
+    counted: int  # this kiosk has counted this many there
+
+
+@dataclass(frozen=True)
+class Stocktake:
+    """The stocktake going on, as this kiosk has counted it so far."""
+
+    name: str
+    shelves: list[Shelf]  # in the office's order; then shelves counted though not listed
+
+    @property
+    def copies(self) -> int:
+        return sum(s.copies for s in self.shelves)
+
+    @property
+    def counted(self) -> int:
+        return sum(s.counted for s in self.shelves)
 
 
 class Library:
@@ -84,3 +118,19 @@ class Library:
     def today(self, now: dt.datetime) -> Day:
         with self.store.read() as db:
             return showcase.today(db, now.astimezone(self.tz).date(), self.tz)
+
+    def stocktake(self) -> Stocktake | None:
+        """The stocktake the office started, if one is going on."""
+        with self.store.read() as db:
+            current = stocktake.open_stocktake(db)
+            if current is None:
+                return None
+            counted = stocktake.counted_by_shelf(db, current)
+            listed = [str(s["name"]) for s in current.shelves]
+            return Stocktake(
+                current.name,
+                [
+                    Shelf(name, stocktake.copies_on(current, name), counted.get(name, 0))
+                    for name in listed + sorted(set(counted) - set(listed))
+                ],
+            )

@@ -64,6 +64,16 @@ def counted(session: Session, stocktake: Stocktake, shelf: str | None = None) ->
     return session.scalar(query) or 0
 
 
+def counted_by_shelf(session: Session, stocktake: Stocktake) -> dict[str, int]:
+    """How many copies this kiosk has counted on each shelf in *stocktake*."""
+    rows = session.execute(
+        select(StocktakeCount.shelf, func.count())
+        .where(StocktakeCount.stocktake_id == stocktake.id)
+        .group_by(StocktakeCount.shelf)
+    )
+    return {shelf: n for shelf, n in rows}
+
+
 def count(
     session: Session, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
 ) -> Counted:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kiosk.models import Patron, Title
+from kiosk.models import Copy, Patron, Title
 from kiosk.outcome import Kind, Outcome
 from kiosk.store import Store
 from kiosk.ui.fonts import FontNotFound, find_cjk_font
@@ -40,7 +40,15 @@ REASONS = [
     "too_long",
     "control_characters",
     "garbled",
+    # the stocktake (kiosk/engine.py)
+    "no_stocktake",
+    "stocktake_closed",
+    "choose_shelf_first",
+    "shelf_not_in_stocktake",
+    "card_not_book",
 ]
+# What a book scanned in a stocktake may be, besides counted (kiosk/engine.py, stocktake.py).
+COUNTED = ["already_counted", "wrong_shelf", "on_loan", "lost", "withdrawn", "unknown_code"]
 # Latin letters a Chinese screen may show: a language's own name, and the first-run question
 # asked in both languages before one is chosen.
 ALLOWED_LATIN = ["Choose the language", "English", "ISBN", "USB"]
@@ -61,7 +69,13 @@ def test_every_refusal_has_its_own_words_in_both_languages(reason: str) -> None:
         Kind.REFUSED,
         reason=reason,
         title="草房子",
-        detail={"max_loans": 2, "titles": ["草房子"], "attempts_left": 2, "status": "reference"},
+        detail={
+            "max_loans": 2,
+            "titles": ["草房子"],
+            "attempts_left": 2,
+            "status": "reference",
+            "shelf": "12",
+        },
     )
     fallback = Outcome(Kind.REFUSED, reason="no such reason")
     for language in ("zh_CN", "en"):
@@ -71,6 +85,29 @@ def test_every_refusal_has_its_own_words_in_both_languages(reason: str) -> None:
         shown = f"{message.headline} {message.body} {message.hint}"
         assert "_" not in shown  # never the reason's code name
         assert "{" not in shown  # every placeholder filled
+        if language == "zh_CN":
+            assert not re.search("[A-Za-z]", shown), shown
+    tr.switch("zh_CN")
+
+
+@pytest.mark.parametrize("reason", COUNTED)
+def test_every_book_to_look_at_in_a_stocktake_has_its_word_in_both_languages(
+    reason: str,
+) -> None:
+    from kiosk.ui import messages
+    from kiosk.ui.i18n import tr
+
+    outcome = Outcome(
+        Kind.COUNTED, reason=reason, title="草房子", copy="123", detail={"belongs": "12"}
+    )
+    quiet = Outcome(Kind.COUNTED, reason="counted", title="草房子")
+    for language in ("zh_CN", "en"):
+        tr.switch(language)
+        message = messages.counted(outcome)
+        assert message.headline != messages.counted(quiet).headline
+        assert message.tone != messages.counted(quiet).tone  # not the quiet green of a count
+        shown = f"{message.headline} {message.body} {message.hint}"
+        assert "_" not in shown and "{" not in shown
         if language == "zh_CN":
             assert not re.search("[A-Za-z]", shown), shown
     tr.switch("zh_CN")
@@ -103,13 +140,14 @@ def test_no_visible_label_is_left_in_english_on_a_chinese_kiosk(tmp_path: Path) 
     chinese_only(chinese.store)
     with chinese.store.read() as db:
         cards = list(db.scalars(select(Patron.card)))  # codes, in no language
+        cards += db.scalars(select(Copy.shelf).distinct())  # shelves' names too (3-A)
     cards.append(chinese.settings.name)  # the kiosk's own name (this computer's hostname)
     driver.start_over(chinese)
     Reader(driver, chinese, tmp_path).students_and_helpers()
     chinese.store.close()
     first.store.close()
 
-    assert len(seen) == 21  # every screen of the tour, including the first run's three
+    assert len(seen) == 23  # every screen of the tour, including the first run's three
     for name, texts in seen.items():
         for text in texts:
             if name == "find-student" and re.fullmatch("[A-Z]", text):

@@ -238,6 +238,8 @@ class KioskApp(App):
                 return "pin"
             case State.SUPERVISOR:
                 return self._supervisor_page
+            case State.STOCKTAKE:
+                return "stocktake"
             case _:
                 return "batch"
 
@@ -428,6 +430,10 @@ class KioskApp(App):
                     else tr._("✔ {book} marked missing")
                 )
                 self.screen("batch").said(marked.format(book=book(outcome.title)))
+            case Kind.SHELF_CHOSEN:
+                self.screen("stocktake").shelf_chosen(outcome)
+            case Kind.COUNTED:
+                self.screen("stocktake").book_counted(outcome)
             case Kind.UNDONE:
                 self.screen("session").undone(outcome)
             case Kind.FAULT if outcome.reason in ("clock_backwards", "clock_wrong"):
@@ -451,9 +457,13 @@ class KioskApp(App):
             self.screen("batch").said(
                 tr._("✘ {headline}: {body}").format(headline=message.headline, body=message.body)
             )
+        elif state == State.STOCKTAKE:
+            self.screen("stocktake").refused(message)
         elif state == State.PIN and outcome.reason == "wrong_pin":
             self.screen("pin").wrong(message)
         else:
+            if outcome.reason == "stocktake_closed":
+                self.screen("supervisor").show()  # its stocktake button goes
             self._message(message)
 
     def _ended(self, outcome: Outcome) -> None:
@@ -481,6 +491,8 @@ class KioskApp(App):
             menu.helper = outcome.name
         if outcome.reason in ("batch_return", "mark_damaged", "mark_lost"):
             self.screen("batch").start(outcome.reason)
+        elif outcome.reason == State.STOCKTAKE:
+            self.screen("stocktake").start(self.library.stocktake())
         else:
             self._supervisor_page = "supervisor"
             menu.show()

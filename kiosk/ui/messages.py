@@ -340,6 +340,41 @@ def refusal(outcome: Outcome, now: dt.datetime | None = None) -> Message:
                 tr._("Scan your library card, or the library sticker on a book."),
                 tr._("Still not working? Ask a small librarian."),
             )
+        case "no_stocktake":
+            return Message(
+                tr._("There is no stocktake now"),
+                tr._("The librarian starts one at the office."),
+                tone=Tone.INFO,
+            )
+        case "stocktake_closed":
+            return Message(
+                tr._("The stocktake is over"),
+                tr._("The librarian has finished it at the office."),
+                tr._("Thank you for counting the books!"),
+                tone=Tone.INFO,
+            )
+        case "choose_shelf_first":
+            return Message(
+                tr._("Which shelf is it?"),
+                tr._("First scan the shelf's label, or touch the shelf on the screen."),
+                tr._("Then scan the books on it."),
+                tone=Tone.INFO,
+            )
+        case "shelf_not_in_stocktake":
+            return Message(
+                tr._("Shelf {shelf} is not counted this time").format(
+                    shelf=detail.get("shelf", "")
+                ),
+                tr._("Choose one of the shelves on the screen."),
+                tone=Tone.INFO,
+            )
+        case "card_not_book":
+            return Message(
+                tr._("That is a library card"),
+                tr._("Scan the books on the shelf, not cards."),
+                tone=Tone.INFO,
+                seconds=3,
+            )
         case _ if reason in GARBLED:
             return Message(
                 tr._("That scan did not work"),
@@ -410,6 +445,60 @@ def renewed(outcome: Outcome) -> Message:
         tone=Tone.GOOD,
         seconds=4,
     )
+
+
+def counted(outcome: Outcome) -> Message:
+    """The word for a book scanned in a stocktake (kind COUNTED): a counted book says little
+    (the queue of books moves on); anything to look at says what it is and what to do."""
+    this_book = book(outcome.title) if outcome.title else tr._("This book")
+    shelf = str(outcome.detail.get("belongs", ""))
+    match outcome.reason:
+        case "already_counted":
+            return Message(
+                tr._("Already counted"),
+                tr._("{book} was counted before. A book counts once.").format(book=this_book),
+                tone=Tone.INFO,
+            )
+        case "wrong_shelf":
+            return Message(
+                tr._("This book belongs on shelf {shelf}").format(shelf=shelf),
+                tr._("{book} is counted. Please put it on shelf {shelf}.").format(
+                    book=this_book, shelf=shelf
+                ),
+                tone=Tone.WAIT,
+            )
+        case "on_loan":
+            return Message(
+                tr._("This book was lent out"),
+                tr._("{book} is here on the shelf, so it is returned now.").format(book=this_book),
+                tone=Tone.WAIT,
+            )
+        case "lost":
+            return Message(
+                tr._("A lost book is found!"),
+                tr._("The library thought {book} was lost. It is counted now.").format(
+                    book=this_book
+                ),
+                tone=Tone.WAIT,
+            )
+        case "withdrawn":
+            return Message(
+                tr._("This book left the library"),
+                tr._("{book} should not be on a shelf. Please give it to the librarian.").format(
+                    book=this_book
+                ),
+                tone=Tone.WAIT,
+            )
+        case "unknown_code":
+            return Message(
+                tr._("The library does not know this code"),
+                tr._("{code} is not a library code. Put the book aside for the librarian.").format(
+                    code=outcome.copy or ""
+                ),
+                tone=Tone.WAIT,
+            )
+        case _:
+            return Message(tr._("Counted: {book}").format(book=this_book), tone=Tone.GOOD)
 
 
 def fault(outcome: Outcome) -> Message:

@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from kiosk import config, demo
+from kiosk.codes import shelf_label
 from kiosk.engine import Kiosk
+from kiosk.models import Copy
 from kiosk.settings import LANGUAGE, SETUP_DONE
 from kiosk.store import Store, set_setting
+from sync import wire
+from sync.replica import apply_changes
 
 if TYPE_CHECKING:
     from kiosk.ui.driver import Driver
@@ -88,6 +94,30 @@ def library(data_dir: Path, language: str, *, set_up: bool = True) -> Kiosk:
             clock.advance(20)
     clock.now = NOW
     return kiosk
+
+
+def start_stocktake(kiosk: Kiosk) -> None:
+    """The office's stocktake of the whole library, as the kiosk learns it with a sync."""
+    with kiosk.store.write() as db:
+        rows = db.execute(
+            select(Copy.shelf, func.count()).where(Copy.shelf != "").group_by(Copy.shelf)
+        )
+        shelves = sorted(({"name": s, "copies": n} for s, n in rows), key=_shelf_order)
+        data = {"id": 1, "name": "2026秋", "open": True, "whole_library": True, "shelves": shelves}
+        change = wire.Change(version=1, kind="stocktake", key="1", data=data)
+        apply_changes(db, [change], NOW.date())
+
+
+def _shelf_order(shelf: dict[str, object]) -> tuple[int, str]:
+    number, _dash, rest = str(shelf["name"]).partition("-")  # the demo's shelves: 1-A ... 12-A
+    return int(number), rest
+
+
+def books_on(kiosk: Kiosk, shelf: str) -> list[str]:
+    with kiosk.store.read() as db:
+        return list(
+            db.scalars(select(Copy.barcode).where(Copy.shelf == shelf).order_by(Copy.barcode))
+        )
 
 
 @contextmanager
@@ -179,6 +209,7 @@ class Tour:
         self.shot("refusal-unknown")
         app.dismiss()
 
+        start_stocktake(self.kiosk)  # the office started one: the menu offers it
         self.scan(demo.HELPER_CARD)
         self.shot("pin")
         pin = app.screen("pin")
@@ -194,6 +225,14 @@ class Tour:
         driver.frames(2)
         self.shot("today")
         app.supervisor_page("supervisor")
+        app.touch("stocktake")
+        driver.frames(2)
+        self.shot("stocktake-shelves")
+        for code in [shelf_label("3-A"), *books_on(self.kiosk, "3-A")[:4]]:
+            self.scan(code)
+        self.scan(books_on(self.kiosk, "5-A")[0])  # a book on the wrong shelf
+        self.shot("stocktake")
+        app.touch("done")
         app.touch("batch_return")
         self.scan("100050")
         self.scan("100002")

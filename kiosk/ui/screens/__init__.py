@@ -21,6 +21,7 @@ SCREENS: dict[str, tuple[str, str]] = {
     "confirm": ("menu", "ConfirmScreen"),
     "find": ("find", "FindScreen"),
     "batch": ("batch", "BatchScreen"),
+    "stocktake": ("stocktake", "StocktakeScreen"),
     "firstrun": ("firstrun", "FirstRunScreen"),
     "enroll": ("firstrun", "EnrollScreen"),
 }

@@ -22,6 +22,7 @@ class SupervisorScreen(KioskScreen):
     warning = StringProperty("")
     can_sync = BooleanProperty(False)
     can_confirm_clock = BooleanProperty(False)
+    stocktake = StringProperty("")  # the name of the stocktake the office started, if any
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -56,6 +57,8 @@ class SupervisorScreen(KioskScreen):
         else:
             self.warning = ""
         self.can_sync = app.sync_now is not None and office.enrolled
+        going_on = app.library.stocktake()
+        self.stocktake = going_on.name if going_on else ""
         self.can_confirm_clock = clock != "ok"
 
     def sync(self) -> None:
