@@ -94,7 +94,23 @@ def _slips(page: Page, library: Library) -> None:
     page.goto(f"{library.url}/loans/slips?class_name=3-1")
 
 
+def _goto(path: str) -> Shot:
+    def show(page: Page, library: Library) -> None:
+        page.goto(f"{library.url}{path}")
+
+    return show
+
+
 SHOTS: list[tuple[str, Shot]] = [
+    ("overview", _goto("/")),
+    ("desk", _goto("/desk?card=S1")),
+    ("desk-class-sets", _goto("/desk/sets")),
+    ("reports", _goto("/reports")),
+    ("reports-idle", _goto("/reports/idle")),
+    ("reports-weeding", _goto("/reports/weeding")),
+    ("reports-semester", _goto("/reports/semester")),
+    ("plan", _goto("/reports/plan")),
+    ("kiosks", _goto("/kiosks")),
     ("books", _books),
     ("books-search", _search),
     ("book-add", _add_scan),
