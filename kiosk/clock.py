@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from kiosk.settings import CLOCK_OFFSET, LATEST_SEEN
-from kiosk.store import get_setting, set_setting
+from kiosk.store import get_setting, put_setting, set_setting
 
 # "A few minutes": a kiosk clock further than this from the office's is worth a warning.
 CLOCK_WARNING_SECONDS = 180
@@ -61,16 +61,25 @@ class Moment:
 def read_clock(session: Session, now: dt.datetime, tz: ZoneInfo) -> Moment:
     """A Moment for *now*: "wrong" if the office found the clock far ahead at the last sync or
     it jumped far past the latest time seen, "backwards" if a later time was seen, else "ok"."""
-    if ahead_of_office(session) > WRONG_SECONDS:
+    return judge(now, tz, ahead=ahead_of_office(session), latest=latest_seen(session))
+
+
+def judge(now: dt.datetime, tz: ZoneInfo, *, ahead: float, latest: dt.datetime | None) -> Moment:
+    """The Moment for *now*, by what the kiosk knows: seconds *ahead* of the office's clock at
+    the last sync and the *latest* time seen (see :func:`read_clock`)."""
+    if ahead > WRONG_SECONDS:
         return Moment(now, tz, "wrong")
-    latest = get_setting(session, LATEST_SEEN)
     if latest is not None:
-        seen_last = dt.datetime.fromisoformat(latest)
-        if now < seen_last:
+        if now < latest:
             return Moment(now, tz, "backwards")
-        if now - seen_last > JUMP:
+        if now - latest > JUMP:
             return Moment(now, tz, "wrong")
     return Moment(now, tz)
+
+
+def latest_seen(session: Session) -> dt.datetime | None:
+    latest = get_setting(session, LATEST_SEEN)
+    return None if latest is None else dt.datetime.fromisoformat(latest)
 
 
 def ahead_of_office(session: Session) -> float:
@@ -82,7 +91,8 @@ def ahead_of_office(session: Session) -> float:
 def seen(session: Session, moment: Moment) -> None:
     """Remember *moment* as the latest time seen, if the clock was right."""
     if moment.clock == "ok":
-        set_setting(session, LATEST_SEEN, moment.at.isoformat())
+        put_setting(session, LATEST_SEEN, moment.at.isoformat())
+        session.info["latest_seen"] = moment.at  # for the engine's memory, once committed
 
 
 def confirm(session: Session, now: dt.datetime, *, by_office: bool = False) -> None:

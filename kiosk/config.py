@@ -28,7 +28,7 @@ from kiosk.models import ClosedDate, OpeningWindow, PatronKind, Policy, Week
 from kiosk.rules import DEFAULT_POLICIES, MAX_LOAN_DAYS
 from kiosk.schedule import Schedule, Window
 from kiosk.settings import WEEK_A_STARTS
-from kiosk.store import set_setting
+from kiosk.store import changed, set_setting
 
 FILE_NAME = "kiosk.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -339,6 +339,7 @@ def load(data_dir: Path) -> KioskConfig:
 
 def apply(session: Session, config: KioskConfig) -> None:
     """Make the store's policies and timetable those of *config* (in the caller's transaction)."""
+    changed(session)
     for kind in PatronKind:
         values = config.policies.get(kind) or PolicySettings(**DEFAULT_POLICIES[kind])
         session.merge(Policy(patron_kind=kind, **values.model_dump()))

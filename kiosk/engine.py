@@ -15,19 +15,20 @@ from enum import StrEnum
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk import outbox, rules, stocktake
-from kiosk.clock import Moment, confirm, read_clock, utc_now
+from kiosk.clock import Moment, confirm, judge, latest_seen, utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13, shelf_of_label
 from kiosk.config import KioskSettings
-from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Stocktake, Title
+from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Policy, Stocktake, Title
 from kiosk.outcome import Kind, Light, LoanLine, Outcome, Sound
 from kiosk.pins import check_pin
 from kiosk.rules import Refused
 from kiosk.schedule import Schedule
-from kiosk.settings import ENROLLED
-from kiosk.store import Store, StoreError, get_setting
+from kiosk.settings import CLOCK_OFFSET, ENROLLED
+from kiosk.store import Store, StoreError, all_settings, generation
 from sync import wire
 
 Role = Literal["any", "cards", "books"]
@@ -109,6 +110,43 @@ class _Visit:
     over_limit_copy_id: int | None = None  # refused at the limit; a helper may lend it anyway
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What does not change between scans, kept in memory: read again once a committed
+    transaction changed it (kiosk.toml, the office's rules, a sync: kiosk.store.changed)."""
+
+    generation: int
+    schedule: Schedule
+    policies: dict[PatronKind, Policy]
+    enrolled: bool
+    ahead: float  # seconds the clock was ahead of the office's at the last sync
+    latest: dt.datetime | None  # the latest time seen (kiosk.clock)
+
+    @classmethod
+    def load(cls, db: Session) -> _Known:
+        number = generation()  # before reading: a change committed meanwhile reads again
+        settings = all_settings(db)
+        offset = settings.get(CLOCK_OFFSET)
+        policies = {
+            p.patron_kind: Policy(
+                patron_kind=p.patron_kind,
+                max_loans=p.max_loans,
+                loan_days=p.loan_days,
+                max_renewals=p.max_renewals,
+                overdue_block_days=p.overdue_block_days,
+            )
+            for p in db.scalars(select(Policy))
+        }
+        return cls(
+            number,
+            Schedule.load(db),
+            policies,
+            enrolled=settings.get(ENROLLED) is not None,
+            ahead=-float(offset) if offset else 0.0,
+            latest=latest_seen(db),
+        )
+
+
 class Kiosk:
     """One kiosk: feed it with :meth:`scan`, :meth:`touch` and :meth:`tick`.
 
@@ -146,6 +184,7 @@ class Kiosk:
         self._on_shelf = 0
         self._counted = 0
         self._lock = threading.RLock()
+        self._known: _Known | None = None
 
     # -- public API ----------------------------------------------------------------------
 
@@ -214,7 +253,7 @@ class Kiosk:
         when an enrolled kiosk's events have waited too long to reach the office. The light
         returned is taken as shown: a change from it is reported by :meth:`tick`."""
         with self._lock, self.store.read() as db:
-            self._idle_seen = self._idle_light_now(db, read_clock(db, self.clock(), self.tz))
+            self._idle_seen = self._idle_light_now(db, self._moment(db))
             return self._idle_seen
 
     # -- dispatch ------------------------------------------------------------------------
@@ -266,7 +305,10 @@ class Kiosk:
         with self._transaction() as (db, moment):
             if self.state == State.STOCKTAKE:
                 return self._on_stocktake(db, moment, code)
-            patron = rules.find_patron(db, code) if role != "books" else None
+            visitor = self._visit.patron_id if self._visit is not None else None
+            patron = rules.look_up(db, code, also=visitor)
+            if role == "books":
+                patron = None
             if patron is None and role == "cards":
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
             if patron is not None:
@@ -373,7 +415,7 @@ class Kiosk:
             visit.choice_copy_id = copy.id
             detail: dict[str, object] = {}
             try:
-                rules.check_renew(db, moment, Schedule.load(db), current)
+                rules.check_renew(db, moment, self._schedule, current)
             except Refused as refusal:
                 detail["no_renew"] = refusal.reason
             return [
@@ -394,7 +436,7 @@ class Kiosk:
             lent = rules.checkout(
                 db,
                 moment,
-                Schedule.load(db),
+                self._schedule,
                 patron,
                 copy,
                 where=self.settings.name,
@@ -500,7 +542,7 @@ class Kiosk:
                 visit.taken = [t for t in visit.taken if t.copy != copy.code]
                 return [self._returned(loan, moment)]
             try:
-                rules.renew(db, moment, Schedule.load(db), loan)
+                rules.renew(db, moment, self._schedule, loan)
             except Refused as refusal:
                 return [
                     self._refusal(
@@ -861,7 +903,7 @@ class Kiosk:
         try:
             if not patron.active:
                 raise Refused("patron_inactive")
-            rules.check_open(Schedule.load(db), patron, moment)
+            rules.check_open(self._schedule, patron, moment)
             rules.check_patron(db, patron, moment, current)
             may = rules.may_borrow(db, patron, current)
         except Refused as refusal:
@@ -920,7 +962,7 @@ class Kiosk:
             return [Outcome(Kind.SESSION_ENDED, light=self._idle_light(db, moment), reason=why)]
 
     def _forget_returned(self, db: Session, moment: Moment) -> None:
-        enrolled = get_setting(db, ENROLLED) is not None
+        enrolled = self._remember(db).enrolled
         keep = dt.timedelta(days=self.settings.forget_returned_after_days)
         rules.forget_returned(db, acked_only=enrolled, returned_before=moment.at - keep)
 
@@ -929,9 +971,29 @@ class Kiosk:
     @contextmanager
     def _transaction(self) -> Iterator[tuple[Session, Moment]]:
         with self.store.write() as db:
-            moment = read_clock(db, self.clock(), self.tz)
+            moment = self._moment(db)
             self._clock_seen = moment.clock
             yield db, moment
+        seen = db.info.get("latest_seen")  # committed: the memory follows the disk
+        if seen is not None and self._known is not None:
+            self._known = replace(self._known, latest=seen)
+
+    def _remember(self, db: Session) -> _Known:
+        """What does not change between scans: from memory, unless something changed it."""
+        known = self._known
+        if known is None or known.generation != generation():
+            known = self._known = _Known.load(db)
+        db.info["policies"] = dict(known.policies)  # rules.policy_for looks here first
+        return known
+
+    def _moment(self, db: Session) -> Moment:
+        known = self._remember(db)
+        return judge(self.clock(), self.tz, ahead=known.ahead, latest=known.latest)
+
+    @property
+    def _schedule(self) -> Schedule:
+        assert self._known is not None, "read in a transaction (_remember)"
+        return self._known.schedule
 
     def _idle_light(self, db: Session, moment: Moment) -> Light:
         """The idle light, as shown now that the kiosk goes back to idle."""
@@ -939,9 +1001,10 @@ class Kiosk:
         return self._idle_seen
 
     def _idle_light_now(self, db: Session, moment: Moment) -> Light:
-        if not Schedule.load(db).windows_at(moment.local):
+        known = self._remember(db)
+        if not known.schedule.windows_at(moment.local):
             return Light.CLOSED
-        if get_setting(db, ENROLLED) is not None:
+        if known.enrolled:
             oldest = outbox.oldest_pending(db)
             waited = dt.timedelta(minutes=self.settings.sync_warning_minutes)
             if oldest is not None and moment.at - oldest > waited:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from kiosk import clock
@@ -14,23 +14,24 @@ from kiosk.models import Event
 from sync import wire
 
 
-def append(session: Session, moment: Moment, payload: wire.Payload) -> Event:
+def append(session: Session, moment: Moment, payload: wire.Payload) -> None:
     """Add an event after the last one, in the caller's (write) transaction.
 
     The payload's model (in sync.wire, the contract with the office) gives the event's type.
+    The next number is taken in the INSERT itself (the write lock is held: nobody takes it
+    between), one statement whoever else writes events.
     """
-    last = session.scalar(select(func.max(Event.seq))) or 0
-    event = Event(
-        seq=last + 1,
-        uuid=str(uuid.uuid4()),
-        type=payload.event_type,
-        at=moment.at,
-        clock=moment.clock,
-        payload=payload.as_json(),
+    session.execute(
+        insert(Event).values(
+            seq=select(func.coalesce(func.max(Event.seq), 0) + 1).scalar_subquery(),
+            uuid=str(uuid.uuid4()),
+            type=payload.event_type,
+            at=moment.at,
+            clock=moment.clock,
+            payload=payload.as_json(),
+        )
     )
-    session.add(event)
     clock.seen(session, moment)
-    return event
 
 
 def oldest_pending(session: Session) -> dt.datetime | None:

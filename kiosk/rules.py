@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, literal, select
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from kiosk import outbox
 from kiosk.clock import Moment
@@ -102,6 +102,9 @@ def standing(patron: Patron, loans: Sequence[Loan]) -> Standing:
 
 
 def policy_for(session: Session, kind: PatronKind) -> Policy:
+    known = session.info.get("policies", {})
+    if kind in known:  # the engine's memory, or this transaction's earlier lookup
+        return known[kind]
     policy = session.get(Policy, kind)
     if policy is None:
         return Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
@@ -115,8 +118,50 @@ def find_patron(session: Session, card: str) -> Patron | None:
     return session.scalar(select(Patron).where(Patron.card == card))
 
 
+def look_up(session: Session, code: str, *, also: int | None = None) -> Patron | None:
+    """What a scanned *code* is, in one query: the patron with this card, returned, and the
+    copy with this label with its title, open loan and that loan's patron, and the patron
+    *also* (the student at the kiosk), for the rest of the scan to find without asking again
+    (:func:`find_copy`, :func:`open_loan`, ``session.get``)."""
+    asked = select(literal(code).label("code")).subquery()
+    holder, visitor = aliased(Patron), aliased(Patron)
+    row = session.execute(
+        select(Patron, Copy, Title, Loan, holder, visitor)
+        .select_from(asked)
+        .outerjoin(Patron, Patron.card == asked.c.code)
+        .outerjoin(Copy, Copy.barcode == asked.c.code)
+        .outerjoin(Title, Title.id == Copy.title_id)
+        .outerjoin(Loan, (Loan.copy_id == Copy.id) & Loan.returned_at.is_(None))
+        .outerjoin(holder, holder.id == Loan.patron_id)
+        .outerjoin(visitor, visitor.id == also)
+    ).one()
+    session.info.setdefault("held", []).extend(row)  # the session's map is weak
+    patron, copy, _title, loan, _holder, _visitor = row
+    session.info.setdefault("copies", {})[code] = copy
+    if copy is not None:
+        _open_loans(session)[copy.id] = loan
+    return patron
+
+
 def find_copy(session: Session, barcode: str) -> Copy | None:
-    return session.scalar(select(Copy).where(Copy.barcode == barcode))
+    """The copy with this label, read with its title, its open loan and that loan's patron in
+    one query (the rest of the scan finds them without asking again)."""
+    known = session.info.get("copies", {})
+    if barcode in known:  # looked up already in this scan
+        return known[barcode]
+    found = session.execute(
+        select(Copy, Loan, Patron)
+        .options(joinedload(Copy.title))
+        .outerjoin(Loan, (Loan.copy_id == Copy.id) & Loan.returned_at.is_(None))
+        .outerjoin(Patron, Patron.id == Loan.patron_id)
+        .where(Copy.barcode == barcode)
+    ).first()
+    if found is None:
+        return None
+    copy, loan, patron = found
+    _open_loans(session)[copy.id] = loan
+    session.info.setdefault("held", []).append(patron)  # the session's map is weak
+    return copy
 
 
 def unlabelled_copies(session: Session, isbn: str) -> list[Copy]:
@@ -134,7 +179,18 @@ def unlabelled_copies(session: Session, isbn: str) -> list[Copy]:
 
 
 def open_loan(session: Session, copy: Copy) -> Loan | None:
-    return session.scalar(select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None)))
+    known = _open_loans(session)
+    if copy.id not in known:
+        known[copy.id] = session.scalar(
+            select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None))
+        )
+    return known[copy.id]
+
+
+def _open_loans(session: Session) -> dict[int, Loan | None]:
+    """The open loan of each copy this transaction has looked at (kept up to date by the
+    functions here that open and close loans)."""
+    return session.info.setdefault("open_loans", {})
 
 
 def loans_of(session: Session, patron: Patron) -> list[Loan]:
@@ -319,6 +375,7 @@ def checkout(
         override_by=override_by if over_limit else None,
     )
     session.add(loan)
+    _open_loans(session)[copy.id] = loan
     copy.status = CopyStatus.ON_LOAN
     copy.last_borrowed = moment.today
     session.flush()
@@ -367,6 +424,7 @@ def _close(
 ) -> Loan:
     loan.returned_at = moment.at
     loan.implicit_return = implicit
+    _open_loans(session)[loan.copy_id] = None
     if loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
         loan.copy.status = CopyStatus.AVAILABLE  # a lost book that comes back is found
     returned = wire.ImplicitReturn if implicit else wire.Return
@@ -388,6 +446,7 @@ def _close(
 def undo_checkout(session: Session, moment: Moment, loan: Loan) -> None:
     """Take back a loan made by mistake a moment ago ("not this book")."""
     loan.returned_at = moment.at
+    _open_loans(session)[loan.copy_id] = None
     loan.copy.status = CopyStatus.AVAILABLE
     outbox.append(session, moment, wire.CheckoutUndone(loan=loan.id, copy=loan.copy.code))
 

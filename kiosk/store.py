@@ -17,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kiosk.models import Setting
@@ -200,6 +201,38 @@ def _explain(exc: sqlite3.OperationalError) -> str:
     return f"the library database failed: {text}"
 
 
+# -- what does not change between scans --------------------------------------------------
+#
+# The engine keeps the rules, the timetable and the settings in memory between scans. Whatever
+# changes them in this process (kiosk.toml, the office's rules, a sync's clock offset) marks its
+# transaction with :func:`changed`; once that transaction commits, the generation moves on and
+# the engine reads them again at its next scan.
+
+_generation = 0
+
+
+def generation() -> int:
+    """Moves on each time a committed transaction changed rules, timetable or settings."""
+    return _generation
+
+
+def changed(session: Session) -> None:
+    """This transaction changes what the engine keeps in memory: forget it once committed."""
+    session.info["changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    global _generation
+    if session.info.pop("changed", False):
+        _generation += 1
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("changed", None)
+
+
 def get_setting(session: Session, key: str, default: str | None = None) -> str | None:
     row = session.get(Setting, key)
     return default if row is None else row.value
@@ -211,7 +244,19 @@ def set_setting(session: Session, key: str, value: str) -> None:
         session.add(Setting(key=key, value=value))
     elif row.value != value:
         row.value = value
+    else:
+        return
+    changed(session)
+
+
+def put_setting(session: Session, key: str, value: str) -> None:
+    """Write a setting in one statement, leaving the engine's memory as it is: for a value the
+    caller keeps in memory itself (the latest time seen, written with each event)."""
+    statement = sqlite_insert(Setting).values(key=key, value=value)
+    session.execute(
+        statement.on_conflict_do_update(index_elements=[Setting.key], set_={"value": value})
+    )
 
 
 def all_settings(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Setting.key, Setting.value)).tuples().all())
+    return {key: value for key, value in session.execute(select(Setting.key, Setting.value))}

@@ -33,6 +33,7 @@ from kiosk.store import get_setting, set_setting
 from sync import replica
 from sync.client import OfficeRefused
 from sync.server import models as office_models
+from tests.conftest import TIMETABLE
 from tests.sync.support import Office, enrolled, free_port
 
 
@@ -252,6 +253,28 @@ def test_office_rules_replace_the_kiosk_file_and_survive_a_restart(
     bad.write_text("[policies.student]\nmax_loans = -1\n", encoding="utf-8")
     code, _out, err = office.command("rules", str(bad))
     assert code == 1 and "max_loans" in err
+
+
+def test_office_rules_count_from_the_kiosks_next_scan(
+    office: Office, make_kiosk, tmp_path: Path
+) -> None:
+    """The kiosk keeps the rules in memory between scans: new ones pulled from the office
+    count from the very next scan, with no restart."""
+    kiosk = enrolled(office, make_kiosk, sync=True)
+    started = kiosk.scan("S1")[-1]
+    assert started.kind == "session_started" and started.may_borrow == 2
+    school = TIMETABLE[TIMETABLE.index("[policies.student]") :]  # kiosk.toml's rules
+    rules = tmp_path / "rules.toml"
+    rules.write_text(school.replace("max_loans = 2", "max_loans = 1"), encoding="utf-8")
+    office.ok("rules", str(rules))
+    kiosk.client.sync()
+    lent = kiosk.scan("B001")
+    assert lent[0].kind == "checked_out" and lent[0].may_borrow == 0, lent
+    closed = school.replace("closed_dates = [2026-12-08]", "closed_dates = [2026-11-24]")
+    rules.write_text(closed, encoding="utf-8")
+    office.ok("rules", str(rules))
+    kiosk.client.sync()
+    assert kiosk.scan("S2")[-1].detail.get("blocked") == "closed"  # today is closed now
 
 
 def test_rules_no_school_means_never_stop_a_kiosk(office: Office, make_kiosk) -> None:

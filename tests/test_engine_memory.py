@@ -1,0 +1,84 @@
+"""The engine keeps rules, timetable and settings in memory between scans: a change to them
+counts from the very next scan, and a scan sends few statements to the disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+
+from kiosk import config
+from kiosk.engine import Kiosk
+from kiosk.outcome import Kind, Outcome
+from kiosk.store import Store
+from tests.conftest import TIMETABLE, FakeClock
+
+
+def scan(kiosk: Kiosk, clock: FakeClock, code: str) -> list[Outcome]:
+    clock.advance(3)
+    return kiosk.scan(code)
+
+
+def rewrite_kiosk_toml(store: Store, data_dir: Path, text: str) -> None:
+    """kiosk.toml changed and applied, as the kiosk does when it starts (kiosk.cli)."""
+    (data_dir / "kiosk.toml").write_text(text, encoding="utf-8")
+    with store.write() as db:
+        config.apply(db, config.load(data_dir))
+
+
+def test_a_kiosk_toml_change_counts_from_the_next_scan(
+    kiosk: Kiosk, clock: FakeClock, store: Store, data_dir: Path
+) -> None:
+    started = scan(kiosk, clock, "S1")[-1]
+    assert (started.kind, started.may_borrow) == (Kind.SESSION_STARTED, 2)
+
+    rewrite_kiosk_toml(store, data_dir, TIMETABLE.replace("max_loans = 2", "max_loans = 1"))
+    lent = scan(kiosk, clock, "B001")
+    assert lent[0].kind == Kind.CHECKED_OUT and lent[0].may_borrow == 0  # one book now
+    assert lent[-1].reason == "all_taken"
+
+    closed_today = TIMETABLE.replace("closed_dates = [2026-12-08]", "closed_dates = [2026-11-24]")
+    rewrite_kiosk_toml(store, data_dir, closed_today)
+    greeted = scan(kiosk, clock, "S2")[-1]
+    assert greeted.kind == Kind.SESSION_STARTED
+    assert greeted.detail.get("blocked") == "closed"  # today is closed now
+    refused = scan(kiosk, clock, "B002")[-1]
+    assert (refused.kind, refused.reason) == (Kind.REFUSED, "closed")
+
+
+class Statements:
+    """The SQL statements the engine sends to the database (BEGIN included)."""
+
+    def __init__(self, store: Store) -> None:
+        self.sent: list[str] = []
+        event.listen(store.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.sent.append(statement)
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        self.sent = []
+        yield self.sent
+
+
+def test_a_scan_sends_few_statements(kiosk: Kiosk, clock: FakeClock, store: Store) -> None:
+    statements = Statements(store)
+    scan(kiosk, clock, "S2")  # the first scan reads the rules and the timetable into memory
+    kiosk.touch("done")
+
+    with statements.counting() as card:
+        assert scan(kiosk, clock, "S1")[-1].kind == Kind.SESSION_STARTED
+    with statements.counting() as checkout:
+        assert scan(kiosk, clock, "B001")[-1].kind == Kind.CHECKED_OUT
+    with statements.counting() as done:
+        assert kiosk.touch("done")[-1].kind == Kind.SESSION_ENDED
+    with statements.counting() as returned:
+        assert scan(kiosk, clock, "B001")[-1].kind == Kind.RETURNED
+
+    assert len(checkout) <= 7, checkout
+    assert len(returned) <= 6, returned
+    assert len(card) <= 5, card
+    assert len(done) <= 5, done
