@@ -225,11 +225,16 @@ class PolicySettings(_Strict):
     overdue_block_days: Annotated[int, Field(ge=0, le=365, strict=True)]
 
 
+# The grades a window may name (a school of twelve grades at most).
+FIRST_GRADE, LAST_GRADE = 1, 12
+Grade = Annotated[int, Field(ge=FIRST_GRADE, le=LAST_GRADE)]
+
+
 class WindowSettings(_Strict):
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
     opens: dt.time
     closes: dt.time
-    grades: list[Annotated[int, Field(ge=1, le=12)]] = []
+    grades: list[Grade] = []
     week: Week = Week.EVERY
 
     @field_validator("closes")
@@ -242,7 +247,8 @@ class WindowSettings(_Strict):
 
 
 # A date of this school's timetable, not a typing slip of some century away.
-Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))]
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
+Day = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 
 
 class TimetableSettings(_Strict):

@@ -20,6 +20,7 @@ import platformdirs
 
 from kiosk.classes import STYLES
 from kiosk.importer import BadImportFile
+from kiosk.models import Week
 from sync import wire
 from sync.bundle import BundleError
 from sync.server.db import Database, database_url
@@ -36,6 +37,7 @@ from sync.server.services import (
     loans,
     overdue,
     printing,
+    rules,
     stocktakes,
     students,
 )
@@ -169,7 +171,18 @@ def _parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove-student", help="a student who left: no more loans")
     remove.add_argument("card")
     rules = commands.add_parser("rules", help="policies and timetable for every kiosk")
-    rules.add_argument("file", type=Path, help="a file in kiosk.toml's format")
+    rules.add_argument(
+        "file", type=Path, nargs="?", help="a file in kiosk.toml's format (none: show them)"
+    )
+    close = commands.add_parser("close", help="close the library on a day, or days in a row")
+    close.add_argument("first", metavar="FIRST", help="the first day closed, like 2026-10-01")
+    close.add_argument(
+        "last", metavar="LAST", nargs="?", default="", help="the last (if not FIRST)"
+    )
+    close.add_argument("--note", default="", help="why it is closed (shown to the librarian)")
+    reopen = commands.add_parser("reopen", help="open again on closed days")
+    reopen.add_argument("first", type=_day, metavar="FIRST")
+    reopen.add_argument("last", type=_day, metavar="LAST", nargs="?")
 
     cards = commands.add_parser(
         "print-cards", help="library cards as PDF: 10 to an A4 sheet, with cut marks"
@@ -639,12 +652,52 @@ def _new_school_year(database: Database, args: argparse.Namespace) -> int:
 
 
 def _rules(database: Database, args: argparse.Namespace) -> int:
+    if args.file is None:
+        with database.read() as session:
+            _show_rules(rules.office_rules(session))
+        return 0
     with database.write() as session:
-        config = catalogue.set_rules(session, args.file)
+        config = rules.set_rules(session, args.file)
     print(
         f"rules set: {len(config.policies)} policies, {len(config.timetable.window)} windows, "
         f"{len(config.timetable.closed_dates)} closed dates; kiosks take them at their next sync"
     )
+    return 0
+
+
+def _show_rules(found: rules.Rules) -> None:
+    if not found.set_here:
+        print("not set at the office: each kiosk keeps its own kiosk.toml's; a new one's are:")
+    for kind, policy in found.policies.items():
+        renewals = "1 renewal" if policy.max_renewals == 1 else f"{policy.max_renewals} renewals"
+        print(
+            f"{kind:10} {policy.max_loans} books for {policy.loan_days} days, {renewals}, "
+            f"blocked by a book {policy.overdue_block_days} days late"
+        )
+    if not found.openings:
+        print("the library never opens: the timetable has no openings")
+    for number, opening in enumerate(found.openings, 1):
+        print(f"opening {number}: {opening.describe()}")
+    if any(o.week != Week.EVERY for o in found.openings):
+        today = dt.date.today()
+        print(f"the week of {today} is week {found.week_of(today).value}")
+    for closure in found.closures:
+        days = f"{closure.first}" + (f" to {closure.last}" if closure.days > 1 else "")
+        print(f"closed {days}" + (f": {closure.note}" if closure.note else ""))
+
+
+def _close(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        closure = rules.close(session, args.first, args.last, args.note)
+    days = f"{closure.first}" + (f" to {closure.last}" if closure.days > 1 else "")
+    print(f"closed {days}; kiosks take it at their next sync")
+    return 0
+
+
+def _reopen(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        count = rules.reopen(session, args.first, args.last)
+    print(f"open again on {count} days that were closed; kiosks take it at their next sync")
     return 0
 
 
@@ -886,6 +939,8 @@ _COMMANDS = {
     "remove-student": _remove,
     "new-school-year": _new_school_year,
     "rules": _rules,
+    "close": _close,
+    "reopen": _reopen,
     "print-cards": _print_cards,
     "print-labels": _print_labels,
     "export-bundle": _export_bundle,

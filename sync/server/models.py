@@ -22,6 +22,15 @@ class Setting(Base):
     value: Mapped[str]
 
 
+class ClosedDayNote(Base):
+    """Why the library is closed on a day of the rules' closed dates (kiosks need only the day)."""
+
+    __tablename__ = "closed_day_notes"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    note: Mapped[str] = mapped_column(String(200))
+
+
 class Title(Base):
     __tablename__ = "titles"
 

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from kiosk.clock import utc_now
 from sync.server.db import Database
 from sync.server.models import Change, ClassSet, Event, Kiosk, Loan, Override
-from sync.server.services import NotFound, Refusal, catalogue, desk, kiosks
+from sync.server.services import NotFound, Refusal, desk, kiosks
+from sync.server.services.rules import set_rules
 from tests.sync.support import Office
 
 LIBRARIAN = "王老师"
@@ -94,7 +95,7 @@ def test_the_rules_the_office_gives_the_kiosks_hold_at_the_desk(
         encoding="utf-8",
     )
     with database.write() as session:
-        catalogue.set_rules(session, rules)
+        set_rules(session, rules)
     taken = lend(database, "T1", "B001")
     assert taken.due is not None and taken.due.weekday() == 0  # moved to the open day
     assert 3 <= (taken.due - desk.today(utc_now())).days < 10

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from kiosk.clock import utc_now
 from sync.server.db import database_url
 from sync.server.models import Copy
-from sync.server.services import books, desk, printing
+from sync.server.services import books, desk, printing, rules
 from tests.sync.support import Office, in_the_desks_zone
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, LIBRARIAN, PASSWORD, add_librarian
 
@@ -101,6 +101,19 @@ def _goto(path: str) -> Shot:
     return show
 
 
+def _rules(page: Page, library: Library) -> None:
+    page.goto(f"{library.url}/rules#timetable")
+
+
+def _rules_opening(page: Page, library: Library) -> None:
+    """An opening being changed, with a grade that is not one."""
+    page.goto(f"{library.url}/rules?edit=3#opening")
+    page.locator("input[name=grades]").fill("1, 2, 七")
+    page.locator("form#opening button[type=submit]:not([form])").click()
+    page.wait_for_selector("#problem-grades")
+    page.locator("#opening").scroll_into_view_if_needed()
+
+
 SHOTS: list[tuple[str, Shot]] = [
     ("overview", _goto("/")),
     ("desk", _goto("/desk?card=S1")),
@@ -120,7 +133,41 @@ SHOTS: list[tuple[str, Shot]] = [
     ("print", _print),
     ("loans", _loans),
     ("loans-slips", _slips),
+    ("rules", _rules),
+    ("rules-opening", _rules_opening),
 ]
+TIMETABLE = """
+[[timetable.window]]
+weekdays = ["mon", "wed"]
+opens = "13:30"
+closes = "14:20"
+grades = [3, 4]
+
+[[timetable.window]]
+weekdays = ["tue", "thu"]
+opens = "13:30"
+closes = "14:20"
+grades = [5, 6]
+
+[[timetable.window]]
+weekdays = ["fri"]
+opens = "13:30"
+closes = "14:20"
+grades = [1, 2]
+week = "A"
+
+[[timetable.window]]
+weekdays = ["fri"]
+opens = "13:30"
+closes = "14:20"
+grades = [3, 4]
+week = "B"
+
+[[timetable.window]]
+weekdays = ["mon", "wed", "fri"]
+opens = "17:00"
+closes = "17:40"
+"""
 
 
 def _library(folder: Path) -> tuple[Office, Library]:
@@ -151,6 +198,17 @@ def _library(folder: Path) -> tuple[Office, Library]:
         )
     database.close()
     _late_books(office)
+    (folder / "rules.toml").write_text(TIMETABLE, encoding="utf-8")
+    office.ok("rules", str(folder / "rules.toml"))
+    database = office.database()
+    with database.write() as session:
+        today = dt.date.today()
+        rules.set_week(session, today, "A")
+        rules.close(session, f"{today.year}-10-01", f"{today.year}-10-07", "国庆节")
+        sports_day = (today + dt.timedelta(days=10)).isoformat()
+        rules.close(session, sports_day, note="运动会")
+        rules.close(session, f"{today.year + 1}-01-18", f"{today.year + 1}-02-21", "寒假")
+    database.close()
     (folder / "新书.csv").write_text(BAD_BOOKS, encoding="utf-8")
     return office, Library(office.url, title.id, new, folder / "新书.csv")
 

@@ -1,24 +1,21 @@
-"""The librarian's side of the master records: students, books, copy status, rules."""
+"""The librarian's side of the master records: students, books, copy status."""
 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.codes import GarbledCode, clean
-from kiosk.config import KioskConfig
 from kiosk.importer import BookRow, ImportReport, check_books, known_codes
 from kiosk.models import CopyStatus
-from sync.server.models import Change, Copy, Patron, Title
-from sync.server.services import N_, Refusal, books
-from sync.server.services.changes import Changes, changed, record_change
+from sync.server.models import Copy, Patron, Title
+from sync.server.services import Refusal, books
+from sync.server.services.changes import Changes, changed
 from sync.server.services.ledger import find_copy
 
 
@@ -149,40 +146,3 @@ def _code(typed: str) -> str:
         return clean(typed)
     except GarbledCode as exc:
         raise CatalogueError(f"{typed!r} is not a code ({exc.reason})") from exc
-
-
-def set_rules(session: Session, path: Path) -> KioskConfig:
-    """Policies and timetable for every kiosk, from a file in kiosk.toml's format."""
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        config = KioskConfig.model_validate(
-            {k: v for k, v in raw.items() if k in ("policies", "timetable")}
-        )
-    except OSError as exc:
-        raise CatalogueError(f"{path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise CatalogueError(
-            f"{path}: not a text file in UTF-8; the rules are written as in kiosk.toml"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{path}: not valid TOML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise CatalogueError(f"{path}: {problems}") from exc
-    record_change(
-        session, "rules", "all", config.model_dump(mode="json", include={"policies", "timetable"})
-    )
-    return config
-
-
-def current_rules(session: Session) -> KioskConfig:
-    """The policies and timetable the office gives every kiosk (the defaults until set)."""
-    data = session.scalar(select(Change.data).where(Change.kind == "rules", Change.key == "all"))
-    try:
-        return KioskConfig.model_validate(data) if data else KioskConfig()
-    except ValidationError as exc:  # set by an older version that checked less
-        raise CatalogueError(
-            N_("The rules set at the office are no longer valid: set them again.")
-        ) from exc

@@ -5,7 +5,7 @@ The desk follows the kiosks' rules and keeps the kiosks' records. How deep it sh
 - *The rules* are kiosk.rules' own functions (``refuse_copy``, ``refuse_patron``,
   ``limit_refusal``, ``renewal_due``, ``due_date``), asked with the office's facts: the reader's
   :class:`~kiosk.rules.Standing` read from the office's ledger, and the policies and timetable
-  the office gives every kiosk (``catalogue.current_rules``). The timetable moves due dates to
+  the office gives every kiosk (``rules.current_rules``). The timetable moves due dates to
   open days as at a kiosk, but does not close the desk: opening hours say when the kiosks lend
   on their own, and the desk is open while the librarian is at it.
 - *The records* are made as a kiosk makes them: typed events (sync.wire) of a kiosk of the
@@ -51,8 +51,8 @@ from kiosk.schedule import Schedule
 from sync import wire
 from sync.server.models import ClassSet, Copy, Kiosk, Loan, Override, Patron, Title
 from sync.server.services import N_, NotFound, Refusal, ledger
-from sync.server.services.catalogue import current_rules
 from sync.server.services.changes import loan_data, record_changes
+from sync.server.services.rules import current_rules
 from sync.server.services.students import class_order
 
 DESK = "desk"  # the desk's name as a kiosk: where a desk loan was lent

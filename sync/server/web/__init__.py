@@ -56,13 +56,14 @@ from sync.server.web import (
     login,
     printing,
     reports,
+    rules,
     students,
 )
 from sync.server.web.render import page
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The signed-in areas, in the navigation's order.
-AREAS = [home, desk, loans, students, books, printing, reports, kiosks, librarians]
+AREAS = [home, desk, loans, students, books, printing, reports, rules, kiosks, librarians]
 
 
 def install(app: FastAPI) -> None:
