@@ -41,6 +41,7 @@ from kiosk.store import Store
 from sync.client import SyncClient
 from sync.server.db import Database
 from sync.server.services import catalogue, kiosks, plan
+from sync.server.services.rules import set_rules
 
 ZONE = ZoneInfo("Asia/Shanghai")
 LUNCH = (dt.time(13, 30), dt.time(14, 20))
@@ -297,7 +298,7 @@ class Semester:
         closed = ", ".join(day.isoformat() for day in self.closed)
         rules.write_text(RULES.format(closed=closed), encoding="utf-8")
         with self.database.write() as session:
-            catalogue.set_rules(session, rules)
+            set_rules(session, rules)
             plan.save(
                 session,
                 {
