@@ -180,8 +180,8 @@ def test_lending_rules_and_closed_days_in_both_languages(
 
     page.goto(f"{office_server.url}/language/zh_CN?next=/rules")
     expect(page.get_by_role("heading", level=1)).to_have_text("规则")
-    expect(cell(page, "13:30–14:20", "星期一")).to_have_text("所有年级")
-    expect(cell(page, "17:00–17:40", "星期五")).to_have_text("5, 6 年级")
+    expect(cell(page, "13:30–14:20", "周一")).to_have_text("所有年级")
+    expect(cell(page, "17:00–17:40", "周五")).to_have_text("5, 6 年级")
     expect(row).to_contain_text("2026-10-01 – 2026-10-07 (7 天)")
     row.get_by_role("button", name="重新开放").click()
     expect(page.get_by_role("status")).to_contain_text("这些日子图书馆重新开放。")
