@@ -35,11 +35,23 @@ if TYPE_CHECKING:
     from kiosk.ui.driver import Driver
 
 # Each start-up is timed in a new process from its first line to the end of the third frame.
+# The bare app imports nothing of the project: the same headless settings as
+# kiosk.ui.driver's (environment, window, frame rate), written out here.
 BARE_APP = """
-import time
+import os, tempfile, time
 start = time.perf_counter()
-from kiosk.ui.driver import headless_environment
-headless_environment()
+os.environ.update(SDL_VIDEODRIVER="offscreen", KIVY_WINDOW="sdl2", KIVY_NO_CONSOLELOG="1",
+                  KIVY_LOG_MODE="PYTHON", KIVY_NO_FILELOG="1", KIVY_HOME=tempfile.mkdtemp())
+from kivy.config import Config
+Config.set("kivy", "exit_on_escape", "0")
+Config.set("kivy", "keyboard_mode", "")
+Config.set("graphics", "fullscreen", "0")
+Config.set("graphics", "borderless", "0")
+Config.set("graphics", "show_cursor", "1")
+Config.set("graphics", "width", "800")
+Config.set("graphics", "height", "480")
+Config.set("graphics", "resizable", "1")
+Config.set("graphics", "maxfps", "0")
 from kivy.app import App
 from kivy.base import EventLoop, runTouchApp
 from kivy.uix.label import Label
