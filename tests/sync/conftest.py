@@ -23,7 +23,9 @@ def postgres() -> Iterator[PostgresCluster | None]:
     cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# On PostgreSQL every server test runs again: with the slow tests (`make test`, CI), so that
+# `make test-fast` stays quick.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The office database: each server test runs on SQLite and on a real PostgreSQL."""
     if request.param == "sqlite":
