@@ -209,6 +209,14 @@ def _parser() -> argparse.ArgumentParser:
         "--start", type=int, default=1, help="first label's position on the sheet (1: top left)"
     )
     labels.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.pdf")
+    shelf_labels = commands.add_parser(
+        "print-shelf-labels",
+        help="shelf labels as PDF (the shelf's name and its barcode, for the stocktake)",
+    )
+    shelf_labels.add_argument(
+        "--shelf", action="append", help="this shelf only (again for more; default: every shelf)"
+    )
+    shelf_labels.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.pdf")
     begin = commands.add_parser(
         "stocktake-start", help="start a stocktake; kiosks learn it with their next sync"
     )
@@ -732,6 +740,15 @@ def _print_labels(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_shelf_labels(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        labels = printing.shelves_to_print(session, args.shelf)
+    _write_pdf(args.output, printing.shelf_labels_pdf(labels))
+    sheets = -(-len(labels) // printing.SHELF_STRIPS)
+    print(f"{len(labels)} shelf labels on {sheets} A4 sheets: {args.output}")
+    return 0
+
+
 def _layout(text: str) -> printing.Layout:
     """A layout's name, or a grid as COLUMNSxROWS,WIDTHxHEIGHT,TOP,LEFT,ACROSS,DOWN (mm)."""
     if "," not in text:
@@ -943,6 +960,7 @@ _COMMANDS = {
     "reopen": _reopen,
     "print-cards": _print_cards,
     "print-labels": _print_labels,
+    "print-shelf-labels": _print_shelf_labels,
     "export-bundle": _export_bundle,
     "import-bundle": _import_bundle,
     "stocktake-start": _stocktake_start,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from kiosk.codes import shelf_label, shelf_of_label
 from sync.server.db import database_url
 from sync.server.models import Copy, Patron
 from tests.pdfs import barcodes_in, barcodes_in_boxes, ink, render, text_of
@@ -176,3 +177,35 @@ def test_cards_of_new_students_only(office: Office, tmp_path: Path) -> None:
     pdf = tmp_path / "new.pdf"
     office.ok("print-cards", "--added-since", dt.date.today().isoformat(), "-o", str(pdf))
     assert barcodes_in(pdf) == ["NEW1"]
+
+
+def test_shelf_labels_read_back_as_their_shelves(office: Office, tmp_path: Path) -> None:
+    """A label a quarter of a page high for every shelf: the barcode a scanner reads names the
+    shelf to the kiosk (kiosk.codes.shelf_of_label), and its name is printed big above it."""
+    add_books(office, tmp_path, 6)  # shelves 0-A to 5-A
+    (tmp_path / "children.csv").write_text(
+        "条码,书名,书架\nC001,小王子,儿童1\nC002,夏洛的网,儿童1\n", encoding="utf-8"
+    )
+    office.ok("import-books", str(tmp_path / "children.csv"))
+    pdf = tmp_path / "shelves.pdf"
+    assert "7 shelf labels on 2 A4 sheets" in office.ok("print-shelf-labels", "-o", str(pdf))
+    strips = [(0, n * 297 / 4, 210, 297 / 4) for n in range(4)]
+    first, second = barcodes_in_boxes(pdf, strips)
+    assert first == ["SHELF-0-A", "SHELF-1-A", "SHELF-2-A", "SHELF-3-A"]
+    assert second == ["SHELF-4-A", "SHELF-5-A", shelf_label("儿童1"), None]
+    assert shelf_of_label(second[2]) == "儿童1"
+    text = text_of(pdf)
+    assert "儿童1" in text and "3-A" in text
+
+    office.ok("print-shelf-labels", "--shelf", "儿童1", "--shelf", "3-a", "-o", str(pdf))
+    assert barcodes_in(pdf) == sorted([shelf_label("儿童1"), "SHELF-3-A"])
+
+
+def test_a_shelf_no_book_is_on_gets_no_label(office: Office, tmp_path: Path) -> None:
+    pdf = tmp_path / "shelves.pdf"
+    code, _out, err = office.command("print-shelf-labels", "-o", str(pdf))
+    assert code == 1 and "no copy is on a shelf yet" in err  # the conftest library has none
+    add_books(office, tmp_path, 2)
+    code, _out, err = office.command("print-shelf-labels", "--shelf", "9-Z", "-o", str(pdf))
+    assert code == 1 and "No book is on the shelf 9-Z" in err
+    assert not pdf.exists()

@@ -7,6 +7,9 @@ barcode of the copy, a short title and the shelf mark. Printing may start at any
 the first sheet, so a part-used sheet is not wasted; a calibration sheet shows where each
 label falls.
 
+Shelf labels, for the stocktake, are strips a quarter of an A4 page high: the shelf's name in big
+type over a Code 128 barcode that the kiosk's scanner reads as that shelf (kiosk.codes.shelf_label).
+
 Chinese is drawn with a font every PDF reader has (Adobe's STSong-Light, which the reader
 maps to its own Song typeface: SimSun on Windows), so no font file has to be found or shipped.
 """
@@ -27,9 +30,10 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from kiosk.codes import GarbledCode, clean, code_key
+from kiosk.codes import GarbledCode, clean, code_key, shelf_label
 from sync.server.models import Copy, Patron, Setting
 from sync.server.services import N_, NotFound, Refusal
+from sync.server.services.stocktakes import all_shelves
 from sync.server.services.students import class_order
 
 CHINESE = "STSong-Light"
@@ -376,6 +380,88 @@ def _draw_card(canvas: Canvas, card: Card, school: str, x: float, y: float) -> N
     canvas.drawCentredString(x + width / 2, y + pad, card.card)
 
 
+# -- shelf labels --------------------------------------------------------------------------------
+
+SHELF_STRIPS = 4  # to an A4 page, one above the other
+SHELF_WIDEST_BAR = 0.5 * mm  # a shelf's label is scanned at arm's length: bars as wide as fit
+
+
+@dataclass(frozen=True)
+class ShelfLabel:
+    shelf: str  # as the records spell it
+    code: str  # what the label's barcode says (SHELF-3-A)
+
+
+def shelves_to_print(session: Session, shelves: Sequence[str] | None = None) -> list[ShelfLabel]:
+    """The labels of the given shelves (in that order, whatever their letter case), or of
+    every shelf a copy is on."""
+    known = {code_key(name): name for name, _copies in all_shelves(session)}
+    if shelves is None:
+        names = list(known.values())
+        if not names:
+            raise PrintRefused(N_("No shelf label to print: no copy is on a shelf yet."))
+    else:
+        typed: dict[str, str] = {}  # each shelf once, as first typed
+        for raw in shelves:
+            if name := " ".join(raw.split()):
+                typed.setdefault(code_key(name), name)
+        if not typed:
+            raise PrintRefused(N_("Say which shelves to print labels for."))
+        strange = [name for key, name in typed.items() if key not in known]
+        if strange:
+            raise NotFound(
+                N_("No book is on the shelf {shelves}: check the shelves' names."),
+                shelves=", ".join(strange),
+            )
+        names = [known[key] for key in typed]
+    labels = []
+    for name in names:
+        try:
+            labels.append(ShelfLabel(name, shelf_label(name)))
+        except ValueError as exc:
+            raise PrintRefused(
+                N_(
+                    "The shelf name {shelf} is too long for a label: at most 58 capitals, digits, "
+                    "dots and dashes, or 9 Chinese characters."
+                ),
+                shelf=name,
+            ) from exc
+    return labels
+
+
+def shelf_labels_pdf(labels: Sequence[ShelfLabel]) -> bytes:
+    """Shelf labels, four strips to an A4 page with cut marks between them."""
+    if not labels:
+        raise PrintRefused(N_("Say which shelves to print labels for."))
+    out = io.BytesIO()
+    canvas = _canvas(out, f"{len(labels)} shelf labels")
+    height = PAGE_HEIGHT / SHELF_STRIPS
+    for first in range(0, len(labels), SHELF_STRIPS):
+        for index, label in enumerate(labels[first : first + SHELF_STRIPS]):
+            top = PAGE_HEIGHT - index * height
+            if index:
+                canvas.setStrokeGray(0.6)
+                canvas.setDash(3, 3)
+                canvas.line(0, top, PAGE_WIDTH, top)
+                canvas.setDash()
+                canvas.setStrokeGray(0)
+            _draw_shelf_label(canvas, label, top - height, height)
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def _draw_shelf_label(canvas: Canvas, label: ShelfLabel, y: float, height: float) -> None:
+    inner = PAGE_WIDTH - 30 * mm
+    font = LATIN_BOLD if label.shelf.isascii() else CHINESE
+    size = min(80.0, inner / pdfmetrics.stringWidth(label.shelf, font, 1))
+    canvas.setFont(font, size)
+    canvas.drawCentredString(PAGE_WIDTH / 2, y + height - 10 * mm - size * 0.8, label.shelf)
+    _barcode(canvas, label.code, 15 * mm, y + 12 * mm, inner, 18 * mm, widest=SHELF_WIDEST_BAR)
+    canvas.setFont(LATIN, 9)
+    canvas.drawCentredString(PAGE_WIDTH / 2, y + 7 * mm, label.code)
+
+
 # -- drawing ------------------------------------------------------------------------------------
 
 
@@ -386,11 +472,20 @@ def _canvas(out: io.BytesIO, subject: str) -> Canvas:
     return canvas
 
 
-def _barcode(canvas: Canvas, code: str, x: float, y: float, width: float, height: float) -> None:
-    """A Code 128 barcode of *code*, as wide as fits in *width* (centred), with its quiet zones
-    inside that width."""
+def _barcode(
+    canvas: Canvas,
+    code: str,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    *,
+    widest: float = WIDEST_BAR,
+) -> None:
+    """A Code 128 barcode of *code*, as wide as fits in *width* (centred, bars at most *widest*),
+    with its quiet zones inside that width."""
     modules = Code128(code, barWidth=1, quiet=False).width + 2 * QUIET_MODULES
-    bar = min(WIDEST_BAR, width / modules)
+    bar = min(widest, width / modules)
     if bar < THINNEST_BAR:
         raise PrintRefused(
             N_("Barcode {code} is too long for this label: choose a bigger label."), code=code

@@ -571,11 +571,15 @@ def _takers(session: Session, stocktake: Stocktake) -> list[Taker]:
             waiting=k.events_waiting,
         )
         for k in session.scalars(
-            select(Kiosk).where(Kiosk.revoked_at.is_(None)).order_by(Kiosk.name)
+            select(Kiosk).where(Kiosk.revoked_at.is_(None), ~Kiosk.desk).order_by(Kiosk.name)
         )
     ]
-    if None in scans:
-        takers.append(Taker("", scans[None][0], scans[None][1], None, 0))
+    # The desk is no kiosk that syncs: listed once it has counted something.
+    desks = session.scalars(select(Kiosk.id).where(Kiosk.desk)).all()
+    at_desk = [scans[i] for i in (None, *desks) if i in scans]
+    if at_desk:
+        last = max((at for _n, at in at_desk if at is not None), default=None)
+        takers.append(Taker("", sum(n for n, _at in at_desk), last, None, 0))
     return takers
 
 

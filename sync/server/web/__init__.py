@@ -57,13 +57,26 @@ from sync.server.web import (
     printing,
     reports,
     rules,
+    stocktake,
     students,
 )
 from sync.server.web.render import page
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The signed-in areas, in the navigation's order.
-AREAS = [home, desk, loans, students, books, printing, reports, rules, kiosks, librarians]
+AREAS = [
+    home,
+    desk,
+    loans,
+    students,
+    books,
+    printing,
+    stocktake,
+    reports,
+    rules,
+    kiosks,
+    librarians,
+]
 
 
 def install(app: FastAPI) -> None:

@@ -145,6 +145,27 @@ def cards(
     return pdf_response(pdf, f"cards-{group or len(found)}")
 
 
+@router.post("/shelves")
+def shelf_labels(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    shelf: Codes = None,
+    which: Annotated[str, Form(max_length=20)] = "all",
+    shelves: Annotated[str, Form(max_length=100_000)] = "",
+) -> Response:
+    """Shelf labels for the stocktake: of every shelf, of the shelves typed one a line, or of
+    those ticked (on the stocktake's page)."""
+    chosen = None if which == "all" else [*(shelf or []), *shelves.splitlines()]
+    try:
+        with database.read() as session:
+            found = printing.shelves_to_print(session, chosen)
+        pdf = printing.shelf_labels_pdf(found)
+    except Refusal as refusal:
+        return _page(request, who, database, 400, shelf_error=refusal, shelves=shelves)
+    return pdf_response(pdf, f"shelf-labels-{len(found)}")
+
+
 @router.post("/school")
 def school(
     request: Request,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -69,6 +70,11 @@ def _ago(context: Context, moment: dt.datetime) -> str:
 
 
 environment.filters.update(say=_say, local_time=_local_time, ago=_ago)
+
+
+def attachment(name: str) -> str:
+    """The Content-Disposition of a file the browser saves as *name* (Chinese too)."""
+    return f"attachment; filename*=UTF-8''{quote(name)}"
 
 
 def page(

@@ -9,7 +9,6 @@ Every number comes from services.figures, the same for a page, its CSV file and 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +18,7 @@ from sync.server.services import N_, NotFound, Refusal, charts, figures, plan, s
 from sync.server.services.semester_report import Table
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
-from sync.server.web.render import page
+from sync.server.web.render import attachment, page
 
 router = APIRouter(prefix="/reports")
 NAV = ("/reports", N_("Reports"))
@@ -50,12 +49,8 @@ def _csv(table: Table) -> Response:
     return Response(
         semester_report.csv_file(table),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": _attachment(f"{table.name}.csv")},
+        headers={"Content-Disposition": attachment(f"{table.name}.csv")},
     )
-
-
-def _attachment(name: str) -> str:
-    return f"attachment; filename*=UTF-8''{quote(name)}"
 
 
 # -- loans ---------------------------------------------------------------------------------
@@ -223,7 +218,7 @@ def semester_pdf(request: Request, database: DatabaseDep) -> Response:
     return Response(
         semester_report.pdf(report, _gettext(request)),
         media_type="application/pdf",
-        headers={"Content-Disposition": _attachment(name)},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 
@@ -235,7 +230,7 @@ def semester_csv(request: Request, database: DatabaseDep) -> Response:
     return Response(
         semester_report.csv_zip(report, _gettext(request)),
         media_type="application/zip",
-        headers={"Content-Disposition": _attachment(name)},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 
