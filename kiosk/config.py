@@ -72,29 +72,35 @@ shutdown_command = ""
 
 # How many books each kind of patron may have, for how long, and when overdue books block.
 # overdue_block_days: a book this many days overdue stops new loans (0: any overdue book).
+# block_on_unsettled_compensation: a damaged or lost book not yet made good (compensation
+# recorded at the office and not settled) stops new loans.
 [policies.student]
 max_loans = 2
 loan_days = 14
 max_renewals = 1
 overdue_block_days = 7
+block_on_unsettled_compensation = true
 
 [policies.helper]
 max_loans = 3
 loan_days = 14
 max_renewals = 1
 overdue_block_days = 7
+block_on_unsettled_compensation = true
 
 [policies.teacher]
 max_loans = 10
 loan_days = 30
 max_renewals = 2
 overdue_block_days = 30
+block_on_unsettled_compensation = true
 
 [policies.librarian]
 max_loans = 20
 loan_days = 30
 max_renewals = 3
 overdue_block_days = 60
+block_on_unsettled_compensation = true
 
 # When the library is open. Outside these windows the kiosk only takes returns; `kiosk run`
 # prints the timetable it uses.
@@ -223,6 +229,7 @@ class PolicySettings(_Strict):
     loan_days: Annotated[int, Field(ge=1, le=MAX_LOAN_DAYS, strict=True)]
     max_renewals: Annotated[int, Field(ge=0, le=20, strict=True)]
     overdue_block_days: Annotated[int, Field(ge=0, le=365, strict=True)]
+    block_on_unsettled_compensation: Annotated[bool, Field(strict=True)] = True
 
 
 # The grades a window may name (a school of twelve grades at most).

@@ -127,14 +127,9 @@ class _Known:
         number = generation()  # before reading: a change committed meanwhile reads again
         settings = all_settings(db)
         offset = settings.get(CLOCK_OFFSET)
-        policies = {
-            p.patron_kind: Policy(
-                patron_kind=p.patron_kind,
-                max_loans=p.max_loans,
-                loan_days=p.loan_days,
-                max_renewals=p.max_renewals,
-                overdue_block_days=p.overdue_block_days,
-            )
+        columns = [column.key for column in Policy.__mapper__.column_attrs]
+        policies = {  # every rule of the policy, a new one included
+            p.patron_kind: Policy(**{key: getattr(p, key) for key in columns})
             for p in db.scalars(select(Policy))
         }
         return cls(

@@ -30,6 +30,7 @@ from pydantic import (
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from kiosk import money
 from kiosk.classes import NotAClass, parse_grade
 from kiosk.codes import GarbledCode, clean, code_key, has_control_characters, normalise_isbn
 from kiosk.models import Copy, Patron, PatronKind, Title
@@ -53,6 +54,7 @@ BOOK_HEADERS = {
     "year": ("year", "出版年", "年份"),
     "classification": ("classification", "分类号", "分类"),
     "shelf": ("shelf", "书架", "架位", "排架号"),
+    "price_cents": ("price", "价格", "定价", "单价"),
 }
 KIND_WORDS = {
     "学生": PatronKind.STUDENT,
@@ -194,6 +196,7 @@ class BookRow(BaseModel):
     year: Annotated[int, Field(ge=1400, le=2100)] | None = None
     classification: ShortText = ""
     shelf: ShortText = ""
+    price_cents: int | None = None  # the price printed on the book (定价), in fen
 
     @field_validator("barcode")
     @classmethod
@@ -219,6 +222,11 @@ class BookRow(BaseModel):
     @classmethod
     def _year(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @field_validator("price_cents", mode="before")
+    @classmethod
+    def _price(cls, value: object) -> int | None:
+        return money.cents(value)
 
     @model_validator(mode="after")
     def _identified(self) -> BookRow:

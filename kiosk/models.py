@@ -112,6 +112,8 @@ class Patron(Base):
     pin_hash: Mapped[str | None]
     failed_pins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Owes the library for a book damaged or lost, not settled yet (from the office, by sync).
+    compensation_due: Mapped[bool] = mapped_column(default=False)
 
 
 class Loan(Base):
@@ -156,6 +158,8 @@ class Policy(Base):
     loan_days: Mapped[int]
     max_renewals: Mapped[int]
     overdue_block_days: Mapped[int]  # a loan this many days overdue blocks new loans
+    # Compensation not settled yet blocks new loans.
+    block_on_unsettled_compensation: Mapped[bool] = mapped_column(default=True)
 
 
 class OpeningWindow(Base):

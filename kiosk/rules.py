@@ -29,12 +29,18 @@ from kiosk.schedule import Schedule
 from sync import wire
 
 # Used where the store has no policy for a kind of patron (kiosk.toml writes all of them).
-DEFAULT_POLICIES: dict[PatronKind, dict[str, int]] = {
-    PatronKind.STUDENT: dict(max_loans=2, loan_days=14, max_renewals=1, overdue_block_days=7),
-    PatronKind.HELPER: dict(max_loans=3, loan_days=14, max_renewals=1, overdue_block_days=7),
-    PatronKind.TEACHER: dict(max_loans=10, loan_days=30, max_renewals=2, overdue_block_days=30),
-    PatronKind.LIBRARIAN: dict(max_loans=20, loan_days=30, max_renewals=3, overdue_block_days=60),
-}
+DEFAULT_POLICIES: dict[PatronKind, dict[str, int | bool]] = {
+    kind: dict(
+        max_loans=most, loan_days=days, max_renewals=renewals, overdue_block_days=block,
+        block_on_unsettled_compensation=True,
+    )
+    for kind, (most, days, renewals, block) in {
+        PatronKind.STUDENT: (2, 14, 1, 7),
+        PatronKind.HELPER: (3, 14, 1, 7),
+        PatronKind.TEACHER: (10, 30, 2, 30),
+        PatronKind.LIBRARIAN: (20, 30, 3, 60),
+    }.items()
+}  # fmt: skip
 
 # The longest loan a school could mean. kiosk.toml and the office's rules are checked against
 # it; a policy that reached the store some other way (an older office) is held to it as well.
@@ -85,17 +91,21 @@ class Holding:
 class Standing:
     """What the rules weigh of a patron before lending, from a kiosk's store or the office's.
 
-    A new reason to refuse a patron (unsettled compensation, say) is a field here, filled by
-    both (:func:`standing` and the desk), and a check in :func:`refuse_patron`.
+    A new reason to refuse a patron is a field here, filled by both (:func:`standing` and the
+    desk), and a check in :func:`refuse_patron`.
     """
 
     active: bool
     holding: tuple[Holding, ...]
+    compensation_due: bool = False  # owes for a book damaged or lost, not settled yet
 
 
 def standing(patron: Patron, loans: Sequence[Loan]) -> Standing:
-    """The patron's standing at this kiosk, from their current *loans*."""
-    return Standing(patron.active, tuple(Holding.of(loan) for loan in loans))
+    """The patron's standing at this kiosk, from their current *loans* and what the office
+    said of them."""
+    return Standing(
+        patron.active, tuple(Holding.of(loan) for loan in loans), bool(patron.compensation_due)
+    )
 
 
 # -- looking things up -------------------------------------------------------------------
@@ -261,7 +271,7 @@ def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
 def check_patron(
     session: Session, patron: Patron, moment: Moment, loans: list[Loan] | None = None
 ) -> list[Loan]:
-    """Refuse a loan to a patron who is inactive or blocked by lost or long-overdue books.
+    """Refuse a loan to a patron who is inactive or blocked (see :func:`refuse_patron`).
 
     Returns the patron's current loans (*loans*, if the caller has them already).
     """
@@ -283,12 +293,15 @@ def refuse_copy(status: str, *, theirs: bool) -> None:
 
 
 def refuse_patron(patron: Standing, policy: Policy, today: dt.date | None) -> None:
-    """Refuse a loan to a patron who is inactive or blocked by lost or long-overdue books."""
+    """Refuse a loan to a patron who is inactive, blocked by lost or long-overdue books, or
+    (if the policy says so) by compensation not settled."""
     if not patron.active:
         raise Refused("patron_inactive")
     lost = [h for h in patron.holding if h.lost]
     if lost:
         raise Refused("lost_block", titles=[h.title for h in lost])
+    if patron.compensation_due and policy.block_on_unsettled_compensation:
+        raise Refused("compensation_block")
     block_after = policy.overdue_block_days
     overdue = [
         h

@@ -253,6 +253,7 @@ class _Patron:
     class_name: str
     grade: int | None
     active: bool
+    compensation_due: bool  # owes for a damaged or lost book (the office says)
 
 
 @dataclass(slots=True, eq=False)
@@ -439,7 +440,7 @@ class _Rows:
     def patron(self, data: dict[str, Any]) -> None:
         patron = self.patrons.get(data["card"])
         if patron is None:
-            patron = _Patron(self._new_id(Patron), data["card"], "", "", "", None, True)
+            patron = _Patron(self._new_id(Patron), data["card"], "", "", "", None, True, False)
             self._add(patron)
             self.patrons[data["card"]] = patron
         patron.name = data["name"]
@@ -447,6 +448,7 @@ class _Rows:
         patron.class_name = data.get("class_name") or ""
         patron.grade = data.get("grade")
         patron.active = bool(data.get("active", True))
+        patron.compensation_due = bool(data.get("compensation_due", False))
         self._changed(patron)
 
     def loan(self, data: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ REASONS = [
     "limit_reached",
     "overdue_block",
     "lost_block",
+    "compensation_block",
     "not_your_grade_today",
     "closed",
     "not_for_loan",

@@ -204,6 +204,12 @@ def refusal(outcome: Outcome, now: dt.datetime | None = None) -> Message:
                 tr._("The library cannot find {books}.").format(books=books(detail.get("titles"))),
                 tr._("Please talk to the librarian."),
             )
+        case "compensation_block":
+            return Message(
+                tr._("Please see the librarian first"),
+                tr._("A book you borrowed was lost or damaged, and that is not settled yet."),
+                tr._("Once it is settled, you can borrow again."),
+            )
         case "not_your_grade_today":
             opens = _opens(detail, now)
             return Message(
@@ -398,6 +404,8 @@ def session_block(reason: str, detail: dict[str, object], now: dt.datetime) -> s
             return tr._("A book is late: bring it back, then you can borrow again.")
         case "lost_block":
             return tr._("One of your books is missing: please talk to the librarian.")
+        case "compensation_block":
+            return tr._("A lost or damaged book is not settled yet: please see the librarian.")
         case "closed" if opens:
             return tr._("The library is closed now. You can borrow again {when}.").format(
                 when=when(opens, now)

@@ -18,6 +18,7 @@ from typing import Any
 
 import platformdirs
 
+from kiosk import money
 from kiosk.classes import STYLES
 from kiosk.importer import BadImportFile
 from kiosk.models import Week
@@ -30,6 +31,7 @@ from sync.server.services import (
     bundles,
     catalogue,
     classlists,
+    compensation,
     conflicts,
     desk,
     kiosks,
@@ -160,6 +162,29 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("number", type=int)
     overrides = commands.add_parser("overrides", help="refusals set aside, at the desk and kiosks")
     overrides.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    owed = commands.add_parser(
+        "compensation", help="compensation for damaged and lost books (not settled yet)"
+    )
+    owed.add_argument("--class", dest="class_name", help="of one class's readers (e.g. 3-1)")
+    settled = owed.add_mutually_exclusive_group()
+    settled.add_argument("--settled", action="store_true", help="those settled instead")
+    settled.add_argument("--all", action="store_true", help="settled or not")
+    settled.add_argument(
+        "--books", action="store_true", help="damaged and lost books with nothing recorded yet"
+    )
+    owed.add_argument("--json", action="store_true", help="one JSON object per line")
+    charge = commands.add_parser(
+        "record-compensation", parents=[by], help="what a reader owes for a damaged or lost book"
+    )
+    charge.add_argument("copy", help="barcode (or ISBN if unlabelled)")
+    charge.add_argument("--card", required=True, help="the reader who owes it")
+    charge.add_argument("--reason", required=True, choices=list(compensation.REASONS))
+    charge.add_argument("--amount", default="", help="in yuan, e.g. 25.80 (default: its price)")
+    charge.add_argument("--note", default="")
+    paid = commands.add_parser("settle-compensation", parents=[by], help="a compensation paid")
+    paid.add_argument("number", type=int, help="its number (see `compensation`)")
+    paid.add_argument("--on", type=_day, metavar="DATE", help="the day it was paid (default today)")
 
     mark = commands.add_parser("mark-copy", help="set a copy's status (lost, withdrawn, ...)")
     mark.add_argument("copy", help="barcode (or ISBN of an unlabelled copy)")
@@ -625,6 +650,60 @@ def _overrides(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _compensation(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        if args.books:
+            books = compensation.books_to_settle(session)
+        else:
+            settled = None if args.all else bool(args.settled)
+            lines = compensation.compensations(session, class_name=args.class_name, settled=settled)
+    if args.books:
+        shown = [b for b in books if not args.class_name or b.class_name == args.class_name]
+        for book in shown:
+            if args.json:
+                print(_json_line(book))
+                continue
+            price = money.yuan(book.price_cents) if book.price_cents is not None else "?"
+            reader = f"{book.card} {book.name or ''} {book.class_name or ''}" if book.card else "-"
+            print(f"{book.copy:14} {book.title[:30]:30} {book.status:8} {price:>8}  last: {reader}")
+        if not shown and not args.json:
+            print("no damaged or lost book is waiting for a decision")
+        return 0
+    for line in lines:
+        if args.json:
+            print(_json_line(line))
+            continue
+        settled_on = f"settled {line.settled_on}" if line.settled_on else "not settled"
+        print(
+            f"{line.id:4} {line.class_name or '-':8} {line.card:10} {line.name:10} "
+            f"{line.copy:14} {line.title[:30]:30} {line.reason:8} "
+            f"{money.yuan(line.amount_cents):>8}  {settled_on}"
+        )
+    if not lines and not args.json:
+        print("no compensation" + ("" if args.all or args.settled else " is owed"))
+    return 0
+
+
+def _record_compensation(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        line = compensation.record(
+            session, code=args.copy, card=args.card, reason=args.reason, amount=args.amount,
+            note=args.note, librarian=args.by,
+        )  # fmt: skip
+    print(
+        f"compensation {line.id}: {line.name} ({line.card}) owes {money.yuan(line.amount_cents)}"
+        f" yuan for {line.copy} ({line.title}), {line.reason}"
+    )
+    return 0
+
+
+def _settle_compensation(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        line = compensation.settle(session, args.number, librarian=args.by, on=args.on)
+    print(f"compensation {line.id} of {line.name} ({line.card}) settled on {line.settled_on}")
+    return 0
+
+
 def _mark(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
         copy = catalogue.mark_copy(session, args.copy, args.status)
@@ -681,6 +760,7 @@ def _show_rules(found: rules.Rules) -> None:
         print(
             f"{kind:10} {policy.max_loans} books for {policy.loan_days} days, {renewals}, "
             f"blocked by a book {policy.overdue_block_days} days late"
+            + (" or compensation not settled" if policy.block_on_unsettled_compensation else "")
         )
     if not found.openings:
         print("the library never opens: the timetable has no openings")
@@ -952,6 +1032,9 @@ _COMMANDS = {
     "lend-class-set": _lend_class_set,
     "return-class-set": _return_class_set,
     "overrides": _overrides,
+    "compensation": _compensation,
+    "record-compensation": _record_compensation,
+    "settle-compensation": _settle_compensation,
     "mark-copy": _mark,
     "remove-student": _remove,
     "new-school-year": _new_school_year,

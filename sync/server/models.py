@@ -42,6 +42,7 @@ class Title(Base):
     year: Mapped[int | None]
     classification: Mapped[str] = mapped_column(default="")
     added_on: Mapped[dt.date]
+    price_cents: Mapped[int | None]  # the price printed on the book (定价), in fen
 
     copies: Mapped[list[Copy]] = relationship(back_populates="title")
 
@@ -77,6 +78,8 @@ class Patron(Base):
     birth_date: Mapped[dt.date | None]
     # The day the office first knew them (None before this was recorded): "cards of new students".
     added_on: Mapped[dt.date | None] = mapped_column(default=dt.date.today)
+    # Owes compensation not settled yet (services.compensation keeps it so): kiosks are told.
+    compensation_due: Mapped[bool] = mapped_column(default=False)
 
 
 class Kiosk(Base):
@@ -200,6 +203,28 @@ class Override(Base):
     loan_id: Mapped[str] = mapped_column(String(36), index=True)
     patron_card: Mapped[str] = mapped_column(String(64))
     copy_code: Mapped[str] = mapped_column(String(64))
+
+
+class Compensation(Base):
+    """What a reader owes for a book damaged or lost, and when it was settled."""
+
+    __tablename__ = "compensations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"), index=True)
+    copy_id: Mapped[int] = mapped_column(ForeignKey("copies.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # "damaged" or "lost"
+    amount_cents: Mapped[int]
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))  # the librarian
+    # The loan of a lost book that the compensation ended (the book will not come back).
+    loan_id: Mapped[str | None] = mapped_column(String(36))
+    settled_on: Mapped[dt.date | None] = mapped_column(index=True)
+    settled_by: Mapped[str | None] = mapped_column(String(64))
+
+    patron: Mapped[Patron] = relationship()
+    copy: Mapped[Copy] = relationship()
 
 
 class Conflict(Base):

@@ -275,7 +275,7 @@ class Office:
 
 def in_the_desks_zone(session: Session) -> None:
     """The school's time zone (the plan's) the desk's (the office computer's), so that a loan
-    lent at the desk N days ago is as late on the Loans page at any hour."""
+    lent at the desk N days ago is as late on the Overdue page at any hour."""
     zone = desk.office_zone().key
     plan.save(session, {**plan.current(session).model_dump(), "timezone": zone})
 

@@ -86,7 +86,11 @@ def test_lending_rules_for_every_kind_of_reader(database: Database) -> None:
     _version, data = sent_to_kiosks(database)
     assert data is not None
     assert data["policies"]["student"] == dict(
-        max_loans=3, loan_days=21, max_renewals=2, overdue_block_days=0
+        max_loans=3,
+        loan_days=21,
+        max_renewals=2,
+        overdue_block_days=0,
+        block_on_unsettled_compensation=True,  # not typed: as it was
     )
     assert read(database).policies["helper"].max_loans == 4
 

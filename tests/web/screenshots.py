@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from kiosk.clock import utc_now
 from sync.server.db import database_url
 from sync.server.models import Copy
-from sync.server.services import books, desk, printing, rules
+from sync.server.services import books, compensation, desk, printing, rules
 from tests.conftest import FakeClock
 from tests.sync.support import KioskUnderTest, Office, in_the_desks_zone
 from tests.sync.test_stocktake import counting, shelve
@@ -140,6 +140,8 @@ SHOTS: list[tuple[str, Shot]] = [
     ("stocktake", _goto("/stocktake")),
     ("stocktake-close", _goto("/stocktake/close?not_seen=missing")),
     ("stocktake-result", _goto("/stocktake/1")),
+    ("compensation", _goto("/compensation")),
+    ("compensation-new", _goto("/compensation/new?copy=B009")),
 ]
 TIMETABLE = """
 [[timetable.window]]
@@ -232,6 +234,17 @@ def _late_books(office: Office) -> None:
             lent = desk.lend(session, card, code, librarian=LIBRARIAN,
                              now=utc_now() - dt.timedelta(days=days_ago))  # fmt: skip
         assert lent.outcome == "lent", lent
+    with database.write() as session:  # one compensation owed, a lost book to decide about
+        assert desk.lend(session, "H1", "B006", librarian=LIBRARIAN).outcome == "lent"
+        assert desk.lend(session, "T1", "B009", librarian=LIBRARIAN).outcome == "lent"
+        compensation.record(
+            session, code="B006", card="H1", reason="damaged", amount="12.50",
+            note="封面撕破", librarian=LIBRARIAN,
+        )  # fmt: skip
+        lost = session.scalar(select(Copy).where(Copy.barcode == "B009"))
+        assert lost is not None
+        books.set_status(session, lost.id, "lost")
+        books.set_price(session, lost.title_id, "22.00")
     database.close()
 
 

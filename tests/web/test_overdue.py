@@ -1,6 +1,6 @@
-"""The Loans page in a real headless Chromium: books out and overdue, filtered by class and
-grade, and the overdue slips of one class for its homeroom teacher, printed from the page (one
-class to a sheet) and as a PDF, both read back as printed (pdftotext)."""
+"""The Overdue page in a real headless Chromium: books out and overdue, filtered by
+class and grade, and the overdue slips of one class for its homeroom teacher, printed from the
+page (one class to a sheet) and as a PDF, both read back as printed (pdftotext)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def test_overdue_loans_by_class_and_the_slips_of_one_class(
     lend_late(office_server)
     today = desk.today(utc_now())
     page = signed_in
-    page.goto(f"{office_server.url}/")  # the overview counts the Loans page's overdue books
+    page.goto(f"{office_server.url}/")  # the overview counts the same overdue books
     expect(page.locator("[data-figure=overdue]")).to_have_text("3")
     page.locator("[data-figure=overdue] a").click()
-    expect(page.get_by_role("link", name="Loans", exact=True)).to_have_attribute(
+    expect(page.get_by_role("link", name="Overdue", exact=True)).to_have_attribute(
         "aria-current", "page"
     )
     rows = page.locator("table.loans tbody tr")
@@ -54,14 +54,15 @@ def test_overdue_loans_by_class_and_the_slips_of_one_class(
     page.get_by_label("Class").select_option("3-1")
     page.get_by_role("button", name="Show").click()
     expect(rows).to_have_count(2)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Loans · 3-1")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overdue · 3-1")
     page.get_by_label("All books out").check()
     page.get_by_role("button", name="Show").click()
     expect(rows).to_have_count(3)
+    expect(page.get_by_role("heading", level=1)).to_have_text("All books out · 3-1")
     expect(rows.filter(has_text="B002").locator("td.num")).to_have_text("")
     page.get_by_label("Class").select_option("")
     page.get_by_label("Grade").select_option("5")
-    page.get_by_label("Overdue").check()
+    page.get_by_role("radio", name="Overdue").check()
     page.get_by_role("button", name="Show").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Li Hua")
@@ -75,7 +76,7 @@ def test_overdue_loans_by_class_and_the_slips_of_one_class(
     page.pdf(path=str(printed), format="A4")
     sheets = [sheet for sheet in text_of(printed).split("\f") if sheet.strip()]
     assert len(sheets) == 1 and "Overdue books: please urge the return" in sheets[0]
-    assert "Loans" not in sheets[0] and "Sign out" not in sheets[0]  # no navigation on paper
+    assert "Sign out" not in sheets[0] and "Students" not in sheets[0]  # no navigation on paper
 
     # ... and as a PDF, read back.
     with page.expect_download() as info:
@@ -110,5 +111,5 @@ def test_no_slip_to_print_says_so(signed_in: Page, office_server: Office) -> Non
     expect(page.get_by_role("alert")).to_have_text(
         "No overdue slip to print: no student's book is late."
     )
-    page.get_by_role("link", name="Loans").last.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Loans")
+    page.get_by_role("link", name="Overdue").last.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overdue")

@@ -16,6 +16,7 @@ from pydantic import ValidationError, model_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from kiosk import money
 from kiosk.codes import GarbledCode, clean, code_key, is_isbn13, normalise_isbn
 from kiosk.importer import BookRow
 from kiosk.models import CopyStatus
@@ -70,6 +71,7 @@ class TitleInfo:
     publisher: str
     year: int | None
     classification: str
+    price_cents: int | None  # the price printed on the book, in fen
     copies: list[CopyLine]
 
 
@@ -117,6 +119,7 @@ def _info(title: Title) -> TitleInfo:
         publisher=title.publisher,
         year=title.year,
         classification=title.classification,
+        price_cents=title.price_cents,
         copies=[_line(c) for c in copies],
     )
 
@@ -254,15 +257,16 @@ def add_book(
     year: str = "",
     classification: str = "",
     shelf: str = "",
+    price: str = "",
     copies: int = 1,
     today: dt.date | None = None,
 ) -> tuple[TitleInfo, list[str]]:
     """A book scanned or typed at the desk, with *copies* new copies and their barcodes.
 
     A book whose ISBN the library has already gets the new copies (and the details typed,
-    if they differ); another becomes a new title.
+    if they differ); another becomes a new title. *price*: in yuan, as printed on the book.
     """
-    book = _desk_book(isbn, title, author, publisher, year, classification, shelf)
+    book = _desk_book(isbn, title, author, publisher, year, classification, shelf, price)
     if not 1 <= copies <= MAX_COPIES:
         raise BookRefused(N_("Between 1 and {most} copies at once, please."), most=MAX_COPIES)
     changes = Changes()
@@ -274,6 +278,8 @@ def add_book(
         year=book.year,
         classification=book.classification,
     )
+    if book.price_cents is not None:  # left empty: the price known stays
+        details["price_cents"] = book.price_cents
     if found is None:
         found = Title(isbn=book.isbn or None, added_on=today or dt.date.today(), **details)
         session.add(found)
@@ -333,6 +339,7 @@ def _desk_book(
     year: str = "",
     classification: str = "",
     shelf: str = "",
+    price: str = "",
 ) -> DeskBook:
     typed = dict(
         isbn=isbn,
@@ -342,6 +349,7 @@ def _desk_book(
         year=year,
         classification=classification,
         shelf=shelf,
+        price_cents=price,
     )
     try:
         return DeskBook.model_validate(typed)
@@ -359,6 +367,8 @@ def _problem(field: str, value: str) -> BookRefused:
         return BookRefused(N_("A book needs its title."))
     if field == "year":
         return BookRefused(N_("The year is the year it was published, like 2015."))
+    if field == "price_cents":
+        return BookRefused(N_("The price is an amount in yuan, like 25.80."))
     return BookRefused(_TOO_LONG.get(field, _TOO_LONG["title"]))
 
 
@@ -371,6 +381,18 @@ _TOO_LONG = {
     ),
     "shelf": N_("The shelf is too long or holds a character that cannot be shown."),
 }
+
+
+def set_price(session: Session, title_id: int, typed: str) -> TitleInfo:
+    """The price printed on the book, in yuan (empty: not known)."""
+    title = session.get(Title, title_id)
+    if title is None:
+        raise NotFound(N_("There is no such book."))
+    try:
+        title.price_cents = money.cents(typed)
+    except ValueError:
+        raise BookRefused(N_("The price is an amount in yuan, like 25.80.")) from None
+    return _info(title)
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ def _title_for(
         year=row.year,
         classification=row.classification,
     )
+    if row.price_cents is not None:  # a list without prices keeps the prices known
+        values["price_cents"] = row.price_cents
     if title is None:
         title = Title(isbn=row.isbn or None, added_on=added_on, **values)
         if row.isbn:

@@ -112,6 +112,9 @@ def patron_data(patron: Patron) -> dict[str, Any]:
         "class_name": patron.class_name,
         "grade": patron.grade,
         "active": patron.active and not patron.deleted,
+        # Owes for a damaged or lost book (services.compensation): the kiosk refuses loans if
+        # its policy says so. What and how much is the office's to know.
+        "compensation_due": bool(patron.compensation_due),
     }
 
 

@@ -59,8 +59,8 @@ DESK = "desk"  # the desk's name as a kiosk: where a desk loan was lent
 # Refusals the librarian may set aside, with a reason. Not a copy that is not for loan (its
 # status would be lost when the book comes back), nor one the reader has already.
 OVERRIDABLE = frozenset(
-    {"patron_inactive", "lost_block", "overdue_block", "limit_reached", "renew_late",
-     "max_renewals"}
+    {"patron_inactive", "lost_block", "overdue_block", "compensation_block", "limit_reached",
+     "renew_late", "max_renewals"}
 )  # fmt: skip
 MAX_REASON = 200
 LONGEST_LOAN = dt.timedelta(days=366)  # a class set's date, at most a year away
@@ -255,7 +255,11 @@ def _holding(loan: Loan) -> Holding:
 
 
 def _standing(patron: Patron, loans: Sequence[Loan]) -> Standing:
-    return Standing(patron.active and not patron.deleted, tuple(_holding(ln) for ln in loans))
+    return Standing(
+        patron.active and not patron.deleted,
+        tuple(_holding(ln) for ln in loans),
+        patron.compensation_due,
+    )
 
 
 def reader(session: Session, card: str, *, now: dt.datetime | None = None) -> Reader:

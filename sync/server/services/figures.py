@@ -310,7 +310,7 @@ def _weeks(semester: Semester, ids: set[int], loans: list[_Loan]) -> list[Week]:
 
 
 def _overdue_by_class(session: Session, today: dt.date) -> dict[str, int]:
-    """Books out past their due date now (the Loans page's), by the class of the reader
+    """Books out past their due date now (the Overdue page's), by the class of the reader
     (teachers: "")."""
     found: Counter[str] = Counter()
     for line in current_loans(session, late_on=today):

@@ -50,6 +50,9 @@ DAYS = (
     N_("Sunday"),
 )
 POLICY_FIELDS = ("max_loans", "loan_days", "max_renewals", "overdue_block_days")
+# Yes or no: compensation not settled (services.compensation) blocks new loans. Typed "1" or
+# "0"; not typed at all, it stays as it was.
+BLOCK_ON_COMPENSATION = "block_on_unsettled_compensation"
 LONGEST_CLOSURE = 366  # days closed added at once: a school year's holidays, not a slip
 MAX_NOTE = 200
 
@@ -191,7 +194,8 @@ def set_policies(session: Session, typed: dict[str, dict[str, str]]) -> Rules:
     problems: dict[str, Sentence] = {}
     policies = {}
     for kind in PatronKind:
-        policy = _policy(kind, typed.get(kind, {}), problems)
+        before = config.policies.get(kind) or _default_policy(kind)
+        policy = _policy(kind, typed.get(kind, {}), problems, before)
         if policy is not None:
             policies[kind] = policy
     if problems:
@@ -201,16 +205,20 @@ def set_policies(session: Session, typed: dict[str, dict[str, str]]) -> Rules:
 
 
 def _policy(
-    kind: str, typed: dict[str, str], problems: dict[str, Sentence]
+    kind: str, typed: dict[str, str], problems: dict[str, Sentence], before: PolicySettings
 ) -> PolicySettings | None:
-    numbers = {}
+    numbers: dict[str, int | bool] = {
+        BLOCK_ON_COMPENSATION: typed[BLOCK_ON_COMPENSATION].strip() in ("1", "on", "true")
+        if BLOCK_ON_COMPENSATION in typed
+        else before.block_on_unsettled_compensation
+    }
     for name in POLICY_FIELDS:
         text = typed.get(name, "").strip()
         if text.isdecimal() and len(text) <= 9:  # a longer one is no number of days
             numbers[name] = int(text)
         else:
             problems[f"{kind}.{name}"] = _whole_number(name)
-    if len(numbers) < len(POLICY_FIELDS):
+    if len(numbers) <= len(POLICY_FIELDS):
         return None
     try:
         return PolicySettings.model_validate(numbers)

@@ -32,7 +32,7 @@ from reportlab.platypus import Table as PdfTable
 from sqlalchemy.orm import Session
 
 from kiosk.tables import csv_bytes
-from sync.server.services import charts, figures, loans
+from sync.server.services import charts, compensation, figures, loans
 from sync.server.services.charts import FONT, Gettext
 from sync.server.services.plan import Plan
 from sync.server.services.students import class_order
@@ -57,6 +57,7 @@ class SemesterReport:
     titles: list[figures.TitleLine]
     turnover: tuple[list[figures.Turnover], figures.Turnover]
     out: list[loans.LoanLine]  # books not back yet
+    unsettled: int = 0  # compensations for damaged or lost books not settled yet
 
     @property
     def plan(self) -> Plan:
@@ -78,6 +79,7 @@ def gather(session: Session, plan: Plan, today: dt.date) -> SemesterReport:
         titles=figures.most_borrowed(session, plan, today, TOP_TITLES),
         turnover=figures.turnover(session, plan, today),
         out=loans.current_loans(session),
+        unsettled=compensation.unsettled(session),
     )
 
 
@@ -341,6 +343,11 @@ def checklist(report: SemesterReport, _: Gettext) -> list[Check]:
         Check(waiting == 0, _("Every kiosk's loans have reached the office"), waiting),
         Check(not report.out, _("Books still out, to be brought back"), len(report.out)),
         Check(not late, _("Of them past their due date"), len(late)),
+        Check(
+            not report.unsettled,
+            _("Compensation for damaged or lost books not settled yet"),
+            report.unsettled,
+        ),
     ]
 
 

@@ -48,6 +48,7 @@ from fastapi.staticfiles import StaticFiles
 from sync.server.web import (
     auth,
     books,
+    compensation,
     desk,
     home,
     kiosks,
@@ -68,6 +69,7 @@ AREAS = [
     home,
     desk,
     loans,
+    compensation,
     students,
     books,
     printing,

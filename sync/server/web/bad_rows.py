@@ -66,6 +66,7 @@ _REASONS = [
     (r"^a book needs a barcode or an ISBN$", N_("a book needs a barcode or an ISBN")),
     (r"^barcode: barcode is not scannable.*$", N_("the barcode cannot be scanned")),
     (r"^year: .*$", N_("the year is not a year like 2015")),
+    (r"^price_cents: .*$", N_("the price is not an amount in yuan like 25.80")),
     (r"^barcode (?P<text>\S+) is also on (?P<place>.+)$", N_("barcode {text} is also on {place}")),
     (
         r"^(?:barcode|ISBN) (?P<text>\S+) is already a library card.*$",

@@ -92,6 +92,7 @@ def add(
     year: Text = "",
     classification: Text = "",
     shelf: Text = "",
+    price: Text = "",
     copies: Annotated[int, Form(ge=0, le=10_000)] = 1,
 ) -> Response:
     typed = dict(
@@ -102,6 +103,7 @@ def add(
         year=year,
         classification=classification,
         shelf=shelf,
+        price=price,
     )
     try:
         with database.write() as session:
@@ -155,7 +157,12 @@ def set_prefix(
 
 @router.get("/titles/{title_id}")
 def title_page(
-    request: Request, who: SignedIn, database: DatabaseDep, title_id: int, new: str = ""
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    title_id: int,
+    new: str = "",
+    saved: str = "",
 ) -> HTMLResponse:
     with database.read() as session:
         info = books.title_info(session, title_id)
@@ -166,10 +173,29 @@ def title_page(
         who,
         info=info,
         new=fresh,
+        saved=saved,
         statuses=books.STATUS_NAMES,
         settable=books.SETTABLE,
         **_label_form(),
     )
+
+
+@router.post("/titles/{title_id}/price")
+def set_price(
+    request: Request, who: SignedIn, database: DatabaseDep, title_id: int, price: Text = ""
+) -> Response:
+    try:
+        with database.write() as session:
+            books.set_price(session, title_id, price)
+    except Refusal as refusal:
+        with database.read() as session:
+            info = books.title_info(session, title_id)
+        return page(
+            request, "book_title.html", who, status_code=400, info=info, new=[],
+            price_error=refusal, statuses=books.STATUS_NAMES, settable=books.SETTABLE,
+            **_label_form(),
+        )  # fmt: skip
+    return RedirectResponse(f"/books/titles/{title_id}?saved=price", status_code=303)
 
 
 @router.post("/titles/{title_id}/copies")

@@ -17,7 +17,7 @@ from sync.server.web.printing import pdf_response
 from sync.server.web.render import page
 
 router = APIRouter(prefix="/loans")
-NAV = ("/loans", N_("Loans"))
+NAV = ("/loans", N_("Overdue"))
 
 
 class Readers:

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from kiosk import money
 from kiosk.clock import utc_now
 from sync.server.services import Refusal, Sentence, librarians
 from sync.server.web import auth
@@ -69,7 +70,7 @@ def _ago(context: Context, moment: dt.datetime) -> str:
     return gettext("just now")
 
 
-environment.filters.update(say=_say, local_time=_local_time, ago=_ago)
+environment.filters.update(say=_say, local_time=_local_time, ago=_ago, yuan=money.yuan)
 
 
 def attachment(name: str) -> str:

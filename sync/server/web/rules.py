@@ -122,6 +122,9 @@ def save_policies(
     request: Request, who: SignedIn, database: DatabaseDep, form: TypedForm
 ) -> Response:
     typed = {kind: {name: _text(form, f"{kind}.{name}") for name in FIELDS} for kind in PatronKind}
+    for kind in PatronKind:  # a box ticked sends "1" after the "0" always sent
+        ticked = "1" in form.getlist(f"{kind}.{rules.BLOCK_ON_COMPENSATION}")
+        typed[kind][rules.BLOCK_ON_COMPENSATION] = "1" if ticked else "0"
     try:
         with database.write() as session:
             rules.set_policies(session, typed)
