@@ -39,6 +39,7 @@ from sync.server.services import (
     loans,
     overdue,
     printing,
+    repairs,
     rules,
     stocktakes,
     students,
@@ -186,6 +187,13 @@ def _parser() -> argparse.ArgumentParser:
     paid.add_argument("number", type=int, help="its number (see `compensation`)")
     paid.add_argument("--on", type=_day, metavar="DATE", help="the day it was paid (default today)")
 
+    away = commands.add_parser(
+        "repairs", help="copies away being repaired (mark-copy CODE in_repair / available)"
+    )
+    away.add_argument(
+        "--back-since", type=_day, metavar="DATE", help="those back from repair since then instead"
+    )
+    away.add_argument("--json", action="store_true", help="one JSON object per line")
     mark = commands.add_parser("mark-copy", help="set a copy's status (lost, withdrawn, ...)")
     mark.add_argument("copy", help="barcode (or ISBN of an unlabelled copy)")
     mark.add_argument("status")
@@ -704,9 +712,32 @@ def _settle_compensation(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _repairs(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        today = overdue.today(session)
+        if args.back_since is not None:
+            lines = repairs.came_back(session, args.back_since)
+        else:
+            lines = repairs.in_repair(session)
+    for line in lines:
+        if args.json:
+            print(_json_line(line))
+            continue
+        sent = f"sent {line.sent_on}" if line.sent_on else "sent on a day not recorded"
+        if line.back_on is not None:
+            when = f"{sent}, back {line.back_on} as {line.came_back_as}"
+        else:
+            days = line.days_away(today)
+            when = sent + (f", {days} days away" if days is not None else "")
+        print(f"{line.copy:14} {line.title[:30]:30} {when}")
+    if not lines and not args.json:
+        print("no copy came back from repair then" if args.back_since else "no copy is in repair")
+    return 0
+
+
 def _mark(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
-        copy = catalogue.mark_copy(session, args.copy, args.status)
+        copy = catalogue.mark_copy(session, args.copy, args.status, by=_user())
     print(f"{args.copy} is now {copy.status}")
     return 0
 
@@ -1035,6 +1066,7 @@ _COMMANDS = {
     "compensation": _compensation,
     "record-compensation": _record_compensation,
     "settle-compensation": _settle_compensation,
+    "repairs": _repairs,
     "mark-copy": _mark,
     "remove-student": _remove,
     "new-school-year": _new_school_year,

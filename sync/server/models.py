@@ -205,6 +205,23 @@ class Override(Base):
     copy_code: Mapped[str] = mapped_column(String(64))
 
 
+class Repair(Base):
+    """A copy sent to be repaired: when and by whom, and when it came back (and as what)."""
+
+    __tablename__ = "repairs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    copy_id: Mapped[int] = mapped_column(ForeignKey("copies.id"), index=True)
+    sent_on: Mapped[dt.date]
+    sent_by: Mapped[str] = mapped_column(String(64))
+    back_on: Mapped[dt.date | None] = mapped_column(index=True)
+    back_by: Mapped[str | None] = mapped_column(String(64))
+    # Its status when it came back: available (repaired), or withdrawn, damaged, lost...
+    came_back_as: Mapped[str | None] = mapped_column(String(16))
+
+    copy: Mapped[Copy] = relationship()
+
+
 class Compensation(Base):
     """What a reader owes for a book damaged or lost, and when it was settled."""
 

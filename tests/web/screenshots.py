@@ -140,6 +140,7 @@ SHOTS: list[tuple[str, Shot]] = [
     ("stocktake", _goto("/stocktake")),
     ("stocktake-close", _goto("/stocktake/close?not_seen=missing")),
     ("stocktake-result", _goto("/stocktake/1")),
+    ("book-repairs", _goto("/books/repairs")),
     ("compensation", _goto("/compensation")),
     ("compensation-new", _goto("/compensation/new?copy=B009")),
 ]
@@ -205,6 +206,7 @@ def _library(folder: Path) -> tuple[Office, Library]:
         )
     database.close()
     _late_books(office)
+    _repairs(office, new[0])
     (folder / "rules.toml").write_text(TIMETABLE, encoding="utf-8")
     office.ok("rules", str(folder / "rules.toml"))
     database = office.database()
@@ -219,6 +221,22 @@ def _library(folder: Path) -> tuple[Office, Library]:
     shelve(office, folder)  # B001-B005 on shelf A1, B006-B010 on B2
     (folder / "新书.csv").write_text(BAD_BOOKS, encoding="utf-8")
     return office, Library(office.url, title.id, new, folder / "新书.csv")
+
+
+def _repairs(office: Office, repaired: str) -> None:
+    """A copy away being repaired for 12 days, another back on the shelf after two weeks."""
+    database = office.database()
+    today = dt.date.today()
+    with database.write() as session:
+        for code, status, days_ago in [
+            ("B010", "in_repair", 12), (repaired, "in_repair", 20), (repaired, "available", 5),
+        ]:  # fmt: skip
+            copy = session.scalar(select(Copy.id).where(Copy.barcode == code))
+            assert copy is not None
+            books.set_status(
+                session, copy, status, by=LIBRARIAN, today=today - dt.timedelta(days=days_ago)
+            )
+    database.close()
 
 
 def _late_books(office: Office) -> None:

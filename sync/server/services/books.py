@@ -20,8 +20,8 @@ from kiosk import money
 from kiosk.codes import GarbledCode, clean, code_key, is_isbn13, normalise_isbn
 from kiosk.importer import BookRow
 from kiosk.models import CopyStatus
-from sync.server.models import Copy, Patron, Setting, Title
-from sync.server.services import N_, NotFound, Refusal
+from sync.server.models import Copy, Patron, Repair, Setting, Title
+from sync.server.services import N_, NotFound, Refusal, overdue
 from sync.server.services.changes import Changes
 
 PREFIX_KEY = "copy_barcode_prefix"
@@ -398,19 +398,40 @@ def set_price(session: Session, title_id: int, typed: str) -> TitleInfo:
 # -- status ------------------------------------------------------------------------------------
 
 
-def set_status(session: Session, copy_id: int, status: str) -> CopyLine:
-    """Mark a copy damaged, in repair, lost, withdrawn... or back on the shelf."""
+def set_status(
+    session: Session, copy_id: int, status: str, *, by: str = "", today: dt.date | None = None
+) -> CopyLine:
+    """Mark a copy damaged, in repair, lost, withdrawn... or back on the shelf (*by* whom).
+
+    A copy sent to repair is not for loan until it comes back; the repairs' record keeps the
+    day it went and the day it came back, and as what (services.repairs lists them)."""
     if status not in SETTABLE:
         raise BookRefused(N_("That is not a status a copy can be given here."))
     copy = session.get(Copy, copy_id)
     if copy is None:
         raise NotFound(N_("There is no such copy."))
     if copy.status != status:
+        if status == CopyStatus.IN_REPAIR and copy.status == CopyStatus.ON_LOAN:
+            raise BookRefused(
+                N_("{code} is on loan: take it back before sending it to repair."),
+                code=copy.barcode or copy.title.isbn or copy.id,
+            )
+        _keep_repairs(session, copy, status, by, today or overdue.today(session))
         copy.status = CopyStatus(status)
         changes = Changes()
         changes.add(copy)
         changes.write(session)
     return _line(copy)
+
+
+def _keep_repairs(session: Session, copy: Copy, status: str, by: str, day: dt.date) -> None:
+    """The repair of *copy* ends as it leaves "in repair"; a new one starts as it enters it."""
+    for away in session.scalars(
+        select(Repair).where(Repair.copy_id == copy.id, Repair.back_on.is_(None))
+    ):
+        away.back_on, away.back_by, away.came_back_as = max(day, away.sent_on), by, status
+    if status == CopyStatus.IN_REPAIR:
+        session.add(Repair(copy=copy, sent_on=day, sent_by=by))
 
 
 def _escape_like(text: str) -> str:

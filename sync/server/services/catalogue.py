@@ -120,7 +120,7 @@ def _title_for(
     return title
 
 
-def mark_copy(session: Session, code: str, status: str) -> Copy:
+def mark_copy(session: Session, code: str, status: str, *, by: str = "") -> Copy:
     """The librarian marks a copy (lost, withdrawn, in repair, back available...)."""
     if status not in set(CopyStatus) or status == CopyStatus.ON_LOAN:
         choices = ", ".join(s for s in CopyStatus if s != CopyStatus.ON_LOAN)
@@ -128,7 +128,7 @@ def mark_copy(session: Session, code: str, status: str) -> Copy:
     copy = find_copy(session, _code(code))
     if copy is None:
         raise CatalogueError(f"no copy with barcode or ISBN {code}")
-    books.set_status(session, copy.id, status)
+    books.set_status(session, copy.id, status, by=by)
     return copy
 
 

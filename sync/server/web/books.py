@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kiosk.codes import normalise_isbn
 from kiosk.importer import BadImportFile
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, books, catalogue, printing
+from sync.server.services import N_, Refusal, books, catalogue, overdue, printing, repairs
 from sync.server.web import bad_rows, uploads
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
@@ -22,6 +22,7 @@ from sync.server.web.render import page
 router = APIRouter(prefix="/books")
 NAV = ("/books", N_("Books"))
 Text = Annotated[str, Form(max_length=400)]
+BACK_DAYS = 60  # the repairs page lists the copies back from repair in this many days
 
 
 def _label_form() -> dict[str, object]:
@@ -239,12 +240,28 @@ def set_status(
 ) -> Response:
     try:
         with database.write() as session:
-            line = books.set_status(session, copy_id, status)
+            line = books.set_status(session, copy_id, status, by=who.librarian.name)
     except Refusal as refusal:
         return page(request, "problem.html", who, status_code=400, error=refusal)
     then = back if back.startswith("/books") and "//" not in back else "/books"
     joiner = "&" if "?" in then else "?"
     return RedirectResponse(f"{then}{joiner}done={line.barcode or line.id}", status_code=303)
+
+
+@router.get("/repairs")
+def repairs_page(
+    request: Request, who: SignedIn, database: DatabaseDep, done: str = ""
+) -> HTMLResponse:
+    """The copies away being repaired, the damaged ones to send, and those back lately."""
+    with database.read() as session:
+        today = overdue.today(session)
+        away = repairs.in_repair(session)
+        waiting = repairs.damaged(session)
+        back = repairs.came_back(session, today - dt.timedelta(days=BACK_DAYS))
+    return page(
+        request, "book_repairs.html", who, away=away, waiting=waiting, back=back, today=today,
+        done=done, statuses=books.STATUS_NAMES, back_days=BACK_DAYS,
+    )  # fmt: skip
 
 
 # -- importing a book list ---------------------------------------------------------------------
