@@ -206,7 +206,6 @@ def _library(folder: Path) -> tuple[Office, Library]:
         )
     database.close()
     _late_books(office)
-    _repairs(office, new[0])
     (folder / "rules.toml").write_text(TIMETABLE, encoding="utf-8")
     office.ok("rules", str(folder / "rules.toml"))
     database = office.database()
@@ -223,22 +222,6 @@ def _library(folder: Path) -> tuple[Office, Library]:
     return office, Library(office.url, title.id, new, folder / "新书.csv")
 
 
-def _repairs(office: Office, repaired: str) -> None:
-    """A copy away being repaired for 12 days, another back on the shelf after two weeks."""
-    database = office.database()
-    today = dt.date.today()
-    with database.write() as session:
-        for code, status, days_ago in [
-            ("B010", "in_repair", 12), (repaired, "in_repair", 20), (repaired, "available", 5),
-        ]:  # fmt: skip
-            copy = session.scalar(select(Copy.id).where(Copy.barcode == code))
-            assert copy is not None
-            books.set_status(
-                session, copy, status, by=LIBRARIAN, today=today - dt.timedelta(days=days_ago)
-            )
-    database.close()
-
-
 def _late_books(office: Office) -> None:
     """Books lent at the desk weeks ago, some of them late now."""
     database = office.database()
@@ -252,7 +235,15 @@ def _late_books(office: Office) -> None:
             lent = desk.lend(session, card, code, librarian=LIBRARIAN,
                              now=utc_now() - dt.timedelta(days=days_ago))  # fmt: skip
         assert lent.outcome == "lent", lent
-    with database.write() as session:  # one compensation owed, a lost book to decide about
+    database.close()
+
+
+def _owed_and_repaired(office: Office, repaired: str) -> None:
+    """One compensation owed and a lost book to decide about; a copy away being repaired for
+    12 days, another back on the shelf after two weeks. After the stocktakes: the books they
+    scanned were on the shelf then."""
+    database = office.database()
+    with database.write() as session:
         assert desk.lend(session, "H1", "B006", librarian=LIBRARIAN).outcome == "lent"
         assert desk.lend(session, "T1", "B009", librarian=LIBRARIAN).outcome == "lent"
         compensation.record(
@@ -263,6 +254,15 @@ def _late_books(office: Office) -> None:
         assert lost is not None
         books.set_status(session, lost.id, "lost")
         books.set_price(session, lost.title_id, "22.00")
+        today = dt.date.today()
+        for code, status, days_ago in [
+            ("B010", "in_repair", 12), (repaired, "in_repair", 20), (repaired, "available", 5),
+        ]:  # fmt: skip
+            copy = session.scalar(select(Copy.id).where(Copy.barcode == code))
+            assert copy is not None
+            books.set_status(
+                session, copy, status, by=LIBRARIAN, today=today - dt.timedelta(days=days_ago)
+            )
     database.close()
 
 
@@ -299,6 +299,7 @@ def take(out: Path = DEFAULT_DIR, only: list[str] | None = None) -> list[Path]:
         office.start()
         try:
             _stocktakes(office, Path(tmp), library.new)
+            _owed_and_repaired(office, library.new[0])
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for language, locale in LANGUAGES.items():
