@@ -21,8 +21,16 @@ from tests.sync.support import Office
 from tests.web.conftest import add_librarian
 
 
-@pytest.fixture
-def played(tmp_path: Path) -> Iterator[tuple[simulation.Tally, Database]]:
+@pytest.fixture(
+    params=[
+        pytest.param(simulation.SMALL, id="small-school"),
+        # The school of the plan: 300 students in 8 classes, 18 weeks, two kiosks (minutes).
+        pytest.param(simulation.School(), id="whole-semester", marks=pytest.mark.slow),
+    ]
+)
+def played(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[simulation.Tally, Database]]:
     data = tmp_path / "office"
     data.mkdir()
     office = Office(data, database_url(data, None))
@@ -32,7 +40,7 @@ def played(tmp_path: Path) -> Iterator[tuple[simulation.Tally, Database]]:
     try:
         until = dt.datetime.now(dt.UTC)
         yield (
-            simulation.play(simulation.SMALL, tmp_path / "sim", database, office.url, until=until),
+            simulation.play(request.param, tmp_path / "sim", database, office.url, until=until),
             database,
         )
     finally:
