@@ -254,6 +254,9 @@ class _Patron:
     grade: int | None
     active: bool
     compensation_due: bool  # owes for a damaged or lost book (the office says)
+    pin_hash: str | None
+    failed_pins: int
+    locked_until: dt.datetime | None
 
 
 @dataclass(slots=True, eq=False)
@@ -440,7 +443,9 @@ class _Rows:
     def patron(self, data: dict[str, Any]) -> None:
         patron = self.patrons.get(data["card"])
         if patron is None:
-            patron = _Patron(self._new_id(Patron), data["card"], "", "", "", None, True, False)
+            patron = _Patron(
+                self._new_id(Patron), data["card"], "", "", "", None, True, False, None, 0, None
+            )
             self._add(patron)
             self.patrons[data["card"]] = patron
         patron.name = data["name"]
@@ -449,6 +454,10 @@ class _Rows:
         patron.grade = data.get("grade")
         patron.active = bool(data.get("active", True))
         patron.compensation_due = bool(data.get("compensation_due", False))
+        # A small librarian's PIN is the office's to set (an older office sends none: the
+        # kiosk keeps its own); a new one starts again from no wrong tries and no lock.
+        if "pin_hash" in data and data["pin_hash"] != patron.pin_hash:
+            patron.pin_hash, patron.failed_pins, patron.locked_until = data["pin_hash"], 0, None
         self._changed(patron)
 
     def loan(self, data: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from sync.server.services import (
     compensation,
     conflicts,
     desk,
+    helpers,
     kiosks,
     librarians,
     loans,
@@ -216,6 +217,21 @@ def _parser() -> argparse.ArgumentParser:
     reopen = commands.add_parser("reopen", help="open again on closed days")
     reopen.add_argument("first", type=_day, metavar="FIRST")
     reopen.add_argument("last", type=_day, metavar="LAST", nargs="?")
+
+    listed = commands.add_parser("helpers", help="the small librarians, and who has a PIN")
+    listed.add_argument("--json", action="store_true", help="one JSON object per line")
+    helper = commands.add_parser("helper", help="make a student a small librarian")
+    helper.add_argument("card")
+    helper.add_argument("--pin", action="store_true", help="and set their PIN (asked for)")
+    helper.add_argument("--remove", action="store_true", help="no longer a small librarian")
+    pin = commands.add_parser("set-pin", help="set or reset a small librarian's PIN (asked for)")
+    pin.add_argument("card")
+    pin.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input")
+    done = commands.add_parser(
+        "helper-actions", help="what small librarians did in the kiosks' helpers' menu"
+    )
+    done.add_argument("--card", help="one small librarian's")
+    done.add_argument("--json", action="store_true", help="one JSON object per line")
 
     cards = commands.add_parser(
         "print-cards", help="library cards as PDF: 10 to an A4 sheet, with cut marks"
@@ -820,6 +836,70 @@ def _reopen(database: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _helpers(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        lines = helpers.helpers(session)
+    for line in lines:
+        if args.json:
+            print(_json_line(line))
+        else:
+            pin = "PIN set" if line.has_pin else "no PIN yet: cannot open the helpers' menu"
+            print(f"{line.card:10} {line.name:10} {line.class_name or '-':10} {pin}")
+    if not lines and not args.json:
+        print("no small librarians yet (library-server helper CARD)")
+    return 0
+
+
+def _helper(database: Database, args: argparse.Namespace) -> int:
+    if args.remove:
+        with database.write() as session:
+            found = helpers.unmake_helper(session, args.card)
+        print(f"{found.name} ({found.card}) is no longer a small librarian; their PIN is gone")
+        return 0
+    pin = _new_pin(args.card, from_stdin=False) if args.pin else None
+    with database.write() as session:
+        found = helpers.make_helper(session, args.card)
+        if pin is not None:
+            found = helpers.set_pin(session, found.card, pin)
+    state = "with a PIN" if found.has_pin else "without a PIN yet (library-server set-pin CARD)"
+    print(
+        f"{found.name} ({found.card}) is a small librarian, {state}; kiosks know at their next sync"
+    )
+    return 0
+
+
+def _set_pin(database: Database, args: argparse.Namespace) -> int:
+    pin = _new_pin(args.card, from_stdin=args.pin_stdin)
+    with database.write() as session:
+        found = helpers.set_pin(session, args.card, pin)
+    print(f"{found.name}'s PIN is set; kiosks take it at their next sync")
+    return 0
+
+
+def _new_pin(card: str, *, from_stdin: bool) -> str:
+    """The PIN typed twice without showing it, or one line of standard input (for scripts)."""
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().strip()
+    pin = getpass.getpass(f"PIN for {card} (4 to 6 digits): ")
+    if getpass.getpass("the same PIN again: ") != pin:
+        raise Refusal("the two PINs are not the same; nothing changed")
+    return pin
+
+
+def _helper_actions(database: Database, args: argparse.Namespace) -> int:
+    with database.read() as session:
+        lines = helpers.actions(session, args.card)
+    for line in lines:
+        if args.json:
+            print(_json_line(line))
+        else:
+            who = f"{line.name} ({line.card})" if line.name else line.card
+            print(f"{line.at.astimezone():%Y-%m-%d %H:%M} {line.kiosk:12} {who}: {line.what}")
+    if not lines and not args.json:
+        print("no small librarian has done anything at the kiosks yet")
+    return 0
+
+
 def _print_cards(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
         if args.school is not None:
@@ -1073,6 +1153,10 @@ _COMMANDS = {
     "rules": _rules,
     "close": _close,
     "reopen": _reopen,
+    "helpers": _helpers,
+    "helper": _helper,
+    "set-pin": _set_pin,
+    "helper-actions": _helper_actions,
     "print-cards": _print_cards,
     "print-labels": _print_labels,
     "print-shelf-labels": _print_shelf_labels,

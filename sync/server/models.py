@@ -80,6 +80,8 @@ class Patron(Base):
     added_on: Mapped[dt.date | None] = mapped_column(default=dt.date.today)
     # Owes compensation not settled yet (services.compensation keeps it so): kiosks are told.
     compensation_due: Mapped[bool] = mapped_column(default=False)
+    # A small librarian's PIN for the kiosks' helpers' menu, as kiosk.pins hashes it.
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class Kiosk(Base):

@@ -34,8 +34,8 @@ from sync.server import cli as server_cli
 from sync.server import models
 from sync.server.db import Database
 from sync.server.models import Base
-from sync.server.services import desk, kiosks, ledger, plan
-from tests.conftest import TIMETABLE, TZ, FakeClock, add_library
+from sync.server.services import desk, helpers, kiosks, ledger, plan
+from tests.conftest import HELPER_PIN, TIMETABLE, TZ, FakeClock, add_library
 
 STUDENTS_CSV = """card,name,class,grade,kind
 S1,小明,3-1,3,
@@ -271,6 +271,10 @@ class Office:
         self.ok("import-books", str(tmp / "books.csv"))
         self.ok("remove-student", "GONE")
         self.ok("mark-copy", "REF1", "reference")
+        database = self.database()  # the small librarian's PIN, as the kiosks' own library has
+        with database.write() as session:
+            helpers.set_pin(session, "H1", HELPER_PIN)
+        database.close()
 
 
 def in_the_desks_zone(session: Session) -> None:

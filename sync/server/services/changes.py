@@ -115,6 +115,7 @@ def patron_data(patron: Patron) -> dict[str, Any]:
         # Owes for a damaged or lost book (services.compensation): the kiosk refuses loans if
         # its policy says so. What and how much is the office's to know.
         "compensation_due": bool(patron.compensation_due),
+        "pin_hash": patron.pin_hash,  # only the hash leaves the office
     }
 
 

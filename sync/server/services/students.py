@@ -25,6 +25,8 @@ from sync.server.services.changes import Changes, changed
 CLASS_STYLE = "class_style"  # server_settings: the form the school writes its classes in
 YEAR_MOVED = "school_year_moved"  # server_settings: when classes last moved up a grade
 LEAVING_GRADE = 6  # a primary school: grade 6 leaves at the end of the year
+# Kinds whose card opens the kiosks' helpers' menu with a PIN (kiosk.engine); others keep none.
+WITH_PIN = (PatronKind.HELPER, PatronKind.LIBRARIAN)
 MAX_FOUND = 500  # a search lists at most this many students
 
 
@@ -233,6 +235,8 @@ def edit(session: Session, card: str, change: Edit) -> Student:
         patron.grade = change.grade
     patron.name = name
     patron.kind = change.kind
+    if patron.kind not in WITH_PIN:
+        patron.pin_hash = None
     patron.student_number = number or None
     patron.birth_date = change.birth_date
     changed(session, patron)
