@@ -4,6 +4,8 @@ after its next sync; and what they did in the kiosks' helpers' menu, listed who,
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +190,24 @@ def test_what_small_librarians_did_at_the_kiosks_is_listed(
     assert only_h1 == done and nobody == []
     listing = office.ok("helper-actions", "--card", "H1")
     assert "library-door 小助手 (H1): marked “Book 5” (B005) damaged" in listing
+
+
+def test_a_pin_set_from_the_command_line_is_read_from_standard_input(
+    database: Database, tmp_path: Path, db_url: str
+) -> None:
+    office = [sys.executable, "-m", "sync.server.cli", "--data", str(tmp_path), "--db", db_url]
+
+    def run(*args: str, pin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*office, *args], input=pin, capture_output=True, text=True, timeout=120
+        )
+
+    made = run("helper", "S2", "--pin", pin="2580\n")
+    assert made.returncode == 0, made.stderr
+    assert "小红 (S2) is a small librarian, with a PIN" in made.stdout
+    assert check_pin("2580", sent_to_kiosks(database, "S2")["pin_hash"])
+    refused = run("set-pin", "S2", "--pin-stdin", pin="25 80\n")
+    assert refused.returncode == 1 and "A PIN is 4 to 6 digits." in refused.stderr
+    assert check_pin("2580", sent_to_kiosks(database, "S2")["pin_hash"])
+    listed = run("helpers").stdout.splitlines()
+    assert [line.split()[:2] for line in listed] == [["S2", "小红"], ["H1", "小助手"]]
