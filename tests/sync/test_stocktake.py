@@ -205,6 +205,7 @@ def library_office(tmp_path: Path) -> Iterator[Office]:
     )
     (tmp_path / "books.csv").write_text(books, encoding="utf-8")
     office.ok("import-students", str(tmp_path / "students.csv"))
+    office.set_pin("H1", HELPER_PIN)  # the PIN kiosks take from the office
     office.ok("import-books", str(tmp_path / "books.csv"))
     office.start()
     yield office
