@@ -177,7 +177,7 @@ def test_what_small_librarians_did_at_the_kiosks_is_listed(
     database.close()
     said = [(a.kiosk, a.card, a.name, str(a.what)) for a in done]
     assert said == [
-        ("library-door", "H1", "小助手", "counted 2 books on shelf A1 for the stocktake"),
+        ("library-door", "H1", "小助手", "stocktake: 2 counted on shelf A1"),
         ("library-door", "H1", "小助手", "opened the helpers' menu"),
         ("library-door", "H1", "小助手", "let 小明 (S1) borrow “Book 3” (B003) over the limit"),
         ("library-door", "H1", "小助手", "opened a session for 小明 (S1), who had no card"),

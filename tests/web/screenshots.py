@@ -104,7 +104,7 @@ def _goto(path: str) -> Shot:
 
 
 def _helpers(page: Page, library: Library) -> None:
-    page.goto(f"{library.url}/helpers?q=li#add")
+    page.goto(f"{library.url}/helpers?q=li")
 
 
 def _helper_actions(page: Page, library: Library) -> None:

@@ -161,7 +161,7 @@ def actions(session: Session, card: str | None = None, *, limit: int = MAX_ACTIO
     ]
     lines += [
         Action(at, kiosk, b, names.get(b),
-               Sentence(N_("counted {count} books on shelf {shelf} for the stocktake"),
+               Sentence(N_("stocktake: {count} counted on shelf {shelf}"),
                         {"count": count, "shelf": place}))
         for at, kiosk, b, place, count in shelves
     ]  # fmt: skip
