@@ -18,7 +18,8 @@ def test_sign_in_see_home_sign_out(page, office_server: Office) -> None:
     expect(page).to_have_url(f"{office_server.url}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
     expect(page.get_by_role("banner")).to_contain_text(LIBRARIAN)
-    expect(page.get_by_role("navigation").get_by_role("link", name="Librarians")).to_be_visible()
+    nav = page.get_by_role("navigation")
+    expect(nav.get_by_role("link", name="Librarians", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{office_server.url}/login")
@@ -60,7 +61,7 @@ def test_a_form_without_its_csrf_token_is_refused(signed_in, office_server: Offi
 
 def test_a_librarian_adds_another_who_can_sign_in(signed_in, office_server: Office) -> None:
     page = signed_in
-    page.get_by_role("link", name="Librarians").click()
+    page.get_by_role("link", name="Librarians", exact=True).click()
     page.get_by_label("Name", exact=True).fill("李老师")
     page.get_by_label("Password", exact=True).fill("another password")
     page.get_by_label("Password again").fill("another password")
@@ -84,7 +85,8 @@ def test_pages_speak_the_browsers_language_with_a_switch(browser, office_server:
     expect(page.get_by_role("heading", level=1)).to_have_text("概览")
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
-    page.get_by_role("link", name="Librarians").click()  # the choice stays for every page
+    # the choice stays for every page
+    page.get_by_role("link", name="Librarians", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Librarians")
     page.get_by_role("link", name="中文").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("馆员")
