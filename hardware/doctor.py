@@ -26,10 +26,9 @@ from sqlalchemy import text
 
 from hardware import lights as status_lights
 from hardware import scanner
-from kiosk.clock import WRONG_SECONDS, ahead_of_office, read_clock
+from kiosk.clock import WRONG_SECONDS, ahead_of_office, latest_seen, read_clock
 from kiosk.config import KioskConfig
-from kiosk.settings import LATEST_SEEN
-from kiosk.store import Store, get_setting
+from kiosk.store import Store
 
 LOW_DISK_BYTES = 50 * 2**20  # below this a loan may fail to be written
 FEW_DISK_BYTES = 500 * 2**20
@@ -460,7 +459,8 @@ def check_clock(
     report.note(f"the clock says {now.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}")
     with store.read() as db:
         state = read_clock(db, now, ZoneInfo("UTC")).clock
-        latest = get_setting(db, LATEST_SEEN)
+        seen_last = latest_seen(db)
+        latest = seen_last.isoformat() if seen_last else None
         ahead = ahead_of_office(db)
     in_sync = synchronised()
     confirm = "kiosk confirm-clock (or the helpers' menu: the date and time are right)"

@@ -17,10 +17,12 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.settings import CLOCK_OFFSET, LATEST_SEEN
-from kiosk.store import get_setting, put_setting, set_setting
+from kiosk.models import Event
+from kiosk.settings import CLOCK_OFFSET, LATEST_SEEN, SEEN_SINCE_SEQ
+from kiosk.store import get_setting, set_setting
 
 # "A few minutes": a kiosk clock further than this from the office's is worth a warning.
 CLOCK_WARNING_SECONDS = 180
@@ -78,8 +80,22 @@ def judge(now: dt.datetime, tz: ZoneInfo, *, ahead: float, latest: dt.datetime |
 
 
 def latest_seen(session: Session) -> dt.datetime | None:
-    latest = get_setting(session, LATEST_SEEN)
-    return None if latest is None else dt.datetime.fromisoformat(latest)
+    """The latest time seen: the one confirmed last, or a right clock's newest event since.
+
+    Each event keeps its time and what the kiosk thought of its clock then, so a scan writes
+    no setting of its own: the newest event on a right clock is never earlier than the
+    events before it.
+    """
+    confirmed = get_setting(session, LATEST_SEEN)
+    since = int(get_setting(session, SEEN_SINCE_SEQ) or 0)
+    newest = session.scalar(
+        select(Event.at)
+        .where(Event.seq > since, Event.clock == "ok")
+        .order_by(Event.seq.desc())
+        .limit(1)
+    )
+    times = [t for t in (confirmed and dt.datetime.fromisoformat(confirmed), newest) if t]
+    return max(times, default=None)
 
 
 def ahead_of_office(session: Session) -> float:
@@ -90,8 +106,7 @@ def ahead_of_office(session: Session) -> float:
 
 def seen(session: Session, moment: Moment) -> None:
     """Remember *moment* as the latest time seen, if the clock was right."""
-    if moment.clock == "ok":
-        put_setting(session, LATEST_SEEN, moment.at.isoformat())
+    if moment.clock == "ok":  # kept by the event itself (latest_seen)
         session.info["latest_seen"] = moment.at  # for the engine's memory, once committed
 
 
@@ -99,5 +114,7 @@ def confirm(session: Session, now: dt.datetime, *, by_office: bool = False) -> N
     """*now* is right (the office's clock agrees, or a person said so): the times seen before,
     and what the office said of the clock before, no longer count against it."""
     set_setting(session, LATEST_SEEN, now.isoformat())
+    last = session.scalar(select(func.max(Event.seq))) or 0
+    set_setting(session, SEEN_SINCE_SEQ, str(last))  # the events' times before no longer count
     if not by_office:
         set_setting(session, CLOCK_OFFSET, "")  # the office has its say again at the next sync

@@ -8,7 +8,8 @@ without loading the kiosk's state machine.
 from __future__ import annotations
 
 # The clock (kiosk.clock): the latest time the kiosk has seen on its own clock.
-LATEST_SEEN = "clock.latest_seen"
+LATEST_SEEN = "clock.latest_seen"  # as confirmed last; events on a right clock since count too
+SEEN_SINCE_SEQ = "clock.seen_since_seq"  # the last event before that confirmation
 # The opening timetable (kiosk.config, kiosk.schedule): the Monday of an A week.
 WEEK_A_STARTS = "timetable.week_a_starts"
 # Sync (sync.replica, sync.client, sync.bundle).

@@ -12,12 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kiosk.models import Setting
@@ -100,26 +95,31 @@ class Store:
 
     # -- migrations -------------------------------------------------------------------------
 
-    def _alembic_config(self) -> Config:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        return config
-
     def revision(self) -> str | None:
+        """The schema version of the file (alembic's own table), None for a new file."""
         with _explained(), self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            known = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).first()
+            if known is None:
+                return None
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     def migrate(self) -> Path | None:
         """Bring the schema to the newest version; return the backup made first, if any."""
+        if self.revision() == head_revision():
+            return None  # the usual start: the migration machinery is not even loaded
         with _explained():
             return self._migrate()
 
     def _migrate(self) -> Path | None:
-        config = self._alembic_config()
-        head = ScriptDirectory.from_config(config).get_current_head()
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = head_revision()
         current = self.revision()
-        if current == head:
-            return None
         backup = self.backup(f"before-{head}") if current is not None else None
         with self._writer.connect() as conn:
             statements = itertools.count(1)
@@ -164,6 +164,12 @@ class Store:
         crash_point("backup-written")
         partial.replace(target)
         return target
+
+
+def head_revision() -> str:
+    """The newest schema version: the migrations are numbered in one chain (0001_..., 0002_...),
+    so the highest number is the head, found without loading alembic."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
 
 
 @contextmanager
@@ -247,15 +253,6 @@ def set_setting(session: Session, key: str, value: str) -> None:
     else:
         return
     changed(session)
-
-
-def put_setting(session: Session, key: str, value: str) -> None:
-    """Write a setting in one statement, leaving the engine's memory as it is: for a value the
-    caller keeps in memory itself (the latest time seen, written with each event)."""
-    statement = sqlite_insert(Setting).values(key=key, value=value)
-    session.execute(
-        statement.on_conflict_do_update(index_elements=[Setting.key], set_={"value": value})
-    )
 
 
 def all_settings(session: Session) -> dict[str, str]:

@@ -12,12 +12,12 @@ from contextlib import closing, contextmanager
 import pytest
 from sqlalchemy import select, text
 
-from kiosk.clock import Moment, seen
 from kiosk.engine import Kiosk, State
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron
 from kiosk.outcome import Kind, Light, Outcome, Sound
 from kiosk.pins import check_pin
-from kiosk.store import Store
+from kiosk.settings import LATEST_SEEN
+from kiosk.store import Store, set_setting
 from tests.conftest import HELPER_PIN, TUESDAY_LUNCH, TZ, FakeClock
 
 
@@ -972,7 +972,7 @@ def test_a_clock_set_right_after_running_ahead_is_not_backwards_for_a_year(
 
     clock.advance(days=364)
     with store.write() as db:  # the latest time seen is a year ahead, kept from that clock
-        seen(db, Moment(clock.now, TZ))
+        set_setting(db, LATEST_SEEN, clock.now.isoformat())
     clock.set(TUESDAY_LUNCH)
     fault, lent = kiosk.scan("S1")
     assert fault.reason == "clock_backwards" and lent.kind == Kind.SESSION_STARTED

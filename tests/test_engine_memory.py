@@ -79,6 +79,6 @@ def test_a_scan_sends_few_statements(kiosk: Kiosk, clock: FakeClock, store: Stor
         assert scan(kiosk, clock, "B001")[-1].kind == Kind.RETURNED
 
     assert len(checkout) <= 7, checkout
-    assert len(returned) <= 6, returned
+    assert len(returned) <= 5, returned
     assert len(card) <= 5, card
     assert len(done) <= 5, done

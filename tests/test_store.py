@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
 import subprocess
@@ -169,3 +170,64 @@ def test_the_office_takes_only_rules_a_school_could_mean(tmp_path: Path) -> None
     rules.write_text(policy(loan_days="21"), encoding="utf-8")
     taken = subprocess.run([*office, "rules", str(rules)], capture_output=True, text=True)
     assert taken.returncode == 0, taken.stderr
+
+
+def test_the_newest_schema_version_is_known_without_loading_alembic(tmp_path: Path) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from kiosk import store as store_module
+
+    alembic = Config()
+    alembic.set_main_option("script_location", str(store_module.MIGRATIONS))
+    assert store_module.head_revision() == ScriptDirectory.from_config(alembic).get_current_head()
+
+    Store.open(tmp_path / "kiosk.db").close()  # made and brought up to date once
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from kiosk.store import Store; "
+            f"Store.open({str(tmp_path / 'kiosk.db')!r}).close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert started.stdout.strip() == "[]"  # an everyday start loads no migration machinery
+
+
+def test_an_upgraded_kiosk_keeps_the_latest_time_it_was_told_was_right(tmp_path: Path) -> None:
+    # Before version 0005 the latest time seen was written with every event. A kiosk whose
+    # clock ran a year ahead and was then confirmed right kept events a year ahead; after the
+    # upgrade they must not count against the clock again.
+    from alembic import command
+    from alembic.config import Config
+
+    from kiosk import clock
+    from kiosk import store as store_module
+
+    store = Store(tmp_path / "kiosk.db")
+    alembic = Config()
+    alembic.set_main_option("script_location", str(store_module.MIGRATIONS))
+    with store.engine.begin() as conn:
+        alembic.attributes["connection"] = conn
+        command.upgrade(alembic, "0004")
+    ahead = TUESDAY_LUNCH.replace(year=TUESDAY_LUNCH.year + 1)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO events (seq, uuid, type, at, clock, payload) "
+                "VALUES (1, 'u1', 'visit', :at, 'ok', '{}')"
+            ),
+            {"at": ahead.astimezone(dt.UTC).replace(tzinfo=None)},
+        )
+        conn.execute(
+            text("INSERT INTO settings (key, value) VALUES ('clock.latest_seen', :at)"),
+            {"at": TUESDAY_LUNCH.isoformat()},  # confirmed right afterwards
+        )
+    store.migrate()
+    with store.read() as db:
+        assert clock.latest_seen(db) == TUESDAY_LUNCH
+    store.close()
