@@ -22,7 +22,6 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import Session
 
 from kiosk import config
 from kiosk.clock import utc_now
@@ -34,7 +33,7 @@ from sync.server import cli as server_cli
 from sync.server import models
 from sync.server.db import Database
 from sync.server.models import Base
-from sync.server.services import desk, helpers, kiosks, ledger, plan
+from sync.server.services import helpers, kiosks, ledger
 from tests.conftest import HELPER_PIN, TIMETABLE, TZ, FakeClock, add_library
 
 STUDENTS_CSV = """card,name,class,grade,kind
@@ -279,13 +278,6 @@ class Office:
         self.ok("import-books", str(tmp / "books.csv"))
         self.ok("remove-student", "GONE")
         self.ok("mark-copy", "REF1", "reference")
-
-
-def in_the_desks_zone(session: Session) -> None:
-    """The school's time zone (the plan's) the desk's (the office computer's), so that a loan
-    lent at the desk N days ago is as late on the Overdue page at any hour."""
-    zone = desk.office_zone().key
-    plan.save(session, {**plan.current(session).model_dump(), "timezone": zone})
 
 
 def _sqlite_copy(source: str, target: str) -> None:

@@ -22,7 +22,7 @@ from sync.server.models import Change, Compensation, Copy, Loan, Title
 from sync.server.services import NotFound, Refusal, books, catalogue, compensation, desk, rules
 from sync.server.services import overdue as overdue_service
 from tests.conftest import TIMETABLE
-from tests.sync.support import Office, enrolled, in_the_desks_zone
+from tests.sync.support import Office, enrolled
 
 LIBRARIAN = "王老师"
 # The test kiosks' rules and timetable, a student who owes compensation not held back by it.
@@ -37,8 +37,6 @@ def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
     data.mkdir(exist_ok=True)
     Office(data, db_url).load_library(tmp_path)
     found = Database.open(db_url)
-    with found.write() as session:
-        in_the_desks_zone(session)
     yield found
     found.close()
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from kiosk.clock import utc_now
 from sync.server.db import Database
 from sync.server.models import Change, ClassSet, Event, Kiosk, Loan, Override
-from sync.server.services import NotFound, Refusal, desk, kiosks
+from sync.server.services import NotFound, Refusal, desk, figures, kiosks, overdue, plan
 from sync.server.services.rules import set_rules
 from tests.sync.support import Office
 
@@ -31,6 +32,12 @@ def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
     found = Database.open(db_url)
     yield found
     found.close()
+
+
+def school_day(database: Database, now: dt.datetime | None = None) -> dt.date:
+    """The school's date (the plan's time zone), by which the desk lends and counts late."""
+    with database.read() as session:
+        return overdue.today(session, now)
 
 
 def at(days: float) -> dt.datetime:
@@ -65,7 +72,7 @@ def test_a_student_borrows_to_the_limit_and_a_teacher_by_her_own_policy(
 
     first = lend(database, "S1", "B001")
     assert first.outcome == "lent" and first.tone == "ok"
-    assert first.due == desk.today(utc_now()) + dt.timedelta(days=14)
+    assert first.due == school_day(database) + dt.timedelta(days=14)
     lend(database, "S1", "B002")
     over = lend(database, "S1", "B003")
     assert (over.outcome, over.refusal, over.tone) == ("refused", "limit_reached", "refused")
@@ -78,7 +85,7 @@ def test_a_student_borrows_to_the_limit_and_a_teacher_by_her_own_policy(
     for code in ("B004", "B005", "B006"):  # a teacher's policy: 10 books for 30 days
         taken = lend(database, "T1", code)
         assert taken.outcome == "lent"
-        assert taken.due == desk.today(utc_now()) + dt.timedelta(days=30)
+        assert taken.due == school_day(database) + dt.timedelta(days=30)
     assert taken.reader is not None and taken.reader.may_borrow == 7
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(Loan)) == 5
@@ -98,7 +105,7 @@ def test_the_rules_the_office_gives_the_kiosks_hold_at_the_desk(
         set_rules(session, rules)
     taken = lend(database, "T1", "B001")
     assert taken.due is not None and taken.due.weekday() == 0  # moved to the open day
-    assert 3 <= (taken.due - desk.today(utc_now())).days < 10
+    assert 3 <= (taken.due - school_day(database)).days < 10
     assert lend(database, "T1", "B002").refusal == "limit_reached"
 
 
@@ -141,13 +148,15 @@ def test_renewals_by_the_rules_and_over_them(database: Database) -> None:
     with database.write() as session:
         renewed = desk.renew(session, "S5", "B006", librarian=LIBRARIAN)
     assert renewed.outcome == "renewed"
-    assert renewed.due == desk.today(utc_now()) + dt.timedelta(days=14)
+    assert renewed.due == school_day(database) + dt.timedelta(days=14)
     with database.write() as session:
         refused = desk.renew(session, "S5", "B006", librarian=LIBRARIAN, now=at(1))
     assert (refused.refusal, refused.overridable) == ("max_renewals", True)
     with database.write() as session:
         forced = desk.renew(session, "S5", "B006", librarian=LIBRARIAN, now=at(1), reason="ill")
-    assert forced.outcome == "renewed" and forced.due == desk.today(at(1)) + dt.timedelta(days=14)
+    assert forced.outcome == "renewed" and forced.due == school_day(database, at(1)) + dt.timedelta(
+        days=14
+    )
     with database.read() as session:
         loan = session.scalars(select(Loan)).one()
         assert (loan.renewals, loan.due_date) == (2, forced.due)
@@ -182,7 +191,7 @@ def test_desk_loans_are_events_of_the_ledger_that_kiosks_pull(database: Database
 
 
 def test_a_class_set_lent_held_and_brought_back(database: Database) -> None:
-    due = desk.today(utc_now()) + dt.timedelta(days=40)
+    due = school_day(database) + dt.timedelta(days=40)
     lend(database, "S2", "B008")  # in the librarian's hands again: that loan ends
     with database.write() as session:
         before = session.scalar(select(func.count()).select_from(Event))
@@ -233,7 +242,7 @@ def test_a_class_set_lent_held_and_brought_back(database: Database) -> None:
 
 
 def test_a_class_set_needs_a_reader_who_may_borrow_and_a_date_ahead(database: Database) -> None:
-    today = desk.today(utc_now())
+    today = school_day(database)
     for holder, due in [("GONE", today + dt.timedelta(days=9)), ("T1", today),
                         ("T1", today + dt.timedelta(days=400))]:  # fmt: skip
         with database.write() as session, pytest.raises(Refusal):
@@ -251,7 +260,10 @@ def test_the_desk_from_the_command_line(tmp_path: Path, db_url: str) -> None:
     (tmp_path / "office").mkdir(exist_ok=True)
     office = Office(tmp_path / "office", db_url)
     office.load_library(tmp_path)
-    due = desk.today(utc_now()) + dt.timedelta(days=14)
+    database = Database.open(db_url)
+    today = school_day(database)
+    database.close()
+    due = today + dt.timedelta(days=14)
 
     code, out, _err = office.command("lend", "S1", "B001", "B002", "B003", "--by", LIBRARIAN)
     assert code == 1
@@ -269,7 +281,7 @@ def test_the_desk_from_the_command_line(tmp_path: Path, db_url: str) -> None:
     assert code == 1
     assert out.splitlines() == ["returned B001 (Book 1) from 小明", "refused ZZZ: unknown_code"]
 
-    until = (desk.today(utc_now()) + dt.timedelta(days=30)).isoformat()
+    until = (today + dt.timedelta(days=30)).isoformat()
     lend_set = ("lend-class-set", "--holder", "T1", "--until", until, "--class", "3-1")
     code, _out, err = office.command(*lend_set, "B004", "NOPE")
     assert code == 1 and "NOPE: unknown_code" in err
@@ -282,3 +294,27 @@ def test_the_desk_from_the_command_line(tmp_path: Path, db_url: str) -> None:
     assert [book["copy"] for book in held["books"]] == ["B004", "B005"]
     assert office.ok("return-class-set", "1") == "set 1: 2 books taken back\n"
     assert office.ok("class-sets") == "no class set is out\n"
+
+
+def test_the_desk_s_today_is_the_school_s_at_a_day_boundary(database: Database) -> None:
+    """The desk counts days in the school's time zone (the plan's), as the overview does,
+    whatever the office computer's own zone: just after midnight at the school, still the
+    day before in UTC, a desk loan is due 14 school days on and late on the same day for the
+    desk and the overview."""
+    school = ZoneInfo("Asia/Shanghai")
+    with database.write() as session:
+        plan.save(session, {**plan.current(session).model_dump(), "timezone": school.key})
+    tuesday = dt.datetime(2026, 3, 3, 0, 30, tzinfo=school)  # Monday 16:30 in UTC
+    assert tuesday.astimezone(dt.UTC).date() == dt.date(2026, 3, 2)
+    assert lend(database, "S1", "B001", now=tuesday).due == dt.date(2026, 3, 17)
+
+    for day, late in [(17, 0), (18, 1)]:  # 00:30 at the school, the day before in UTC
+        now = dt.datetime(2026, 3, day, 0, 30, tzinfo=school)
+        with database.read() as session:
+            (loan,) = desk.reader(session, "S1", now=now).loans
+            school_plan = plan.current(session)
+            seen = figures.overview(session, school_plan, figures.today_in(school_plan, now), now)
+            school_today = overdue.today(session, now)
+        assert loan.late_days == late
+        assert seen.school.overdue == late
+        assert school_today == dt.date(2026, 3, day)

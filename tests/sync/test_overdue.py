@@ -15,7 +15,7 @@ from sync.server.db import Database
 from sync.server.services import Refusal, desk, loans, overdue, printing
 from sync.server.web.i18n import translations
 from tests.pdfs import text_of
-from tests.sync.support import Office, in_the_desks_zone
+from tests.sync.support import Office
 
 LIBRARIAN = "王老师"
 
@@ -30,7 +30,6 @@ def office_data(tmp_path: Path, db_url: str) -> Office:
     database = office.database()
     with database.write() as session:
         printing.set_school_name(session, "阳光小学")
-        in_the_desks_zone(session)
     lend(database, "S1", "B002")  # due in 14 days: out, not late
     lend(database, "S1", "B001", days_ago=30)  # 16 days late
     lend(database, "S2", "B003", days_ago=20)  # 6 days late
@@ -40,7 +39,7 @@ def office_data(tmp_path: Path, db_url: str) -> Office:
     lend(database, "H1", "B008", days_ago=14)  # due today: not late yet
     with database.write() as session:  # a class set for 3-1 held by a teacher, 30 days late
         desk.lend_class_set(
-            session, holder="T1", class_name="3-1", due=today() - dt.timedelta(days=30),
+            session, holder="T1", class_name="3-1", due=today(database) - dt.timedelta(days=30),
             codes=["B006"], librarian=LIBRARIAN, now=utc_now() - dt.timedelta(days=40),
         )  # fmt: skip
     database.close()
@@ -54,8 +53,9 @@ def database(office_data: Office) -> Iterator[Database]:
     found.close()
 
 
-def today() -> dt.date:
-    return desk.today(utc_now())
+def today(database: Database) -> dt.date:
+    with database.read() as session:
+        return overdue.today(session)
 
 
 def lend(database: Database, card: str, code: str, days_ago: int = 0) -> None:
@@ -68,7 +68,7 @@ def lend(database: Database, card: str, code: str, days_ago: int = 0) -> None:
 
 
 def test_books_out_and_overdue_by_class_and_grade(database: Database) -> None:
-    day = today()
+    day = today(database)
     with database.read() as session:
         out = loans.current_loans(session)
         late = loans.current_loans(session, late_on=day)
@@ -90,7 +90,7 @@ def test_books_out_and_overdue_by_class_and_grade(database: Database) -> None:
 
 
 def test_slips_hold_each_class_students_late_books(database: Database) -> None:
-    day = today()
+    day = today(database)
     with database.read() as session:
         found = overdue.slips(session, day)
         only = overdue.slips(session, day, class_name="5-2")
@@ -115,7 +115,7 @@ def test_slips_hold_each_class_students_late_books(database: Database) -> None:
 def test_the_slips_pdf_is_a_page_for_each_class_in_chinese_or_english(
     database: Database, tmp_path: Path
 ) -> None:
-    day = today()
+    day = today(database)
     with database.read() as session:
         found = overdue.slips(session, day)
     chinese = tmp_path / "slips.pdf"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sync.server.db import Database
 from sync.server.models import Copy
 from sync.server.services import Refusal, books, desk, overdue, repairs
-from tests.sync.support import Office, enrolled, in_the_desks_zone
+from tests.sync.support import Office, enrolled
 
 LIBRARIAN = "王老师"
 
@@ -26,8 +26,6 @@ def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
     data.mkdir(exist_ok=True)
     Office(data, db_url).load_library(tmp_path)
     found = Database.open(db_url)
-    with found.write() as session:
-        in_the_desks_zone(session)
     yield found
     found.close()
 

@@ -23,7 +23,7 @@ from sync.server.db import database_url
 from sync.server.models import Copy
 from sync.server.services import books, compensation, desk, printing, rules
 from tests.conftest import HELPER_PIN, FakeClock
-from tests.sync.support import KioskUnderTest, Office, in_the_desks_zone
+from tests.sync.support import KioskUnderTest, Office
 from tests.sync.test_stocktake import counting, shelve
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, LIBRARIAN, PASSWORD, add_librarian
 
@@ -235,8 +235,6 @@ def _library(folder: Path) -> tuple[Office, Library]:
 def _late_books(office: Office) -> None:
     """Books lent at the desk weeks ago, some of them late now."""
     database = office.database()
-    with database.write() as session:
-        in_the_desks_zone(session)
     for card, code, days_ago in [
         ("S1", "B002", 3), ("S1", "B001", 30), ("S2", "B003", 20), ("S2", "B007", 15),
         ("S5", "B004", 25), ("T1", "B005", 45),

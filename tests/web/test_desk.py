@@ -12,10 +12,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from kiosk.clock import utc_now
 from kiosk.outcome import Kind
 from sync.server.models import Change, Loan
-from sync.server.services import desk
+from sync.server.services import desk, overdue
 from tests.conftest import FakeClock
 from tests.sync.support import KioskUnderTest, Office
 
@@ -47,8 +46,14 @@ def scan(page: Page, *codes: str) -> None:
         page.keyboard.press("Enter")
 
 
-def due_in(days: int) -> str:
-    return (desk.today(utc_now()) + dt.timedelta(days=days)).isoformat()
+def due_in(office: Office, days: int) -> str:
+    """The date *days* after the school's today (the plan's time zone), as the desk shows it."""
+    database = office.database()
+    try:
+        with database.read() as session:
+            return (overdue.today(session) + dt.timedelta(days=days)).isoformat()
+    finally:
+        database.close()
 
 
 def open_desk(page: Page, office: Office) -> None:
@@ -73,7 +78,7 @@ def test_a_checkout_with_typed_scans_then_a_return(signed_in: Page, office_serve
     reader = page.get_by_role("region", name="Reader")
 
     scan(page, "s1", "B001", "B002")  # typed faster than answered: they wait their turn
-    expect(answer).to_have_text(f"Lent to 小明: “Book 2” (B002), due {due_in(14)}.")
+    expect(answer).to_have_text(f"Lent to 小明: “Book 2” (B002), due {due_in(office_server, 14)}.")
     expect(reader.get_by_role("heading")).to_contain_text("小明")
     expect(reader.locator("tbody tr")).to_have_count(2)
     expect(reader).to_contain_text("小明 has 2 books already, the most allowed.")
@@ -109,7 +114,8 @@ def test_a_reader_s_book_scanned_again_is_taken_back_or_renewed(
     open_desk(page, office_server)
     scan(page, "T1", "B004")
     expect(page.get_by_role("status")).to_have_text(
-        f"Lent to 王老师: “Book 4” (B004), due {due_in(30)}."  # a teacher's own policy
+        # a teacher's own policy
+        f"Lent to 王老师: “Book 4” (B004), due {due_in(office_server, 30)}."
     )
     scan(page, "B004")
     expect(page.get_by_role("status")).to_contain_text("王老师 has “Book 4” already")
@@ -129,7 +135,7 @@ def test_a_refusal_set_aside_with_a_reason_is_logged(
     page.get_by_label("Reason to do it anyway").fill("reading club this week")
     page.get_by_role("button", name="Lend anyway").click()
     expect(page.get_by_role("status")).to_have_text(
-        f"Lent to 小红: “Book 7” (B007), due {due_in(14)}."
+        f"Lent to 小红: “Book 7” (B007), due {due_in(office_server, 14)}."
     )
     row = page.get_by_role("region", name="Reader").get_by_role("row", name="Book 7")
     expect(row).to_contain_text("set aside: reading club this week")
@@ -151,7 +157,7 @@ def test_a_class_set_lent_and_brought_back(signed_in: Page, office_server: Offic
     expect(page.get_by_text("No class set is out.")).to_be_visible()
     page.get_by_label("For the class").fill("3-1")
     page.get_by_label("Taken by (card of a teacher or student)").fill("T1")
-    page.get_by_label("Bring back by").fill(due_in(30))
+    page.get_by_label("Bring back by").fill(due_in(office_server, 30))
     page.get_by_label("Books (scan each one)").click()
     scan(page, "B004", "B005", "B006", "NOPE")
     page.get_by_role("button", name="Lend the set").click()
@@ -164,7 +170,7 @@ def test_a_class_set_lent_and_brought_back(signed_in: Page, office_server: Offic
     expect(page.locator("tbody tr")).to_have_count(3)
     page.get_by_role("link", name="Class sets").click()
     held = page.get_by_role("row", name="Set 1")
-    expect(held.locator("td")).to_contain_text(["王老师", "3 / 3", due_in(30)])
+    expect(held.locator("td")).to_contain_text(["王老师", "3 / 3", due_in(office_server, 30)])
 
     held.get_by_role("link", name="Set 1").click()
     expect(page.get_by_label("Scan a book of the set to take it back")).to_be_focused()
@@ -241,7 +247,7 @@ def test_the_kiosks_are_told_a_class_set_is_out_not_who_holds_it(
     page = signed_in
     page.goto(f"{office_server.url}/desk/sets")
     page.get_by_label("Taken by (card of a teacher or student)").fill("T1")
-    page.get_by_label("Bring back by").fill(due_in(20))
+    page.get_by_label("Bring back by").fill(due_in(office_server, 20))
     page.get_by_label("Books (scan each one)").fill("B001\nB002\n")
     page.get_by_role("button", name="Lend the set").click()
     expect(page.get_by_role("status")).to_have_text("Lent: 2 books.")

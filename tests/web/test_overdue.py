@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kiosk.clock import utc_now
-from sync.server.services import desk, printing
+from sync.server.services import desk, overdue, printing
 from tests.pdfs import text_of
-from tests.sync.support import Office, in_the_desks_zone
+from tests.sync.support import Office
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,6 @@ def lend_late(office: Office) -> None:
     database = office.database()
     with database.write() as session:
         printing.set_school_name(session, "阳光小学")
-        in_the_desks_zone(session)
     for card, code, days_ago in [
         ("S1", "B002", 0), ("S1", "B001", 30), ("S2", "B003", 20), ("S5", "B004", 25),
     ]:  # fmt: skip
@@ -38,7 +37,10 @@ def test_overdue_loans_by_class_and_the_slips_of_one_class(
     signed_in: Page, office_server: Office, tmp_path: Path
 ) -> None:
     lend_late(office_server)
-    today = desk.today(utc_now())
+    database = office_server.database()
+    with database.read() as session:
+        today = overdue.today(session)
+    database.close()
     page = signed_in
     page.goto(f"{office_server.url}/")  # the overview counts the same overdue books
     expect(page.locator("[data-figure=overdue]")).to_have_text("3")

@@ -29,14 +29,12 @@ whole set at once.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
@@ -44,13 +42,13 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk import rules
 from kiosk.clock import utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13
-from kiosk.config import KioskConfig, KioskSettings, PolicySettings, schedule_of
+from kiosk.config import KioskConfig, PolicySettings, schedule_of
 from kiosk.models import CopyStatus, PatronKind, Policy
 from kiosk.rules import Holding, Refused, Standing
 from kiosk.schedule import Schedule
 from sync import wire
 from sync.server.models import ClassSet, Copy, Kiosk, Loan, Override, Patron, Title
-from sync.server.services import N_, NotFound, Refusal, ledger
+from sync.server.services import N_, NotFound, Refusal, ledger, overdue
 from sync.server.services.changes import loan_data, record_changes
 from sync.server.services.rules import current_rules
 from sync.server.services.students import class_order
@@ -64,16 +62,6 @@ OVERRIDABLE = frozenset(
 )  # fmt: skip
 MAX_REASON = 200
 LONGEST_LOAN = dt.timedelta(days=366)  # a class set's date, at most a year away
-
-
-@functools.cache
-def office_zone() -> ZoneInfo:
-    """The school's time zone: the office computer's own, as a kiosk's default is."""
-    return KioskSettings(name=DESK).zone()
-
-
-def today(now: dt.datetime) -> dt.date:
-    return now.astimezone(office_zone()).date()
 
 
 # -- what the desk shows ---------------------------------------------------------------------
@@ -265,7 +253,7 @@ def _standing(patron: Patron, loans: Sequence[Loan]) -> Standing:
 def reader(session: Session, card: str, *, now: dt.datetime | None = None) -> Reader:
     """The patron with *card* as the desk shows them; NotFound if there is none."""
     patron = _patron(session, card)
-    day = today(now or utc_now())
+    day = overdue.today(session, now or utc_now())
     config, _schedule = _rules(session)
     policy = _policy(config, patron.kind)
     loans = _own_loans(session, patron)
@@ -361,7 +349,7 @@ def lend(
     """Lend the copy *code* to *card* by the kiosks' rules; with a *reason*, over a refusal
     the librarian may set aside (recorded in the overrides' log)."""
     now = now or utc_now()
-    day = today(now)
+    day = overdue.today(session, now)
     patron = _patron(session, card)
     code = clean(code)
     copies = _copies(session, code)
@@ -441,7 +429,7 @@ def give_back(
 ) -> Answer:
     """Take the copy *code* back (the reader at the desk's copy, if several share an ISBN)."""
     now = now or utc_now()
-    day = today(now)
+    day = overdue.today(session, now)
     code = clean(code)
     current = reader(session, card, now=now) if card else None
     copies = _copies(session, code)
@@ -485,7 +473,7 @@ def renew(
     """Give the reader's loan of *code* a new due date by the kiosks' rules; with a *reason*,
     over a refusal the librarian may set aside."""
     now = now or utc_now()
-    day = today(now)
+    day = overdue.today(session, now)
     patron = _patron(session, card)
     code = clean(code)
     copies = _copies(session, code)
@@ -684,7 +672,7 @@ def lend_class_set(
     that loan ends, as at a kiosk.
     """
     now = now or utc_now()
-    day = today(now)
+    day = overdue.today(session, now)
     patron = _patron(session, holder)
     if patron.deleted or not patron.active:
         raise Refusal(N_("{name} cannot borrow (inactive or left the school)."), name=patron.name)
@@ -765,7 +753,7 @@ def return_class_set(
 ) -> int:
     """Take back every book of the set still out; how many came back."""
     now = now or utc_now()
-    day = today(now)
+    day = overdue.today(session, now)
     if session.get(ClassSet, set_id) is None:
         raise NotFound(N_("There is no class set {number}."), number=set_id)
     out = list(
@@ -814,7 +802,7 @@ def class_sets(
 def _set_lines(session: Session, ids: list[int], now: dt.datetime) -> list[ClassSetLine]:
     if not ids:
         return []
-    day = today(now)
+    day = overdue.today(session, now)
     books: dict[int, list[SetBook]] = defaultdict(list)
     for loan in session.scalars(
         select(Loan)

@@ -17,10 +17,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kiosk.clock import utc_now
 from kiosk.models import CopyStatus
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, desk, students
+from sync.server.services import N_, Refusal, desk, overdue, students
 from sync.server.web.auth import SignedIn
 from sync.server.web.render import page
 from sync.server.web.students import KINDS
@@ -161,8 +160,8 @@ def _sets(
     error: Refusal | None = None,
     sent: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    today = desk.today(utc_now())
     with database.read() as session:
+        today = overdue.today(session)
         lines = desk.class_sets(session, returned=returned)
         classes = students.classes(session)
     by_class: dict[str, list[desk.ClassSetLine]] = {}
