@@ -6,7 +6,10 @@ few children on other days, the upper grades after school too. Children bring bo
 kiosk is the real engine (kiosk.engine) on its own SQLite store, driven by a clock the
 simulation moves; each syncs with the office at the end of the day through the real sync client
 (sync.client) over HTTP, except one kiosk that is offline for a week and sends its week at
-once. The librarian marks the books reported lost at the office.
+once. The librarian marks the books reported lost at the office, and lends class sets at the
+desk (services.desk): a homeroom teacher takes a set of books for the class's book corner until
+a date; the class brings them back one by one at its kiosk, or the teacher all at once at the
+desk, or a few one way and the rest the other; a set not back by the end is still out.
 
 What the kiosks answered is counted here, on the simulation's own side (:class:`Tally`): the
 office's figures (services.figures) must come to the same numbers from its own records.
@@ -40,13 +43,16 @@ from kiosk.outcome import Kind, Outcome
 from kiosk.store import Store
 from sync.client import SyncClient
 from sync.server.db import Database
-from sync.server.services import catalogue, kiosks, plan
+from sync.server.services import catalogue, desk, kiosks, plan
 from sync.server.services.rules import set_rules
 
 ZONE = ZoneInfo("Asia/Shanghai")
 LUNCH = (dt.time(13, 30), dt.time(14, 20))
 AFTER_SCHOOL = (dt.time(17, 0), dt.time(17, 40))  # Monday, Wednesday, Friday; grades 5 and 6
 SYNC_AT = dt.time(18, 0)
+DESK_LENDS_AT = dt.time(8, 0)  # the librarian lends class sets before the first lesson
+DESK_TAKES_BACK_AT = dt.time(16, 0)  # and takes whole sets back after the last one
+LIBRARIAN = "图书管理员"
 # The library's shelves by the Chinese Library Classification, and how much each is read.
 SHELVES = [
     ("I287", 30),
@@ -112,6 +118,9 @@ class School:
     late: float = 0.08  # a book kept one to three weeks too long
     lost: float = 0.006  # a book never brought back
     renew: float = 0.05
+    class_sets: int = 9  # lent at the desk over the semester, to the classes in turn
+    class_set_books: int = 12
+    class_set_weeks: tuple[int, int] = (2, 4)  # kept this many weeks, and to the Friday
     seed: int = 2026
 
     @property
@@ -128,6 +137,9 @@ SMALL = School(
     titles=60,
     offline_week=2,
     holiday_week=None,
+    class_sets=3,
+    class_set_books=4,
+    class_set_weeks=(0, 1),
 )
 
 
@@ -143,6 +155,18 @@ class Lent:
     at: dt.datetime  # the kiosk's time
     due: dt.date
     returned: bool = False
+    class_set: int | None = None  # the office's number of the class set it was lent with
+
+
+@dataclass
+class SetLent:
+    """A class set lent at the desk, as the simulation saw it lent."""
+
+    number: int  # the office's
+    class_name: str
+    holder: str  # the teacher's card
+    due: dt.date
+    copies: list[str]
 
 
 @dataclass
@@ -156,6 +180,7 @@ class Tally:
     renewals: int = 0
     refusals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lost: list[str] = field(default_factory=list)  # copies marked lost at the office
+    sets: list[SetLent] = field(default_factory=list)
     semester: tuple[dt.date, dt.date] = (dt.date.min, dt.date.min)
 
     def day(self, loan: Lent) -> dt.date:
@@ -198,9 +223,28 @@ class Tally:
             and (class_name is None or (loan.class_name == class_name and not loan.teacher))
         )
 
-    def teachers_loans(self) -> int:
+    def teachers_loans(self, *, week: dt.date | None = None) -> int:
+        """Loans to teachers (their class sets) in the semester, or in one week of it."""
         first, last = self.semester
-        return sum(1 for loan in self.loans if loan.teacher and first <= self.day(loan) <= last)
+        return sum(
+            1
+            for loan in self.loans
+            if loan.teacher
+            and first <= self.day(loan) <= last
+            and (week is None or _monday(self.day(loan)) == week)
+        )
+
+    def class_sets(self, today: dt.date) -> list[tuple[int, str, str, dt.date, int, int]]:
+        """Each class set lent: its number, class, holder, due date, books still out and days
+        late (while some are out), in the order lent."""
+        rows = []
+        for lent in self.sets:
+            out = sum(
+                1 for loan in self.loans if loan.class_set == lent.number and not loan.returned
+            )
+            late = max(0, (today - lent.due).days) if out else 0
+            rows.append((lent.number, lent.class_name, lent.holder, lent.due, out, late))
+        return rows
 
     def out(self) -> list[Lent]:
         return [loan for loan in self.loans if not loan.returned]
@@ -241,6 +285,20 @@ class SimClock:
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class SetPlan:
+    """A class set the librarian will lend, and how it will come back."""
+
+    class_name: str
+    teacher: str  # the homeroom teacher's card
+    lend_on: dt.date
+    due: dt.date
+    back: str  # "kiosk": one by one at the class's visits; "desk": all at once; "both"
+    back_on: dt.date  # the day the teacher brings what is left to the desk
+    lent: SetLent | None = None
+    out: list[str] = field(default_factory=list)  # copies not back yet
 
 
 @dataclass
@@ -287,6 +345,7 @@ class Semester:
         self.shelf: list[str] = []  # copies on the shelf
         self.weights: dict[str, float] = {}  # how much each copy tempts a child
         self.kiosks: list[SimKiosk] = []
+        self.set_plans: list[SetPlan] = []
 
     # -- setting up: the librarian's part -----------------------------------------------------
 
@@ -311,6 +370,37 @@ class Semester:
         lower = tuple(g for g in self.school.grades if g not in upper) or upper
         for name, grades in (("kiosk-1", lower), ("kiosk-2", upper)):
             self.kiosks.append(self._kiosk(name, grades))
+        self._plan_class_sets()
+
+    def _plan_class_sets(self) -> None:
+        """The class sets of the semester, one every few weeks, to the classes in turn: kept
+        a few weeks, and brought back by the three ways in turn, some days late."""
+        classes = self.school.classes
+        for n in range(self.school.class_sets):
+            class_name, _grade = classes[n % len(classes)]
+            lend_on = self.starts + dt.timedelta(
+                weeks=n * self.school.weeks // self.school.class_sets
+            )
+            lend_on = self._school_day_from(lend_on)
+            due = lend_on + dt.timedelta(
+                weeks=self.rng.randint(*self.school.class_set_weeks), days=4
+            )
+            back_on = self._school_day_from(due + dt.timedelta(days=self.rng.randint(-3, 6)))
+            self.set_plans.append(
+                SetPlan(
+                    class_name=class_name,
+                    teacher=self.teachers[n % len(classes)],
+                    lend_on=lend_on,
+                    due=due,
+                    back=("desk", "kiosk", "both")[n % 3],
+                    back_on=back_on,
+                )
+            )
+
+    def _school_day_from(self, day: dt.date) -> dt.date:
+        while day.weekday() >= 5 or day in self.closed:
+            day += dt.timedelta(days=1)
+        return day
 
     def _students(self) -> None:
         classes = self.school.classes
@@ -431,16 +521,28 @@ class Semester:
             for c in self.children
             if c.class_name not in names and self.rng.random() < self.school.drop_in
         ]
-        self._window(day, LUNCH, children)
+        self._desk_lends_sets(day)
+        self._window(day, LUNCH, children, classes=names)
+        self._desk_takes_sets_back(day)
         if day.weekday() in (0, 2, 4):
             upper = [c for c in self.children if c.grade >= 5 and self.rng.random() < 0.03]
             self._window(day, AFTER_SCHOOL, upper)
 
-    def _window(self, day: dt.date, window: tuple[dt.time, dt.time], children: list[Child]) -> None:
+    def _window(
+        self,
+        day: dt.date,
+        window: tuple[dt.time, dt.time],
+        children: list[Child],
+        *,
+        classes: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """The children at the kiosks in *window*; *classes* visiting bring back books of
+        their book corner first."""
         opens, closes = (self._at(day, t) for t in window)
         if opens > self.until:
             return
         self.clock.set(opens + dt.timedelta(seconds=30))
+        self._corner_books_back(day, classes)
         self.rng.shuffle(children)
         for child in children:
             if self.clock.now > min(closes - dt.timedelta(minutes=2), self.until):
@@ -529,6 +631,102 @@ class Semester:
     def _returned(self, child: Child, copy: str) -> None:
         child.books.remove(copy)
         child.keep_until.pop(copy, None)
+        self.shelf.append(copy)
+        self.tally.returns += 1
+        for loan in self.tally.loans:
+            if loan.copy == copy and not loan.returned:
+                loan.returned = True
+
+    # -- class sets -------------------------------------------------------------------------
+
+    def _desk_lends_sets(self, day: dt.date) -> None:
+        at = self._at(day, DESK_LENDS_AT)
+        for set_plan in self.set_plans:
+            if set_plan.lend_on != day or at > self.until:
+                continue
+            copies = []
+            for _ in range(self.school.class_set_books):
+                copy = self._pick()
+                if copy is None:
+                    break
+                self.shelf.remove(copy)
+                copies.append(copy)
+            if not copies:
+                continue
+            self.clock.set(at)
+            with self.database.write() as session:
+                line = desk.lend_class_set(
+                    session,
+                    holder=set_plan.teacher,
+                    class_name=set_plan.class_name,
+                    due=set_plan.due,
+                    codes=copies,
+                    librarian=LIBRARIAN,
+                    note="图书角",
+                    now=self.clock.now,
+                )
+            set_plan.lent = SetLent(
+                line.id, set_plan.class_name, set_plan.teacher, set_plan.due, copies
+            )
+            set_plan.out = list(copies)
+            self.tally.sets.append(set_plan.lent)
+            self.tally.loans += [
+                Lent(
+                    set_plan.teacher,
+                    set_plan.class_name,
+                    True,
+                    copy,
+                    self.clock.now,
+                    set_plan.due,
+                    class_set=line.id,
+                )
+                for copy in copies
+            ]
+
+    def _corner_books_back(self, day: dt.date, classes: set[str] | frozenset[str]) -> None:
+        """A visiting class brings a few books of its corner back at its kiosk, scanned as
+        any book is, from the eighth day after the set was lent (the kiosk has heard of it
+        by then, even the one offline for a week)."""
+        for set_plan in self.set_plans:
+            if (
+                set_plan.class_name not in classes
+                or set_plan.back == "desk"
+                or not set_plan.out
+                or day < set_plan.lend_on + dt.timedelta(days=8)
+                or (set_plan.back == "both" and day >= set_plan.back_on)
+            ):
+                continue
+            grade = next(g for name, g in self.school.classes if name == set_plan.class_name)
+            kiosk = next(k for k in self.kiosks if grade in k.grades)
+            for copy in set_plan.out[: self.rng.randint(1, 3)]:
+                for outcome in self._scan(kiosk, copy):
+                    if outcome.kind == Kind.RETURNED:
+                        set_plan.out.remove(copy)
+                        self._set_book_back(copy)
+                    elif outcome.kind in (Kind.REFUSED, Kind.UNKNOWN_CODE, Kind.FAULT):
+                        self.tally.refusals[outcome.reason or outcome.kind.value] += 1
+
+    def _desk_takes_sets_back(self, day: dt.date) -> None:
+        at = self._at(day, DESK_TAKES_BACK_AT)
+        for set_plan in self.set_plans:
+            if (
+                set_plan.lent is None
+                or set_plan.back == "kiosk"
+                or set_plan.back_on != day
+                or not set_plan.out
+                or at > self.until
+            ):
+                continue
+            self.clock.set(at)
+            with self.database.write() as session:
+                desk.return_class_set(
+                    session, set_plan.lent.number, librarian=LIBRARIAN, now=self.clock.now
+                )
+            for copy in set_plan.out:
+                self._set_book_back(copy)
+            set_plan.out = []
+
+    def _set_book_back(self, copy: str) -> None:
         self.shelf.append(copy)
         self.tally.returns += 1
         for loan in self.tally.loans:
