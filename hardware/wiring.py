@@ -1,8 +1,9 @@
 """Connects the devices of kiosk.toml to a kiosk: scanners in, lights and buzzer out.
 
-The scanner reader and the buttons run in threads of their own; everything they produce goes
-through one queue to the thread that calls the engine, so the engine sees one input at a time
-and its tick loop keeps running between scans.
+The scanner reader and the buttons run in threads of their own and hand everything they
+produce to one function, from their own thread: in headless mode it puts it on the queue of the
+loop that calls the engine (whose ticks run between scans); the touchscreen app calls the
+engine at once, on the reader's thread, and only shows the answer on its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from kiosk.engine import Kiosk
 
 log = logging.getLogger(__name__)
+
+Deliver = Callable[[Input], None]  # takes an input, from any thread
 
 
 class HardwareError(Exception):
@@ -60,13 +63,13 @@ NO_SCANNER = Outcome(
 
 
 class Devices:
-    """The scanner reader and the status lights of one kiosk, feeding *inbox*."""
+    """The scanner reader and the status lights of one kiosk; what they read goes to the
+    function given to :meth:`start`."""
 
     def __init__(
         self,
         kiosk: Kiosk,
         cfg: KioskConfig,
-        inbox: queue.Queue[Input | None],
         *,
         find: scanner.Finder | None = None,
         lights: status_lights.StatusLights | None = None,
@@ -76,24 +79,30 @@ class Devices:
             self.lights = lights or status_lights.from_settings(cfg.lights)
         except (scanner.BadLayout, status_lights.NoGPIO) as exc:
             raise HardwareError(f"kiosk.toml: {exc}") from exc
-        # the "done" button is a touch on "done", taken in turn with the scans
-        self.lights.on_done = lambda: inbox.put(b":done\n")
         self.kiosk = kiosk
-        self.inbox = inbox
+        self._deliver: Deliver | None = None
         self.reader = scanner.ScannerReader(
-            on_code=lambda code, role: inbox.put(Scan(code, role)),
-            on_change=lambda change: inbox.put(device_outcome(change, kiosk.idle_light)),
+            on_code=lambda code, role: self.deliver(Scan(code, role)),
+            on_change=lambda change: self.deliver(device_outcome(change, kiosk.idle_light)),
             find=find or scanner.DeviceFinder(rules, cfg.scanners.touchscreen),
             decoder=decoder,
         )
 
-    def start(self) -> Devices:
+    def deliver(self, item: Input) -> None:
+        assert self._deliver is not None, "started (Devices.start)"
+        self._deliver(item)
+
+    def start(self, deliver: Deliver) -> Devices:
+        """Read the scanners, handing each input to *deliver* from the reader's thread."""
+        self._deliver = deliver
+        # the "done" button is a touch on "done", taken in turn with the scans
+        self.lights.on_done = lambda: deliver(b":done\n")
         self.lights.show(self.kiosk.idle_light())
         self.reader.start()
         if self.reader.devices:
             log.info("scanners: %s", "; ".join(self.reader.devices))
         else:
-            self.inbox.put(NO_SCANNER)
+            deliver(NO_SCANNER)
         return self
 
     def stop(self) -> None:
@@ -115,7 +124,7 @@ def run_headless(
     Runs until SIGTERM (systemd stopping the kiosk), Ctrl+C, or None put on *inbox*.
     """
     inbox = inbox if inbox is not None else queue.Queue()
-    devices = Devices(kiosk, cfg, inbox, find=find, lights=lights).start()
+    devices = Devices(kiosk, cfg, find=find, lights=lights).start(inbox.put)
     # SIGTERM (systemd) and Ctrl+C end the run in turn, so an open session ends properly
     restore = {}
     if threading.current_thread() is threading.main_thread():

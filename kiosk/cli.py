@@ -272,7 +272,7 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
     if not locked and (problem := _no_display()):
         print(f"kiosk: {problem}", file=sys.stderr)
         return 2
-    inbox: queue.Queue[Input | None] = queue.Queue()
+    inbox: queue.Queue[Input | None] | None = None
     devices = None
     if getattr(args, "scanner", "stdin") == "evdev":
         from hardware.touch import configure_kivy
@@ -280,17 +280,19 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
 
         configure_kivy(cfg.scanners.touchscreen)  # Kivy must not open the scanners as well
         try:
-            devices = Devices(kiosk, cfg, inbox).start()
+            devices = Devices(kiosk, cfg)
         except HardwareError as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
     else:
+        inbox = queue.Queue()
         threading.Thread(target=read_lines, args=(sys.stdin.buffer, inbox), daemon=True).start()
     try:
         done = ui.run(
             kiosk,
             locked=locked,
             inbox=inbox,
+            connect=devices.start if devices else None,
             listeners=[devices.lights.listen] if devices else [],
             **_office_link(kiosk),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from kiosk import service
@@ -46,6 +46,7 @@ def run(
     *,
     locked: bool = True,
     inbox: queue.Queue[Input | None] | None = None,
+    connect: Callable[[Callable[[Input], None]], object] | None = None,
     sync_now: SyncNow | None = None,
     enroll: Enroll | None = None,
     clock_off: ClockOff | None = None,
@@ -55,7 +56,9 @@ def run(
 
     *locked*: fullscreen, no cursor, no way out but the supervisor menu (the real kiosk);
     otherwise an 800x480 window that may be closed (a laptop demo). *inbox*: scans, lines
-    as in headless mode and device outcomes, put there by other threads (scanners, stdin).
+    as in headless mode and device outcomes, put there by other threads (standard input).
+    *connect*: called once the app has started with the function that takes such inputs
+    from any thread (the scanners hand their codes to it from the reader's thread).
     *sync_now*, *enroll*, *clock_off*: the office link, wired by kiosk/cli.py (the UI knows
     nothing of the sync client).
     """
@@ -80,6 +83,8 @@ def run(
     )
     if inbox is not None:
         app.read_inbox(inbox)
+    if connect is not None:  # on the first frame, once the idle screen is up
+        Clock.schedule_once(lambda _dt: connect(app.submit))
     ExceptionManager.add_handler(KeepRunning(app))
     # systemd stops the kiosk with SIGTERM: end the session properly (on the main thread).
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))

@@ -5,10 +5,13 @@ from the engine's outcomes and from the read model (kiosk.readmodel), so the app
 a database session. The app hands each outcome to the screen it is for, decides which screen
 shows, and takes scans, touches and keys.
 
-All calls to the engine happen on Kivy's main thread. Codes from other threads (scanners,
-standard input) reach it only through :meth:`KioskApp.submit` (or an inbox queue read by
-:meth:`KioskApp.read_inbox`), which goes through Kivy's Clock; they are handled in order and
-none is dropped, even while a message is showing (the new answer replaces the message).
+A scan reaches the engine on the thread it comes from: the scanner reader hands its codes to
+:meth:`KioskApp.submit` (standard input through an inbox queue read by
+:meth:`KioskApp.read_inbox`), which calls the engine there and then, not on the next frame.
+The engine takes one call at a time; only the answer waits for Kivy's main thread, and the
+answers are shown in the order the engine gave them, none dropped, even while a message is
+showing (the new answer replaces the message). The screens follow the engine's state as of
+the last answer shown, never a state whose answer is still on its way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import queue
 import shlex
 import subprocess
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -147,6 +151,11 @@ class KioskApp(App):
         self._showcase_at: dt.datetime | None = None
         self._switched_at: dt.datetime | None = None  # when a student last switched language
         self._ticker: Any = None
+        # The engine's answers not shown yet, each with the engine's state after it, in the
+        # engine's order: a call and the keeping of its answer happen under one lock.
+        self._answering = threading.Lock()
+        self._unshown: deque[tuple[list[Outcome], State]] = deque()
+        self.state = kiosk.state  # the engine's state as of the last answer shown
 
     # -- Kivy life cycle ---------------------------------------------------------------
 
@@ -171,14 +180,18 @@ class KioskApp(App):
     def on_stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-        self._emit(self.kiosk.shutdown())
+        self._answer(self.kiosk.shutdown)
 
     def open_settings(self, *_args: Any) -> bool:
         return False  # Kivy's F1 settings panel would be a way out of the kiosk
 
     def start_over(self, kiosk: Kiosk) -> None:
         """Show *kiosk* from its idle screen (at start, and when tests or screenshots swap it)."""
-        self.kiosk = kiosk
+        with self._answering:
+            if kiosk is not self.kiosk:  # another kiosk: the last one's answers go unshown
+                self._unshown.clear()
+                self.state = kiosk.state
+            self.kiosk = kiosk
         self.library = Library(kiosk.store, kiosk.tz)
         setup = self.library.setup()
         self.first_run = not setup.done
@@ -225,7 +238,7 @@ class KioskApp(App):
 
     def base_screen(self) -> str:
         """The screen of what the kiosk is doing, when no message is showing."""
-        match self.kiosk.state:
+        match self.state:
             case State.IDLE if self.first_run:
                 return self._first_run_page
             case State.IDLE:
@@ -247,7 +260,7 @@ class KioskApp(App):
         name = self._overlay or self.base_screen()
         if name == "idle":
             self._refresh_idle()
-        if name != "message" and self.kiosk.state == State.IDLE and not self._overlay:
+        if name != "message" and self.state == State.IDLE and not self._overlay:
             self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
         self.screen(name)
         self.root.ids.screens.current = name
@@ -285,12 +298,18 @@ class KioskApp(App):
         if self._overlay is None:
             self._close_overlay()
 
-    # -- input from other threads ----------------------------------------------------------
+    # -- input from any thread ----------------------------------------------------------------
 
     def submit(self, item: Input) -> None:
         """A scan, a headless-mode line (a code or ``:touch arg``) or a device's own outcome,
-        from any thread; handled on the main thread, in the order submitted."""
-        Clock.schedule_once(lambda _dt: self._take(item), -1)
+        from any thread: handled by the engine on that thread now, shown in turn."""
+        match item:
+            case Scan(code, role):
+                self._answer(lambda: self.kiosk.scan(code, role))
+            case Outcome():
+                self._answer(lambda: [item])
+            case _:
+                self._answer(lambda: handle_line(self.kiosk, item))
 
     def submit_scan(self, code: str, role: Role = "any") -> None:
         self.submit(Scan(code, role))
@@ -304,33 +323,39 @@ class KioskApp(App):
 
         threading.Thread(target=forward, name="kiosk-inbox", daemon=True).start()
 
-    def _take(self, item: Input) -> None:
-        match item:
-            case Scan(code, role):
-                self.scan(code, role)
-            case Outcome():
-                self._emit([item])
-            case _:
-                self._emit(handle_line(self.kiosk, item))
+    def _answer(self, call: Callable[[], list[Outcome]]) -> None:
+        """Call the engine on this thread; its answer is shown on the main thread, after
+        every answer before it (at once when this is the main thread)."""
+        with self._answering:
+            self._unshown.append((call(), self.kiosk.state))
+        if threading.current_thread() is threading.main_thread():
+            self._show_answers()
+        else:
+            Clock.schedule_once(lambda _dt: self._show_answers(), -1)
+
+    def _show_answers(self) -> None:
+        while self._unshown:
+            outcomes, self.state = self._unshown.popleft()
+            self._emit(outcomes)
 
     # -- actions on the main thread ----------------------------------------------------------
 
     def scan(self, code: str, role: Role = "any") -> None:
-        self._emit(self.kiosk.scan(code, role))
+        self._answer(lambda: self.kiosk.scan(code, role))
 
     def touch(self, action: str, arg: str | None = None) -> None:
-        self._emit(self.kiosk.touch(action, arg))
+        self._answer(lambda: self.kiosk.touch(action, arg))
 
     def keep_alive(self) -> None:
-        if self.kiosk.state != State.IDLE:
+        if self.state != State.IDLE:
             self.kiosk.touch("keep")
 
     def tick(self) -> None:
-        self._emit(self.kiosk.tick())
+        self._answer(self.kiosk.tick)
         now = self.kiosk.clock()
         if self._overlay and self._overlay_until and now >= self._overlay_until:
             self.dismiss()
-        if self.kiosk.state == State.IDLE:
+        if self.state == State.IDLE:
             self._check_closed()
             left_alone = (now - (self._switched_at or now)).total_seconds()
             if left_alone > self.kiosk.settings.session_timeout_seconds:
@@ -395,7 +420,7 @@ class KioskApp(App):
         self._settle()
 
     def _show(self, outcome: Outcome) -> None:
-        state = self.kiosk.state
+        state = self.state
         match outcome.kind:
             case Kind.SESSION_STARTED | Kind.SESSION_RESUMED:
                 self._close_overlay()  # the last child's receipt, if it was still up
@@ -524,13 +549,13 @@ class KioskApp(App):
         self.closed = self._idle_light == Light.CLOSED
         if self.closed or self._made("closed"):
             self.screen("closed").show(self.library.opening(now), self._local_now())
-        if self.kiosk.state == State.IDLE and not self._overlay:
+        if self.state == State.IDLE and not self._overlay:
             self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
             self._settle()
 
     def _update_countdown(self) -> None:
         left = self.kiosk.seconds_left()
-        state = self.kiosk.state
+        state = self.state
         student = state in (State.SESSION, State.CHOICE)
         warn_from = COUNTDOWN_FROM if student else MENU_COUNTDOWN_FROM
         if left is None or state == State.IDLE or left > warn_from:
@@ -589,7 +614,7 @@ class KioskApp(App):
             elif self.typed:
                 code, self.typed = self.typed, ""
                 # ":done", ":pin 1234"...: the touches of headless mode work typed here too.
-                self._emit(handle_line(self.kiosk, code.encode()))
+                self._answer(lambda: handle_line(self.kiosk, code.encode()))
             return True
         return False
 
