@@ -100,7 +100,19 @@ class TimedKiosk(Kiosk):
         return super().scan(raw, role)  # type: ignore[arg-type]
 
 
-def bench_reader(scans: int) -> None:
+def send_timed(device: ReplayDevice, n: int) -> float:
+    """A code's keys, then (a moment later, as a scanner sends them) its terminator, Enter
+    down and up: returns when the terminator was written."""
+    events = hid_events(f"X{n:06d}", time.time())
+    device.send(events[:-6])
+    time.sleep(0.002)
+    started = time.perf_counter()
+    device.send(events[-6:])
+    return started
+
+
+def reader_delays(scans: int) -> list[float]:
+    """Seconds from the terminating key to Kiosk.scan, in headless mode."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cfg = config.load(folder)
@@ -127,11 +139,7 @@ def bench_reader(scans: int) -> None:
         runner.start()
         delays = []
         for n in range(scans + 10):
-            events = hid_events(f"X{n:06d}", time.time())
-            device.send(events[:-6])  # the code's keys, then the terminator (Enter down, up)
-            time.sleep(0.002)
-            started = time.perf_counter()
-            device.send(events[-6:])
+            started = send_timed(device, n)
             reached = kiosk.reached.get(timeout=5)
             if n >= 10:  # the first few warm up the threads and the database
                 delays.append(reached - started)
@@ -139,6 +147,11 @@ def bench_reader(scans: int) -> None:
         inbox.put(None)
         runner.join(5)
         store.close()
+    return delays
+
+
+def bench_reader(scans: int) -> None:
+    delays = reader_delays(scans)
     floor = hop_floor(scans)
     p50, p99, f50 = pct(delays, 50), pct(delays, 99), pct(floor, 50)
     print(f"terminating key -> Kiosk.scan ({scans} scans, real reader thread and headless loop)")
