@@ -187,6 +187,11 @@ def _parser() -> argparse.ArgumentParser:
     paid = commands.add_parser("settle-compensation", parents=[by], help="a compensation paid")
     paid.add_argument("number", type=int, help="its number (see `compensation`)")
     paid.add_argument("--on", type=_day, metavar="DATE", help="the day it was paid (default today)")
+    mistake = commands.add_parser(
+        "cancel-compensation", parents=[by], help="a compensation recorded by mistake, owed no more"
+    )
+    mistake.add_argument("number", type=int, help="its number (see `compensation --all`)")
+    mistake.add_argument("--reason", required=True, help="why it is cancelled (kept with it)")
 
     away = commands.add_parser(
         "repairs", help="copies away being repaired (mark-copy CODE in_repair / available)"
@@ -698,6 +703,11 @@ def _compensation(database: Database, args: argparse.Namespace) -> int:
             print(_json_line(line))
             continue
         settled_on = f"settled {line.settled_on}" if line.settled_on else "not settled"
+        if line.cancelled_at is not None:
+            settled_on = (
+                f"cancelled {line.cancelled_at.astimezone():%Y-%m-%d} by {line.cancelled_by}:"
+                f" {line.cancel_reason}"
+            )
         print(
             f"{line.id:4} {line.class_name or '-':8} {line.card:10} {line.name:10} "
             f"{line.copy:14} {line.title[:30]:30} {line.reason:8} "
@@ -725,6 +735,13 @@ def _settle_compensation(database: Database, args: argparse.Namespace) -> int:
     with database.write() as session:
         line = compensation.settle(session, args.number, librarian=args.by, on=args.on)
     print(f"compensation {line.id} of {line.name} ({line.card}) settled on {line.settled_on}")
+    return 0
+
+
+def _cancel_compensation(database: Database, args: argparse.Namespace) -> int:
+    with database.write() as session:
+        line = compensation.cancel(session, args.number, librarian=args.by, reason=args.reason)
+    print(f"compensation {line.id} of {line.name} ({line.card}) cancelled: {line.cancel_reason}")
     return 0
 
 
@@ -1146,6 +1163,7 @@ _COMMANDS = {
     "compensation": _compensation,
     "record-compensation": _record_compensation,
     "settle-compensation": _settle_compensation,
+    "cancel-compensation": _cancel_compensation,
     "repairs": _repairs,
     "mark-copy": _mark,
     "remove-student": _remove,

@@ -241,6 +241,10 @@ class Compensation(Base):
     loan_id: Mapped[str | None] = mapped_column(String(36))
     settled_on: Mapped[dt.date | None] = mapped_column(index=True)
     settled_by: Mapped[str | None] = mapped_column(String(64))
+    # Recorded by mistake: no longer owed, kept with who cancelled it, when and why.
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
 
     patron: Mapped[Patron] = relationship()
     copy: Mapped[Copy] = relationship()

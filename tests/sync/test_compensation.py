@@ -203,6 +203,50 @@ def test_a_damaged_book_still_out_is_taken_back_and_the_rules_may_let_the_reader
         assert row is not None and row.settled_on is None
 
 
+def test_a_compensation_recorded_by_mistake_is_cancelled_with_why(database: Database) -> None:
+    line = record(database, code="B001", card="S1", reason="damaged", amount="15")
+    assert lend(database, "S1", "B002").refusal == "compensation_block"
+    with pytest.raises(Refusal, match="not settled yet"):  # the book is someone's debt
+        record(database, code="B001", card="S2", reason="damaged", amount="15")
+    for number, reason, refused in [(line.id, "  ", Refusal), (999, "typo", NotFound)]:
+        with database.write() as session, pytest.raises(refused):
+            compensation.cancel(session, number, librarian=LIBRARIAN, reason=reason)
+    with database.read() as session:  # nothing changed
+        assert compensation.unsettled(session) == 1
+
+    with database.write() as session:
+        cancelled = compensation.cancel(
+            session, line.id, librarian="李老师", reason=" the damage was there  before "
+        )
+    assert (cancelled.cancelled_by, cancelled.cancel_reason) == (
+        "李老师",
+        "the damage was there before",
+    )
+    assert cancelled.cancelled_at is not None and not cancelled.owed
+    assert cancelled.settled_on is None
+    # Owed no more: the desk lends, the kiosks are told, the lists and the report count it not.
+    assert lend(database, "S1", "B002").outcome == "lent"
+    assert patron_change(database, "S1")["compensation_due"] is False
+    with database.read() as session:
+        assert compensation.unsettled(session) == 0
+        assert compensation.compensations(session, settled=False) == []
+        assert compensation.compensations(session, settled=True) == []
+        assert compensation.compensations(session) == [cancelled]  # kept, with why
+        # The damaged book is one to decide about again, and may be charged to its reader.
+        assert [b.copy for b in compensation.books_to_settle(session)] == ["B001"]
+    for settle_or_cancel in (
+        lambda session: compensation.settle(session, line.id, librarian=LIBRARIAN),
+        lambda session: compensation.cancel(session, line.id, librarian=LIBRARIAN, reason="x"),
+    ):
+        with database.write() as session, pytest.raises(Refusal, match="cancelled on"):
+            settle_or_cancel(session)
+    again = record(database, code="B001", card="S2", reason="damaged", amount="15")
+    with database.write() as session:
+        compensation.settle(session, again.id, librarian=LIBRARIAN)
+    with database.write() as session, pytest.raises(Refusal, match="settled one"):
+        compensation.cancel(session, again.id, librarian=LIBRARIAN, reason="paid by mistake")
+
+
 def test_compensation_from_the_command_line(tmp_path: Path, db_url: str) -> None:
     data = tmp_path / "office"
     data.mkdir(exist_ok=True)
@@ -230,6 +274,19 @@ def test_compensation_from_the_command_line(tmp_path: Path, db_url: str) -> None
     assert row["settled_on"] and row["amount_cents"] == 3000 and row["title"] == "Book 6"
     code, _out, err = office.command("settle-compensation", str(number))
     assert code == 1 and "already" in err
+
+    said = office.ok(
+        "record-compensation", "B007", "--card", "S1", "--reason", "damaged", "--amount", "9"
+    )
+    mistake = int(said.split()[1].rstrip(":"))
+    code, _out, err = office.command("cancel-compensation", str(mistake), "--reason", " ")
+    assert code == 1 and "Say why" in err
+    assert office.ok(
+        "cancel-compensation", str(mistake), "--reason", "wrong reader", "--by", "librarian"
+    ).endswith("cancelled: wrong reader\n")
+    assert office.ok("compensation") == "no compensation is owed\n"
+    listed = office.ok("compensation", "--all")
+    assert "cancelled" in listed and "by librarian: wrong reader" in listed
 
 
 # -- a kiosk learns of the debt by sync --------------------------------------------------------
@@ -260,6 +317,19 @@ def test_a_kiosk_refuses_a_reader_who_owes_until_it_is_settled(office: Office, m
     with kiosk.store.read() as db:
         patron = db.scalar(select(KioskPatron).where(KioskPatron.card == "S1"))
         assert patron is not None and not patron.compensation_due
+
+
+def test_a_kiosk_lends_again_once_a_compensation_is_cancelled(office: Office, make_kiosk) -> None:
+    said = office.ok(
+        "record-compensation", "B001", "--card", "S1", "--reason", "damaged", "--amount", "5"
+    )
+    kiosk = enrolled(office, make_kiosk, sync=True)
+    (refused,) = kiosk.scan("S1", "B002")[1:]
+    assert refused.reason == "compensation_block"
+    kiosk.engine.touch("done")
+    office.ok("cancel-compensation", said.split()[1].rstrip(":"), "--reason", "not her book")
+    kiosk.client.sync()
+    kiosk.lend("S1", "B002")
 
 
 def test_a_kiosk_lends_to_a_reader_who_owes_when_the_rules_say_so(

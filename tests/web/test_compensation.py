@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from sync.server.models import Copy, Patron
-from sync.server.services import books, desk
+from sync.server.services import books, compensation, desk
 from tests.sync.support import Office
 
 pytestmark = pytest.mark.slow
@@ -96,4 +96,44 @@ def test_a_compensation_recorded_and_settled(signed_in: Page, office_server: Off
     expect(page.get_by_label("Teachers: Compensation not settled blocks")).to_be_checked()
     with database.write() as session:
         assert desk.lend(session, "S2", "B005", librarian="librarian").outcome == "lent"
+    database.close()
+
+
+def test_a_compensation_recorded_by_mistake_is_cancelled_with_why(
+    signed_in: Page, office_server: Office
+) -> None:
+    database = office_server.database()
+    with database.write() as session:
+        wrong = compensation.record(
+            session, code="B003", card="S1", reason="damaged", amount="12", librarian="librarian"
+        )
+    page = signed_in
+    page.goto(f"{office_server.url}/desk?card=S1")
+    expect(page.get_by_text("小明 owes compensation for a damaged or lost book")).to_be_visible()
+
+    page.get_by_role("link", name="Compensation", exact=True).click()
+    expect(page.locator("[data-figure=owed]")).to_have_text("12.00")
+    row = page.locator(f"#compensation-{wrong.id}")
+    row.get_by_text("Recorded by mistake?").click()
+    row.get_by_label(f"Why cancel compensation {wrong.id}?").fill("小红 damaged it, not 小明")
+    row.get_by_role("button", name=f"Cancel compensation {wrong.id}").click()
+    expect(page.get_by_role("status")).to_have_text(
+        f"Compensation {wrong.id} of 小明 is cancelled: it is owed no more."
+    )
+    expect(page.get_by_text("Nothing is owed: every compensation is settled.")).to_be_visible()
+    page.get_by_label("All, cancelled too").check()
+    page.get_by_role("button", name="Show").click()
+    kept = page.locator(f"#compensation-{wrong.id}")
+    expect(kept).to_contain_text("Cancelled")
+    expect(kept).to_contain_text("小红 damaged it, not 小明")
+    expect(kept).to_contain_text("librarian")
+    expect(kept.get_by_role("button")).to_have_count(0)  # neither settled nor cancelled again
+    expect(page.locator("[data-figure=owed]")).to_have_count(0)
+
+    # The desk lends to 小明 again; the damaged book waits for a decision once more.
+    expect(page.locator("table.to-settle tbody tr")).to_contain_text(["B003"])
+    page.goto(f"{office_server.url}/desk?card=S1")
+    expect(page.get_by_text("小明 owes compensation for a damaged or lost book")).to_have_count(0)
+    with database.write() as session:
+        assert desk.lend(session, "S1", "B001", librarian="librarian").outcome == "lent"
     database.close()

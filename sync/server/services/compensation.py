@@ -7,6 +7,12 @@ damaged book still out is taken back as at the desk and set aside as damaged. Un
 settled the reader *owes compensation*: the change log tells every kiosk, and a policy (see
 kiosk.rules.refuse_patron, ``block_on_unsettled_compensation``) may refuse them loans there
 and at the desk until it is.
+
+A compensation recorded by mistake is cancelled, with a reason: it is owed no longer (kiosks
+are told), and kept on the list with who cancelled it, when and why. The book keeps its status
+(a lost book's loan stays ended): the Books page changes that if it was a mistake too, and
+until a compensation is recorded for it again a damaged or lost book is among those to decide
+about.
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from sync.server.services.students import class_order
 
 REASONS = {"damaged": N_("damaged"), "lost": N_("lost")}
 MAX_NOTE = 200
+# A compensation still owed: neither settled nor cancelled.
+_OWED = Compensation.settled_on.is_(None) & Compensation.cancelled_at.is_(None)
 
 
 class CompensationRefused(Refusal):
-    """A compensation that cannot be recorded or settled as asked; nothing was changed."""
+    """A compensation that cannot be recorded, settled or cancelled as asked; nothing was
+    changed."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,13 @@ class CompensationLine:
     recorded_by: str
     settled_on: dt.date | None
     settled_by: str | None
+    cancelled_at: dt.datetime | None = None  # recorded by mistake: owed no longer
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def owed(self) -> bool:
+        return self.settled_on is None and self.cancelled_at is None
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,8 @@ class BookToSettle:
 def compensations(
     session: Session, *, class_name: str | None = None, settled: bool | None = None
 ) -> list[CompensationLine]:
-    """The compensations (of a class's readers; only those settled or not), by class, then
-    reader, then when recorded."""
+    """The compensations (of a class's readers; only those settled, or only those still owed;
+    all: cancelled ones too), by class, then reader, then when recorded."""
     query = (
         select(Compensation)
         .join(Patron, Compensation.patron_id == Patron.id)
@@ -85,9 +101,7 @@ def compensations(
     if class_name is not None:
         query = query.where(Patron.class_name == class_name.strip())
     if settled is not None:
-        query = query.where(
-            Compensation.settled_on.is_not(None) if settled else Compensation.settled_on.is_(None)
-        )
+        query = query.where(Compensation.settled_on.is_not(None) if settled else _OWED)
     lines = [_line(row) for row in session.scalars(query)]
     return sorted(
         lines,
@@ -102,13 +116,8 @@ def compensations(
 
 
 def unsettled(session: Session) -> int:
-    """How many compensations are not settled yet."""
-    return (
-        session.scalar(
-            select(func.count()).select_from(Compensation).where(Compensation.settled_on.is_(None))
-        )
-        or 0
-    )
+    """How many compensations are still owed (neither settled nor cancelled)."""
+    return session.scalar(select(func.count()).select_from(Compensation).where(_OWED)) or 0
 
 
 def books_to_settle(session: Session) -> list[BookToSettle]:
@@ -134,7 +143,7 @@ def books_to_settle(session: Session) -> list[BookToSettle]:
     recorded = dict(
         session.execute(
             select(Compensation.copy_id, func.max(Compensation.recorded_at))
-            .where(Compensation.copy_id.in_(ids))
+            .where(Compensation.copy_id.in_(ids), Compensation.cancelled_at.is_(None))
             .group_by(Compensation.copy_id)
         ).all()
     )
@@ -226,11 +235,7 @@ def record(
     note = " ".join(note.split())
     if len(note) > MAX_NOTE:
         raise CompensationRefused(N_("Write the note in at most {most} characters."), most=MAX_NOTE)
-    pending = session.scalar(
-        select(Compensation.id).where(
-            Compensation.copy_id == copy.id, Compensation.settled_on.is_(None)
-        )
-    )
+    pending = session.scalar(select(Compensation.id).where(Compensation.copy_id == copy.id, _OWED))
     if pending is not None:
         raise CompensationRefused(
             N_("Compensation {number} for this copy is recorded and not settled yet."),
@@ -280,6 +285,7 @@ def settle(
             number=number,
             day=row.settled_on,
         )
+    _not_cancelled(session, row)
     today = overdue.today(session)
     recorded = overdue.today(session, row.recorded_at)
     day = on or today
@@ -294,7 +300,49 @@ def settle(
     return _line(row)
 
 
+def cancel(
+    session: Session,
+    number: int,
+    *,
+    librarian: str,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> CompensationLine:
+    """Compensation *number*, recorded by mistake, owed no longer: kept with who cancelled
+    it, when and *reason*. A settled one stays settled (the money was taken)."""
+    row = session.get(Compensation, number)
+    if row is None:
+        raise NotFound(N_("There is no compensation {number}."), number=number)
+    _not_cancelled(session, row)
+    if row.settled_on is not None:
+        raise CompensationRefused(
+            N_("Compensation {number} was settled on {day}: a settled one is not cancelled."),
+            number=number,
+            day=row.settled_on,
+        )
+    why = " ".join(reason.split())
+    if not why:
+        raise CompensationRefused(N_("Say why compensation {number} is cancelled."), number=number)
+    if len(why) > MAX_NOTE:
+        raise CompensationRefused(
+            N_("Write the reason in at most {most} characters."), most=MAX_NOTE
+        )
+    row.cancelled_at, row.cancelled_by, row.cancel_reason = now or utc_now(), librarian, why
+    session.flush()
+    _owing(session, row.patron)
+    return _line(row)
+
+
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _not_cancelled(session: Session, row: Compensation) -> None:
+    if row.cancelled_at is not None:
+        raise CompensationRefused(
+            N_("Compensation {number} was cancelled on {day}."),
+            number=row.id,
+            day=overdue.today(session, row.cancelled_at),
+        )
 
 
 def _owing(session: Session, patron: Patron) -> None:
@@ -303,7 +351,7 @@ def _owing(session: Session, patron: Patron) -> None:
         session.scalar(
             select(func.count())
             .select_from(Compensation)
-            .where(Compensation.patron_id == patron.id, Compensation.settled_on.is_(None))
+            .where(Compensation.patron_id == patron.id, _OWED)
         )
         or 0
     ) > 0
@@ -377,4 +425,7 @@ def _line(row: Compensation) -> CompensationLine:
         recorded_by=row.recorded_by,
         settled_on=row.settled_on,
         settled_by=row.settled_by,
+        cancelled_at=row.cancelled_at,
+        cancelled_by=row.cancelled_by,
+        cancel_reason=row.cancel_reason,
     )

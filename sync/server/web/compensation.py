@@ -1,5 +1,6 @@
 """Compensation: books damaged or lost and what their readers owe, settled or not, a list per
-class; recording one (the book's price by default) and settling it."""
+class; recording one (the book's price by default), settling it, or cancelling one recorded by
+mistake (with why)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _listing(
         to_settle = compensation.books_to_settle(session)
         classes = students.classes(session)
         today = overdue.today(session)
-    owed = sum(line.amount_cents for line in lines if line.settled_on is None)
+    owed = sum(line.amount_cents for line in lines if line.owed)
     return page(
         request,
         "compensation.html",
@@ -152,6 +153,26 @@ def settle(
         )
     then = {"class_name": class_name.strip()} if class_name.strip() else {}
     return _back(then, f"settled:{line.id}:{line.name}")
+
+
+@router.post("/{number}/cancel")
+def cancel(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    number: int,
+    reason: Annotated[str, Form(max_length=400)] = "",
+    class_name: Annotated[str, Form(max_length=50)] = "",
+) -> Response:
+    try:
+        with database.write() as session:
+            line = compensation.cancel(session, number, librarian=who.librarian.name, reason=reason)
+    except Refusal as refusal:
+        return _listing(
+            request, who, database, class_name=class_name.strip(), error=refusal, status_code=400
+        )
+    then = {"class_name": class_name.strip()} if class_name.strip() else {}
+    return _back(then, f"cancelled:{line.id}:{line.name}")
 
 
 def _back(query: dict[str, str], done: str) -> RedirectResponse:
