@@ -453,14 +453,14 @@ class Kiosk:
                     **detail,
                 )
             ]
-        line = LoanLine(copy.code, copy.title.title, lent.loan.due_date, 0)
+        line = LoanLine(copy.code, copy.title.title, lent.due_date, 0)
         visit.taken.append(line)
-        visit.last_loan, visit.last_loan_at = lent.loan.id, moment.at
+        visit.last_loan, visit.last_loan_at = lent.loan, moment.at
         detail = {}
         if lent.implicitly_returned is not None:
             detail["implicit_return"] = True
-        if lent.loan.override_by:
-            detail["override_by"] = lent.loan.override_by
+        if lent.override_by:
+            detail["override_by"] = lent.override_by
         lent_now = Outcome(
             Kind.CHECKED_OUT,
             light=Light.SUCCESS,
@@ -468,7 +468,7 @@ class Kiosk:
             patron=patron.card,
             copy=copy.code,
             title=copy.title.title,
-            due=lent.loan.due_date,
+            due=lent.due_date,
             may_borrow=lent.may_borrow,
             detail=detail,
         )
