@@ -558,12 +558,63 @@ def reapply_office_rules(session: Session) -> bool:
 
 def _office_rules(data: Any) -> kiosk_config.KioskConfig | None:
     """The office's rules if they hold values a school could mean; else None, and the kiosk
-    keeps its own (an older office may send what this kiosk no longer takes)."""
+    keeps its own (an older office may send what this kiosk no longer takes).
+
+    Settings this kiosk does not know (a newer office's, sent before the kiosk is updated)
+    are left out and the rest taken: a warning names them, once. A value this kiosk knows to
+    be wrong still has it keep its own rules."""
     try:
         return kiosk_config.KioskConfig.model_validate(data)
     except ValidationError as exc:
+        unknown = _unknown_settings(exc)
+        if unknown is None:
+            log.warning("the office's rules are not used, the kiosk keeps its own: %s", exc)
+            return None
+    try:
+        rules = kiosk_config.KioskConfig.model_validate(_without(data, unknown))
+    except ValidationError as exc:  # a setting of a kind this kiosk does not know, half read
         log.warning("the office's rules are not used, the kiosk keeps its own: %s", exc)
         return None
+    names = {".".join(str(part) for part in path) for path in unknown}
+    if names - _ignored_settings:
+        _ignored_settings.update(names)
+        log.warning(
+            "the office's rules hold settings this kiosk does not know (the office is newer):"
+            " %s; they are ignored until the kiosk is updated",
+            ", ".join(sorted(names)),
+        )
+    return rules
+
+
+_ignored_settings: set[str] = set()  # the unknown settings already named in the log
+
+
+def _unknown_settings(error: ValidationError) -> list[tuple[str | int, ...]] | None:
+    """Where the office's rules hold a setting (or a kind of reader) this kiosk does not know;
+    None if anything else is wrong with them."""
+    problems = [(tuple(p["loc"]), p["type"]) for p in error.errors()]
+    unknown = [where for where, kind in problems if kind == "extra_forbidden"]
+    unknown += [  # a key of a mapping (a kind of reader): what is under it is unknown too
+        where[:-1] for where, kind in problems if kind == "enum" and where[-1:] == ("[key]",)
+    ]
+
+    def under(where: tuple[str | int, ...], path: tuple[str | int, ...]) -> bool:
+        return len(where) > len(path) and where[: len(path)] == path
+
+    if not all(where in unknown or any(under(where, p) for p in unknown) for where, _ in problems):
+        return None
+    return [where for where in unknown if not any(under(where, p) for p in unknown)]
+
+
+def _without(data: Any, paths: Iterable[tuple[str | int, ...]]) -> Any:
+    """A copy of *data* (JSON) without the entries at *paths*."""
+    kept = json.loads(json.dumps(data))
+    for path in paths:
+        node = kept
+        for part in path[:-1]:
+            node = node[part]
+        node.pop(path[-1], None)
+    return kept
 
 
 def _time(value: str | None) -> dt.datetime | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -308,6 +309,69 @@ def test_rules_no_school_means_never_stop_a_kiosk(office: Office, make_kiosk) ->
     with store.read() as db:
         assert db.get(Policy, "student").loan_days == 14
     store.close()
+
+
+def test_a_kiosk_not_yet_updated_takes_a_newer_office_s_rules_but_its_new_settings(
+    office: Office, make_kiosk, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer office sends settings this kiosk does not know (a new rule, a new kind of
+    reader): the kiosk takes the rules it knows, leaves out the rest and says so in its log
+    once; a wrong value of a setting it knows still has it keep its own rules."""
+    from sync.server.services.changes import record_change
+
+    student = dict(max_loans=1, loan_days=7, max_renewals=0, overdue_block_days=3)
+    newer = {
+        "policies": {
+            "student": {**student, "fine_per_day_cents": 10},
+            "parent": {**student, "may_renew_online": True},
+        },
+        "timetable": {
+            "week_a_starts": None,
+            "closed_dates": [],
+            "window": [{"weekdays": ["tue"], "opens": "13:30", "closes": "14:20", "room": "二楼"}],
+        },
+        "holiday_reading": {"books": 5},
+    }
+    database = office.database()
+    with database.write() as session:
+        record_change(session, "rules", "all", newer)
+    database.close()
+    monkeypatch.setattr(replica, "_ignored_settings", set())  # as in a kiosk just started
+    kiosk = enrolled(office, make_kiosk)
+    with caplog.at_level(logging.WARNING, logger="sync.replica"):
+        kiosk.client.sync()
+    with kiosk.store.read() as db:
+        assert db.get(Policy, "student").max_loans == 1  # the office's rules, taken
+        assert json.loads(get_setting(db, OFFICE_RULES) or "{}") == newer  # kept whole
+    (warned,) = [r.getMessage() for r in caplog.records if "does not know" in r.getMessage()]
+    for name in ("policies.student.fine_per_day_cents", "policies.parent", "holiday_reading",
+                 "timetable.window.0.room"):  # fmt: skip
+        assert name in warned
+    kiosk.scan("S1")
+    lent, ended = kiosk.scan("B001")
+    assert lent.kind == "checked_out" and lent.may_borrow == 0  # one book, as the office says
+    assert ended.kind == "session_ended"
+
+    caplog.clear()
+    kiosk.close()
+    with caplog.at_level(logging.WARNING, logger="sync.replica"):
+        store, _cfg = open_data(kiosk.folder)  # started again: the same rules, no new warning
+    with store.read() as db:
+        assert db.get(Policy, "student").max_loans == 1
+    store.close()
+    assert not [r for r in caplog.records if "does not know" in r.getMessage()]
+
+    # A wrong value of a known setting beside new ones: the kiosk keeps the rules it had.
+    wrong = {**newer, "policies": {"student": {**student, "loan_days": 0, "fine": 1}}}
+    database = office.database()
+    with database.write() as session:
+        record_change(session, "rules", "all", wrong)
+    database.close()
+    again = enrolled(office, make_kiosk, "kiosk-b")
+    again.client.sync()
+    with again.store.read() as db:
+        assert db.get(Policy, "student").max_loans == 2  # kiosk.toml's
+        assert get_setting(db, OFFICE_RULES) is None
 
 
 def test_a_loan_at_one_kiosk_shows_at_the_other(office: Office, make_kiosk) -> None:
