@@ -86,7 +86,7 @@ def count(
     if copy is None:
         return Counted(code, None, first=False, warning=None, belongs="", returned=None)
     already = session.get(StocktakeCount, (stocktake.id, copy.id))
-    warning = _warning(copy, shelf)
+    warning = warning_of(copy, shelf)
     if already is not None:
         return Counted(code, copy, first=False, warning=warning, belongs=copy.shelf, returned=None)
     session.add(
@@ -111,7 +111,9 @@ def _scan(stocktake: Stocktake, code: str, shelf: str, by: str) -> wire.Stocktak
     return wire.StocktakeScan(stocktake=stocktake.id, copy=code, shelf=shelf, by=by)
 
 
-def _warning(copy: Copy, shelf: str) -> str | None:
+def warning_of(copy: Copy, shelf: str) -> str | None:
+    """What a copy seen on *shelf* says besides "counted" (any copy with a status and a shelf:
+    the kiosk's, or the office's at its desk)."""
     if copy.status == CopyStatus.ON_LOAN:
         return ON_LOAN
     if copy.status in (CopyStatus.LOST, CopyStatus.WITHDRAWN):

@@ -124,6 +124,15 @@ def _rules_opening(page: Page, library: Library) -> None:
     page.locator("#opening").scroll_into_view_if_needed()
 
 
+def _stocktake_desk(page: Page, library: Library) -> None:
+    """Counting at the desk: a shelf chosen from the list (nothing counted, so that either
+    language's picture, and those after, show the same stocktake)."""
+    page.goto(f"{library.url}/stocktake")
+    page.locator("select[name=shelf]").select_option("3-A")
+    page.locator("form.choose-shelf button").click()
+    page.wait_for_selector("#counting .answer")
+
+
 SHOTS: list[tuple[str, Shot]] = [
     ("overview", _goto("/")),
     ("desk", _goto("/desk?card=S1")),
@@ -148,6 +157,7 @@ SHOTS: list[tuple[str, Shot]] = [
     ("rules", _rules),
     ("rules-opening", _rules_opening),
     ("stocktake", _goto("/stocktake")),
+    ("stocktake-desk", _stocktake_desk),
     ("stocktake-close", _goto("/stocktake/close?not_seen=missing")),
     ("stocktake-result", _goto("/stocktake/1")),
     ("book-repairs", _goto("/books/repairs")),

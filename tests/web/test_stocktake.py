@@ -14,11 +14,12 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from kiosk.codes import shelf_label
-from sync.server.models import Copy
+from sync.server.models import Copy, Loan
 from tests.pdfs import barcodes_in, text_of
 from tests.sync.support import Office, enrolled
 from tests.sync.test_stocktake import counting, shelve
 from tests.web.test_books import download
+from tests.web.test_desk import INFO, OK, RECORD_TONES, REFUSED, scan, tones
 
 pytestmark = pytest.mark.slow
 UNLABELLED = "9787020002207"  # the two copies of 红楼梦 known by their ISBN only
@@ -150,6 +151,78 @@ def test_a_stocktake_started_followed_and_closed_on_the_page(
 
     page.goto(f"{office.url}/language/zh_CN?next=/stocktake/1")
     expect(page.get_by_role("heading", level=1)).to_have_text("盘点：Autumn 2026")
+
+
+def test_the_librarian_counts_at_the_desk_beside_a_kiosk(
+    signed_in: Page, office_server: Office, make_kiosk, tmp_path: Path
+) -> None:
+    page, office = signed_in, office_server
+    shelve(office, tmp_path)  # B001-B005 on shelf A1, B006-B010 on B2
+    kiosk = enrolled(office, make_kiosk, "kiosk-a", sync=True)
+    kiosk.lend("S1", "B003")  # out, and back on its shelf without passing a kiosk
+    office.ok("stocktake-start", "--name", "Spring 2027")
+    kiosk.client.sync()
+    counting(kiosk, "A1")
+    assert kiosk.scan("B001")[0].reason == "counted"
+    kiosk.client.sync()
+
+    page.add_init_script(RECORD_TONES)
+    page.goto(f"{office.url}/stocktake")
+    field = page.get_by_label("Scan a shelf's label, then the books on it")
+    expect(field).to_be_focused()
+    answer = page.get_by_role("region", name="Count at the desk").get_by_role("status")
+    running = page.locator(".counting")
+    expect(running).to_have_text("No shelf chosen yet. 0 scans at the desk so far.")
+
+    scan(page, "B002")
+    expect(answer).to_have_text(
+        "Which shelf? Scan the shelf's label (or choose the shelf) first, then its books."
+    )
+    # Typed faster than answered: each waits its turn, the shelf first.
+    scan(page, "shelf-a1", "B001", "B002", "B003", "B006", "ZZ-9")
+    expect(answer).to_have_text(
+        "ZZ-9 is not a code of this library: put the book aside. The result lists it."
+    )
+    said = page.locator("#recent li").evaluate_all("items => items.map(i => i.innerText)")
+    assert [line.split(maxsplit=1)[1] for line in reversed(said)] == [
+        "Which shelf? Scan the shelf's label (or choose the shelf) first, then its books.",
+        "Counting shelf A1: scan its books.",
+        "“Book 1” (B001) was counted on this shelf already: a book counts once.",
+        "Counted: “Book 2” (B002).",
+        "“Book 3” (B003) was on loan to 小明 (3-1, S1): it is on the shelf, so it is returned"
+        " now (found in the stocktake).",
+        "“Book 6” (B006) belongs on shelf B2: it is counted; put it back there.",
+        "ZZ-9 is not a code of this library: put the book aside. The result lists it.",
+    ]
+    assert tones(page, 11) == REFUSED + INFO + INFO + OK + REFUSED + REFUSED + REFUSED
+    expect(field).to_be_focused()
+    expect(field).to_have_value("")
+
+    # The progress follows each scan, the kiosk's and the desk's together.
+    expect(running).to_have_text("Shelf A1: 3 of 5 copies counted. 4 scans at the desk so far.")
+    shelves = page.get_by_role("region", name="Shelf by shelf").get_by_role("table")
+    assert rows_of(shelves)[0] == ["A1", "3 / 5", "0", "60%", "2", "1"]
+    takers = page.get_by_role("region", name="Kiosk by kiosk").get_by_role("table")
+    assert [row[:2] for row in rows_of(takers)] == [["kiosk-a", "1"], ["The office's desk", "4"]]
+
+    # A shelf without a label, chosen from the list; the cursor goes back to the scan field.
+    page.get_by_label("Or choose the shelf").select_option("B2")
+    page.get_by_role("button", name="Count this shelf").click()
+    expect(answer).to_have_text("Counting shelf B2: scan its books.")
+    expect(field).to_be_focused()
+    scan(page, "B007")
+    expect(answer).to_have_text("Counted: “Book 7” (B007).")
+    expect(running).to_have_text("Shelf B2: 2 of 5 copies counted. 5 scans at the desk so far.")
+
+    database = office.database()
+    with database.read() as session:
+        loan = session.scalar(select(Loan).where(Loan.copy_code == "B003"))
+        assert loan.returned_at is not None and loan.found_in_stocktake == 1
+    database.close()
+
+    page.goto(f"{office.url}/language/zh_CN?next=/stocktake")
+    scan(page, "SHELF-B2", "B008")
+    expect(page.get_by_role("status")).to_have_text("已清点：《Book 8》（B008）。")
 
 
 def test_a_stocktake_of_chosen_shelves_and_what_is_refused(

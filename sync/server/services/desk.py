@@ -141,8 +141,9 @@ def desk_kiosk(session: Session) -> Kiosk:
     return desk
 
 
-def _record(session: Session, payloads: Sequence[wire.Payload], now: dt.datetime) -> None:
-    """Apply the desk's events through the ledger, as a kiosk's push is applied."""
+def record(session: Session, payloads: Sequence[wire.Payload], now: dt.datetime) -> None:
+    """Apply the desk's events through the ledger, as a kiosk's push is applied (its loans
+    and returns, and its stocktake scans)."""
     desk = desk_kiosk(session)
     events = [
         wire.WireEvent(
@@ -409,7 +410,7 @@ def lend(
         )
     )
     holder = current.patron.name if current is not None and current.patron else None
-    _record(session, events, now)
+    record(session, events, now)
     if refusal is not None:
         _log_override(session, now, librarian, "checkout", refusal.reason, reason, loan_id,
                       patron.card, _code(copy))  # fmt: skip
@@ -450,7 +451,7 @@ def give_back(
     loan = loans[0]
     holder = loan.patron.name if loan.patron else loan.patron_card
     late = rules.overdue_days(loan, day)
-    _record(session, [_returned(loan, day, librarian, implicit=False)], now)
+    record(session, [_returned(loan, day, librarian, implicit=False)], now)
     return Answer(
         "returned",
         reader(session, card, now=now) if card else None,
@@ -506,7 +507,7 @@ def renew(
             detail=refusal.detail,
             overridable=refusal.reason in OVERRIDABLE,
         )
-    _record(
+    record(
         session,
         [wire.Renew(loan=loan.id, copy=loan.copy_code, patron=patron.card, due=due)],
         now,
@@ -731,7 +732,7 @@ def lend_class_set(
         wire.Checkout(loan=loan_id, copy=_code(copy), patron=patron.card, due=due, where=DESK)
         for loan_id, copy in zip(loan_ids, chosen, strict=True)
     ]
-    _record(session, events, now)
+    record(session, events, now)
     session.execute(update(Loan).where(Loan.id.in_(loan_ids)).values(class_set_id=set_id))
     _hide_holders(session, loan_ids)
     return class_set_line(session, set_id, now=now)
@@ -760,7 +761,7 @@ def return_class_set(
         session.scalars(select(Loan).where(Loan.class_set_id == set_id, Loan.returned_at.is_(None)))
     )
     if out:
-        _record(session, [_returned(loan, day, librarian, implicit=False) for loan in out], now)
+        record(session, [_returned(loan, day, librarian, implicit=False) for loan in out], now)
     return len(out)
 
 

@@ -16,25 +16,37 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from kiosk import rules
+from kiosk import stocktake as kiosk_stocktake
 from kiosk.clock import utc_now
-from kiosk.codes import code_key
+from kiosk.codes import (
+    GarbledCode,
+    clean,
+    code_key,
+    has_control_characters,
+    is_isbn13,
+    shelf_of_label,
+)
 from kiosk.models import CopyStatus
 from kiosk.tables import csv_bytes
+from sync import wire
 from sync.server.models import (
     Copy,
     Kiosk,
     Loan,
+    Patron,
     Stocktake,
     StocktakeFinding,
     StocktakeScan,
+    Title,
 )
-from sync.server.services import N_, NotFound, Refusal, ledger
+from sync.server.services import N_, NotFound, Refusal, desk, ledger, overdue
 from sync.server.services.changes import Changes, record_change
 
 NOT_SEEN_ACTIONS = ("missing", "keep")
@@ -367,6 +379,157 @@ def records(session: Session) -> list[Summary]:
         _summary(s)
         for s in session.scalars(select(Stocktake).order_by(Stocktake.started_at.desc()))
     ]
+
+
+# -- counting at the desk --------------------------------------------------------------------
+
+# What a scan at the desk did. A copy counted says the first of ON_LOAN, LOST, WITHDRAWN and
+# WRONG_SHELF that applies, as a kiosk does (kiosk.stocktake); "counted" when none does.
+SHELF_CHOSEN, COUNTED, ALREADY_COUNTED = "shelf_chosen", "counted", "already_counted"
+DESK_WARNINGS = (kiosk_stocktake.ON_LOAN, kiosk_stocktake.LOST, kiosk_stocktake.WITHDRAWN,
+                 kiosk_stocktake.WRONG_SHELF, "unknown_code")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeskScan:
+    """What one scan (or shelf chosen) at the desk did, for the page to say and sound."""
+
+    outcome: str  # SHELF_CHOSEN, COUNTED, ALREADY_COUNTED, one of DESK_WARNINGS, or a refusal
+    shelf: str  # the shelf being counted after it ("" until one is chosen)
+    code: str = ""
+    title: str = ""
+    belongs: str = ""  # the shelf the copy belongs on
+    holder: str = ""  # on loan: who had it (the loan is returned now)
+
+    @property
+    def tone(self) -> str:
+        """The sound, as at the desk: "ok" counted, "info" a shelf or a copy counted already,
+        "refused" anything to look at or not done."""
+        if self.outcome == COUNTED:
+            return "ok"
+        return "info" if self.outcome in (SHELF_CHOSEN, ALREADY_COUNTED) else "refused"
+
+
+def choose_shelf(session: Session, stocktake_id: int, name: str) -> DeskScan:
+    """The shelf the librarian counts at the desk next, by its name (or its label's code)."""
+    stocktake = _open(session, stocktake_id)
+    shelf = _shelf_named(session, stocktake, name)
+    if shelf is None:
+        return DeskScan("shelf_not_in_stocktake", "", code=" ".join(name.split()))
+    return DeskScan(SHELF_CHOSEN, shelf)
+
+
+def desk_scan(
+    session: Session,
+    stocktake_id: int,
+    code: str,
+    *,
+    shelf: str,
+    librarian: str,
+    now: dt.datetime | None = None,
+) -> DeskScan:
+    """A code scanned at the desk on *shelf*: a shelf's label chooses the shelf; a copy is
+    counted through the ledger as a kiosk's scan is (a copy scanned twice counts once); a book
+    recorded as on loan is returned, found in the stocktake; a code the library does not know
+    is listed. Cards and a title's ISBN are turned down, as at a kiosk."""
+    stocktake = _open(session, stocktake_id)
+    try:
+        code = clean(code)
+    except GarbledCode:
+        return DeskScan("garbled", shelf)
+    if (label := shelf_of_label(code)) is not None:
+        return choose_shelf(session, stocktake.id, label)
+    chosen = _shelf_named(session, stocktake, shelf) if shelf.strip() else None
+    if chosen is None:
+        return DeskScan("choose_shelf_first", "", code=code)
+    copy = ledger.find_copy(session, code)
+    if copy is not None and copy.barcode is None:
+        copy = _unlabelled_to_count(session, stocktake, copy)
+    if copy is None:
+        if session.scalar(select(Patron.id).where(Patron.card == code)) is not None:
+            return DeskScan("card_not_book", chosen, code=code)
+        if is_isbn13(code) and session.scalar(select(Title.id).where(Title.isbn == code)):
+            return DeskScan("use_library_label", chosen, code=code)
+        desk.record(session, [_scan_event(stocktake, code, chosen)], now or utc_now())
+        return DeskScan("unknown_code", chosen, code=code)
+    found = DeskScan(COUNTED, chosen, code=_code_of(copy), title=copy.title.title,
+                     belongs=copy.shelf)  # fmt: skip
+    if _last_seen_on(session, stocktake, copy) == code_key(chosen):
+        return replace(found, outcome=ALREADY_COUNTED)
+    now = now or utc_now()
+    events: list[wire.Payload] = [_scan_event(stocktake, found.code, chosen)]
+    loan = session.scalar(select(Loan).where(Loan.copy_id == copy.id, Loan.returned_at.is_(None)))
+    holder = ""
+    if loan is not None and copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
+        # On the shelf, so not with its reader (a lost book's reader owes it no more).
+        holder = _reader(loan)
+        events.append(
+            wire.Return(
+                loan=loan.id,
+                copy=loan.copy_code,
+                patron=loan.patron_card,
+                late_days=rules.overdue_days(loan, overdue.today(session, now)),
+                by=librarian,
+                stocktake=stocktake.id,
+            )
+        )
+    warning = kiosk_stocktake.warning_of(copy, chosen)
+    desk.record(session, events, now)
+    return replace(found, outcome=warning or COUNTED, holder=holder)
+
+
+def _scan_event(stocktake: Stocktake, code: str, shelf: str) -> wire.StocktakeScan:
+    return wire.StocktakeScan(stocktake=stocktake.id, copy=code, shelf=shelf, by=None)
+
+
+def _code_of(copy: Copy) -> str:
+    return copy.barcode or copy.title.isbn or f"#{copy.id}"
+
+
+def _shelf_named(session: Session, stocktake: Stocktake, name: str) -> str | None:
+    """The shelf of *stocktake* called *name* (whatever its letter case), as the records spell
+    it; any shelf in a stocktake of the whole library; None if this one does not count it."""
+    wanted = code_key(" ".join(name.split()))
+    if not wanted or len(wanted) > MAX_NAME or has_control_characters(wanted):
+        return None
+    whole = not stocktake.shelves and not stocktake.classifications
+    shelves = (
+        [s for s, _n in all_shelves(session)]
+        if whole
+        else {c.shelf for c in _expected(session, stocktake) if c.shelf}
+    )
+    spelt = next((s for s in shelves if code_key(s) == wanted), None)
+    return spelt or (" ".join(name.split()) if whole else None)
+
+
+def _last_seen_on(session: Session, stocktake: Stocktake, copy: Copy) -> str | None:
+    """The shelf (as compared) where *copy* was last scanned in *stocktake*, by anyone."""
+    shelf = session.scalar(
+        select(StocktakeScan.shelf)
+        .where(
+            StocktakeScan.stocktake_id == stocktake.id,
+            StocktakeScan.copy_id == copy.id,
+            StocktakeScan.late.is_(False),
+        )
+        .order_by(StocktakeScan.at.desc(), StocktakeScan.id.desc())
+        .limit(1)
+    )
+    return code_key(shelf) if shelf is not None else None
+
+
+def _unlabelled_to_count(session: Session, stocktake: Stocktake, copy: Copy) -> Copy:
+    """Of the copies known by their title's ISBN only, the one the ledger counts next: the
+    first not seen yet in *stocktake* (so two such books count as two), else *copy*."""
+    seen = select(StocktakeScan.copy_id).where(
+        StocktakeScan.stocktake_id == stocktake.id, StocktakeScan.copy_id.is_not(None)
+    )
+    other = session.scalar(
+        select(Copy)
+        .where(Copy.title_id == copy.title_id, Copy.barcode.is_(None), Copy.id.not_in(seen))
+        .order_by(Copy.id)
+        .limit(1)
+    )
+    return other or copy
 
 
 # -- the counting itself ---------------------------------------------------------------------

@@ -1,15 +1,23 @@
 """The stocktake: start one (the whole library, some shelves or classifications), follow it
-shelf by shelf and kiosk by kiosk while small librarians count, close it after a confirmation
-choosing what becomes of the copies nobody saw, and the kept results, printable and as CSV.
-Shelf labels for the kiosks' scanners are printed from here (or the Print page)."""
+shelf by shelf and kiosk by kiosk while small librarians count, count at the desk too, close it
+after a confirmation choosing what becomes of the copies nobody saw, and the kept results,
+printable and as CSV. Shelf labels for the kiosks' scanners are printed from here (or the Print
+page).
+
+Counting at the desk works as the Desk page's scan field does (static/desk.js): a USB scanner
+types a shelf's label or a book's code and Enter, the answer and the progress come back in
+place with a sound, and the cursor stays in the field for the next book.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, stocktakes
@@ -20,6 +28,7 @@ from sync.server.web.render import attachment, page
 router = APIRouter(prefix="/stocktake")
 NAV = ("/stocktake", N_("Stocktake"))
 NotSeen = Annotated[str, Form(max_length=10)]
+Code = Annotated[str, Form(max_length=200)]
 
 
 @router.get("")
@@ -52,6 +61,55 @@ def _page(
         records=records,
         **context,
     )
+
+
+@router.post("/scan")
+def scan(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    stocktake: Annotated[int, Form()],
+    code: Code = "",
+    shelf: Code = "",
+) -> Response:
+    """A shelf's label or a book scanned at the desk, on the shelf being counted."""
+    name = who.librarian.name
+    return _counted(
+        request, who, database, stocktake,
+        lambda session: stocktakes.desk_scan(session, stocktake, code, shelf=shelf,
+                                             librarian=name),
+    )  # fmt: skip
+
+
+@router.post("/shelf")
+def choose_shelf(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    stocktake: Annotated[int, Form()],
+    shelf: Code = "",
+) -> Response:
+    """The shelf counted at the desk next, chosen from the list (a shelf without a label)."""
+    return _counted(
+        request, who, database, stocktake,
+        lambda session: stocktakes.choose_shelf(session, stocktake, shelf),
+    )  # fmt: skip
+
+
+def _counted(
+    request: Request,
+    who: SignedIn,
+    database: DatabaseDep,
+    stocktake: int,
+    act: Callable[[Session], stocktakes.DeskScan],
+) -> Response:
+    try:
+        with database.write() as session:
+            scanned = act(session)
+    except Refusal:
+        # Closed meanwhile (or never was): its page says so.
+        return RedirectResponse(f"/stocktake/{stocktake}", status_code=303)
+    return _page(request, who, database, scanned=scanned, shelf=scanned.shelf)
 
 
 @router.post("/start")

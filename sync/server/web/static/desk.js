@@ -1,10 +1,15 @@
-// The desk: every scan answered at once, on screen and by a sound, the cursor kept in the scan
-// field. Scans typed while an answer is on its way wait their turn, in order (a card, then its
-// books). The server renders the answer; this only puts it in place.
+// A scan field (the Desk page, and counting at the desk in a stocktake): every scan answered at
+// once, on screen and by a sound, the cursor kept in the scan field. Scans typed while an answer
+// is on its way wait their turn, in order (a card, then its books; a shelf, then its books). The
+// server renders the page; this only puts its answer in place: the form's data-region, and any
+// part marked data-live. What the answer holds for the next scan (the reader's card, the shelf)
+// comes back in the region's data, into the form's fields marked data-held.
 (function () {
   "use strict";
   const scan = document.getElementById("scan");
   const field = document.getElementById("code");
+  const region = scan.dataset.region;
+  const held = scan.querySelectorAll("[data-held]");
   const recent = document.getElementById("recent");
   const queue = [];
   let busy = false;
@@ -58,9 +63,13 @@
     while (recent.children.length > 15) recent.lastElementChild.remove();
   }
 
-  function show(fresh, sound) {
-    document.getElementById("desk").replaceWith(fresh);
-    scan.elements.card.value = fresh.dataset.card || "";
+  function show(fresh, sound, page) {
+    document.getElementById(region).replaceWith(fresh);
+    for (const input of held) input.value = fresh.dataset[input.name] || "";
+    for (const part of document.querySelectorAll("[data-live]")) {
+      const now = page && page.getElementById(part.id);
+      if (now) part.replaceWith(now);
+    }
     const answer = fresh.querySelector(".answer");
     if (sound) {
       play(fresh.dataset.tone);
@@ -73,16 +82,16 @@
     try {
       const reply = await fetch(url, options);
       const page = new DOMParser().parseFromString(await reply.text(), "text/html");
-      const fresh = page.getElementById("desk");
+      const fresh = page.getElementById(region);
       if (!fresh) {
         window.location.assign(reply.url); // signed out, or an old form: the page says why
         return;
       }
-      show(fresh, sound);
+      show(fresh, sound, page);
     } catch (error) {
       const failed = document.createElement("div");
-      failed.id = "desk";
-      failed.dataset.card = scan.elements.card.value;
+      failed.id = region;
+      for (const input of held) failed.dataset[input.name] = input.value;
       failed.dataset.tone = "refused";
       failed.innerHTML = '<p class="answer refused" role="status"></p>';
       failed.querySelector("p").textContent = scan.dataset.offline;
@@ -126,17 +135,18 @@
     }
   });
 
-  function nextReader(event) {
-    if (event) event.preventDefault();
-    enqueue(() => load("/desk", {}, false));
+  // Escape (or the Next reader button) starts afresh: the page as the form's data-escape has it.
+  function startAfresh(event) {
+    event.preventDefault();
+    enqueue(() => load(scan.dataset.escape, {}, false));
   }
 
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") nextReader(event);
+    if (event.key === "Escape" && scan.dataset.escape) startAfresh(event);
   });
   document.addEventListener("click", (event) => {
     if (event.target.closest("#next-reader")) {
-      nextReader(event);
+      startAfresh(event);
       return;
     }
     if (!event.target.closest("input, textarea, select, button, a, label")) field.focus();
