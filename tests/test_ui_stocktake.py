@@ -48,6 +48,24 @@ def test_the_menu_offers_the_stocktake_only_while_the_office_has_one(
     assert kiosk.state == State.STOCKTAKE
 
 
+def test_the_menu_s_stocktake_button_follows_a_sync_while_the_menu_is_open(
+    ui, kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    open_menu(ui, clock)
+    assert not [b for b in ui.buttons() if b.text == "盘点"]
+    office_says(store)  # the background sync brings the office's stocktake
+    clock.advance(seconds=3)
+    ui.tick()
+    assert ui.screen == "supervisor"
+    assert "现在没有在盘点。" not in ui.text()
+    assert [b.text for b in ui.buttons() if b.text == "盘点"] == ["盘点"]
+    office_says(store, open_=False)  # and then its close
+    clock.advance(seconds=3)
+    ui.tick()
+    assert "现在没有在盘点。" in ui.text()
+    assert not [b for b in ui.buttons() if b.text == "盘点"]
+
+
 def test_a_small_librarian_counts_shelf_after_shelf(
     ui, kiosk: Kiosk, clock: FakeClock, store: Store
 ) -> None:
@@ -80,8 +98,10 @@ def test_a_small_librarian_counts_shelf_after_shelf(
 
     scan(ui, clock, "B004")  # belongs on B2; counted here, where it is
     text = ui.text()
-    assert "这本书应该放在书架B2" in text
-    assert "《Book 4》已经数上了。请把它放到书架B2上。" in text
+    assert "这本书要放在书架B2" in text
+    assert "《Book 4》已经数上了。请把它放到那里。" in text
+    word = ui.app.screen("stocktake")
+    assert f"{word.headline} {word.body}".count("B2") == 1  # the shelf said once
     assert counts(ui) == ["2 / 3", "2 / 6"]
     assert ui.app.tone == "wait"  # amber, as the light: look at the screen
 
@@ -95,7 +115,7 @@ def test_a_small_librarian_counts_shelf_after_shelf(
 
     # The recent scans, newest first, under the word.
     lines = ui.app.screen("stocktake").lines
-    assert lines[:3] == ["✔ 《Book 5》", "书架B2", "★ 《Book 4》：这本书应该放在书架B2"]
+    assert lines[:3] == ["✔ 《Book 5》", "书架B2", "★ 《Book 4》：这本书要放在书架B2"]
 
     ui.press("回到菜单")
     assert ui.screen == "supervisor"

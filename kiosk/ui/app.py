@@ -364,6 +364,8 @@ class KioskApp(App):
         self._update_countdown()
         if session := self._made("session"):
             session.tick(now)
+        if self.current == "supervisor":
+            self.screen("supervisor").follow_stocktake(now)
 
     def show_fault(self) -> None:
         """Something failed inside the app: red, and a message to call the librarian."""

@@ -469,10 +469,8 @@ def counted(outcome: Outcome) -> Message:
             )
         case "wrong_shelf":
             return Message(
-                tr._("This book belongs on shelf {shelf}").format(shelf=shelf),
-                tr._("{book} is counted. Please put it on shelf {shelf}.").format(
-                    book=this_book, shelf=shelf
-                ),
+                tr._("This book goes on shelf {shelf}").format(shelf=shelf),
+                tr._("{book} is counted. Please take it there.").format(book=this_book),
                 tone=Tone.WAIT,
             )
         case "on_loan":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 
@@ -13,6 +14,9 @@ from kiosk.ui.i18n import tr
 from kiosk.ui.widgets import KioskScreen, load_kv
 
 log = logging.getLogger(__name__)
+# How often the open menu looks whether a sync brought a stocktake, or closed it (its button
+# follows): often enough for a helper waiting for it, seldom enough to cost the Pi nothing.
+STOCKTAKE_CHECK_SECONDS = 2.0
 
 
 class SupervisorScreen(KioskScreen):
@@ -27,6 +31,7 @@ class SupervisorScreen(KioskScreen):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._syncing = False
+        self._stocktake_at: dt.datetime | None = None
 
     def show(self, said: str = "") -> None:
         """What waits for the office, and what a helper should check (*said*: the last
@@ -57,9 +62,21 @@ class SupervisorScreen(KioskScreen):
         else:
             self.warning = ""
         self.can_sync = app.sync_now is not None and office.enrolled
-        going_on = app.library.stocktake()
-        self.stocktake = going_on.name if going_on else ""
+        self._stocktake_at = None
+        self.follow_stocktake(app.kiosk.clock())
         self.can_confirm_clock = clock != "ok"
+
+    def follow_stocktake(self, now: dt.datetime) -> None:
+        """The Stocktake button as the office has it now: the background sync may start or
+        close a stocktake while the menu is open (the app asks at each tick, this looks at
+        most every STOCKTAKE_CHECK_SECONDS)."""
+        if self._stocktake_at is not None and (
+            0 <= (now - self._stocktake_at).total_seconds() < STOCKTAKE_CHECK_SECONDS
+        ):
+            return
+        self._stocktake_at = now
+        going_on = self.app.library.stocktake()
+        self.stocktake = going_on.name if going_on else ""
 
     def sync(self) -> None:
         """One sync with the office, in its own thread: the network never freezes the screen."""
