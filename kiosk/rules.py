@@ -157,6 +157,16 @@ _COPY_LENT = (
     .where(Copy.__table__.c.id == bindparam("copy"))
     .values(status=bindparam("lent_status"), last_borrowed=bindparam("lent_on"))
 )
+_LOAN_CLOSED = (
+    update(Loan.__table__)
+    .where(Loan.__table__.c.id == bindparam("loan"))
+    .values(returned_at=bindparam("back_at"), implicit_return=bindparam("implicit"))
+)
+_COPY_STATUS = (
+    update(Copy.__table__)
+    .where(Copy.__table__.c.id == bindparam("copy"))
+    .values(status=bindparam("new_status"))
+)
 _LOANS_OF = (
     select(Loan)
     .options(joinedload(Loan.copy).joinedload(Copy.title))
@@ -463,11 +473,16 @@ def _close(
     by: str | None = None,
     stocktake: int | None = None,
 ) -> Loan:
-    loan.returned_at = moment.at
-    loan.implicit_return = implicit
+    # Written with plain statements, as a checkout is; the session's objects follow them.
+    connection = session.connection()
+    connection.execute(_LOAN_CLOSED, {"loan": loan.id, "back_at": moment.at, "implicit": implicit})
+    set_committed_value(loan, "returned_at", moment.at)
+    set_committed_value(loan, "implicit_return", implicit)
     _open_loans(session)[loan.copy_id] = None
     if loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
-        loan.copy.status = CopyStatus.AVAILABLE  # a lost book that comes back is found
+        # A lost book that comes back is found.
+        connection.execute(_COPY_STATUS, {"copy": loan.copy_id, "new_status": CopyStatus.AVAILABLE})
+        set_committed_value(loan.copy, "status", CopyStatus.AVAILABLE)
     returned = wire.ImplicitReturn if implicit else wire.Return
     outbox.append(
         session,
@@ -540,18 +555,19 @@ def forget_returned(session: Session, *, acked_only: bool, returned_before: dt.d
     A kiosk that syncs forgets a loan once the office has its return; a standalone kiosk once
     the loan has been back for a while (*returned_before*).
     """
-    query = select(Loan).where(Loan.returned_at.is_not(None), Loan.patron_id.is_not(None))
+    forget = update(Loan).where(Loan.returned_at.is_not(None), Loan.patron_id.is_not(None))
     if acked_only:
         acked = select(Event.payload["loan"].as_string()).where(
             Event.type.in_(("return", "implicit_return")), Event.acked_at.is_not(None)
         )
-        query = query.where(Loan.id.in_(acked))
+        forget = forget.where(Loan.id.in_(acked))
     else:
-        query = query.where(Loan.returned_at < returned_before)
-    loans = list(session.scalars(query))
-    for loan in loans:
-        loan.patron_id = None
-    return len(loans)
+        forget = forget.where(Loan.returned_at < returned_before)
+    # One statement; loans this session holds are updated too ("fetch": their ids come back).
+    result = session.execute(
+        forget.values(patron_id=None).execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount
 
 
 def loans_out(session: Session) -> int:
