@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from kiosk import money
@@ -324,13 +324,6 @@ class CheckedFile:
     def problems(self) -> Iterator[tuple[int, str, str]]:
         """Each bad row's order in the file, where it is and what is wrong with it."""
         yield from self._db.execute("SELECT line, place, text FROM problems ORDER BY line, rowid")
-
-    def unlabelled(self) -> Iterator[tuple[str, int]]:
-        """For each ISBN, how many good rows name a copy without a label of its own."""
-        yield from self._db.execute(
-            "SELECT code, count(*) FROM rows WHERE NOT bad AND kind = 'isbn' GROUP BY code"
-            " ORDER BY min(line)"
-        )
 
 
 Mapping = dict[str, str]  # a column's header_key -> the field it holds ("" for none)
@@ -714,36 +707,50 @@ def import_books(
     """Add or update titles and copies from *path* in the caller's transaction.
 
     A row with a barcode is one labelled copy; rows with an ISBN and no barcode are copies
-    known by ISBN only, so their count per ISBN is the number of such copies. The first row
-    of a title gives its details.
+    known by ISBN only, so their count per ISBN is the number of such copies, each on the
+    shelf its row names. The first row of a title gives its details.
     """
     added_on = today or dt.date.today()
     known = known_codes(session, Patron, Copy, Title)
     with check_books(path, known, skip_bad=skip_bad, progress=progress) as checked:
         report = checked.report
+        unlabelled: dict[str, list[str]] = {}  # ISBN: the shelf of each of its rows
         done = 0
         for chunk in checked.chunks():
-            _import_book_chunk(session, chunk, added_on, report)
+            _import_book_chunk(session, chunk, added_on, report, unlabelled)
             session.flush()
             done += len(chunk)
             if progress is not None:
                 progress("importing", done, checked.rows)
-        for isbn, wanted in checked.unlabelled():
+        for isbn, shelves in unlabelled.items():
             title = session.scalars(select(Title).where(Title.isbn == isbn)).first()
             assert title is not None  # its rows made it, above
-            have = session.scalar(
-                select(func.count()).where(Copy.title_id == title.id, Copy.barcode.is_(None))
-            )
-            missing = max(0, wanted - (have or 0))
+            have = session.scalars(
+                select(Copy)
+                .where(Copy.title_id == title.id, Copy.barcode.is_(None))
+                .order_by(Copy.id)
+            ).all()
+            for copy, shelf in zip(have, shelves, strict=False):
+                if copy.shelf == shelf:
+                    report.unchanged += 1
+                else:
+                    copy.shelf = shelf
+                    report.updated += 1
+            missing = shelves[len(have) :]
             if missing:
-                session.execute(insert(Copy), [dict(barcode=None, title_id=title.id)] * missing)
-            report.added += missing
-            report.unchanged += min(have or 0, wanted)
+                session.execute(
+                    insert(Copy), [dict(barcode=None, title_id=title.id, shelf=s) for s in missing]
+                )
+            report.added += len(missing)
     return report
 
 
 def _import_book_chunk(
-    session: Session, chunk: list[tuple[BookRow, bool]], added_on: dt.date, report: ImportReport
+    session: Session,
+    chunk: list[tuple[BookRow, bool]],
+    added_on: dt.date,
+    report: ImportReport,
+    unlabelled: dict[str, list[str]],
 ) -> None:
     isbns = {row.isbn for row, _first in chunk if row.isbn}
     barcodes = {row.barcode for row, _first in chunk if row.barcode}
@@ -774,6 +781,7 @@ def _import_book_chunk(
                 setattr(title, k, v)
             report.updated += 1
         if not row.barcode:
+            unlabelled.setdefault(row.isbn, []).append(row.shelf)
             continue
         if copy is None:
             session.add(Copy(barcode=row.barcode, title=title, shelf=row.shelf))

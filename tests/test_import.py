@@ -81,6 +81,37 @@ def test_import_students_and_books_then_again_changes_nothing(tmp_path: Path) ->
     store.close()
 
 
+SHELVED_BY_ISBN = """isbn,title,shelf
+9787020002207,红楼梦,5-C
+9787020002207,红楼梦,5-C
+9787020002207,红楼梦,儿童1
+"""
+
+
+def shelves_of_unlabelled(data: Path) -> list[str]:
+    store, _ = open_data(data)
+    with store.read() as db:
+        found = list(db.scalars(select(Copy.shelf).where(Copy.barcode.is_(None)).order_by(Copy.id)))
+    store.close()
+    return found
+
+
+def test_copies_known_by_their_isbn_only_are_on_the_shelves_their_rows_name(
+    tmp_path: Path,
+) -> None:
+    """So that a stocktake expects them there, as it does a labelled copy."""
+    listing, data = tmp_path / "books.csv", tmp_path / "kiosk"
+    listing.write_text(SHELVED_BY_ISBN, encoding="utf-8")
+    first = kiosk_cli(data, "import-books", str(listing))
+    assert "3 added, 0 updated, 0 unchanged" in first.stdout, first.stderr
+    assert shelves_of_unlabelled(data) == ["5-C", "5-C", "儿童1"]
+
+    listing.write_text(SHELVED_BY_ISBN.replace("儿童1", "5-D"), encoding="utf-8")
+    moved = kiosk_cli(data, "import-books", str(listing))
+    assert "0 added, 1 updated, 2 unchanged" in moved.stdout, moved.stderr
+    assert shelves_of_unlabelled(data) == ["5-C", "5-C", "5-D"]
+
+
 def test_chinese_headers_and_byte_order_mark(tmp_path: Path) -> None:
     csv = "卡号,姓名,班级,年级,身份\n3001,赵一诺,4-2,4,学生\n3002,孙老师,,,教师\n"
     (tmp_path / "s.csv").write_bytes(b"\xef\xbb\xbf" + csv.encode("utf-8"))

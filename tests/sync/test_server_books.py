@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from sync.server.db import Database
 from sync.server.models import Change, Copy, Patron
-from sync.server.services import NotFound, books, catalogue
+from sync.server.services import NotFound, books, catalogue, stocktakes
 from sync.server.services.books import BookRefused
 from tests.sync.support import Office
 
@@ -127,3 +127,37 @@ def test_marking_a_copy(database: Database) -> None:
         books.set_status(session, copy_id, "on_loan")  # only a loan lends a copy
     with pytest.raises(NotFound), database.write() as session:
         books.set_status(session, 999_999, "lost")
+
+
+def test_copies_known_by_their_isbn_only_are_on_the_shelves_their_rows_name(
+    database: Database, tmp_path: Path
+) -> None:
+    """A book list's rows without a barcode give their copies the shelf they name, so that a
+    stocktake of that shelf expects them; a list that moves them moves them (and tells the
+    kiosks)."""
+    listing = tmp_path / "shelved.csv"
+    listing.write_text(
+        "isbn,title,shelf\n9787532439584,草房子,3-A\n9787532439584,草房子,3-A\n", encoding="utf-8"
+    )
+    with database.write() as session:
+        report = catalogue.import_books(session, listing)
+    assert (report.added, report.updated, report.unchanged) == (2, 0, 0)
+    with database.write() as session:
+        assert [s for s, _n in stocktakes.all_shelves(session)] == ["3-A"]
+        started = stocktakes.start(session, name="3-A", librarian="王老师", shelves=["3-a"])
+        assert stocktakes.progress(session, started.id).counts.copies == 2
+        stocktakes.close(session, started.id, not_seen="keep", librarian="王老师")
+        before = session.scalar(select(Change.version).order_by(Change.version.desc()).limit(1))
+
+    listing.write_text(
+        "isbn,title,shelf\n9787532439584,草房子,3-A\n9787532439584,草房子,3-B\n", encoding="utf-8"
+    )
+    with database.write() as session:
+        report = catalogue.import_books(session, listing)
+        assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+        shelves = session.scalars(
+            select(Copy.shelf).where(Copy.barcode.is_(None), Copy.shelf != "").order_by(Copy.id)
+        )
+        assert list(shelves) == ["3-A", "3-B"]
+        moved = session.scalars(select(Change.data).where(Change.version > before)).all()
+        assert [(c["barcode"], c["shelf"]) for c in moved] == [(None, "3-B")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,14 +41,14 @@ def _import_books(
     copies = {c.barcode: c for c in session.scalars(select(Copy).where(Copy.barcode.is_not(None)))}
     by_isbn = {t.isbn: t for t in session.scalars(select(Title).where(Title.isbn.is_not(None)))}
     titles: dict[str, Title] = {}
-    unlabelled: Counter[str] = Counter()
+    unlabelled: dict[str, list[str]] = {}  # ISBN: the shelf of each of its rows
     changes = Changes()
     with session.no_autoflush:
         for row, _first in rows:
             existing = copies.get(row.barcode) if row.barcode else None
             title = _title_for(row, existing, by_isbn, titles, added_on, report, changes)
             if not row.barcode:
-                unlabelled[row.isbn] += 1
+                unlabelled.setdefault(row.isbn, []).append(row.shelf)
                 continue
             if existing is None:
                 copy = Copy(
@@ -70,15 +69,23 @@ def _import_books(
                 report.unchanged += 1
                 continue
             changes.add(copy)
-        for isbn, wanted in unlabelled.items():
+        for isbn, shelves in unlabelled.items():
             title = titles[isbn]
-            have = len([c for c in title.copies if c.barcode is None])
-            for _ in range(wanted - have):
-                copy = Copy(barcode=None, title=title, status="available", added_on=added_on)
+            have = sorted((c for c in title.copies if c.barcode is None), key=lambda c: c.id)
+            for copy, shelf in zip(have, shelves, strict=False):
+                if copy.shelf == shelf:
+                    report.unchanged += 1
+                    continue
+                copy.shelf = shelf
+                changes.add(copy)
+                report.updated += 1
+            for shelf in shelves[len(have) :]:
+                copy = Copy(
+                    barcode=None, title=title, shelf=shelf, status="available", added_on=added_on
+                )
                 session.add(copy)
                 changes.add(copy)
                 report.added += 1
-            report.unchanged += min(have, wanted)
     changes.write(session)
     return report
 
