@@ -957,9 +957,10 @@ class Kiosk:
             return [Outcome(Kind.SESSION_ENDED, light=self._idle_light(db, moment), reason=why)]
 
     def _forget_returned(self, db: Session, moment: Moment) -> None:
-        enrolled = self._remember(db).enrolled
+        if self._remember(db).enrolled:
+            return  # forgotten as the office acknowledges each return (sync.replica)
         keep = dt.timedelta(days=self.settings.forget_returned_after_days)
-        rules.forget_returned(db, acked_only=enrolled, returned_before=moment.at - keep)
+        rules.forget_returned(db, returned_before=moment.at - keep)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, select, update
+from sqlalchemy import String, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -549,20 +549,36 @@ def mark_copy(
 # -- privacy -----------------------------------------------------------------------------
 
 
-def forget_returned(session: Session, *, acked_only: bool, returned_before: dt.datetime) -> int:
-    """Unlink returned loans from their patrons; keep class and grade for the league counts.
+def forget_returned(session: Session, *, returned_before: dt.datetime) -> int:
+    """Unlink loans returned before *returned_before* from their patrons (a standalone kiosk's
+    privacy: nobody asks for them after a while); class and grade stay for the league counts.
 
-    A kiosk that syncs forgets a loan once the office has its return; a standalone kiosk once
-    the loan has been back for a while (*returned_before*).
+    Only loans still linked are looked at, through an index of those alone: at the end of
+    every session this costs next to nothing, however long the kiosk's history.
     """
-    forget = update(Loan).where(Loan.returned_at.is_not(None), Loan.patron_id.is_not(None))
-    if acked_only:
-        acked = select(Event.payload["loan"].as_string()).where(
-            Event.type.in_(("return", "implicit_return")), Event.acked_at.is_not(None)
-        )
-        forget = forget.where(Loan.id.in_(acked))
-    else:
-        forget = forget.where(Loan.returned_at < returned_before)
+    forget = update(Loan).where(
+        Loan.patron_id.is_not(None),
+        Loan.returned_at.is_not(None),
+        Loan.returned_at < returned_before,
+    )
+    return _unlink(session, forget)
+
+
+def forget_acknowledged(session: Session, up_to_seq: int) -> int:
+    """Unlink the loans whose return the office has just acknowledged (events up to
+    *up_to_seq* not yet marked): a kiosk that syncs keeps no reading record the office holds."""
+    returned = select(Event.payload["loan"].as_string()).where(
+        Event.seq <= up_to_seq,
+        Event.acked_at.is_(None),
+        Event.type.in_((wire.Return.event_type, wire.ImplicitReturn.event_type)),
+    )
+    forget = update(Loan).where(
+        Loan.patron_id.is_not(None), Loan.returned_at.is_not(None), Loan.id.in_(returned)
+    )
+    return _unlink(session, forget)
+
+
+def _unlink(session: Session, forget: Update) -> int:
     # One statement; loans this session holds are updated too ("fetch": their ids come back).
     result = session.execute(
         forget.values(patron_id=None).execution_options(synchronize_session="fetch")

@@ -10,12 +10,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Engine, create_engine, event, select
 from sqlalchemy.orm import Session
 
 from kiosk.models import Setting
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
@@ -114,10 +117,8 @@ class Store:
 
     def _migrate(self) -> Path | None:
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = alembic_config()
         head = head_revision()
         current = self.revision()
         backup = self.backup(f"before-{head}") if current is not None else None
@@ -164,6 +165,15 @@ class Store:
         crash_point("backup-written")
         partial.replace(target)
         return target
+
+
+def alembic_config() -> AlembicConfig:
+    """Alembic's configuration for the kiosk's migrations (loaded only when one is needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
 
 
 def head_revision() -> str:

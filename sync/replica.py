@@ -22,6 +22,7 @@ from kiosk import config as kiosk_config
 from kiosk.clock import CLOCK_WARNING_SECONDS, confirm
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Stocktake, Title
 from kiosk.outbox import pending
+from kiosk.rules import forget_acknowledged
 from kiosk.settings import (
     ACKNOWLEDGED,
     CLOCK_OFFSET,
@@ -140,6 +141,7 @@ def acknowledge(
 
     *proof* is the office's signature of this acknowledgement, kept to be sent back to it.
     """
+    forget_acknowledged(session, highest_seq)  # before they are marked: the returns among them
     marked = session.execute(
         update(Event)
         .where(Event.seq <= highest_seq, Event.acked_at.is_(None))

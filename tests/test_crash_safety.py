@@ -31,12 +31,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import func, select
 
 from kiosk import config
 from kiosk.models import Copy, Event, Loan, Patron, Title
-from kiosk.store import CRASH_AT, MIGRATIONS, Store
+from kiosk.store import CRASH_AT, Store, alembic_config
 from tests.test_engine_properties import check_library
 
 UTC = ZoneInfo("UTC")
@@ -255,8 +254,7 @@ OLD_OPEN_LOANS = 40  # two for each student: each may borrow one more
 def old_kiosk(path: Path) -> set[str]:
     """A kiosk database as the first version wrote it: books, students, loans; their ids."""
     store = Store(path)
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", str(MIGRATIONS))
+    alembic = alembic_config()
     try:
         with store.engine.begin() as conn:
             alembic.attributes["connection"] = conn

@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from kiosk import config
 from kiosk.cli import open_data
 from kiosk.config import ConfigError
-from kiosk.models import Loan
+from kiosk.models import Copy, Event, Loan, Patron, Setting
 from kiosk.store import Store
-from tests.conftest import TUESDAY_LUNCH
+from tests.conftest import TUESDAY_LUNCH, add_library
 
 
 def policy(**values: str) -> str:
@@ -173,14 +174,11 @@ def test_the_office_takes_only_rules_a_school_could_mean(tmp_path: Path) -> None
 
 
 def test_the_newest_schema_version_is_known_without_loading_alembic(tmp_path: Path) -> None:
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from kiosk import store as store_module
+    from kiosk.store import alembic_config, head_revision
 
-    alembic = Config()
-    alembic.set_main_option("script_location", str(store_module.MIGRATIONS))
-    assert store_module.head_revision() == ScriptDirectory.from_config(alembic).get_current_head()
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     Store.open(tmp_path / "kiosk.db").close()  # made and brought up to date once
     started = subprocess.run(
@@ -203,14 +201,12 @@ def test_an_upgraded_kiosk_keeps_the_latest_time_it_was_told_was_right(tmp_path:
     # clock ran a year ahead and was then confirmed right kept events a year ahead; after the
     # upgrade they must not count against the clock again.
     from alembic import command
-    from alembic.config import Config
 
     from kiosk import clock
-    from kiosk import store as store_module
+    from kiosk.store import alembic_config
 
     store = Store(tmp_path / "kiosk.db")
-    alembic = Config()
-    alembic.set_main_option("script_location", str(store_module.MIGRATIONS))
+    alembic = alembic_config()
     with store.engine.begin() as conn:
         alembic.attributes["connection"] = conn
         command.upgrade(alembic, "0004")
@@ -230,4 +226,48 @@ def test_an_upgraded_kiosk_keeps_the_latest_time_it_was_told_was_right(tmp_path:
     store.migrate()
     with store.read() as db:
         assert clock.latest_seen(db) == TUESDAY_LUNCH
+    store.close()
+
+
+def test_an_upgraded_kiosk_that_syncs_forgets_the_returns_the_office_has(tmp_path: Path) -> None:
+    # Before version 0006 such loans were forgotten at the end of the next session; from now
+    # on as the office acknowledges them, so the ones acknowledged already are forgotten once.
+    from alembic import command
+
+    from kiosk.store import alembic_config
+
+    store = Store(tmp_path / "kiosk.db")
+    alembic = alembic_config()
+    with store.engine.begin() as conn:
+        alembic.attributes["connection"] = conn
+        command.upgrade(alembic, "0005")
+    with Session(store.engine) as db, db.begin():  # the tables of 0005 are today's
+        add_library(db)
+        db.add(Setting(key="sync.enrolled", value="http://office"))
+        db.flush()
+        ann = db.scalar(select(Patron.id).where(Patron.card == "S1"))
+        copies = db.scalars(select(Copy).order_by(Copy.id).limit(2)).all()
+        for seq, (loan, copy, acked) in enumerate(
+            (("L-acked", copies[0], TUESDAY_LUNCH), ("L-pending", copies[1], None)), start=1
+        ):
+            db.add(
+                Loan(
+                    id=loan,
+                    copy_id=copy.id,
+                    patron_id=ann,
+                    lent_at=TUESDAY_LUNCH,
+                    due_date=TUESDAY_LUNCH.date(),
+                    returned_at=TUESDAY_LUNCH,
+                )
+            )
+            db.add(
+                Event(
+                    seq=seq, uuid=loan, type="return", at=TUESDAY_LUNCH, clock="ok",
+                    payload={"loan": loan}, acked_at=acked,
+                )
+            )  # fmt: skip
+    store.migrate()
+    with store.read() as db:
+        linked = dict(db.execute(text("SELECT id, patron_id FROM loans")).all())
+    assert linked == {"L-acked": None, "L-pending": ann}  # the office has only the first return
     store.close()

@@ -68,9 +68,7 @@ def test_the_league_counts_the_children_of_each_class_who_borrowed_this_week(
         clock.advance(3)
         kiosk.scan(book)
     with store.write() as db:
-        forgotten = rules.forget_returned(
-            db, acked_only=False, returned_before=clock.now + dt.timedelta(seconds=1)
-        )
+        forgotten = rules.forget_returned(db, returned_before=clock.now + dt.timedelta(seconds=1))
     assert forgotten == 2
     clock.advance(3)
     kiosk.scan("S5")

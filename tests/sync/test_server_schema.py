@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from kiosk.models import Copy, Title
-from kiosk.store import Store
+from kiosk.store import Store, alembic_config
 from sync.server.db import Database
 from sync.server.models import Base
 
@@ -43,7 +43,7 @@ def test_each_database_has_an_identity_of_its_own(tmp_path: Path) -> None:
 
 def test_kiosk_upgrade_to_office_ids_keeps_the_catalogue(tmp_path: Path) -> None:
     store = Store(tmp_path / "kiosk.db")
-    config = store._alembic_config()
+    config = alembic_config()
     with store._writer.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
