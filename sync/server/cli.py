@@ -1050,7 +1050,7 @@ def _stocktake(database: Database, args: argparse.Namespace) -> int:
     for shelf in now.shelves:
         elsewhere = f", {shelf.from_elsewhere} from other shelves" if shelf.from_elsewhere else ""
         print(
-            f"  {shelf.shelf:12} {shelf.seen + shelf.away:5} of {shelf.copies:5} "
+            f"  {shelf.shelf or '(no shelf)':12} {shelf.seen + shelf.away:5} of {shelf.copies:5} "
             f"({shelf.percent:3}%), {shelf.to_find} to find{elsewhere}"
         )
     for taker in now.takers:

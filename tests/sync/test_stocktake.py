@@ -244,6 +244,9 @@ def test_the_desk_counts_with_the_kiosks_and_a_copy_scanned_at_both_counts_once(
     # recorded lost and withdrawn, are not among the copies the records expect.
     assert (by_shelf["A1"].copies, by_shelf["A1"].seen, by_shelf["A1"].to_find) == (3, 3, 0)
     assert (by_shelf["A1"].scanned, by_shelf["A1"].from_elsewhere) == (6, 1)
+    # The dictionary and the copies known by ISBN only: on no shelf, listed last.
+    assert (now.shelves[-1].shelf, now.shelves[-1].copies, now.shelves[-1].to_find) == ("", 3, 3)
+    assert "  (no shelf)       0 of     3 (  0%), 3 to find" in office.ok("stocktake")
     assert (now.counts.seen, now.counts.returned, now.counts.found_lost) == (6, 1, 1)
     assert (now.counts.found_withdrawn, now.counts.unknown) == (1, 1)
     assert {t.name: t.scans for t in now.takers} == {"kiosk-a": 2, "": 5}

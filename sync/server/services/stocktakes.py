@@ -110,7 +110,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ShelfProgress:
-    shelf: str
+    shelf: str  # "": the copies the records put on no shelf
     copies: int  # belong on this shelf
     seen: int  # of those, seen (on any shelf)
     away: int  # of those not seen, on loan or in repair
@@ -261,12 +261,14 @@ def _tell_kiosks(session: Session, stocktake: Stocktake) -> None:
 
 
 def progress(session: Session, stocktake_id: int) -> Progress:
-    """Where the stocktake stands: per shelf, per kiosk, and the counts so far."""
+    """Where the stocktake stands: per shelf (last, the copies on no shelf, if any: found
+    wherever they are), per kiosk, and the counts so far."""
     stocktake = _get(session, stocktake_id)
     tally = _Tally.of(session, stocktake)
     per_shelf = []
     names = {c.shelf for c in tally.expected if c.shelf} | set(tally.last_shelf.values())
-    for shelf in sorted(names, key=_shelf_order):
+    unshelved = [""] if any(not c.shelf for c in tally.expected) else []
+    for shelf in sorted(names, key=_shelf_order) + unshelved:
         mine = [c for c in tally.expected if c.shelf == shelf]
         here = [c for c in tally.seen_copies if tally.last_shelf[c.id] == shelf]
         per_shelf.append(
