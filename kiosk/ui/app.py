@@ -60,6 +60,7 @@ ESCAPE, BACKSPACE = 27, 8
 SUPERVISOR_PAGES = ("supervisor", "find", "today", "confirm")
 MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
 OVERLAYS = ("message", "receipt")
+BACKGROUND = (0.98, 0.97, 0.93, 1)  # warm paper
 
 # The office link, wired by kiosk/cli.py (the UI imports nothing of the sync client).
 SyncNow = Callable[[], object]  # one sync with the office now; raises when it fails
@@ -160,6 +161,7 @@ class KioskApp(App):
     # -- Kivy life cycle ---------------------------------------------------------------
 
     def build(self) -> Root:
+        Window.clearcolor = BACKGROUND
         root = Root()
         manager: ScreenManager = root.ids.screens
         manager.transition = NoTransition()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, StringProperty
@@ -32,6 +33,9 @@ class SessionScreen(KioskScreen):
         self._lent_at: dt.datetime | None = None
         self._bring_back = ""
         self._last = ""
+        # The rows of the list, by copy ("" for "no books at home", which names no one and
+        # stays): a row kept keeps its texture, and only what changed is drawn again.
+        self._rows: dict[str, Any] = {}
 
     @property
     def took_books(self) -> bool:
@@ -106,6 +110,7 @@ class SessionScreen(KioskScreen):
         self.greeting = self.class_name = self.may_borrow = self.blocked = self.prompt = ""
         self.can_undo = False
         self.ids.loans.clear_widgets()
+        self._rows = {key: row for key, row in self._rows.items() if key == ""}
 
     def _may_borrow(self, n: int | None) -> None:
         if self.blocked or n is None:
@@ -124,10 +129,9 @@ class SessionScreen(KioskScreen):
             self.prompt = tr._("To bring a book back, scan it here.")
         else:
             self.prompt = self._bring_back or tr._("Now scan a book to borrow it.")
-        box = self.ids.loans
-        box.clear_widgets()
+        rows = []
         if not self._loans:
-            box.add_widget(Factory.Row(text=tr._("You have no library books at home.")))
+            rows.append(self._row("", Factory.Row, text=tr._("You have no library books at home.")))
         new = [x for x in self._loans if x.copy in self._new]
         old = [x for x in self._loans if x.copy not in self._new]
         for loan in [*reversed(new), *old]:
@@ -138,7 +142,26 @@ class SessionScreen(KioskScreen):
                 due = tr._("due {due}").format(due=messages.short_day(loan.due))
                 tone = Tone.GOOD if loan.copy in self._new else Tone.INFO
             mark = "✔ " if loan.copy in self._new else ""
-            box.add_widget(Factory.LoanRow(title=mark + book(loan.title), due=due, tone=tone))
+            rows.append(
+                self._row(
+                    loan.copy, Factory.LoanRow, title=mark + book(loan.title), due=due, tone=tone
+                )
+            )
+        box = self.ids.loans
+        if list(reversed(box.children)) != rows:
+            box.clear_widgets()
+            for row in rows:
+                box.add_widget(row)
+        self._rows = {key: row for key, row in self._rows.items() if key == "" or row in rows}
+
+    def _row(self, key: str, make: Any, **shown: str) -> Any:
+        """The row for *key*, made or kept; a property set to what it was draws nothing."""
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = make(**shown)
+        for name, value in shown.items():
+            setattr(row, name, value)
+        return row
 
 
 class ChoiceScreen(KioskScreen):
