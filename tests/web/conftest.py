@@ -91,6 +91,18 @@ def sign_in(page, office: Office, name: str = LIBRARIAN, password: str = PASSWOR
     page.get_by_role("button", name="Sign in").click()
 
 
+def go_to(page, area: str) -> None:
+    """Follow the navigation's link to *area*, opening More first if it is there."""
+    nav = page.get_by_role("navigation", name="Main")
+    link = nav.get_by_role("link", name=area, exact=True)
+    if not link.is_visible():
+        nav.get_by_text(MORE[page.evaluate("document.documentElement.lang")], exact=True).click()
+    link.click()
+
+
+MORE = {"en": "More", "zh-CN": "更多"}
+
+
 @pytest.fixture
 def signed_in(page, office_server: Office):
     """A browser tab signed in as the librarian, on the home page."""

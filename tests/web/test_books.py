@@ -16,6 +16,7 @@ from sync.server.models import Change, Copy
 from tests.pdfs import barcodes_in, barcodes_in_boxes, text_of
 from tests.sync.support import Office
 from tests.sync.test_server_printing import AVERY, card_boxes, label_boxes
+from tests.web.conftest import go_to
 
 pytestmark = pytest.mark.slow
 NEW_ISBN = "978756022020" + ean13_check_digit("978756022020")  # not in the library
@@ -180,7 +181,7 @@ def test_find_copies_and_mark_one_lost(signed_in: Page, office_server: Office) -
 
 def test_print_a_class_cards(signed_in: Page, office_server: Office, tmp_path: Path) -> None:
     page = signed_in
-    page.get_by_role("navigation").get_by_role("link", name="Print").click()
+    go_to(page, "Print")
     page.get_by_label("The school's name, on every card").fill("阳光小学")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")

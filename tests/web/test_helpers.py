@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from kiosk.outcome import Kind
 from tests.sync.support import Office, enrolled
+from tests.web.conftest import go_to
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,7 @@ def test_a_pin_set_on_the_page_opens_the_helpers_menu_of_a_kiosk_after_a_sync(
 ) -> None:
     page = signed_in
     kiosk = enrolled(office_server, make_kiosk, "library-door", library=False, sync=True)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Small librarians").click()
+    go_to(page, "Small librarians")
     expect(page.get_by_role("heading", level=1)).to_have_text("Small librarians")
     helpers = page.locator("table.helpers tbody tr")
     expect(helpers).to_have_count(1)

@@ -16,6 +16,7 @@ from kiosk import __version__
 from kiosk.clock import utc_now
 from sync.client import OfficeRefused
 from tests.sync.support import Office
+from tests.web.conftest import go_to
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def test_a_kiosk_enrolled_with_the_pages_code_is_listed_then_revoked(
     signed_in: Page, office_server: Office, make_kiosk
 ) -> None:
     page = signed_in
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Kiosks").click()
+    go_to(page, "Kiosks")
     expect(page.get_by_role("cell", name="No kiosk is enrolled yet")).to_be_visible()
     kiosk = enroll_from_the_page(page, office_server, make_kiosk, "library-door")
     kiosk.lend("S1", "B001")

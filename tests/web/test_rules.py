@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import TZ
 from tests.sync.support import Office, enrolled
-from tests.web.conftest import signed_in_client
+from tests.web.conftest import go_to, signed_in_client
 
 pytestmark = pytest.mark.slow
 TUESDAY_AFTERNOON = dt.datetime(2026, 11, 24, 16, 30, tzinfo=TZ)
@@ -40,7 +40,7 @@ def test_an_opening_added_on_the_page_opens_the_kiosks_then(
     assert kiosk.scan("S1")[-1].detail.get("blocked") == "closed"
     kiosk.engine.touch("done")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Rules").click()
+    go_to(page, "Rules")
     expect(page.get_by_role("heading", level=1)).to_have_text("Rules")
     expect(page.get_by_text("The office has not set the rules yet")).to_be_visible()
     expect(cell(page, "13:30–14:20", "Monday")).to_have_text("Every grade")

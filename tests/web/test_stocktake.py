@@ -18,6 +18,7 @@ from sync.server.models import Copy, Loan
 from tests.pdfs import barcodes_in, text_of
 from tests.sync.support import Office, enrolled
 from tests.sync.test_stocktake import counting, shelve
+from tests.web.conftest import go_to
 from tests.web.test_books import download
 from tests.web.test_desk import INFO, OK, RECORD_TONES, REFUSED, scan, tones
 
@@ -54,7 +55,7 @@ def test_a_stocktake_started_followed_and_closed_on_the_page(
     office.ok("mark-copy", "B010", "lost")  # recorded lost, yet on its shelf
     kiosk.client.sync()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Stocktake").click()
+    go_to(page, "Stocktake")
     expect(page.get_by_text("No stocktake has been closed yet.")).to_be_visible()
     start = page.get_by_role("form", name="Start a stocktake")
     expect(start.get_by_label("A1 (5)")).not_to_be_checked()  # each shelf with its copies
@@ -276,7 +277,7 @@ def test_shelf_labels_from_the_stocktake_page_and_the_print_page(
     assert barcodes_in(pdf) == sorted(["SHELF-A1", shelf_label("儿童1")])
     assert "儿童1" in text_of(pdf)
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Print").click()
+    go_to(page, "Print")
     shelves = page.get_by_role("form", name="Shelf labels")
     pdf = download(page, "Print shelf labels", tmp_path)  # every shelf a book is on
     assert barcodes_in(pdf) == sorted(["SHELF-A1", "SHELF-B2", shelf_label("儿童1")])

@@ -105,6 +105,7 @@ def page(
             f'<input type="hidden" name="{auth.CSRF_FIELD}" value="{escape(csrf)}">'
         ),
         navigation=request.app.state.navigation if who else [],
+        less_used=request.app.state.less_used,
         path=request.url.path,
         **context,
     )
