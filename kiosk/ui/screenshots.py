@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from kiosk import config, demo
 from kiosk.codes import shelf_label
 from kiosk.engine import Kiosk
-from kiosk.models import Copy
+from kiosk.models import Copy, Patron
 from kiosk.settings import LANGUAGE, SETUP_DONE
 from kiosk.store import Store, set_setting
 from sync import wire
@@ -106,6 +106,15 @@ def start_stocktake(kiosk: Kiosk) -> None:
         data = {"id": 1, "name": "2026秋", "open": True, "whole_library": True, "shelves": shelves}
         change = wire.Change(version=1, kind="stocktake", key="1", data=data)
         apply_changes(db, [change], NOW.date())
+
+
+def owes_compensation(kiosk: Kiosk, card: str) -> None:
+    """The office recorded a damaged or lost book against *card*: the reader's record as the
+    kiosk keeps it after a sync told it so."""
+    with kiosk.store.write() as db:
+        patron = db.scalar(select(Patron).where(Patron.card == card))
+        assert patron is not None
+        patron.compensation_due = True
 
 
 def _shelf_order(shelf: dict[str, object]) -> tuple[int, str]:
@@ -207,6 +216,13 @@ class Tour:
         app.dismiss()
         self.scan("999999")
         self.shot("refusal-unknown")
+        app.dismiss()
+        owes_compensation(self.kiosk, "S0010")  # the office said so at the last sync
+        self.scan("S0010")
+        self.scan("100090")
+        self.shot("refusal-compensation")
+        app.dismiss()
+        app.touch("done")
         app.dismiss()
 
         start_stocktake(self.kiosk)  # the office started one: the menu offers it
