@@ -81,7 +81,9 @@ def test_an_xlsx_with_a_bad_row_is_shown_and_nothing_saved(
 
     # The same columns next time are placed as she placed them.
     choose(page, office_server, class_lists.own_headers(tmp_path / "again.xlsx"))
-    expect(page.locator("details summary")).to_contain_text("placed as you placed them last time")
+    expect(page.locator("main details summary")).to_contain_text(
+        "placed as you placed them last time"
+    )
     expect(page.locator("ul.tally")).to_contain_text("2 unchanged")
 
 
