@@ -27,8 +27,8 @@ from kiosk.outcome import Kind, Light, LoanLine, Outcome, Sound
 from kiosk.pins import check_pin
 from kiosk.rules import Refused
 from kiosk.schedule import Schedule
-from kiosk.settings import CLOCK_OFFSET, ENROLLED
-from kiosk.store import Store, StoreError, all_settings, generation
+from kiosk.settings import CHANGED, CLOCK_OFFSET, ENROLLED
+from kiosk.store import Store, StoreError, all_settings, generation, get_setting
 from sync import wire
 
 Role = Literal["any", "cards", "books"]
@@ -121,6 +121,7 @@ class _Known:
     enrolled: bool
     ahead: float  # seconds the clock was ahead of the office's at the last sync
     latest: dt.datetime | None  # the latest time seen (kiosk.clock)
+    token: str | None  # the file's settings.CHANGED when read: another program's change shows
 
     @classmethod
     def load(cls, db: Session) -> _Known:
@@ -139,6 +140,7 @@ class _Known:
             enrolled=settings.get(ENROLLED) is not None,
             ahead=-float(offset) if offset else 0.0,
             latest=latest_seen(db),
+            token=settings.get(CHANGED),
         )
 
 
@@ -248,6 +250,8 @@ class Kiosk:
         when an enrolled kiosk's events have waited too long to reach the office. The light
         returned is taken as shown: a change from it is reported by :meth:`tick`."""
         with self._lock, self.store.read() as db:
+            # While idle (every few seconds), changes made by another program are looked for.
+            self._remember(db, from_disk=True)
             self._idle_seen = self._idle_light_now(db, self._moment(db))
             return self._idle_seen
 
@@ -974,10 +978,15 @@ class Kiosk:
         if seen is not None and self._known is not None:
             self._known = replace(self._known, latest=seen)
 
-    def _remember(self, db: Session) -> _Known:
-        """What does not change between scans: from memory, unless something changed it."""
+    def _remember(self, db: Session, *, from_disk: bool = False) -> _Known:
+        """What does not change between scans: from memory, unless something changed it (in
+        this program, or in another: *from_disk*, one more read)."""
         known = self._known
-        if known is None or known.generation != generation():
+        if (
+            known is None
+            or known.generation != generation()
+            or (from_disk and get_setting(db, CHANGED) != known.token)
+        ):
             known = self._known = _Known.load(db)
         db.info["policies"] = dict(known.policies)  # rules.policy_for looks here first
         return known

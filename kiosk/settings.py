@@ -27,3 +27,6 @@ ACKNOWLEDGED = "sync.acknowledged"
 # (over kiosk.toml's).
 SETUP_DONE = "ui.setup_done"
 LANGUAGE = "ui.language"
+# Written anew by every transaction that changes what the engine keeps in memory (kiosk.store):
+# a change made by another program (``kiosk confirm-clock``, ``kiosk sync``) is seen by it too.
+CHANGED = "store.changed"

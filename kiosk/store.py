@@ -7,15 +7,18 @@ import itertools
 import os
 import signal
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Engine, create_engine, event, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kiosk.models import Setting
+from kiosk.settings import CHANGED
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -220,9 +223,11 @@ def _explain(exc: sqlite3.OperationalError) -> str:
 # -- what does not change between scans --------------------------------------------------
 #
 # The engine keeps the rules, the timetable and the settings in memory between scans. Whatever
-# changes them in this process (kiosk.toml, the office's rules, a sync's clock offset) marks its
-# transaction with :func:`changed`; once that transaction commits, the generation moves on and
-# the engine reads them again at its next scan.
+# changes them (kiosk.toml, the office's rules, a sync's clock offset) marks its transaction
+# with :func:`changed`. Once that transaction commits, the generation of this process moves on
+# and the engine reads them again at its next scan; the transaction also writes a new token to
+# the file (settings.CHANGED), which the engine compares while idle, for the changes another
+# program made.
 
 _generation = 0
 
@@ -235,6 +240,16 @@ def generation() -> int:
 def changed(session: Session) -> None:
     """This transaction changes what the engine keeps in memory: forget it once committed."""
     session.info["changed"] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.info.get("changed"):
+        token = uuid.uuid4().hex
+        statement = sqlite_insert(Setting).values(key=CHANGED, value=token)
+        session.execute(
+            statement.on_conflict_do_update(index_elements=[Setting.key], set_={"value": token})
+        )
 
 
 @event.listens_for(Session, "after_commit")

@@ -3,6 +3,8 @@ counts from the very next scan, and a scan sends few statements to the disk."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,3 +84,23 @@ def test_a_scan_sends_few_statements(kiosk: Kiosk, clock: FakeClock, store: Stor
     assert len(returned) <= 5, returned
     assert len(card) <= 5, card
     assert len(done) <= 5, done
+
+
+def test_a_change_made_by_another_program_counts_once_the_kiosk_is_idle(
+    kiosk: Kiosk, clock: FakeClock, store: Store, data_dir: Path
+) -> None:
+    started = scan(kiosk, clock, "S1")[-1]
+    assert (started.kind, started.may_borrow) == (Kind.SESSION_STARTED, 2)
+    kiosk.touch("done")
+
+    # The librarian edits kiosk.toml and runs a kiosk command while the app keeps running:
+    # that other program applies it to the same file, as every kiosk command does.
+    (data_dir / "kiosk.toml").write_text(TIMETABLE.replace("max_loans = 2", "max_loans = 1"))
+    subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data", str(data_dir), "sync-status"],
+        check=True,
+        capture_output=True,
+    )
+    kiosk.idle_light()  # the app asks for it every few seconds while nobody is at the kiosk
+    again = scan(kiosk, clock, "S1")[-1]
+    assert (again.kind, again.may_borrow) == (Kind.SESSION_STARTED, 1)
