@@ -22,7 +22,7 @@ Runs the real app headless (SDL2 offscreen, Mesa llvmpipe) on the library of ben
   the kiosk's clock.
 - the helpers' "find a student": memory taken by the pinyin dictionary when first searched.
 
-``python bench/bench_ui.py [--sessions 1000]``
+``python bench/bench_ui.py [--sessions 1000] [--scans 300] [--starts 5]``
 """
 
 from __future__ import annotations
