@@ -385,18 +385,16 @@ def records(session: Session) -> list[Summary]:
 
 # -- counting at the desk --------------------------------------------------------------------
 
-# What a scan at the desk did. A copy counted says the first of ON_LOAN, LOST, WITHDRAWN and
-# WRONG_SHELF that applies, as a kiosk does (kiosk.stocktake); "counted" when none does.
+# What a scan at the desk did. A copy counted says the first of kiosk.stocktake's ON_LOAN, LOST,
+# WITHDRAWN and WRONG_SHELF that applies, as a kiosk does; COUNTED when none does.
 SHELF_CHOSEN, COUNTED, ALREADY_COUNTED = "shelf_chosen", "counted", "already_counted"
-DESK_WARNINGS = (kiosk_stocktake.ON_LOAN, kiosk_stocktake.LOST, kiosk_stocktake.WITHDRAWN,
-                 kiosk_stocktake.WRONG_SHELF, "unknown_code")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DeskScan:
     """What one scan (or shelf chosen) at the desk did, for the page to say and sound."""
 
-    outcome: str  # SHELF_CHOSEN, COUNTED, ALREADY_COUNTED, one of DESK_WARNINGS, or a refusal
+    outcome: str  # SHELF_CHOSEN, COUNTED, ALREADY_COUNTED, a warning, unknown_code, or a refusal
     shelf: str  # the shelf being counted after it ("" until one is chosen)
     code: str = ""
     title: str = ""
