@@ -4,13 +4,16 @@ reader refused at the desk meanwhile, and the compensation settled."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from sync.server.models import Copy, Patron
-from sync.server.services import books, compensation, desk
+from sync.server.services import books, compensation, desk, plan
 from tests.sync.support import Office
+from tests.web.conftest import signed_in_client
 
 pytestmark = pytest.mark.slow
 
@@ -137,3 +140,19 @@ def test_a_compensation_recorded_by_mistake_is_cancelled_with_why(
     with database.write() as session:
         assert desk.lend(session, "S1", "B001", librarian="librarian").outcome == "lent"
     database.close()
+
+
+def test_the_pages_show_times_on_the_school_s_clock(office_server: Office) -> None:
+    """Times on the pages are the school's (the plan's time zone), as its days are counted,
+    whatever zone the office computer is set to: here a zone fourteen hours ahead of UTC."""
+    database = office_server.database()
+    with database.write() as session:
+        plan.save(session, {**plan.current(session).model_dump(), "timezone": "Pacific/Kiritimati"})
+        compensation.record(
+            session, code="B003", card="S1", reason="damaged", amount="12", librarian="librarian",
+            now=dt.datetime(2026, 3, 2, 17, 5, tzinfo=dt.UTC),
+        )  # fmt: skip
+    database.close()
+    client, _token = signed_in_client(office_server)
+    shown = client.get(f"{office_server.url}/compensation", timeout=30).text
+    assert "2026-03-03 07:05" in shown

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kiosk.clock import utc_now
 from sync import wire
 from sync.server.models import Conflict, Event, Kiosk, Loan, Patron
-from sync.server.services import N_, NotFound, Refusal, Sentence
+from sync.server.services import N_, NotFound, Refusal, Sentence, plan
 from sync.server.services.ledger import find_copy
 
 NOTE_LENGTH = 500
@@ -81,7 +81,7 @@ def resolve(session: Session, conflict_id: int, note: str, by: str) -> Conflict:
             N_("Conflict {id} was resolved already, by {who} on {day}."),
             id=conflict_id,
             who=conflict.resolved_by or "?",
-            day=_day(conflict.resolved_at),
+            day=_day(session, conflict.resolved_at),
         )
     conflict.resolved_at, conflict.resolved_by, conflict.note = utc_now(), by[:64], note
     return conflict
@@ -100,7 +100,7 @@ def explain(session: Session, conflict: Conflict, kiosk: str) -> Sentence:
         "kiosk": kiosk,
         "copy": code,
         "title": copy.title.title if copy is not None else code,
-        "day": _day(event.corrected_at) if event is not None else _day(conflict.found_at),
+        "day": _day(session, event.corrected_at if event is not None else conflict.found_at),
     }
     card = getattr(payload, "patron", None)
     if card:
@@ -217,6 +217,6 @@ def _two_loans(session: Session, conflict: Conflict) -> tuple[Loan | None, Loan 
     return None, None
 
 
-def _day(moment: dt.datetime) -> str:
-    """The day in the office's own time zone, as the librarian writes dates."""
-    return moment.astimezone().date().isoformat()
+def _day(session: Session, moment: dt.datetime) -> str:
+    """The school's day (the plan's time zone), as the librarian writes dates."""
+    return moment.astimezone(plan.current(session).zone()).date().isoformat()

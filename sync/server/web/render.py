@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from kiosk import money
 from kiosk.clock import utc_now
-from sync.server.services import Refusal, Sentence, librarians
+from sync.server.services import Refusal, Sentence, librarians, plan
 from sync.server.web import auth
 from sync.server.web.i18n import LANGUAGES, language_of, translations
 
@@ -49,9 +49,11 @@ def _say(context: Context, sentence: Sentence) -> str:
     return sentence.say(translations(context["language"]).gettext)
 
 
-def _local_time(moment: dt.datetime | None) -> str:
-    """A time as the office's clock shows it (the services keep UTC)."""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
+@pass_context
+def _local_time(context: Context, moment: dt.datetime | None) -> str:
+    """A time as the school's clocks show it, in the plan's time zone (the services keep
+    UTC), whatever the office computer's zone: as the school's days are counted."""
+    return moment.astimezone(context["school_zone"]).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @pass_context
@@ -96,6 +98,8 @@ def page(
         if isinstance(value, Refusal):
             context[key] = value.say(translations(language).gettext)
     csrf = auth.csrf_token(request, who)
+    with request.app.state.database.read() as session:
+        school_zone = plan.current(session).zone()
     html = environment.get_template(template).render(
         request=request,
         language=language,
@@ -107,6 +111,7 @@ def page(
         navigation=request.app.state.navigation if who else [],
         less_used=request.app.state.less_used,
         path=request.url.path,
+        school_zone=school_zone,
         **context,
     )
     response = HTMLResponse(html, status_code=status_code)

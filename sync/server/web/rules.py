@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from kiosk.clock import utc_now
 from kiosk.config import FIRST_GRADE, LAST_GRADE, WEEKDAYS, PolicySettings
 from kiosk.models import PatronKind, Week
 from kiosk.schedule import Opening
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, rules
+from sync.server.services import N_, Refusal, overdue, rules
 from sync.server.web.auth import SignedIn
 from sync.server.web.render import page
 
@@ -97,10 +96,10 @@ def _page(
     beside its field."""
     with database.read() as session:
         found = rules.office_rules(session)
+        today = overdue.today(session)
     if edit is not None and not 1 <= edit <= len(found.openings):
         edit = None
     days, rows = grid(found.openings)
-    today = _today()
     return page(
         request, "rules.html", who, status_code=status_code, rules=found, days=days, rows=rows,
         day_names=rules.DAYS, weekdays=WEEKDAYS, kinds=KINDS, fields=FIELDS, weeks=WEEKS,
@@ -110,11 +109,6 @@ def _page(
         monday=today - dt.timedelta(days=today.weekday()), this_week=found.week_of(today),
         turns=found.week_a_starts is not None or any(o.week != Week.EVERY for o in found.openings),
     )  # fmt: skip
-
-
-def _today() -> dt.date:
-    """The office's day (the school's: the office PC is in the school)."""
-    return utc_now().astimezone().date()
 
 
 @router.post("/policies")
@@ -181,7 +175,7 @@ def remove_opening(
 def set_week(request: Request, who: SignedIn, database: DatabaseDep, week: Text) -> Response:
     try:
         with database.write() as session:
-            rules.set_week(session, _today(), week)
+            rules.set_week(session, overdue.today(session), week)
     except Refusal as refusal:
         return _page(request, who, database, failed="week", error=refusal, status_code=400)
     return RedirectResponse("/rules?done=week#timetable", status_code=303)
