@@ -13,8 +13,7 @@ from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, loans, overdue, printing, students
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
-from sync.server.web.printing import pdf_response
-from sync.server.web.render import page
+from sync.server.web.render import download, page
 
 router = APIRouter(prefix="/loans")
 NAV = ("/loans", N_("Overdue"))
@@ -99,4 +98,4 @@ def slips_pdf(request: Request, who: SignedIn, database: DatabaseDep, readers: C
     except Refusal as refusal:
         back = ("/loans", NAV[1])
         return page(request, "problem.html", who, status_code=404, error=refusal, back=back)
-    return pdf_response(pdf, f"overdue-{readers.class_name or readers.grade or 'all'}-{today}")
+    return download(pdf, f"overdue-{readers.class_name or readers.grade or 'all'}-{today}.pdf")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, printing, students
 from sync.server.web.auth import SignedIn
-from sync.server.web.render import page
+from sync.server.web.render import download, page
 
 router = APIRouter(prefix="/print")
 NAV = ("/print", N_("Print"))
@@ -97,7 +97,7 @@ def labels(
         pdf = printing.labels_pdf(found, layout, start=sheet.start)
     except Refusal as refusal:
         return _page(request, who, database, 400, label_error=refusal, barcodes=barcodes)
-    return pdf_response(pdf, f"labels-{len(found)}-{layout.name}")
+    return download(pdf, f"labels-{len(found)}-{layout.name}.pdf")
 
 
 @router.post("/calibration")
@@ -112,7 +112,7 @@ def calibration(
         pdf = printing.calibration_pdf(layout)
     except Refusal as refusal:
         return _page(request, who, database, 400, label_error=refusal)
-    return pdf_response(pdf, f"calibration-{layout.name}")
+    return download(pdf, f"calibration-{layout.name}.pdf")
 
 
 @router.post("/cards")
@@ -142,7 +142,7 @@ def cards(
         pdf = printing.cards_pdf(found, school)
     except Refusal as refusal:
         return _page(request, who, database, 400, card_error=refusal, cards=cards)
-    return pdf_response(pdf, f"cards-{group or len(found)}")
+    return download(pdf, f"cards-{group or len(found)}.pdf")
 
 
 @router.post("/shelves")
@@ -163,7 +163,7 @@ def shelf_labels(
         pdf = printing.shelf_labels_pdf(found)
     except Refusal as refusal:
         return _page(request, who, database, 400, shelf_error=refusal, shelves=shelves)
-    return pdf_response(pdf, f"shelf-labels-{len(found)}")
+    return download(pdf, f"shelf-labels-{len(found)}.pdf")
 
 
 @router.post("/school")
@@ -179,13 +179,3 @@ def school(
     except Refusal as refusal:
         return _page(request, who, database, 400, school_error=refusal)
     return RedirectResponse("/print?saved=school", status_code=303)
-
-
-def pdf_response(pdf: bytes, name: str) -> Response:
-    """A PDF the browser saves (the librarian opens it to print), named for what it holds."""
-    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in name)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{safe}.pdf"'},
-    )

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
@@ -75,9 +75,20 @@ def _ago(context: Context, moment: dt.datetime) -> str:
 environment.filters.update(say=_say, local_time=_local_time, ago=_ago, yuan=money.yuan)
 
 
-def attachment(name: str) -> str:
-    """The Content-Disposition of a file the browser saves as *name* (Chinese too)."""
-    return f"attachment; filename*=UTF-8''{quote(name)}"
+MEDIA_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".pdf": "application/pdf",
+    ".zip": "application/zip",
+}
+
+
+def download(body: bytes, name: str) -> Response:
+    """A file the browser saves as *name* (Chinese too), its type told by its ending."""
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[Path(name).suffix],
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 def page(

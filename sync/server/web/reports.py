@@ -18,7 +18,7 @@ from sync.server.services import N_, NotFound, Refusal, charts, figures, plan, s
 from sync.server.services.semester_report import Table
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
-from sync.server.web.render import attachment, page
+from sync.server.web.render import download, page
 
 router = APIRouter(prefix="/reports")
 NAV = ("/reports", N_("Reports"))
@@ -46,11 +46,7 @@ def _report(request: Request, who: SignedIn, template: str, **context: object) -
 
 
 def _csv(table: Table) -> Response:
-    return Response(
-        semester_report.csv_file(table),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": attachment(f"{table.name}.csv")},
-    )
+    return download(semester_report.csv_file(table), f"{table.name}.csv")
 
 
 # -- loans ---------------------------------------------------------------------------------
@@ -215,11 +211,7 @@ def semester_pdf(request: Request, database: DatabaseDep) -> Response:
     report = _semester(database)
     semester = report.overview.semester
     name = f"semester-report-{semester.starts}-{semester.ends}.pdf"
-    return Response(
-        semester_report.pdf(report, _gettext(request)),
-        media_type="application/pdf",
-        headers={"Content-Disposition": attachment(name)},
-    )
+    return download(semester_report.pdf(report, _gettext(request)), name)
 
 
 @router.get("/semester.zip")
@@ -227,11 +219,7 @@ def semester_csv(request: Request, database: DatabaseDep) -> Response:
     report = _semester(database)
     semester = report.overview.semester
     name = f"semester-report-{semester.starts}-{semester.ends}-csv.zip"
-    return Response(
-        semester_report.csv_zip(report, _gettext(request)),
-        media_type="application/zip",
-        headers={"Content-Disposition": attachment(name)},
-    )
+    return download(semester_report.csv_zip(report, _gettext(request)), name)
 
 
 # -- the plan --------------------------------------------------------------------------------

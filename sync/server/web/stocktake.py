@@ -23,7 +23,7 @@ from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, Refusal, stocktakes
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
-from sync.server.web.render import attachment, page
+from sync.server.web.render import download, page
 
 router = APIRouter(prefix="/stocktake")
 NAV = ("/stocktake", N_("Stocktake"))
@@ -189,11 +189,7 @@ def result_csv(request: Request, who: SignedIn, database: DatabaseDep, number: i
         return page(request, "problem.html", who, status_code=404, error=refusal, back=back)
     gettext = translations(language_of(request)).gettext
     name = f"{gettext('Stocktake')} {found.summary.name}.csv"
-    return Response(
-        stocktakes.result_csv(found, gettext),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": attachment(name)},
-    )
+    return download(stocktakes.result_csv(found, gettext), name)
 
 
 @router.get("/{number}")
