@@ -19,13 +19,10 @@ from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
 from sync.server.services import figures
+from sync.server.services.pdf import CHINESE
 from sync.server.services.plan import Plan
-
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 # Okabe and Ito's colours, told apart by colour-blind readers too; then their darker shades.
 PALETTE = [
@@ -64,7 +61,7 @@ class Chart:
 
 def _style_axes(chart: VerticalBarChart | HorizontalLineChart | HorizontalBarChart) -> None:
     for axis in (chart.categoryAxis, chart.valueAxis):
-        axis.labels.fontName = FONT
+        axis.labels.fontName = CHINESE
         axis.labels.fontSize = 9
         axis.labels.fillColor = INK
         axis.strokeColor = GRID
@@ -90,7 +87,7 @@ def _legend(drawing: Drawing, series: Sequence[Series], colours: Sequence[colors
     if not rows:
         return
     legend = Legend()
-    legend.fontName = FONT
+    legend.fontName = CHINESE
     legend.fontSize = 9
     legend.x, legend.y = 40, LEGEND_ROW * rows
     legend.alignment = "right"
@@ -194,7 +191,7 @@ def ranking(labels: Sequence[str], values: Sequence[float], *, width: float = WI
 
 
 def _text_width(text: str, size: float = 9) -> float:
-    return pdfmetrics.stringWidth(text, FONT, size)
+    return pdfmetrics.stringWidth(text, CHINESE, size)
 
 
 def _shorten(text: str, room: float) -> str:

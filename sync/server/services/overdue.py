@@ -32,7 +32,8 @@ from kiosk import pinyin
 from kiosk.models import PatronKind
 from sync.server.services import N_, figures, plan
 from sync.server.services.loans import LoanLine, current_loans
-from sync.server.services.printing import CHINESE, PrintRefused
+from sync.server.services.pdf import CHINESE, MARGIN, TEXT_WIDTH, a4_document
+from sync.server.services.printing import PrintRefused
 from sync.server.services.students import class_order
 
 STUDENTS = (PatronKind.STUDENT, PatronKind.HELPER)
@@ -121,17 +122,8 @@ def slips_pdf(found: list[Slip], today: dt.date, _: Gettext, school: str = "") -
         raise PrintRefused(N_("No overdue slip to print: no student's book is late."))
     styles = _styles()
     out = io.BytesIO()
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=22 * mm,
-        bottomMargin=18 * mm,
-        title=_("Overdue books"),
-        creator="Library Kiosk office",
-    )
-    width = A4[0] - 36 * mm
+    document = a4_document(out, title=_("Overdue books"), top=22 * mm, bottom=18 * mm)
+    width = TEXT_WIDTH
     story: list = []
     for number, slip in enumerate(found):
         if number:
@@ -145,8 +137,8 @@ def slips_pdf(found: list[Slip], today: dt.date, _: Gettext, school: str = "") -
         canvas.setFont(CHINESE, 9)
         canvas.setFillColor(colors.HexColor("#555555"))
         top = A4[1] - 12 * mm
-        canvas.drawString(18 * mm, top, heading)
-        canvas.drawRightString(A4[0] - 18 * mm, top, printed)
+        canvas.drawString(MARGIN, top, heading)
+        canvas.drawRightString(A4[0] - MARGIN, top, printed)
         canvas.restoreState()
 
     document.build(story, onFirstPage=header, onLaterPages=header)

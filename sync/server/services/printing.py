@@ -10,8 +10,7 @@ label falls.
 Shelf labels, for the stocktake, are strips a quarter of an A4 page high: the shelf's name in big
 type over a Code 128 barcode that the kiosk's scanner reads as that shelf (kiosk.codes.shelf_label).
 
-Chinese is drawn with a font every PDF reader has (Adobe's STSong-Light, which the reader
-maps to its own Song typeface: SimSun on Windows), so no font file has to be found or shipped.
+Chinese is drawn with the font of every office PDF (services.pdf).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -33,10 +31,10 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk.codes import GarbledCode, clean, code_key, shelf_label
 from sync.server.models import Copy, Patron, Setting
 from sync.server.services import N_, NotFound, Refusal
+from sync.server.services.pdf import CHINESE
 from sync.server.services.stocktakes import all_shelves
 from sync.server.services.students import class_order
 
-CHINESE = "STSong-Light"
 LATIN = "Helvetica"
 LATIN_BOLD = "Helvetica-Bold"
 SCHOOL_NAME = "school_name"
@@ -45,8 +43,6 @@ PAGE_WIDTH, PAGE_HEIGHT = A4  # in points
 THINNEST_BAR = 0.19 * mm
 WIDEST_BAR = 0.33 * mm
 QUIET_MODULES = 10  # blank space either side of a barcode, in bars
-
-pdfmetrics.registerFont(UnicodeCIDFont(CHINESE))
 
 
 class PrintRefused(Refusal):

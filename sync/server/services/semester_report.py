@@ -24,7 +24,6 @@ from reportlab.lib.units import mm
 from reportlab.platypus import (
     KeepTogether,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     TableStyle,
 )
@@ -33,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.tables import csv_bytes
 from sync.server.services import charts, compensation, figures, loans
-from sync.server.services.charts import FONT, Gettext
+from sync.server.services.charts import Gettext
+from sync.server.services.pdf import CHINESE, MARGIN, TEXT_WIDTH, a4_document
 from sync.server.services.plan import Plan
 from sync.server.services.students import class_order
 
@@ -357,19 +357,12 @@ def checklist(report: SemesterReport, _: Gettext) -> list[Check]:
 def pdf(report: SemesterReport, _: Gettext, school_name: str = "") -> bytes:
     """The semester report as a PDF on A4 paper."""
     out = io.BytesIO()
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=_("Library semester report"),
-        author=school_name,
+    document = a4_document(
+        out, title=_("Library semester report"), top=16 * mm, bottom=16 * mm, author=school_name
     )
     styles = _styles()
     semester = report.overview.semester
-    width = A4[0] - 36 * mm
+    width = TEXT_WIDTH
     story: list[object] = [
         Paragraph(
             (school_name + " " if school_name else "") + _("Library semester report"),
@@ -410,7 +403,7 @@ def pdf(report: SemesterReport, _: Gettext, school_name: str = "") -> bytes:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("body", fontName=FONT, fontSize=9.5, leading=13, alignment=TA_LEFT)
+    base = ParagraphStyle("body", fontName=CHINESE, fontSize=9.5, leading=13, alignment=TA_LEFT)
     cell = ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11)
     return {
         "body": base,
@@ -506,9 +499,9 @@ def _chart_block(chart: charts.Chart, styles: dict[str, ParagraphStyle], width: 
 def _footer(_: Gettext):  # type: ignore[no-untyped-def]
     def draw(canvas, document) -> None:  # type: ignore[no-untyped-def]
         canvas.saveState()
-        canvas.setFont(FONT, 8)
+        canvas.setFont(CHINESE, 8)
         canvas.setFillColor(colors.HexColor("#5B6574"))
-        canvas.drawRightString(A4[0] - 18 * mm, 9 * mm, _("Page {page}").format(page=document.page))
+        canvas.drawRightString(A4[0] - MARGIN, 9 * mm, _("Page {page}").format(page=document.page))
         canvas.restoreState()
 
     return draw
