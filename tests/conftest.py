@@ -16,7 +16,7 @@ from kiosk import config
 from kiosk.engine import Kiosk
 from kiosk.models import Copy, CopyStatus, Patron, PatronKind, Title
 from kiosk.pins import hash_pin
-from kiosk.store import Store
+from kiosk.store import Store, alembic_config
 
 # CI tries the same examples at every run, so a failure there is reproducible, never chance;
 # a developer's run explores new ones (HYPOTHESIS_PROFILE=ci gives CI's).
@@ -122,6 +122,18 @@ def kiosk(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
 
 
 HELPER_PIN = "2468"
+
+
+def kiosk_at_version(path: Path, revision: str) -> Store:
+    """A kiosk database as version *revision* of its schema left it: an older kiosk's."""
+    from alembic import command
+
+    store = Store(path)
+    config = alembic_config()
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    return store
 
 
 def add_library(db: Session) -> None:

@@ -30,12 +30,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
 from sqlalchemy import func, select
 
 from kiosk import config
 from kiosk.models import Copy, Event, Loan, Patron, Title
-from kiosk.store import CRASH_AT, Store, alembic_config
+from kiosk.store import CRASH_AT, Store
+from tests.conftest import kiosk_at_version
 from tests.test_engine_properties import check_library
 
 UTC = ZoneInfo("UTC")
@@ -253,14 +253,7 @@ OLD_OPEN_LOANS = 40  # two for each student: each may borrow one more
 
 def old_kiosk(path: Path) -> set[str]:
     """A kiosk database as the first version wrote it: books, students, loans; their ids."""
-    store = Store(path)
-    alembic = alembic_config()
-    try:
-        with store.engine.begin() as conn:
-            alembic.attributes["connection"] = conn
-            command.upgrade(alembic, FIRST_VERSION)
-    finally:
-        store.close()
+    kiosk_at_version(path, FIRST_VERSION).close()
     rows = range(1, OLD_COPIES + 1)
     lent = dt.datetime.now(UTC).replace(tzinfo=None) - dt.timedelta(days=1)  # stored as UTC
     due = (lent + dt.timedelta(days=14)).date().isoformat()

@@ -18,7 +18,7 @@ from kiosk.cli import open_data
 from kiosk.config import ConfigError
 from kiosk.models import Copy, Event, Loan, Patron, Setting
 from kiosk.store import Store
-from tests.conftest import TUESDAY_LUNCH, add_library
+from tests.conftest import TUESDAY_LUNCH, add_library, kiosk_at_version
 
 
 def policy(**values: str) -> str:
@@ -200,16 +200,9 @@ def test_an_upgraded_kiosk_keeps_the_latest_time_it_was_told_was_right(tmp_path:
     # Before version 0005 the latest time seen was written with every event. A kiosk whose
     # clock ran a year ahead and was then confirmed right kept events a year ahead; after the
     # upgrade they must not count against the clock again.
-    from alembic import command
-
     from kiosk import clock
-    from kiosk.store import alembic_config
 
-    store = Store(tmp_path / "kiosk.db")
-    alembic = alembic_config()
-    with store.engine.begin() as conn:
-        alembic.attributes["connection"] = conn
-        command.upgrade(alembic, "0004")
+    store = kiosk_at_version(tmp_path / "kiosk.db", "0004")
     ahead = TUESDAY_LUNCH.replace(year=TUESDAY_LUNCH.year + 1)
     with store.engine.begin() as conn:
         conn.execute(
@@ -232,15 +225,7 @@ def test_an_upgraded_kiosk_keeps_the_latest_time_it_was_told_was_right(tmp_path:
 def test_an_upgraded_kiosk_that_syncs_forgets_the_returns_the_office_has(tmp_path: Path) -> None:
     # Before version 0006 such loans were forgotten at the end of the next session; from now
     # on as the office acknowledges them, so the ones acknowledged already are forgotten once.
-    from alembic import command
-
-    from kiosk.store import alembic_config
-
-    store = Store(tmp_path / "kiosk.db")
-    alembic = alembic_config()
-    with store.engine.begin() as conn:
-        alembic.attributes["connection"] = conn
-        command.upgrade(alembic, "0005")
+    store = kiosk_at_version(tmp_path / "kiosk.db", "0005")
     with Session(store.engine) as db, db.begin():  # the tables of 0005 are today's
         add_library(db)
         db.add(Setting(key="sync.enrolled", value="http://office"))

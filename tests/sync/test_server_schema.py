@@ -6,15 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from kiosk.models import Copy, Title
-from kiosk.store import Store, alembic_config
 from sync.server.db import Database
 from sync.server.models import Base
+from tests.conftest import kiosk_at_version
 
 
 def test_migrations_make_the_schema_of_the_models(db_url: str) -> None:
@@ -42,11 +41,7 @@ def test_each_database_has_an_identity_of_its_own(tmp_path: Path) -> None:
 
 
 def test_kiosk_upgrade_to_office_ids_keeps_the_catalogue(tmp_path: Path) -> None:
-    store = Store(tmp_path / "kiosk.db")
-    config = alembic_config()
-    with store._writer.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0001")
+    store = kiosk_at_version(tmp_path / "kiosk.db", "0001")
     with store.engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO titles (id, title, author, publisher, classification, subjects, "
