@@ -8,6 +8,7 @@ librarian signs out, after IDLE without a request, or LONGEST after signing in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -25,8 +26,13 @@ IDLE = dt.timedelta(hours=2)
 LONGEST = dt.timedelta(hours=12)
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
-# Checked against when the name is unknown, so a wrong name takes as long as a wrong password.
-_NOBODY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _nobody() -> str:
+    """Checked against when the name is unknown, so a wrong name takes as long as a wrong
+    password (made at the first sign-in, not each time the server or a command starts)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ def sign_in(session: Session, name: str, password: str) -> SignedIn | None:
     """A new session for the right name and password; None for anything else."""
     librarian = session.scalar(select(Librarian).where(Librarian.name == name.strip()))
     try:
-        _hasher.verify(librarian.password_hash if librarian else _NOBODY, password)
+        _hasher.verify(librarian.password_hash if librarian else _nobody(), password)
     except (VerificationError, InvalidHashError):
         return None
     if librarian is None:
