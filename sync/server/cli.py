@@ -39,6 +39,7 @@ from sync.server.services import (
     librarians,
     loans,
     overdue,
+    plan,
     printing,
     repairs,
     rules,
@@ -1087,13 +1088,14 @@ def _stocktake_close(database: Database, args: argparse.Namespace) -> int:
 def _stocktake_report(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
         found = stocktakes.result(session, args.id)
+        zone = plan.current(session).zone()
     _print_counts(found.summary, found.counts)
     for f in found.findings:
         where = f" seen on {f.seen_on}" if f.seen_on else ""
         reader = f", last reader {f.reader}" if f.reader else ""
         print(f"  {f.kind:15} {f.code:14} {f.title[:30]:30} shelf {f.shelf or '-'}{where}{reader}")
     if args.csv:
-        args.csv.write_bytes(stocktakes.result_csv(found))
+        args.csv.write_bytes(stocktakes.result_csv(found, zone))
         print(f"written to {args.csv}")
     return 0
 

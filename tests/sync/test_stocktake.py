@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -133,9 +134,12 @@ def test_two_kiosks_count_the_shelves_and_the_office_keeps_the_result(
     assert a.scan("B005")[0].reason == "stocktake_closed"
     assert a.engine.state == State.SUPERVISOR
 
-    rows = list(csv.reader(io.StringIO(stocktakes.result_csv(kept).decode("utf-8-sig"))))
+    written = stocktakes.result_csv(kept, ZoneInfo("Asia/Shanghai"))
+    rows = list(csv.reader(io.StringIO(written.decode("utf-8-sig"))))
     assert rows[0][:3] == ["Finding", "Code", "Title"]
     assert rows[1][:6] == ["Not seen", "B004", "Book 4", "A1", "", "available"]
+    office.ok("stocktake-report", "1", "--csv", str(tmp_path / "result.csv"))
+    assert (tmp_path / "result.csv").read_bytes() == written  # the command writes the same
     assert office.ok("stocktake").splitlines()[0].startswith("  1  Autumn 2026")
 
 

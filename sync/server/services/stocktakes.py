@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -827,12 +828,12 @@ CSV_HEADER = (
 )
 
 
-def result_csv(found: Result, gettext: Callable[[str], str] = str) -> bytes:
+def result_csv(found: Result, zone: ZoneInfo, gettext: Callable[[str], str] = str) -> bytes:
     """The findings of *found* as a CSV file, in the language of *gettext*; dates are the
-    office computer's."""
+    school's (in *zone*)."""
 
     def day(moment: dt.datetime | None) -> str:
-        return f"{moment.astimezone():%Y-%m-%d}" if moment else ""
+        return f"{moment.astimezone(zone):%Y-%m-%d}" if moment else ""
 
     return csv_bytes(
         [gettext(h) for h in CSV_HEADER],

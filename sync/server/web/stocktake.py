@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, stocktakes
+from sync.server.services import N_, Refusal, plan, stocktakes
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
 from sync.server.web.render import download, page
@@ -184,12 +184,13 @@ def result_csv(request: Request, who: SignedIn, database: DatabaseDep, number: i
     try:
         with database.read() as session:
             found = stocktakes.result(session, number)
+            zone = plan.current(session).zone()
     except Refusal as refusal:
         back = ("/stocktake", NAV[1])
         return page(request, "problem.html", who, status_code=404, error=refusal, back=back)
     gettext = translations(language_of(request)).gettext
     name = f"{gettext('Stocktake')} {found.summary.name}.csv"
-    return download(stocktakes.result_csv(found, gettext), name)
+    return download(stocktakes.result_csv(found, zone, gettext), name)
 
 
 @router.get("/{number}")
