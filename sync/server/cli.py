@@ -786,18 +786,18 @@ def _remove(database: Database, args: argparse.Namespace) -> int:
 def _new_school_year(database: Database, args: argparse.Namespace) -> int:
     with database.write() if args.yes else database.read() as session:
         if args.yes:
-            plan = students.new_school_year(session, dt.date.today())
+            year = students.new_school_year(session, dt.date.today())
         else:
-            plan = students.new_school_year_plan(session)
-    if plan.last_done and not args.yes:
-        print(f"WARNING: the classes were already moved up on {plan.last_done}")
-    for move in plan.moves:
+            year = students.new_school_year_plan(session)
+    if year.last_done and not args.yes:
+        print(f"WARNING: the classes were already moved up on {year.last_done}")
+    for move in year.moves:
         print(f"{move.old:12} -> {move.new:12} {move.students} students")
-    print(f"leavers (grade {students.LEAVING_GRADE}): {len(plan.leavers)}")
-    for s in plan.not_moved:
+    print(f"leavers (grade {students.LEAVING_GRADE}): {len(year.leavers)}")
+    for s in year.not_moved:
         print(f"  not moved (class not understood): {s.name} ({s.card}) {s.class_name!r}")
     if args.yes:
-        print(f"done: {plan.students} moved up a grade, {len(plan.leavers)} leavers deactivated")
+        print(f"done: {year.students} moved up a grade, {len(year.leavers)} leavers deactivated")
     else:
         print("nothing changed yet: run again with --yes to do it")
     return 0

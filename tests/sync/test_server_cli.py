@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from sync.server.db import database_url
 from tests.sync.support import Office, free_port
 
 
@@ -65,3 +66,19 @@ def _wait_for(url: str) -> None:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.05)
+
+
+def test_a_new_school_year_is_shown_first_and_done_only_when_asked(tmp_path: Path) -> None:
+    data = tmp_path / "office"
+    data.mkdir()
+    office = Office(data, database_url(data, None))
+    office.load_library(tmp_path)  # 3-1: two students, 5-2: one, 6-1: a small librarian
+
+    shown = office.ok("new-school-year")
+    assert re.search(r"3-1\s+-> 4-1\s+2 students", shown)
+    assert "leavers (grade 6): 1" in shown and "nothing changed yet" in shown
+    assert office.ok("new-school-year") == shown  # looking changes nothing
+
+    done = office.ok("new-school-year", "--yes")
+    assert "done: 3 moved up a grade, 1 leavers deactivated" in done
+    assert "WARNING: the classes were already moved up on" in office.ok("new-school-year")
