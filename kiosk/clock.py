@@ -105,9 +105,10 @@ def ahead_of_office(session: Session) -> float:
 
 
 def seen(session: Session, moment: Moment) -> None:
-    """Remember *moment* as the latest time seen, if the clock was right."""
-    if moment.clock == "ok":  # kept by the event itself (latest_seen)
-        session.info["latest_seen"] = moment.at  # for the engine's memory, once committed
+    """*moment*, if the clock was right, is the latest time seen: the event written with it
+    keeps it on disk (:func:`latest_seen`); the engine's memory takes it once committed."""
+    if moment.clock == "ok":
+        session.info["latest_seen"] = moment.at
 
 
 def confirm(session: Session, now: dt.datetime, *, by_office: bool = False) -> None:
