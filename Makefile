@@ -16,9 +16,9 @@ test: setup test-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# What a developer runs while working: everything but the tests marked slow.
+# What a developer runs while working: everything but the tests marked slow, on every core.
 test-fast: setup test-packages
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 lint: setup
 	$(BIN)/ruff check .
