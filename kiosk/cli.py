@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from kiosk import config, demo
-from kiosk.clock import CLOCK_WARNING_SECONDS, confirm, utc_now
-from kiosk.config import ConfigError, KioskConfig
-from kiosk.schedule import Schedule
-from kiosk.settings import OFFICE_RULES
-from kiosk.store import Store, StoreError, get_setting
-from sync import kiosk_cli, replica
+from sync import kiosk_cli
 
+# The touchscreen draws the idle screen kept at its last stop before the store is loaded
+# (kiosk.ui.snapshot): SQLAlchemy, pydantic and the engine are imported where they are used.
 if TYPE_CHECKING:
+    from hardware.wiring import Devices
+    from kiosk import ui
+    from kiosk.config import KioskConfig
     from kiosk.engine import Kiosk
+    from kiosk.store import Store
 
 SERVICE_DATA_DIR = Path("/var/lib/library-kiosk")
 LOCK_FILE = "kiosk.lock"
@@ -39,6 +39,10 @@ def default_data_dir() -> Path:
 
 def open_data(data_dir: Path) -> tuple[Store, KioskConfig]:
     """The kiosk's store and settings in *data_dir*: created, upgraded and configured."""
+    from kiosk import config
+    from kiosk.store import Store
+    from sync import replica
+
     _make_folder(data_dir)
     cfg = config.load(data_dir)
     store = Store.open(data_dir / "kiosk.db")
@@ -109,6 +113,15 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
     )
 
 
+def _failures() -> tuple[type[Exception], ...]:
+    """What stops the kiosk with a message instead of a traceback: a bad kiosk.toml or data
+    folder, an unusable database (evaluated only when one is raised)."""
+    from kiosk.config import ConfigError
+    from kiosk.store import StoreError
+
+    return ConfigError, StoreError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.demo:
@@ -123,9 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _make_demo(data_dir)
                 if args.command == "demo":
                     return 0
-            created = not (data_dir / config.FILE_NAME).exists()
+            if args.command in ("run", None) and not getattr(args, "headless", False):
+                return _run_screen(data_dir, args)  # opens the store itself
+            created = not (data_dir / _config_file()).exists()
             store, cfg = open_data(data_dir)
-        except (ConfigError, StoreError) as exc:
+        except _failures() as exc:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
         held.callback(store.close)
@@ -133,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say_timetable(store, cfg, data_dir, created=created)
         match args.command:
             case "run" | None:
-                return _run(store, cfg, args)
+                return _run_headless(store, cfg, args)
             case "import-students" | "import-books":
                 return _import(store, args)
             case "confirm-clock":
@@ -156,14 +171,14 @@ def _only_kiosk_on(data_dir: Path) -> Iterator[None]:
     try:
         lock = open(path, "a+", encoding="ascii")  # noqa: SIM115 (held until the kiosk stops)
     except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from exc
+        raise _config_error(f"{path}: {exc.strerror}") from exc
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "?"
-            raise ConfigError(
+            raise _config_error(
                 f"a kiosk is already running on {data_dir} (process {holder}): one kiosk per"
                 " data folder; stop that one first, or give this one another --data"
             ) from None
@@ -173,7 +188,22 @@ def _only_kiosk_on(data_dir: Path) -> Iterator[None]:
         yield  # the lock goes with the file, also when the process dies
 
 
+def _config_error(message: str) -> Exception:
+    """A ConfigError (kiosk.config, with pydantic and SQLAlchemy, loaded only for one)."""
+    from kiosk.config import ConfigError
+
+    return ConfigError(message)
+
+
+def _config_file() -> str:
+    from kiosk.config import FILE_NAME
+
+    return FILE_NAME
+
+
 def _confirm_clock(store: Store, cfg: KioskConfig) -> int:
+    from kiosk.clock import confirm, utc_now
+
     now = utc_now()
     with store.write() as db:
         confirm(db, now)
@@ -185,11 +215,15 @@ def _confirm_clock(store: Store, cfg: KioskConfig) -> int:
 def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: bool) -> None:
     """The timetable the kiosk lends by and where to change it, on standard error (headless
     mode's standard output is its JSON): a closed library should never come as a surprise."""
+    from kiosk.schedule import Schedule
+    from kiosk.settings import OFFICE_RULES
+    from kiosk.store import get_setting
+
     now = dt.datetime.now(cfg.kiosk.zone())
     with store.read() as db:
         schedule = Schedule.load(db)
         from_office = get_setting(db, OFFICE_RULES) is not None
-    settings = data_dir / config.FILE_NAME
+    settings = data_dir / _config_file()
     if created:
         print(f"kiosk: wrote the default settings to {settings}", file=sys.stderr)
     lines = schedule.describe(now.date())
@@ -210,18 +244,21 @@ def _say_timetable(store: Store, cfg: KioskConfig, data_dir: Path, *, created: b
 def _make_folder(data_dir: Path) -> None:
     """The data folder, made if it is missing; ConfigError if it cannot be one."""
     if data_dir.exists() and not data_dir.is_dir():
-        raise ConfigError(f"{data_dir} is a file: --data needs a folder (for kiosk.db, kiosk.toml)")
+        raise _config_error(
+            f"{data_dir} is a file: --data needs a folder (for kiosk.db, kiosk.toml)"
+        )
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot make the data folder {data_dir}: {exc.strerror}") from exc
+        raise _config_error(f"cannot make the data folder {data_dir}: {exc.strerror}") from exc
 
 
 def _make_demo(data_dir: Path) -> None:
+    from kiosk import demo
     from kiosk.readmodel import Library
 
     _make_folder(data_dir)
-    if not (data_dir / config.FILE_NAME).exists():
+    if not (data_dir / _config_file()).exists():
         demo.write_config(data_dir)
     store, cfg = open_data(data_dir)
     try:
@@ -237,14 +274,11 @@ def _make_demo(data_dir: Path) -> None:
         store.close()
 
 
-def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
-    from kiosk import headless, service
-    from kiosk.engine import Kiosk
+def _run_headless(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from kiosk import headless
 
-    service.log_to_journal()
-    kiosk = Kiosk(store, cfg.kiosk)
-    kiosk_cli.start_background_sync(store)  # an enrolled kiosk syncs by itself, in a thread
-    if getattr(args, "headless", False) and getattr(args, "scanner", "stdin") == "evdev":
+    kiosk = _start_kiosk(store, cfg)
+    if getattr(args, "scanner", "stdin") == "evdev":
         from hardware.wiring import HardwareError, run_headless
 
         try:
@@ -253,14 +287,24 @@ def _run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
         return 0
-    if getattr(args, "headless", False):
-        headless.run(kiosk, sys.stdin.buffer, sys.stdout)
-        return 0
-    return _run_screen(kiosk, cfg, args)
+    headless.run(kiosk, sys.stdin.buffer, sys.stdout)
+    return 0
 
 
-def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int:
-    """The touchscreen app: fullscreen and locked, or a window for a demo on a laptop."""
+def _start_kiosk(store: Store, cfg: KioskConfig) -> Kiosk:
+    """The engine, logging to the journal; an enrolled kiosk syncs by itself, in a thread."""
+    from kiosk import service
+    from kiosk.engine import Kiosk
+
+    service.log_to_journal()
+    kiosk = Kiosk(store, cfg.kiosk)
+    kiosk_cli.start_background_sync(store)
+    return kiosk
+
+
+def _run_screen(data_dir: Path, args: argparse.Namespace) -> int:
+    """The touchscreen app: fullscreen and locked, or a window for a demo on a laptop. The
+    store is opened by the app: after its first frame when it kept its idle screen."""
     import queue
     import threading
 
@@ -272,40 +316,60 @@ def _run_screen(kiosk: Kiosk, cfg: KioskConfig, args: argparse.Namespace) -> int
     if not locked and (problem := _no_display()):
         print(f"kiosk: {problem}", file=sys.stderr)
         return 2
+    evdev = getattr(args, "scanner", "stdin") == "evdev"
     inbox: queue.Queue[Input | None] | None = None
-    devices = None
-    if getattr(args, "scanner", "stdin") == "evdev":
-        from hardware.touch import configure_kivy
-        from hardware.wiring import Devices, HardwareError
-
-        configure_kivy(cfg.scanners.touchscreen)  # Kivy must not open the scanners as well
-        try:
-            devices = Devices(kiosk, cfg)
-        except HardwareError as exc:
-            print(f"kiosk: {exc}", file=sys.stderr)
-            return 2
-    else:
+    if not evdev:
         inbox = queue.Queue()
         threading.Thread(target=read_lines, args=(sys.stdin.buffer, inbox), daemon=True).start()
-    try:
-        done = ui.run(
+    stores: list[Store] = []  # closed when the app stops, and the scanners with them
+    scanners: list[Devices] = []
+
+    def load() -> ui.Wiring:
+        created = not (data_dir / _config_file()).exists()
+        store, cfg = open_data(data_dir)
+        stores.append(store)
+        _say_timetable(store, cfg, data_dir, created=created)
+        kiosk = _start_kiosk(store, cfg)
+        if not evdev:
+            return ui.Wiring(kiosk, **_office_link(kiosk))
+        from hardware.wiring import Devices
+
+        devices = Devices(kiosk, cfg)
+        scanners.append(devices)
+        return ui.Wiring(
             kiosk,
-            locked=locked,
-            inbox=inbox,
-            connect=devices.start if devices else None,
-            listeners=[devices.lights.listen] if devices else [],
+            cfg.scanners.touchscreen,
+            connect=devices.start,
+            listeners=[devices.lights.listen],
             **_office_link(kiosk),
         )
-    except FontNotFound as exc:
+
+    configure_input = None
+    if evdev:
+        from hardware.touch import configure_kivy  # Kivy must not open the scanners as well
+
+        configure_input = configure_kivy
+    try:
+        done = ui.run(
+            load, data_dir=data_dir, locked=locked, inbox=inbox, configure_input=configure_input
+        )
+    except (FontNotFound, _hardware_failure()) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     finally:
-        if devices is not None:
+        for devices in scanners:
             devices.stop()
+        for store in stores:
+            store.close()
     if done == "restart":
-        kiosk.store.close()
         os.execv(sys.executable, [sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])
     return 0
+
+
+def _hardware_failure() -> type[Exception]:
+    from hardware.wiring import HardwareError
+
+    return HardwareError
 
 
 def _no_display() -> str | None:
@@ -338,6 +402,9 @@ def _office_link(kiosk: Kiosk) -> dict[str, Any]:
         return SyncClient(kiosk.store).enroll(url, code, kiosk.settings.name)
 
     def clock_off() -> float | None:
+        from kiosk.clock import CLOCK_WARNING_SECONDS
+        from sync import replica
+
         with kiosk.store.read() as db:
             offset = replica.status(db).clock_offset_seconds
         if offset is None or abs(offset) <= CLOCK_WARNING_SECONDS:

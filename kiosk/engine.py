@@ -11,8 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from kiosk.clock import Moment, confirm, judge, latest_seen, utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13, shelf_of_label
 from kiosk.config import KioskSettings
 from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Policy, Stocktake, Title
-from kiosk.outcome import Kind, Light, LoanLine, Outcome, Sound
+from kiosk.outcome import Kind, Light, LoanLine, Outcome, Role, Sound, State
 from kiosk.pins import check_pin
 from kiosk.rules import Refused
 from kiosk.schedule import Schedule
@@ -31,7 +30,6 @@ from kiosk.settings import CHANGED, CLOCK_OFFSET, ENROLLED
 from kiosk.store import Store, StoreError, all_settings, generation, get_setting
 from sync import wire
 
-Role = Literal["any", "cards", "books"]
 UNDO_SECONDS = 10
 PIN_TIMEOUT_SECONDS = 30
 CLOCK_FAULTS = {
@@ -40,18 +38,6 @@ CLOCK_FAULTS = {
     " a small librarian confirms the date and time, or the office finds them right",
 }
 IDLE_LIGHT_CHECK_SECONDS = 10
-
-
-class State(StrEnum):
-    IDLE = "idle"
-    SESSION = "session"
-    CHOICE = "choice"  # the student scanned a book they already have: return or renew?
-    PIN = "pin"  # a small librarian's card was scanned; waiting for the PIN
-    SUPERVISOR = "supervisor"
-    BATCH_RETURN = "batch_return"
-    MARK_DAMAGED = "mark_damaged"
-    MARK_LOST = "mark_lost"
-    STOCKTAKE = "stocktake"  # counting the books on the shelves
 
 
 SUPERVISOR_STATES = {

@@ -12,11 +12,13 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from kiosk import service
-from kiosk.engine import Kiosk, Role
-from kiosk.outcome import Kind, Light, Outcome, Sound
+from kiosk.outcome import Kind, Light, Outcome, Role, Sound
+
+if TYPE_CHECKING:  # the touchscreen takes scans (Scan) before the engine is loaded
+    from kiosk.engine import Kiosk
 
 MAX_LINE_BYTES = 64 * 1024
 LINE_END = re.compile(rb"\r\n|\r|\n")

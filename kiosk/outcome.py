@@ -9,7 +9,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+# Which codes a scanner or card reader gives: anything, cards only, books only (kiosk.toml).
+Role = Literal["any", "cards", "books"]
+
+
+class State(StrEnum):
+    """What the kiosk is doing: the screens follow it."""
+
+    IDLE = "idle"
+    SESSION = "session"
+    CHOICE = "choice"  # the student scanned a book they already have: return or renew?
+    PIN = "pin"  # a small librarian's card was scanned; waiting for the PIN
+    SUPERVISOR = "supervisor"
+    BATCH_RETURN = "batch_return"
+    MARK_DAMAGED = "mark_damaged"
+    MARK_LOST = "mark_lost"
+    STOCKTAKE = "stocktake"  # counting the books on the shelves
 
 
 class Light(StrEnum):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from kiosk import outbox, showcase, stocktake
+from kiosk.schedule import Schedule
 from kiosk.settings import ENROLLED, LANGUAGE, SETUP_DONE
 from kiosk.showcase import Book, ClassWeek, Day, Opening, Student
 from kiosk.store import Store, get_setting, set_setting
@@ -102,6 +103,22 @@ class Library:
     def opening(self, now: dt.datetime) -> Opening:
         with self.store.read() as db:
             return showcase.opening(db, now.astimezone(self.tz))
+
+    def idle_lasts(self, now: dt.datetime) -> dt.datetime:
+        """Until when the idle screen stays as it is by the clock alone: the library opens or
+        closes, or a new week or month begins (its panels count loans since then)."""
+        local = now.astimezone(self.tz)
+        day = local.date()
+        next_month = (showcase.month_start(day) + dt.timedelta(days=31)).replace(day=1)
+        next_week = showcase.week_start(day) + dt.timedelta(days=7)
+        ends = [dt.datetime.combine(d, dt.time(), self.tz) for d in (next_month, next_week)]
+        with self.store.read() as db:
+            schedule = Schedule.load(db)
+        if open_now := schedule.windows_at(local):
+            ends += [dt.datetime.combine(day, w.closes, self.tz) for w in open_now]
+        elif (opens := schedule.next_opening(local)) is not None:
+            ends.append(opens)
+        return min(ends)
 
     def office(self) -> Office:
         with self.store.read() as db:

@@ -7,12 +7,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk.clock import utc_now
-from kiosk.config import KioskConfig
-from kiosk.store import Store
-from sync import bundle, replica
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `kiosk run` parses its arguments before the store is loaded
+    from kiosk.config import KioskConfig
+    from kiosk.store import Store
+    from sync import replica
     from sync.client import SyncThread
 
 
@@ -34,6 +32,8 @@ COMMANDS = ("enroll", "sync", "sync-status", "export-bundle", "import-bundle")
 
 
 def run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from kiosk.clock import utc_now
+    from sync import bundle, replica
     from sync.client import SyncError  # requests is loaded only for the sync commands
 
     try:
@@ -66,6 +66,8 @@ def run(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> int:
 
 def start_background_sync(store: Store) -> SyncThread | None:
     """The sync thread for ``kiosk run``, if the kiosk is enrolled; it never delays a scan."""
+    from sync import replica
+
     with store.read() as db:
         if not replica.status(db).enrolled:
             return None
@@ -77,6 +79,7 @@ def start_background_sync(store: Store) -> SyncThread | None:
 def _sync(store: Store) -> int:
     from tqdm import tqdm
 
+    from sync import replica
     from sync.client import SyncClient
 
     bar: tqdm | None = None  # type: ignore[type-arg]

@@ -12,6 +12,10 @@ The engine takes one call at a time; only the answer waits for Kivy's main threa
 answers are shown in the order the engine gave them, none dropped, even while a message is
 showing (the new answer replaces the message). The screens follow the engine's state as of
 the last answer shown, never a state whose answer is still on its way.
+
+At start, the idle screen kept when the kiosk last stopped (kiosk.ui.snapshot) may be shown
+before the engine is loaded: the app starts without a kiosk, keeps every input that comes
+meanwhile, and answers them in order once :meth:`KioskApp.ready` hands it the engine.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
@@ -36,14 +40,17 @@ from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import service
-from kiosk.engine import Kiosk, Role, State
 from kiosk.headless import Input, Scan, handle_line
-from kiosk.outcome import Kind, Light, Outcome
-from kiosk.readmodel import Library
+from kiosk.outcome import Kind, Light, Outcome, Role, State
 from kiosk.ui import DESIGN_SIZE, messages, screens
 from kiosk.ui.i18n import LANGUAGES, tr
 from kiosk.ui.messages import Message, Tone, book
+from kiosk.ui.snapshot import IdleSnapshot
 from kiosk.ui.widgets import Root
+
+if TYPE_CHECKING:  # loaded after the first frame when the idle screen was kept (snapshot)
+    from kiosk.engine import Kiosk
+    from kiosk.readmodel import IdlePanels, Library
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +129,11 @@ class KioskApp(App):
 
     def __init__(
         self,
-        kiosk: Kiosk,
+        kiosk: Kiosk | None,
         *,
+        snapshot: IdleSnapshot | None = None,
+        font: str = "",
+        touchscreen: str = "",
         locked: bool = True,
         sync_now: SyncNow | None = None,
         enroll: Enroll | None = None,
@@ -132,15 +142,23 @@ class KioskApp(App):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if kiosk is not None:
+            self.default_language = kiosk.settings.language
+        elif snapshot is not None:
+            self.default_language = snapshot.language
+        else:
+            raise ValueError("a kiosk, or the idle screen to show until it is loaded")
         self.kiosk = kiosk
-        self.library = Library(kiosk.store, kiosk.tz)
+        self.library: Library | None = None
+        self.snapshot = snapshot  # shown until the engine is ready
+        self.kept: IdleSnapshot | None = None  # the idle screen as the app stopped, for the next
+        self.font, self.touchscreen = font, touchscreen
         self.locked = locked
         self.sync_now = sync_now
         self.enroll = enroll
         self.clock_off = clock_off
         self.listeners = list(listeners)
         self.exit_action: str | None = None  # "restart" or "shutdown" once the app has stopped
-        self.default_language = kiosk.settings.language
         self.first_run = False
         self.closed = False
         self._idle_light = Light.READY  # as the engine last said, for the colour band
@@ -154,9 +172,10 @@ class KioskApp(App):
         self._ticker: Any = None
         # The engine's answers not shown yet, each with the engine's state after it, in the
         # engine's order: a call and the keeping of its answer happen under one lock.
-        self._answering = threading.Lock()
+        self._answering = threading.RLock()
         self._unshown: deque[tuple[list[Outcome], State]] = deque()
-        self.state = kiosk.state  # the engine's state as of the last answer shown
+        self._waiting: list[Callable[[], list[Outcome]]] = []  # came before the engine was ready
+        self.state = kiosk.state if kiosk else State.IDLE  # as of the last answer shown
 
     # -- Kivy life cycle ---------------------------------------------------------------
 
@@ -176,19 +195,74 @@ class KioskApp(App):
         return root
 
     def on_start(self) -> None:
-        self.start_over(self.kiosk)
+        if self.kiosk is None:
+            self._show_snapshot()
+        else:
+            self.start_over(self.kiosk)
+            self._ticker = Clock.schedule_interval(lambda _dt: self.tick(), TICK_SECONDS)
+
+    def ready(self, kiosk: Kiosk) -> None:
+        """The engine is loaded (on the main thread): it answers the inputs that came
+        meanwhile, in order, and the idle screen is read from its store from now on."""
+        with self._answering:  # no input overtakes those that waited
+            self.start_over(kiosk)  # the idle screen read from the store, before they change it
+            for call in self._waiting:
+                self._unshown.append((call(), kiosk.state))
+            self._waiting.clear()
+        self._show_answers()
         self._ticker = Clock.schedule_interval(lambda _dt: self.tick(), TICK_SECONDS)
 
     def on_stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        if self.kiosk is None:  # stopped while loading: the next start reads the store first
+            return
         self._answer(self.kiosk.shutdown)
+        self.kept = self.idle_snapshot()
+
+    def idle_snapshot(self) -> IdleSnapshot | None:
+        """The idle screen as it is now, to show at the next start (None at the first run)."""
+        assert self.kiosk is not None and self.library is not None
+        if self.first_run:
+            return None
+        now = self.kiosk.clock()
+        arrivals, popular, league = _panel_lines(self.library.idle(now))
+        opening = self.library.opening(now)
+        light = self.kiosk.idle_light()
+        return IdleSnapshot(
+            font=self.font,
+            touchscreen=self.touchscreen,
+            language=self.default_language,
+            light=light.value,
+            arrivals=arrivals,
+            popular=popular,
+            league=league,
+            next_opening=opening.next_opening,
+            next_grades=opening.next_grades,
+            kept=now,
+            lasts=self.library.idle_lasts(now),
+        )
+
+    def _show_snapshot(self) -> None:
+        """The idle screen kept at the last stop, until the engine is ready."""
+        snapshot = self.snapshot
+        assert snapshot is not None
+        self.set_language(snapshot.language)
+        self._idle_light = Light(snapshot.light)
+        self.closed = self._idle_light == Light.CLOSED
+        if self.closed:
+            opens = snapshot.next_opening
+            now = dt.datetime.now(opens.tzinfo if opens else dt.UTC)
+            self.screen("closed").show(opens, snapshot.next_grades, now)
+        self._settle()
 
     def open_settings(self, *_args: Any) -> bool:
         return False  # Kivy's F1 settings panel would be a way out of the kiosk
 
     def start_over(self, kiosk: Kiosk) -> None:
         """Show *kiosk* from its idle screen (at start, and when tests or screenshots swap it)."""
+        from kiosk.readmodel import Library
+
         with self._answering:
             if kiosk is not self.kiosk:  # another kiosk: the last one's answers go unshown
                 self._unshown.clear()
@@ -329,6 +403,9 @@ class KioskApp(App):
         """Call the engine on this thread; its answer is shown on the main thread, after
         every answer before it (at once when this is the main thread)."""
         with self._answering:
+            if self.kiosk is None:  # still loading: answered in turn once it is ready
+                self._waiting.append(call)
+                return
             self._unshown.append((call(), self.kiosk.state))
         if threading.current_thread() is threading.main_thread():
             self._show_answers()
@@ -343,14 +420,19 @@ class KioskApp(App):
     # -- actions on the main thread ----------------------------------------------------------
 
     def scan(self, code: str, role: Role = "any") -> None:
-        self._answer(lambda: self.kiosk.scan(code, role))
+        self._answer(lambda: self._engine.scan(code, role))
 
     def touch(self, action: str, arg: str | None = None) -> None:
-        self._answer(lambda: self.kiosk.touch(action, arg))
+        self._answer(lambda: self._engine.touch(action, arg))
 
     def keep_alive(self) -> None:
         if self.state != State.IDLE:
-            self.kiosk.touch("keep")
+            self._engine.touch("keep")
+
+    @property
+    def _engine(self) -> Kiosk:
+        assert self.kiosk is not None, "the engine answers once it is ready (KioskApp.ready)"
+        return self.kiosk
 
     def tick(self) -> None:
         self._answer(self.kiosk.tick)
@@ -395,7 +477,7 @@ class KioskApp(App):
         """The idle screen's switch: for this student; the kiosk's own language comes back
         when their session ends, or after a while if no session starts."""
         self.set_language(self.other_language())
-        self._switched_at = self.kiosk.clock()
+        self._switched_at = self.kiosk.clock() if self.kiosk else None
 
     # -- first run -------------------------------------------------------------------------
 
@@ -478,7 +560,8 @@ class KioskApp(App):
         self.screen("message").show(message)
         self.tone = message.tone.value  # the band too: a normal limit is blue, not red
         self._overlay = "message"
-        self._overlay_until = self.kiosk.clock() + dt.timedelta(seconds=message.seconds)
+        now = self.kiosk.clock() if self.kiosk else dt.datetime.now(dt.UTC)  # a fault at start
+        self._overlay_until = now + dt.timedelta(seconds=message.seconds)
 
     def _refused(self, outcome: Outcome, state: State) -> None:
         message = messages.refusal(outcome, self._local_now())
@@ -532,15 +615,22 @@ class KioskApp(App):
         return self.kiosk.clock().astimezone(self.kiosk.tz)
 
     def _refresh_idle(self) -> None:
+        if self.kiosk is None or self.library is None:
+            if self.snapshot is not None:
+                kept = self.snapshot
+                self.screen("idle").show(kept.arrivals, kept.popular, kept.league)
+            return
         now = self.kiosk.clock()
         if self._showcase_at and (now - self._showcase_at).total_seconds() < (
             SHOWCASE_REFRESH_SECONDS
         ):
             return
         self._showcase_at = now
-        self.screen("idle").show(self.library.idle(now))
+        self.screen("idle").show(*_panel_lines(self.library.idle(now)))
 
     def _check_closed(self, *, force: bool = False) -> None:
+        if self.kiosk is None or self.library is None:
+            return
         now = self.kiosk.clock()
         if (
             not force
@@ -552,13 +642,14 @@ class KioskApp(App):
         self._idle_light = self.kiosk.idle_light()
         self.closed = self._idle_light == Light.CLOSED
         if self.closed or self._made("closed"):
-            self.screen("closed").show(self.library.opening(now), self._local_now())
+            opening = self.library.opening(now)
+            self.screen("closed").show(opening.next_opening, opening.next_grades, self._local_now())
         if self.state == State.IDLE and not self._overlay:
             self.tone = messages.TONE_OF_LIGHT[self._idle_light].value
             self._settle()
 
     def _update_countdown(self) -> None:
-        left = self.kiosk.seconds_left()
+        left = self.kiosk.seconds_left() if self.kiosk else None
         state = self.state
         student = state in (State.SESSION, State.CHOICE)
         warn_from = COUNTDOWN_FROM if student else MENU_COUNTDOWN_FROM
@@ -634,3 +725,14 @@ class KioskApp(App):
                 self.screen("find").type(text)  # the first letters of a name, or characters
             case _:
                 self.typed = (self.typed + text)[-64:]
+
+
+def _panel_lines(
+    panels: IdlePanels,
+) -> tuple[list[str], list[tuple[str, int]], list[tuple[str, int, int]]]:
+    """The idle screen's lists as it shows them (and as they are kept for the next start)."""
+    return (
+        [b.title for b in panels.arrivals],
+        [(b.title, b.loans) for b in panels.popular],
+        [(c.class_name, c.borrowed, c.students) for c in panels.league],
+    )

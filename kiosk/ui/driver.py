@@ -15,10 +15,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.engine import Kiosk
 from kiosk.ui import DESIGN_SIZE, configure, fonts
+
+if TYPE_CHECKING:
+    from kiosk.engine import Kiosk
+    from kiosk.ui.snapshot import IdleSnapshot
 
 FINGER_SECONDS = 0.05
 _shared: Driver | None = None
@@ -42,9 +45,21 @@ def headless_environment() -> None:
 class Driver:
     """One headless KioskApp, driven by scans, touches on its buttons and passing frames."""
 
-    def __init__(self, kiosk: Kiosk, size: tuple[int, int] = DESIGN_SIZE, **app: Any) -> None:
+    def __init__(
+        self,
+        kiosk: Kiosk | None,
+        size: tuple[int, int] = DESIGN_SIZE,
+        snapshot: IdleSnapshot | None = None,
+        **app: Any,
+    ) -> None:
+        """*kiosk* None: the app shows the idle screen *snapshot* until it is handed the engine
+        (``driver.app.ready(kiosk)``), as at a start after a stop."""
         headless_environment()
-        font = fonts.find_cjk_font(kiosk.settings.font)
+        if kiosk is not None:
+            font = fonts.find_cjk_font(kiosk.settings.font)
+        else:
+            assert snapshot is not None, "a kiosk, or the idle screen kept at the last stop"
+            font = Path(snapshot.font)
         configure(locked=False, size=size)
         from kivy.config import Config
 
@@ -54,7 +69,7 @@ class Driver:
 
         from kiosk.ui.app import KioskApp
 
-        self.app = KioskApp(kiosk, **app)
+        self.app = KioskApp(kiosk, snapshot=snapshot, font=str(font), **app)
         self.app._run_prepare()
         runTouchApp(embedded=True)
         self._loop = EventLoop

@@ -8,7 +8,6 @@ from kivy.factory import Factory
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.readmodel import IdlePanels, Opening
 from kiosk.ui import messages
 from kiosk.ui.i18n import tr
 from kiosk.ui.messages import book
@@ -23,39 +22,37 @@ class LeagueLine(BoxLayout):
 
 
 class IdleScreen(KioskScreen):
-    def show(self, panels: IdlePanels) -> None:
-        """New books, this month's favourites and, for each class, how many have borrowed
-        this week (the school's target: everyone, every week)."""
-        self._lines(
-            "new",
-            [book(b.title) for b in panels.arrivals],
-            tr._("Nothing yet"),
-        )
+    def show(
+        self,
+        arrivals: list[str],
+        popular: list[tuple[str, int]],
+        league: list[tuple[str, int, int]],
+    ) -> None:
+        """New books (titles), this month's favourites (title, loans) and, for each class, how
+        many have borrowed this week (class, borrowed, students; the school's target:
+        everyone, every week)."""
+        self._lines("new", [book(title) for title in arrivals], tr._("Nothing yet"))
         self._lines(
             "popular",
             [
-                tr.n_("{book} {n} time", "{book} {n} times", b.loans).format(
-                    book=book(b.title), n=b.loans
+                tr.n_("{book} {n} time", "{book} {n} times", loans).format(
+                    book=book(title), n=loans
                 )
-                for b in panels.popular
+                for title, loans in popular
             ],
             tr._("Nothing yet"),
         )
-        league = self.ids.league
-        league.clear_widgets()
-        for standing in panels.league[:PANEL_LINES]:
+        box = self.ids.league
+        box.clear_widgets()
+        for class_name, borrowed, students in league[:PANEL_LINES]:
             words = (
                 tr._("{name}: all {students} borrowed ★")
-                if standing.borrowed >= standing.students
+                if borrowed >= students
                 else tr._("{name}: {borrowed} of {students} borrowed")
-            ).format(
-                name=standing.class_name,
-                borrowed=standing.borrowed,
-                students=standing.students,
-            )
-            league.add_widget(LeagueLine(text=words, share=standing.share))
-        if not panels.league:
-            league.add_widget(Factory.PanelLine(text=tr._("Nobody yet this week")))
+            ).format(name=class_name, borrowed=borrowed, students=students)
+            box.add_widget(LeagueLine(text=words, share=borrowed / students if students else 0.0))
+        if not league:
+            box.add_widget(Factory.PanelLine(text=tr._("Nobody yet this week")))
 
     def _lines(self, box: str, lines: list[str], empty: str) -> None:
         self.ids[box].clear_widgets()
@@ -66,14 +63,15 @@ class IdleScreen(KioskScreen):
 class ClosedScreen(KioskScreen):
     opening = StringProperty("")
 
-    def show(self, opening: Opening, now: dt.datetime) -> None:
-        """When the library opens next, for whom (*now*: local time)."""
-        if opening.next_opening is None:
+    def show(
+        self, next_opening: dt.datetime | None, grades: frozenset[int] | None, now: dt.datetime
+    ) -> None:
+        """When the library opens next, for whom (*grades*; None: everyone; *now*: local time)."""
+        if next_opening is None:
             self.opening = tr._("No opening times are set yet.")
         else:
             self.opening = tr._("It opens again {when}, for {grades}.").format(
-                when=messages.when(opening.next_opening, now),
-                grades=messages.grades(opening.next_grades),
+                when=messages.when(next_opening, now), grades=messages.grades(grades)
             )
 
 
