@@ -218,7 +218,10 @@ class KioskApp(App):
         if self.kiosk is None:  # stopped while loading: the next start reads the store first
             return
         self._answer(self.kiosk.shutdown)
-        self.kept = self.idle_snapshot()
+        try:
+            self.kept = self.idle_snapshot()
+        except Exception:  # a full disk, a broken file: the next start reads the store first
+            log.warning("could not keep the idle screen for the next start", exc_info=True)
 
     def idle_snapshot(self) -> IdleSnapshot | None:
         """The idle screen as it is now, to show at the next start (None at the first run)."""

@@ -7,6 +7,8 @@ and kiosk.db are exactly as the kiosk left them (no other program wrote to them 
 import, a sync by USB stick, an upgrade), and the clock is between the time it was kept and
 the time the screen changes by itself (the library opens or closes, a new week or month
 begins). Otherwise the kiosk reads its store before the first frame, as at its first start.
+One thing may lag: the colour band's "events waiting too long for the office" shade, which
+the engine checks as soon as it is loaded.
 
 Only the standard library here: this is read before SQLAlchemy or pydantic are loaded.
 """
