@@ -38,6 +38,7 @@ CLOCK_FAULTS = {
     " a small librarian confirms the date and time, or the office finds them right",
 }
 IDLE_LIGHT_CHECK_SECONDS = 10
+PAUSE_SECONDS = 2  # nothing scanned or touched for this long: a pause (_checkpoint_in_a_pause)
 
 
 SUPERVISOR_STATES = {
@@ -161,6 +162,7 @@ class Kiosk:
         self._clock_seen = "ok"
         self._idle_seen: Light | None = None  # the idle light last shown
         self._idle_checked_at: dt.datetime | None = None
+        self._written = False  # since the last checkpoint (Store.checkpoint)
         # The stocktake: the shelf being counted, and how many copies this kiosk has counted
         # there and in all (the running counts on the screen).
         self._shelf: str | None = None
@@ -834,6 +836,7 @@ class Kiosk:
                 return self.settings.supervisor_timeout_seconds
 
     def _on_tick(self) -> list[Outcome]:
+        self._checkpoint_in_a_pause()
         limit = self._timeout()
         if limit is None:
             return self._idle_light_change()
@@ -848,6 +851,19 @@ class Kiosk:
         if self.state == State.SESSION and self._visit is not None and self._visit.walking:
             return self._end_all("walk_away")
         return self._end_all("timeout")
+
+    def _checkpoint_in_a_pause(self) -> None:
+        """Move what the last scans wrote from SQLite's write-ahead log into the database
+        while nobody waits for an answer: between students, or in a pause of a session, a
+        stocktake or a pile of returns (see Store.checkpoint)."""
+        if not self._written:
+            return
+        if self.state != State.IDLE:
+            last = self._last_action_at
+            if last is None or (self.clock() - last).total_seconds() < PAUSE_SECONDS:
+                return
+        self._written = False
+        self.store.checkpoint()
 
     def _idle_light_change(self) -> list[Outcome]:
         """While nobody is at the kiosk the library opens or closes, or events wait too long
@@ -960,6 +976,7 @@ class Kiosk:
             moment = self._moment(db)
             self._clock_seen = moment.clock
             yield db, moment
+        self._written = True
         seen = db.info.get("latest_seen")  # committed: the memory follows the disk
         if seen is not None and self._known is not None:
             self._known = replace(self._known, latest=seen)

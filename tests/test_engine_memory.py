@@ -3,6 +3,7 @@ counts from the very next scan, and a scan sends few statements to the disk."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -104,3 +105,32 @@ def test_a_change_made_by_another_program_counts_once_the_kiosk_is_idle(
     kiosk.idle_light()  # the app asks for it every few seconds while nobody is at the kiosk
     again = scan(kiosk, clock, "S1")[-1]
     assert (again.kind, again.may_borrow) == (Kind.SESSION_STARTED, 1)
+
+
+def loans_in_the_database_file(store: Store, copy_to: Path) -> int:
+    """The loans the database file holds by itself, without its write-ahead log: what a
+    checkpoint has moved into it (a copy of the file alone is opened, so nothing moves)."""
+    copy_to.write_bytes(store.path.read_bytes())
+    with sqlite3.connect(copy_to) as con:
+        return con.execute("SELECT count(*) FROM loans").fetchone()[0]
+
+
+def test_what_a_student_borrowed_reaches_the_database_file_once_nobody_waits(
+    kiosk: Kiosk, clock: FakeClock, store: Store, tmp_path: Path
+) -> None:
+    store.checkpoint()  # the library as it was set up, in the file
+    before = loans_in_the_database_file(store, tmp_path / "before.db")
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B001")[0].kind == Kind.CHECKED_OUT
+    clock.advance(1)
+    kiosk.tick()  # the student is about to scan the next book: nothing is moved under them
+    assert loans_in_the_database_file(store, tmp_path / "busy.db") == before
+
+    clock.advance(2)
+    kiosk.tick()  # a pause in the session
+    assert loans_in_the_database_file(store, tmp_path / "pause.db") == before + 1
+
+    last = scan(kiosk, clock, "B002")
+    assert [o.kind for o in last] == [Kind.CHECKED_OUT, Kind.SESSION_ENDED]  # all taken
+    kiosk.tick()  # idle: at once
+    assert loans_in_the_database_file(store, tmp_path / "idle.db") == before + 2
