@@ -892,13 +892,8 @@ class Kiosk:
     def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
         current = rules.loans_of(db, patron)
         loans = tuple(
-            LoanLine(
-                ln.copy.code,
-                ln.copy.title.title,
-                ln.due_date,
-                rules.overdue_days(ln, moment.known_today),
-            )
-            for ln in current
+            LoanLine(h.copy, h.title, h.due_date, rules.overdue_days(h, moment.known_today))
+            for h in current
         )
         detail: dict[str, object] = {}
         try:

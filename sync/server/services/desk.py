@@ -236,6 +236,7 @@ def _own_loans(session: Session, patron: Patron) -> list[Loan]:
 def _holding(loan: Loan) -> Holding:
     copy = loan.copy
     return Holding(
+        copy=loan.copy_code,
         title=copy.title.title if copy is not None else loan.copy_code,
         due_date=loan.due_date,
         lent_at=loan.lent_at,
