@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.clock import utc_now
 from sync import wire
-from sync.server.db import Database
+from sync.server.db import Database, executemany
 from sync.server.models import Change, Copy, Loan, Patron, Title
 
 
@@ -32,8 +32,8 @@ def record_changes(
     if not latest:
         return
     session.flush()
-    session.execute(
-        _newest(session), [dict(kind=k, key=key, data=d) for (k, key), d in latest.items()]
+    executemany(
+        session, _newest(session), [dict(kind=k, key=key, data=d) for (k, key), d in latest.items()]
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kiosk.clock import utc_now
 from kiosk.models import CopyStatus
 from sync import wire
-from sync.server.db import Database
+from sync.server.db import Database, executemany
 from sync.server.models import (
     Conflict,
     Copy,
@@ -121,17 +121,19 @@ def receive(
 ) -> PushResult:
     """Store the events not yet held, then apply every held event that follows without a gap."""
     known: dict[str, int] = {}
-    taken: set[int] = set()
     for chunk in _chunks(events):
         known.update(
             session.execute(
                 select(Event.uuid, Event.kiosk_id).where(Event.uuid.in_([e.uuid for e in chunk]))
             ).all()
         )
+    taken: set[int] = set()
+    if events:  # sequences of a batch are close together: one range, not a list of them
         taken.update(
             session.scalars(
                 select(Event.seq).where(
-                    Event.kiosk_id == kiosk.id, Event.seq.in_([e.seq for e in chunk])
+                    Event.kiosk_id == kiosk.id,
+                    Event.seq.between(min(e.seq for e in events), max(e.seq for e in events)),
                 )
             )
         )
@@ -167,7 +169,7 @@ def receive(
         known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
     if new_rows:
-        session.execute(insert(Event.__table__), new_rows)
+        executemany(session, insert(Event.__table__), new_rows)
         # The warning lasts as long as the kiosk's newest events say so.
         kiosk.clock_backwards = new_rows[-1]["clock"] != "ok"
     by_seq = _held_after(session, kiosk, fresh)
@@ -395,25 +397,25 @@ class _Books:
         # ones after keeps one open loan per copy at every step.
         updated = [loan for loan in loans if id(loan) not in new]
         table = Loan.__table__
-        if updated:
-            session.execute(
-                update(table).where(table.c.id == bindparam("loan_id")),
-                [
-                    {"loan_id": loan.id} | {name: getattr(loan, name) for name in _LOAN_CHANGING}
-                    for loan in updated
-                ],
-            )
-        if self.new_loans:
-            session.execute(
-                insert(table),
-                [{c.name: getattr(loan, c.name) for c in _LOAN_COLUMNS} for loan in self.new_loans],
-            )
-        if copies:
-            table = Copy.__table__
-            session.execute(
-                update(table).where(table.c.id == bindparam("copy_id")),
-                [{"copy_id": copy.id, "status": copy.status} for copy in copies],
-            )
+        executemany(
+            session,
+            update(table).where(table.c.id == bindparam("loan_id")),
+            [
+                {"loan_id": loan.id} | {name: getattr(loan, name) for name in _LOAN_CHANGING}
+                for loan in updated
+            ],
+        )
+        executemany(
+            session,
+            insert(table),
+            [{c.name: getattr(loan, c.name) for c in _LOAN_COLUMNS} for loan in self.new_loans],
+        )
+        table = Copy.__table__
+        executemany(
+            session,
+            update(table).where(table.c.id == bindparam("copy_id")),
+            [{"copy_id": copy.id, "status": copy.status} for copy in copies],
+        )
         conflicts = []
         if self.conflicts:
             ids = session.scalars(
@@ -696,6 +698,6 @@ _HANDLERS: dict[type[wire.Payload], Callable[[_Context, Any], None]] = {
     wire.CopyStatusSet: _copy_status,
     wire.StocktakeScan: _stocktake_scan,
 }
-_PATRON_EVENTS = (wire.Checkout, wire.Return, wire.Renew)
-_LOAN_EVENTS = (*_PATRON_EVENTS, wire.CheckoutUndone)
+_PATRON_EVENTS = (wire.Checkout,)  # the others find the patron by the loan
+_LOAN_EVENTS = (wire.Checkout, wire.Return, wire.Renew, wire.CheckoutUndone)
 _COPY_EVENTS = (*_LOAN_EVENTS, wire.CopyStatusSet, wire.StocktakeScan)
