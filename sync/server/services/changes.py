@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Executable, func, insert, select
+from sqlalchemy import Insert, func, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ def record_changes(
     )
 
 
-def _newest(session: Session) -> Executable:
+def _newest(session: Session) -> Insert:
     table = Change.__table__
     if session.get_bind().dialect.name == "postgresql":
         upsert = postgresql.insert(table)
