@@ -504,11 +504,12 @@ def _enroll_code(database: Database, _args: argparse.Namespace) -> int:
 def _kiosks(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
         lines = kiosks.kiosks(session)
+        zone = plan.current(session).zone()
     for k in lines:
         if args.json:
             print(_json_line(k))
             continue
-        synced = k.last_sync.strftime("%Y-%m-%d %H:%M") if k.last_sync else "never"
+        synced = f"{k.last_sync.astimezone(zone):%Y-%m-%d %H:%M}" if k.last_sync else "never"
         offset = "?" if k.clock_offset_seconds is None else f"{k.clock_offset_seconds:+.1f} s"
         state = "REVOKED " if k.revoked else ""
         held = f", {k.events_held_back} held back for missing ones" if k.events_held_back else ""
@@ -687,6 +688,7 @@ def _compensation(database: Database, args: argparse.Namespace) -> int:
         else:
             settled = None if args.all else bool(args.settled)
             lines = compensation.compensations(session, class_name=args.class_name, settled=settled)
+        zone = plan.current(session).zone()
     if args.books:
         shown = [b for b in books if not args.class_name or b.class_name == args.class_name]
         for book in shown:
@@ -706,7 +708,7 @@ def _compensation(database: Database, args: argparse.Namespace) -> int:
         settled_on = f"settled {line.settled_on}" if line.settled_on else "not settled"
         if line.cancelled_at is not None:
             settled_on = (
-                f"cancelled {line.cancelled_at.astimezone():%Y-%m-%d} by {line.cancelled_by}:"
+                f"cancelled {line.cancelled_at.astimezone(zone):%Y-%m-%d} by {line.cancelled_by}:"
                 f" {line.cancel_reason}"
             )
         print(
@@ -907,12 +909,13 @@ def _new_pin(card: str, *, from_stdin: bool) -> str:
 def _helper_actions(database: Database, args: argparse.Namespace) -> int:
     with database.read() as session:
         lines = helpers.actions(session, args.card)
+        zone = plan.current(session).zone()
     for line in lines:
         if args.json:
             print(_json_line(line))
         else:
             who = f"{line.name} ({line.card})" if line.name else line.card
-            print(f"{line.at.astimezone():%Y-%m-%d %H:%M} {line.kiosk:12} {who}: {line.what}")
+            print(f"{line.at.astimezone(zone):%Y-%m-%d %H:%M} {line.kiosk:12} {who}: {line.what}")
     if not lines and not args.json:
         print("no small librarian has done anything at the kiosks yet")
     return 0

@@ -4,8 +4,10 @@ after its next sync; and what they did in the kiosks' helpers' menu, listed who,
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from kiosk.outcome import Kind
 from kiosk.pins import check_pin
 from sync.server.db import Database
 from sync.server.models import Change, Patron
-from sync.server.services import NotFound, Refusal, helpers, students
+from sync.server.services import NotFound, Refusal, helpers, kiosks, plan, students
 from tests.conftest import HELPER_PIN
 from tests.sync.support import Office, enrolled
 
@@ -136,8 +138,18 @@ def test_a_pin_set_at_the_office_opens_the_helpers_menu_after_a_sync(
     assert kiosk.scan("S5")[-1].kind == Kind.SESSION_STARTED
 
 
+@pytest.fixture
+def office_computer_far_away(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The office computer's own time zone, far from the school's (the plan's)."""
+    monkeypatch.setenv("TZ", "America/Anchorage")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_what_small_librarians_did_at_the_kiosks_is_listed(
-    office: Office, make_kiosk, tmp_path: Path
+    office: Office, make_kiosk, tmp_path: Path, office_computer_far_away: None
 ) -> None:
     (tmp_path / "shelved.csv").write_text(
         "barcode,title,author,shelf\nB006,Book 6,Author,A1\nB007,Book 7,Author,A1\n",
@@ -190,6 +202,16 @@ def test_what_small_librarians_did_at_the_kiosks_is_listed(
     assert only_h1 == done and nobody == []
     listing = office.ok("helper-actions", "--card", "H1")
     assert "library-door 小助手 (H1): marked “Book 5” (B005) damaged" in listing
+    # Times on the school's clock, as on the pages, whatever the office computer's zone.
+    database = office.database()
+    with database.read() as session:
+        school = plan.current(session).zone()
+        [door] = kiosks.kiosks(session)
+    database.close()
+    assert school.utcoffset(dt.datetime(2026, 11, 24)) != dt.timedelta(hours=-9)  # not Alaska's
+    assert listing.startswith(f"{done[0].at.astimezone(school):%Y-%m-%d %H:%M} library-door")
+    assert door.last_sync is not None
+    assert f"{door.last_sync.astimezone(school):%Y-%m-%d %H:%M}" in office.ok("kiosks")
 
 
 def test_a_pin_set_from_the_command_line_is_read_from_standard_input(
