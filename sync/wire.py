@@ -365,6 +365,12 @@ class ChangesPage(BaseModel):
     server_time: dt.datetime
 
 
+def changes_page_json(page: ChangesPage, changes: list[str]) -> bytes:
+    """*page* as JSON, with *changes* (each a Change already written as JSON) as its changes."""
+    head = page.model_dump_json(exclude={"changes"})
+    return f'{head[:-1]},"changes":[{",".join(changes)}]}}'.encode()
+
+
 class Problem(BaseModel):
     detail: str
 

@@ -130,10 +130,11 @@ def changes_page(
     database: DatabaseDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=wire.MAX_PAGE)] = 1000,
-) -> wire.ChangesPage:
+) -> Response:
     unknown = sorted(set(request.query_params) - {"cursor", "limit"})
     if unknown:  # most likely a misspelt cursor: better refused than a full copy sent
         raise HTTPException(422, f"unknown query parameter(s): {', '.join(unknown)}")
     with database.read() as session:
         kiosks.authenticate(session, token)
-        return changes.changes_since(database, session, cursor, limit)
+        page = changes.changes_json(database, session, cursor, limit)
+    return Response(page, media_type="application/json")
