@@ -551,10 +551,11 @@ def _write_many(session: Session, records: list[_Record], how: str) -> None:
     dialect = session.get_bind().dialect
     names = [f.name for f in fields(type(records[0]))]
     rows = list(map(attrgetter(*names), records))
+    types = [table.c[name].type.dialect_impl(dialect) for name in names]
     converters = [
         (i, convert)
-        for i, name in enumerate(names)
-        if (convert := table.c[name].type.bind_processor(dialect)) is not None
+        for i, kind in enumerate(types)
+        if (convert := kind.bind_processor(dialect)) is not None
     ]
     if converters:
         rows = [list(row) for row in rows]

@@ -5,13 +5,15 @@ however batches overlap. Real server process on loopback, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import requests
 from sqlalchemy import func, select
 
 from kiosk.models import Copy, CopyStatus, Loan, Title
-from sync import replica
+from kiosk.store import Store
+from sync import replica, wire
 from sync.server import models as office_models
 from tests.sync.support import KioskUnderTest, Office, enrolled
 from tests.sync.test_sync_faults import (
@@ -180,3 +182,28 @@ def test_a_big_page_is_applied_whole_and_lends_to_students_it_brings(
         assert db.scalar(select(func.count()).select_from(Copy)) >= 300
     outcomes = kiosk.scan("K008", "N008")
     assert [o.kind.value for o in outcomes] == ["session_started", "checked_out"]
+
+
+LOAN = "0b5e8a51-4d8e-4a8e-9f3c-2b7d9c1e6a42"
+
+
+def test_pulled_times_are_stored_as_the_kiosk_stores_its_own(tmp_path) -> None:
+    # A page's rows go to the database without the ORM: a loan's times must still be written
+    # as the kiosk writes its own, or the kiosk's queries by time would miss it.
+    store = Store.open(tmp_path / "kiosk.db")
+    lent_at = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)  # on the second: formats differ
+    loan = {"id": LOAN, "copy_id": 9, "patron": None, "lent_at": lent_at.isoformat()}
+    page = [
+        wire.Change(version=1, kind="title", key="7", data={"id": 7, "title": "Tide",
+                                                            "added_on": "2026-11-01"}),
+        wire.Change(version=2, kind="copy", key="9", data={"id": 9, "barcode": "T1",
+                                                           "title_id": 7, "status": "on_loan"}),
+        wire.Change(version=3, kind="loan", key=LOAN, data=loan | {"due_date": "2026-12-08"}),
+    ]  # fmt: skip
+    with store.write() as db:
+        replica.apply_changes(db, page, dt.date(2026, 11, 24))
+    with store.read() as db:
+        assert db.scalar(select(func.count()).where(Loan.lent_at == lent_at)) == 1
+        assert db.scalar(select(func.count()).where(Loan.lent_at < lent_at)) == 0
+        assert db.scalar(select(func.count()).where(Title.added_on == dt.date(2026, 11, 1))) == 1
+    store.close()
