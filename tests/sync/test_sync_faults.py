@@ -236,13 +236,13 @@ def test_server_gone_in_the_middle_of_a_pull(
     # Whole pages and their cursor were kept together (the first, and the next if it came
     # before the office went); nothing after the cursor.
     _, version = wire.split_cursor(cursor)
-    assert version in (5, 10)
     database = office.database()
     with database.read() as session:
         kinds = session.scalars(
             select(office_models.Change.kind).where(office_models.Change.version <= version)
         ).all()
     database.close()
+    assert len(kinds) in (5, 10)
     assert held == {kind: kinds.count(kind) for kind in held}
     assert held["copy"] < 13
     office.start()
