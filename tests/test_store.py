@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select, text
 from sqlalchemy.orm import Session
 
 from kiosk import config
 from kiosk.cli import open_data
 from kiosk.config import ConfigError
-from kiosk.models import Copy, Event, Loan, Patron, Setting
+from kiosk.models import Copy, Event, Loan, Patron, Setting, UtcDateTime
 from kiosk.store import Store
 from tests.conftest import TUESDAY_LUNCH, add_library, kiosk_at_version
 
@@ -256,3 +256,26 @@ def test_an_upgraded_kiosk_that_syncs_forgets_the_returns_the_office_has(tmp_pat
         linked = dict(db.execute(text("SELECT id, patron_id FROM loans")).all())
     assert linked == {"L-acked": None, "L-pending": ann}  # the office has only the first return
     store.close()
+
+
+def test_times_are_stored_as_sqlalchemy_wrote_them_before(tmp_path: Path) -> None:
+    """UtcDateTime formats a time for SQLite itself (it is quicker): a file written by an older
+    version, through SQLAlchemy's own formatting, must compare and sort with the new times."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'times.db'}")
+    table = Table("times", MetaData(), Column("now", UtcDateTime), Column("before", DateTime))
+    table.metadata.create_all(engine)
+    moments = [
+        dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 24, 13, 45, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+        dt.datetime(987, 1, 2, 3, 4, 5, 999999, tzinfo=dt.UTC),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            table.insert(),
+            [{"now": m, "before": m.astimezone(dt.UTC).replace(tzinfo=None)} for m in moments],
+        )
+        same = conn.scalars(select(table.c.now == table.c.before)).all()
+        read = conn.scalars(select(table.c.now).order_by(table.c.now)).all()
+    engine.dispose()
+    assert same == [1, 1, 1]
+    assert read == sorted(moments)
