@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 
+MAX_PERIODS = 64  # of the idle screen's week: each time the library opens or closes
+
+
 @dataclass(frozen=True)
 class Setup:
     done: bool
@@ -104,21 +107,31 @@ class Library:
         with self.store.read() as db:
             return showcase.opening(db, now.astimezone(self.tz))
 
-    def idle_lasts(self, now: dt.datetime) -> dt.datetime:
-        """Until when the idle screen stays as it is by the clock alone: the library opens or
-        closes, or a new week or month begins (its panels count loans since then)."""
+    def idle_periods(
+        self, now: dt.datetime
+    ) -> tuple[list[tuple[dt.datetime, Opening]], dt.datetime]:
+        """The opening as the idle screen shows it from *now* on, with each time it changes
+        (the library opens or closes), until a new week or month begins (its panels count
+        loans since then), which is returned second."""
         local = now.astimezone(self.tz)
         day = local.date()
         next_month = (showcase.month_start(day) + dt.timedelta(days=31)).replace(day=1)
         next_week = showcase.week_start(day) + dt.timedelta(days=7)
-        ends = [dt.datetime.combine(d, dt.time(), self.tz) for d in (next_month, next_week)]
+        ends = dt.datetime.combine(min(next_month, next_week), dt.time(), self.tz)
+        periods: list[tuple[dt.datetime, Opening]] = []
+        moment: dt.datetime | None = local
         with self.store.read() as db:
             schedule = Schedule.load(db)
-        if open_now := schedule.windows_at(local):
-            ends += [dt.datetime.combine(day, w.closes, self.tz) for w in open_now]
-        elif (opens := schedule.next_opening(local)) is not None:
-            ends.append(opens)
-        return min(ends)
+            while moment is not None and moment < ends and len(periods) < MAX_PERIODS:
+                opening = showcase.opening(db, moment)
+                periods.append((moment, opening))
+                if open_now := schedule.windows_at(moment):
+                    moment = min(
+                        dt.datetime.combine(moment.date(), w.closes, self.tz) for w in open_now
+                    )
+                else:
+                    moment = opening.next_opening
+        return periods, ends
 
     def office(self) -> Office:
         with self.store.read() as db:

@@ -14,7 +14,7 @@ import pytest
 from kiosk.readmodel import Library
 from kiosk.settings import LANGUAGE
 from kiosk.store import Store, set_setting
-from kiosk.ui.snapshot import FILE_NAME, IdleSnapshot
+from kiosk.ui.snapshot import FILE_NAME, IdleSnapshot, Period
 from tests.conftest import TUESDAY_LUNCH, TZ
 from tests.test_ui import require_font
 from tests.test_ui_kiosk_proof import HEADLESS, demo_data, events
@@ -22,8 +22,7 @@ from tests.test_ui_kiosk_proof import HEADLESS, demo_data, events
 
 def kept(store: Store, data_dir: Path, now: dt.datetime) -> IdleSnapshot:
     """The idle screen as a kiosk stopping at *now* keeps it (its store closed first)."""
-    library = Library(store, TZ)
-    opening = library.opening(now)
+    periods, lasts = Library(store, TZ).idle_periods(now)
     snapshot = IdleSnapshot(
         font=__file__,  # any file that is there
         touchscreen="",
@@ -32,41 +31,48 @@ def kept(store: Store, data_dir: Path, now: dt.datetime) -> IdleSnapshot:
         arrivals=["小王子"],
         popular=[("小王子", 3)],
         league=[("3-1", 4, 12)],
-        next_opening=opening.next_opening,
-        next_grades=opening.next_grades,
-        kept=now,
-        lasts=library.idle_lasts(now),
+        periods=[Period(at, o.open_now, o.next_opening, o.next_grades) for at, o in periods],
+        lasts=lasts,
     )
     store.close()
     snapshot.keep(data_dir)
     return snapshot
 
 
-def test_the_kept_idle_screen_is_drawn_until_the_library_closes(
+def test_the_kept_idle_screen_says_closed_once_the_library_closes(
     store: Store, data_dir: Path
 ) -> None:
-    snapshot = kept(store, data_dir, TUESDAY_LUNCH)  # open 13:30-14:20
-    assert IdleSnapshot.load(data_dir, TUESDAY_LUNCH + dt.timedelta(minutes=20)) == snapshot
+    kept(store, data_dir, TUESDAY_LUNCH)  # open 13:30-14:20
+    during = IdleSnapshot.load(data_dir, TUESDAY_LUNCH + dt.timedelta(minutes=20))
+    assert during is not None and during.at(TUESDAY_LUNCH + dt.timedelta(minutes=20)).open
     closing = TUESDAY_LUNCH.replace(hour=14, minute=20)
-    assert IdleSnapshot.load(data_dir, closing - dt.timedelta(seconds=1)) == snapshot
-    assert IdleSnapshot.load(data_dir, closing) is None  # "closed" by then: read the store
+    after = IdleSnapshot.load(data_dir, closing)
+    assert after is not None
+    assert not after.at(closing).open
+    assert after.at(closing).next_opening == TUESDAY_LUNCH.replace(day=25, minute=30)
     # A clock set back before the stop: the store is read first.
     assert IdleSnapshot.load(data_dir, TUESDAY_LUNCH - dt.timedelta(minutes=1)) is None
 
 
-def test_a_closed_library_is_drawn_closed_until_it_opens(store: Store, data_dir: Path) -> None:
+def test_a_kiosk_switched_off_after_closing_shows_open_when_switched_on_at_lunch(
+    store: Store, data_dir: Path
+) -> None:
     evening = TUESDAY_LUNCH.replace(hour=18)
-    snapshot = kept(store, data_dir, evening)
+    kept(store, data_dir, evening)
     opens = TUESDAY_LUNCH.replace(day=25, hour=13, minute=30)  # Wednesday's lunch
-    assert snapshot.next_opening == opens
-    assert IdleSnapshot.load(data_dir, opens - dt.timedelta(minutes=1)) == snapshot
-    assert IdleSnapshot.load(data_dir, opens) is None
+    before = IdleSnapshot.load(data_dir, opens - dt.timedelta(minutes=1))
+    assert before is not None
+    assert before.at(opens - dt.timedelta(minutes=1)) == Period(
+        evening, False, opens, frozenset({3, 4, 5, 6})
+    )
+    snapshot = IdleSnapshot.load(data_dir, opens)
+    assert snapshot is not None and snapshot.at(opens).open
 
 
 def test_a_new_week_reads_the_store_first(store: Store, data_dir: Path) -> None:
     friday_evening = TUESDAY_LUNCH.replace(day=27, hour=18)
     kept(store, data_dir, friday_evening)
-    # Closed until Monday's lunch, but "borrowed this week" starts again on Monday at 0:00.
+    # "Borrowed this week" starts again on Monday at 0:00: the store is read then.
     monday = TUESDAY_LUNCH.replace(day=30, hour=0, minute=0)
     assert IdleSnapshot.load(data_dir, monday - dt.timedelta(seconds=1)) is not None
     assert IdleSnapshot.load(data_dir, monday) is None

@@ -45,7 +45,7 @@ from kiosk.outcome import Kind, Light, Outcome, Role, State
 from kiosk.ui import DESIGN_SIZE, messages, screens
 from kiosk.ui.i18n import LANGUAGES, tr
 from kiosk.ui.messages import Message, Tone, book
-from kiosk.ui.snapshot import IdleSnapshot
+from kiosk.ui.snapshot import IdleSnapshot, Period
 from kiosk.ui.widgets import Root
 
 if TYPE_CHECKING:  # loaded after the first frame when the idle screen was kept (snapshot)
@@ -230,20 +230,21 @@ class KioskApp(App):
             return None
         now = self.kiosk.clock()
         arrivals, popular, league = _panel_lines(self.library.idle(now))
-        opening = self.library.opening(now)
+        periods, lasts = self.library.idle_periods(now)
         light = self.kiosk.idle_light()
         return IdleSnapshot(
             font=self.font,
             touchscreen=self.touchscreen,
             language=self.default_language,
-            light=light.value,
+            light=(Light.READY if light == Light.CLOSED else light).value,
             arrivals=arrivals,
             popular=popular,
             league=league,
-            next_opening=opening.next_opening,
-            next_grades=opening.next_grades,
-            kept=now,
-            lasts=self.library.idle_lasts(now),
+            periods=[
+                Period(at, opening.open_now, opening.next_opening, opening.next_grades)
+                for at, opening in periods
+            ],
+            lasts=lasts,
         )
 
     def _show_snapshot(self) -> None:
@@ -251,12 +252,15 @@ class KioskApp(App):
         snapshot = self.snapshot
         assert snapshot is not None
         self.set_language(snapshot.language)
-        self._idle_light = Light(snapshot.light)
-        self.closed = self._idle_light == Light.CLOSED
+        now = dt.datetime.now(dt.UTC)
+        period = snapshot.at(now)
+        self._idle_light = Light(snapshot.light) if period.open else Light.CLOSED
+        self.closed = not period.open
         if self.closed:
-            opens = snapshot.next_opening
-            now = dt.datetime.now(opens.tzinfo if opens else dt.UTC)
-            self.screen("closed").show(opens, snapshot.next_grades, now)
+            opens = period.next_opening
+            self.screen("closed").show(
+                opens, period.next_grades, now.astimezone(opens.tzinfo if opens else None)
+            )
         self._settle()
 
     def open_settings(self, *_args: Any) -> bool:
