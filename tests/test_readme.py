@@ -268,8 +268,8 @@ class Walk:
 
 def answers(url: str) -> bool:
     try:
-        return requests.get(url, timeout=5).ok
-    except requests.ConnectionError:
+        return requests.get(url, timeout=10).ok
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
         return False
 
 

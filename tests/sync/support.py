@@ -182,16 +182,16 @@ class Office:
             stderr=stderr,
         )
         stderr.close()  # the process has its own copy
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server died: {self.log.read_text(errors='replace')}")
             try:
-                if requests.get(f"{self.url}/openapi.json", timeout=1).ok:
+                if requests.get(f"{self.url}/openapi.json", timeout=5).ok:
                     return self
             except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.05)
-        raise RuntimeError("the server did not start within 30 s")
+        raise RuntimeError("the server did not start within 120 s")
 
     def kill(self) -> None:
         """As a power cut would: no clean shutdown."""

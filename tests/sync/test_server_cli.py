@@ -57,12 +57,13 @@ def _is_address(host: str) -> bool:
 
 
 def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
+    # Patient: on a busy machine the server may still be starting, or slow to answer.
+    deadline = time.monotonic() + 120
     while True:
         try:
-            if requests.get(url, timeout=2).ok:
+            if requests.get(url, timeout=10).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.05)

@@ -406,7 +406,7 @@ def test_unauthenticated_and_revoked_kiosks_change_nothing(office: Office, make_
         events = [replica.to_wire(e).model_dump(mode="json") for e in db.scalars(select(Event))]
     body = {"sent_at": dt.datetime.now(dt.UTC).isoformat(), "events": events}
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic x"}):
-        reply = requests.post(f"{office.url}/api/v1/push", json=body, headers=headers, timeout=5)
+        reply = requests.post(f"{office.url}/api/v1/push", json=body, headers=headers, timeout=30)
         assert reply.status_code == 401 and reply.json()["detail"]
     assert office_loans(office) == []
 
@@ -532,9 +532,9 @@ def test_a_kiosk_copy_status_mark_reaches_the_office(office: Office, make_kiosk)
 
 
 def test_server_process_answers_on_loopback_with_its_openapi(office: Office) -> None:
-    spec = requests.get(f"{office.url}/openapi.json", timeout=5).json()
+    spec = requests.get(f"{office.url}/openapi.json", timeout=30).json()
     assert {"/api/v1/enroll", "/api/v1/push", "/api/v1/changes"} <= set(spec["paths"])
-    reply = requests.get(f"{office.url}/api/v1/changes", timeout=5)
+    reply = requests.get(f"{office.url}/api/v1/changes", timeout=30)
     assert reply.status_code == 401
     assert "enroll" in reply.json()["detail"]
     assert "X-Server-Time" in reply.headers
