@@ -8,12 +8,14 @@ network.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -209,22 +211,36 @@ class SyncClient:
         with self.store.read() as db:
             cursor = get_setting(db, settings.CURSOR) or None
         done = 0
-        while True:
-            params = {"limit": str(PULL_PAGE)}
-            if cursor:
-                params["cursor"] = cursor
-            page = self._call(wire.ChangesPage, "GET", url, "/changes", token, None, params=params)
-            with self.store.write() as db:
-                replica.apply_changes(db, page.changes, self.clock().date())
-                set_setting(db, settings.CURSOR, page.cursor)
-            report.reset = report.reset or page.reset
-            report.pulled += len(page.changes)
-            done += len(page.changes)
-            if progress is not None:
-                progress(done, done + page.total - len(page.changes))
-            cursor = page.cursor
-            if not page.more:
-                return
+        # The next page is asked for as soon as this one's cursor is known, and comes while
+        # this one is written: the office's and the network's time is not waited for twice.
+        fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull")
+        try:
+            following = fetcher.submit(self._changes, url, token, cursor)
+            while True:
+                reply = following.result()
+                with _collector_paused():
+                    page = _answer(wire.ChangesPage, url, "/changes", reply)
+                    if page.more:
+                        following = fetcher.submit(self._changes, url, token, page.cursor)
+                    with self.store.write() as db:
+                        replica.apply_changes(db, page.changes, self.clock().date())
+                        set_setting(db, settings.CURSOR, page.cursor)
+                report.reset = report.reset or page.reset
+                report.pulled += len(page.changes)
+                done += len(page.changes)
+                if progress is not None:
+                    progress(done, done + page.total - len(page.changes))
+                if not page.more:
+                    return
+        finally:  # a page asked for but not to be written is left to end by itself
+            fetcher.shutdown(wait=False, cancel_futures=True)
+
+    def _changes(self, url: str, token: str, cursor: str | None) -> bytes:
+        """The office's page of changes after *cursor*, as it sent it."""
+        params = {"limit": str(PULL_PAGE)}
+        if cursor:
+            params["cursor"] = cursor
+        return self._send("GET", url, "/changes", token, None, params=params)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -249,11 +265,25 @@ class SyncClient:
         token: str | None,
         body: BaseModel | None,
         *,
-        params: dict[str, str] | None = None,
         retry: bool = True,
     ) -> Answer:
-        """The office's answer to one request, read straight from the reply's bytes; the body is
-        written as JSON straight to bytes as well (a full batch is half a megabyte)."""
+        """The office's answer to one request, read straight from the reply's bytes."""
+        reply = self._send(method, url, path, token, body, retry=retry)
+        return _answer(answer, url, path, reply)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        token: str | None,
+        body: BaseModel | None,
+        *,
+        params: dict[str, str] | None = None,
+        retry: bool = True,
+    ) -> bytes:
+        """The body of the office's reply to one request, if it said yes; the request's body
+        is written as JSON straight to bytes (a full batch is half a megabyte)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -275,13 +305,37 @@ class SyncClient:
             raise OfficeUnreachable(
                 f"the office answered {response.status_code}: {_detail(response)}"
             )
-        try:
-            return answer.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise OfficeUnreachable(
-                f"the office at {url} answered {path} with something else than "
-                f"expected: {wire.problems(exc)}"
-            ) from exc
+        return response.content
+
+
+def _answer(answer: type[Answer], url: str, path: str, reply: bytes) -> Answer:
+    """The office's *reply* to *path*, validated."""
+    try:
+        return answer.model_validate_json(reply)
+    except ValidationError as exc:
+        raise OfficeUnreachable(
+            f"the office at {url} answered {path} with something else than "
+            f"expected: {wire.problems(exc)}"
+        ) from exc
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off while a page of changes is read and written.
+
+    A page makes tens of thousands of objects, none in a cycle, and their making set the
+    collector off again and again over every object of the program: a quarter of a fresh
+    pull's time, for nothing to free. Whatever else the program makes meanwhile waits for
+    the collector's next round, a fraction of a second later.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def office_url(given: str) -> str:
