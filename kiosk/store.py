@@ -8,12 +8,12 @@ import os
 import signal
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Engine, create_engine, event, select
+from sqlalchemy import URL, Engine, Insert, Update, create_engine, event, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -179,6 +179,41 @@ class Store:
         crash_point("backup-written")
         partial.replace(target)
         return target
+
+
+def executemany(
+    session: Session, statement: Insert | Update, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run *statement* once for each of *rows* (values by column or bind name, the same names in
+    every row), in one executemany of the database driver, in the session's transaction.
+
+    The values are converted by their columns' own types, as SQLAlchemy does; what is skipped is
+    its handling of each row's parameters, which costs more than the database's own work when a
+    batch has thousands of rows. Every value is given: a column's Python-side default is not
+    applied here, so a statement that would need one is refused.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    compiled = statement.compile(dialect=dialect, column_keys=names, for_executemany=True)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        missing = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
+        raise ValueError(f"executemany: no value given for {', '.join(missing)}")
+    # Binds that are not the rows' (a function's arguments) keep the value in the statement.
+    fixed = {name: value for name, value in compiled.params.items() if name not in rows[0]}
+    order = list(compiled.positiontup or []) if compiled.positional else [*names, *fixed]
+    columns = []  # converted a column at a time: one type's conversion over many values
+    for name in order:
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        column = [fixed[name]] * len(rows) if name in fixed else [row[name] for row in rows]
+        columns.append(list(map(process, column)) if process else column)
+    if compiled.positional:
+        parameters: list[Any] = list(zip(*columns, strict=True))
+    else:
+        parameters = [dict(zip(order, row, strict=True)) for row in zip(*columns, strict=True)]
+    connection.exec_driver_sql(compiled.string, parameters)
 
 
 def alembic_config() -> AlembicConfig:

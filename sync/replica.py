@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Row, Select, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
@@ -34,7 +34,7 @@ from kiosk.settings import (
     LAST_SYNC,
     OFFICE_RULES,
 )
-from kiosk.store import Store, get_setting, set_setting
+from kiosk.store import Store, executemany, get_setting, set_setting
 from sync import wire
 
 log = logging.getLogger(__name__)
@@ -540,46 +540,24 @@ class _Rows:
 
 
 def _write_many(session: Session, records: list[_Record], how: str) -> None:
-    """Insert or update *records* (of one kind) with one statement the driver runs for all.
-
-    Straight to the driver: SQLAlchemy's handling of each row's parameters took longer than
-    SQLite's writing of the row. The values are converted as the columns' types convert them
-    (dates and times as stored), and a new row's columns the office does not send get their
-    defaults, as SQLAlchemy would give them.
-    """
+    """Insert or update *records* (of one kind) with one executemany of the driver."""
     table = _MODELS[type(records[0])].__table__
-    dialect = session.get_bind().dialect
     names = [f.name for f in fields(type(records[0]))]
-    rows = list(map(attrgetter(*names), records))
-    types = [table.c[name].type.dialect_impl(dialect) for name in names]
-    converters = [
-        (i, convert)
-        for i, kind in enumerate(types)
-        if (convert := kind.bind_processor(dialect)) is not None
-    ]
-    if converters:
-        rows = [list(row) for row in rows]
-        for row in rows:
-            for i, convert in converters:
-                row[i] = convert(row[i])
+    rows = [dict(zip(names, values, strict=True)) for values in map(attrgetter(*names), records)]
     if how == "insert":
+        # A new row's columns the office does not send: their defaults, as the ORM gives them.
         defaults = {
             c.name: c.default.arg
             for c in table.c
             if c.name not in names and c.default is not None and c.default.is_scalar
         }
-        columns = [*names, *defaults]
-        statement = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})"
-        )
-        extra = tuple(defaults.values())
-        values = [(*row, *extra) for row in rows]
+        executemany(session, insert(table), [row | defaults for row in rows])
     else:
-        sets = ", ".join(f"{name} = ?" for name in names[1:])
-        statement = f"UPDATE {table.name} SET {sets} WHERE id = ?"
-        values = [(*row[1:], row[0]) for row in rows]
-    session.connection().exec_driver_sql(statement, values)
+        executemany(
+            session,
+            update(table).where(table.c.id == bindparam("row_id")),
+            [{"row_id": row.pop("id")} | row for row in rows],
+        )
 
 
 def reapply_office_rules(session: Session) -> bool:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Insert, Update, create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from kiosk.store import executemany as executemany  # the services' bulk writes
 from kiosk.store import sqlite_engine
 from sync.server.models import Setting
 
@@ -109,38 +109,3 @@ class Database:
         assert row is not None
         row.value = str(uuid.uuid4())
         return row.value
-
-
-def executemany(
-    session: Session, statement: Insert | Update, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Run *statement* once for each of *rows* (values by column or bind name, the same names in
-    every row), in one executemany of the database driver, in the session's transaction.
-
-    The values are converted by their columns' own types, as SQLAlchemy does; what is skipped is
-    its handling of each row's parameters, which costs more than the database's own work when a
-    batch has thousands of rows. Every value is given: a column's Python-side default is not
-    applied here, so a statement that would need one is refused.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    names = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=names, for_executemany=True)
-    if compiled.insert_prefetch or compiled.update_prefetch:
-        missing = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
-        raise ValueError(f"executemany: no value given for {', '.join(missing)}")
-    # Binds that are not the rows' (a function's arguments) keep the value in the statement.
-    fixed = {name: value for name, value in compiled.params.items() if name not in rows[0]}
-    order = list(compiled.positiontup or []) if compiled.positional else [*names, *fixed]
-    columns = []  # converted a column at a time: one type's conversion over many values
-    for name in order:
-        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        column = [fixed[name]] * len(rows) if name in fixed else [row[name] for row in rows]
-        columns.append(list(map(process, column)) if process else column)
-    if compiled.positional:
-        parameters: list[Any] = list(zip(*columns, strict=True))
-    else:
-        parameters = [dict(zip(order, row, strict=True)) for row in zip(*columns, strict=True)]
-    connection.exec_driver_sql(compiled.string, parameters)
