@@ -71,10 +71,10 @@ def events(data: Path) -> list[str]:
     return types
 
 
-@pytest.mark.slow
-def test_kiosk_run_with_a_window_takes_codes_from_stdin(tmp_path: Path) -> None:
-    require_font()
-    data = demo_data(tmp_path)
+def run_window_kiosk(data: Path, codes: bytes, until: list[str]) -> None:
+    """`kiosk run --window` on *data*, with *codes* on its standard input right at the start,
+    until its events are *until*: the window stays open after the input ends, and the kiosk
+    stops cleanly when terminated (as systemd stops it)."""
     kiosk_process = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--window"],
         stdin=subprocess.PIPE,
@@ -84,17 +84,26 @@ def test_kiosk_run_with_a_window_takes_codes_from_stdin(tmp_path: Path) -> None:
     )
     try:
         assert kiosk_process.stdin is not None
-        kiosk_process.stdin.write(b"S0001\n100001\n:done\n")
+        kiosk_process.stdin.write(codes)
         kiosk_process.stdin.flush()
-        deadline = time.monotonic() + 30
-        while "session_ended" not in events(data) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while events(data) != until and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert events(data) == ["session_started", "checkout", "session_ended"]
+        assert events(data) == until
         assert kiosk_process.poll() is None  # the window stays open after the input ends
     finally:
-        kiosk_process.terminate()  # as systemd stops it
+        kiosk_process.terminate()
         _out, err = kiosk_process.communicate(timeout=30)
     assert kiosk_process.returncode == 0, err.decode()
+
+
+@pytest.mark.slow
+def test_kiosk_run_with_a_window_takes_codes_from_stdin(tmp_path: Path) -> None:
+    require_font()
+    data = demo_data(tmp_path)
+    run_window_kiosk(
+        data, b"S0001\n100001\n:done\n", ["session_started", "checkout", "session_ended"]
+    )
 
 
 SCREENS_AS_NEEDED = """

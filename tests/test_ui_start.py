@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from kiosk.store import Store, set_setting
 from kiosk.ui.snapshot import FILE_NAME, IdleSnapshot, Period
 from tests.conftest import TUESDAY_LUNCH, TZ
 from tests.test_ui import require_font
-from tests.test_ui_kiosk_proof import HEADLESS, demo_data, events
+from tests.test_ui_kiosk_proof import HEADLESS, demo_data, run_window_kiosk
 
 
 def kept(store: Store, data_dir: Path, now: dt.datetime) -> IdleSnapshot:
@@ -179,28 +178,9 @@ def test_the_real_command_draws_the_kept_screen_and_answers_the_first_scans(
     require_font()
     data = demo_data(tmp_path)
 
-    def run(codes: bytes, until: list[str]) -> None:
-        kiosk_process = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--window"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=HEADLESS,
-        )
-        try:
-            assert kiosk_process.stdin is not None
-            kiosk_process.stdin.write(codes)  # right at the start
-            kiosk_process.stdin.flush()
-            deadline = time.monotonic() + 60
-            while events(data) != until and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert events(data) == until
-        finally:
-            kiosk_process.terminate()  # as systemd stops it: the idle screen is kept
-            _out, err = kiosk_process.communicate(timeout=30)
-        assert kiosk_process.returncode == 0, err.decode()
-
-    run(b"S0001\n100001\n:done\n", ["session_started", "checkout", "session_ended"])
+    run_window_kiosk(
+        data, b"S0001\n100001\n:done\n", ["session_started", "checkout", "session_ended"]
+    )
     assert IdleSnapshot.load(data, dt.datetime.now(dt.UTC)) is not None  # drawn at the next start
     again = ["session_started", "checkout", "session_ended"] * 2
-    run(b"S0002\n100002\n:done\n", again)
+    run_window_kiosk(data, b"S0002\n100002\n:done\n", again)  # drawn from the kept screen
