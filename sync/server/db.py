@@ -17,7 +17,6 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from kiosk.store import executemany as executemany  # the services' bulk writes
 from kiosk.store import sqlite_engine
 from sync.server.models import Setting
 

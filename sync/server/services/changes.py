@@ -26,8 +26,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from kiosk.clock import utc_now
+from kiosk.store import executemany
 from sync import wire
-from sync.server.db import Database, executemany
+from sync.server.db import Database
 from sync.server.models import Change, Copy, Loan, Patron, Title
 
 

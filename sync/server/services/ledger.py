@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from kiosk.clock import utc_now
 from kiosk.models import CopyStatus
+from kiosk.store import executemany
 from sync import wire
-from sync.server.db import Database, executemany
+from sync.server.db import Database
 from sync.server.models import (
     Conflict,
     Copy,
