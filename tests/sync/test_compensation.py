@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,6 @@ LIBRARIAN = "王老师"
 NO_BLOCK = TIMETABLE.replace(
     "overdue_block_days = 7\n", "overdue_block_days = 7\nblock_on_unsettled_compensation = false\n"
 )
-
-
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    Office(data, db_url).load_library(tmp_path)
-    found = Database.open(db_url)
-    yield found
-    found.close()
 
 
 def lend(database: Database, card: str, code: str, **kw) -> desk.Answer:
@@ -247,11 +236,8 @@ def test_a_compensation_recorded_by_mistake_is_cancelled_with_why(database: Data
         compensation.cancel(session, again.id, librarian=LIBRARIAN, reason="paid by mistake")
 
 
-def test_compensation_from_the_command_line(tmp_path: Path, db_url: str) -> None:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    office = Office(data, db_url)
-    office.load_library(tmp_path)
+def test_compensation_from_the_command_line(office_records: Office) -> None:
+    office = office_records
     office.ok("lend", "S5", "B006")
     office.ok("mark-copy", "B007", "damaged")
     waiting = office.ok("compensation", "--books")

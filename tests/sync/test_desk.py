@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,17 +20,6 @@ from sync.server.services.rules import set_rules
 from tests.sync.support import Office
 
 LIBRARIAN = "王老师"
-
-
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    """The office's database with the conftest library, as the librarian's commands load it."""
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    Office(data, db_url).load_library(tmp_path)
-    found = Database.open(db_url)
-    yield found
-    found.close()
 
 
 def school_day(database: Database, now: dt.datetime | None = None) -> dt.date:
@@ -256,11 +244,9 @@ def test_a_class_set_needs_a_reader_who_may_borrow_and_a_date_ahead(database: Da
         )  # fmt: skip
 
 
-def test_the_desk_from_the_command_line(tmp_path: Path, db_url: str) -> None:
-    (tmp_path / "office").mkdir(exist_ok=True)
-    office = Office(tmp_path / "office", db_url)
-    office.load_library(tmp_path)
-    database = Database.open(db_url)
+def test_the_desk_from_the_command_line(office_records: Office) -> None:
+    office = office_records
+    database = office.database()
     today = school_day(database)
     database.close()
     due = today + dt.timedelta(days=14)

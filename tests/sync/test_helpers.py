@@ -26,16 +26,6 @@ from tests.sync.support import Office, enrolled
 NEW_PIN = "97531"
 
 
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    Office(data, db_url).load_library(tmp_path)
-    found = Database.open(db_url)
-    yield found
-    found.close()
-
-
 def sent_to_kiosks(database: Database, card: str) -> dict:
     with database.read() as session:
         data = session.scalar(

@@ -21,12 +21,9 @@ LIBRARIAN = "王老师"
 
 
 @pytest.fixture
-def office_data(tmp_path: Path, db_url: str) -> Office:
+def office_data(office_records: Office) -> Office:
     """The office's database with the conftest library, and books out: some late."""
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    office = Office(data, db_url)
-    office.load_library(tmp_path)
+    office = office_records
     database = office.database()
     with database.write() as session:
         printing.set_school_name(session, "阳光小学")

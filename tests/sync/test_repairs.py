@@ -6,8 +6,6 @@ once it is repaired and synced."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,16 +16,6 @@ from sync.server.services import Refusal, books, desk, overdue, repairs
 from tests.sync.support import Office, enrolled
 
 LIBRARIAN = "王老师"
-
-
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    Office(data, db_url).load_library(tmp_path)
-    found = Database.open(db_url)
-    yield found
-    found.close()
 
 
 def mark(database: Database, code: str, status: str, by: str = LIBRARIAN) -> None:
@@ -83,11 +71,8 @@ def _copy_id(session, code: str) -> int:
     return found
 
 
-def test_repairs_from_the_command_line(tmp_path: Path, db_url: str) -> None:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    office = Office(data, db_url)
-    office.load_library(tmp_path)
+def test_repairs_from_the_command_line(office_records: Office) -> None:
+    office = office_records
     assert office.ok("repairs") == "no copy is in repair\n"
     office.ok("mark-copy", "B007", "in_repair")
     listed = office.ok("repairs")

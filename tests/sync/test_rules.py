@@ -6,7 +6,6 @@ a real kiosk at its next sync."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,6 @@ POLICIES = {
     "teacher": dict(max_loans="10", loan_days="30", max_renewals="2", overdue_block_days="30"),
     "librarian": dict(max_loans="20", loan_days="30", max_renewals="3", overdue_block_days="60"),
 }
-
-
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    Office(data, db_url).load_library(tmp_path)
-    found = Database.open(db_url)
-    yield found
-    found.close()
 
 
 def sent_to_kiosks(database: Database) -> tuple[int, dict | None]:

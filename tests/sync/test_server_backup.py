@@ -8,14 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from kiosk.models import Event
-from sync.server.db import database_url
 from sync.server.services import backup
 from tests.sync.support import KioskUnderTest, Office, enrolled
 
@@ -53,17 +51,6 @@ def integrity(path: Path) -> str:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         conn.close()
-
-
-@pytest.fixture
-def sqlite_office(tmp_path: Path) -> Iterator[Office]:
-    data = tmp_path / "office"
-    data.mkdir()
-    office = Office(data, database_url(data, None))
-    office.load_library(tmp_path)
-    office.start()
-    yield office
-    office.stop()
 
 
 @pytest.mark.slow

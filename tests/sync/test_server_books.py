@@ -5,7 +5,6 @@ the librarian remembers of them, and every change reaches the kiosks' change log
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,6 @@ from sync.server.db import Database
 from sync.server.models import Change, Copy, Patron
 from sync.server.services import NotFound, books, catalogue, stocktakes
 from sync.server.services.books import BookRefused
-from tests.sync.support import Office
-
-
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    """The conftest library in the office's database, on SQLite and on PostgreSQL."""
-    data = tmp_path / "office"
-    data.mkdir(exist_ok=True)
-    Office(data, db_url).load_library(tmp_path)
-    opened = Database.open(db_url)
-    yield opened
-    opened.close()
 
 
 def add(database: Database, copies: int = 1, **typed: str) -> list[str]:

@@ -69,11 +69,9 @@ def _wait_for(url: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_new_school_year_is_shown_first_and_done_only_when_asked(tmp_path: Path) -> None:
+def test_a_new_school_year_is_shown_first_and_done_only_when_asked(tmp_path: Path, library) -> None:
     data = tmp_path / "office"
-    data.mkdir()
-    office = Office(data, database_url(data, None))
-    office.load_library(tmp_path)  # 3-1: two students, 5-2: one, 6-1: a small librarian
+    office = library(data, database_url(data, None))  # 3-1: two, 5-2: one, 6-1: a helper
 
     shown = office.ok("new-school-year")
     assert re.search(r"3-1\s+-> 4-1\s+2 students", shown)

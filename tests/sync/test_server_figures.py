@@ -5,8 +5,6 @@ plan, for the school and each class; the school's days in its own time zone; ove
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -14,21 +12,10 @@ from sqlalchemy.orm import Session
 from sync.server.db import Database
 from sync.server.services import figures, plan
 from tests.conftest import TZ
-from tests.sync.support import EventFeed, Office
+from tests.sync.support import EventFeed
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 SEMESTER = {"semester_starts": "2026-09-01", "semester_ends": "2027-01-31"}
-
-
-@pytest.fixture
-def database(tmp_path: Path, db_url: str) -> Iterator[Database]:
-    """The office's database with the conftest library (students S1 and S2 in 3-1, S5 in 5-2,
-    the small librarian H1 in 6-1, the teacher T1, GONE removed), imported by its commands."""
-    (tmp_path / "office").mkdir(exist_ok=True)
-    Office(tmp_path / "office", db_url).load_library(tmp_path)
-    database = Database.open(db_url)
-    yield database
-    database.close()
 
 
 def local(*args: int) -> dt.datetime:

@@ -9,7 +9,6 @@ import datetime as dt
 import http.client
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,10 @@ from sqlalchemy import select
 
 from kiosk.models import Event
 from sync import replica, wire
-from sync.server.db import database_url
 from sync.server.models import Loan, Setting
 from tests.sync.support import KioskUnderTest, Office, enrolled
 
 NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def sqlite_office(tmp_path: Path) -> Iterator[Office]:
-    data = tmp_path / "office"
-    data.mkdir()
-    server = Office(data, database_url(data, None))
-    server.load_library(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def token_of(kiosk: KioskUnderTest) -> str:

@@ -45,13 +45,10 @@ def card_boxes() -> list:
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Office:
+def office(tmp_path: Path, library) -> Office:
     """The office's database with the conftest library (added last term), used through its
     commands."""
-    data = tmp_path / "office"
-    data.mkdir()
-    office = Office(data, database_url(data, None))
-    office.load_library(tmp_path)
+    office = library(tmp_path / "office", database_url(tmp_path / "office", None))
     database = office.database()
     with database.write() as session:
         for table in (Copy, Patron):

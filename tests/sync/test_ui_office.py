@@ -4,9 +4,6 @@ office server on loopback: the first run's "connect to the office server" and th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from kiosk.cli import _office_link
@@ -14,21 +11,15 @@ from kiosk.engine import Kiosk
 from kiosk.models import Setting
 from kiosk.settings import ENROLLED, SETUP_DONE
 from kiosk.store import Store, get_setting
-from sync.server.db import database_url
 from tests.conftest import FakeClock
 from tests.sync.support import Office
 from tests.test_ui import kiosk_fixture, open_menu, scan, ui_fixture  # noqa: F401 - fixtures
 
 
 @pytest.fixture(name="office")
-def sqlite_office(tmp_path: Path) -> Iterator[Office]:
+def office_on_sqlite(sqlite_office: Office) -> Office:
     """The office on SQLite: the office on PostgreSQL is the sync tests' business."""
-    (tmp_path / "office").mkdir()
-    server = Office(tmp_path / "office", database_url(tmp_path / "office", None))
-    server.load_library(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    return sqlite_office
 
 
 def test_the_first_run_connects_to_the_office_with_its_one_time_code(

@@ -23,7 +23,7 @@ import requests
 from sync.server.db import database_url
 from sync.server.services import librarians
 from tests.conftest import require
-from tests.sync.conftest import make_kiosk  # noqa: F401 (kiosks that sync with the office)
+from tests.sync.conftest import library, make_kiosk  # noqa: F401 (the office's, and kiosks)
 from tests.sync.support import Office
 
 LIBRARIAN = "librarian"
@@ -48,13 +48,11 @@ def add_librarian(office: Office, name: str = LIBRARIAN, password: str = PASSWOR
 
 
 @pytest.fixture
-def office_server(tmp_path: Path) -> Iterator[Office]:
+def office_server(tmp_path: Path, library) -> Iterator[Office]:  # noqa: F811 (imported above)
     """``library-server serve`` on loopback (SQLite), with the librarian account and the
     conftest library; ``office_server.url`` is where the pages are."""
     data = tmp_path / "office"
-    data.mkdir()
-    server = Office(data, database_url(data, None))
-    server.load_library(tmp_path)
+    server = library(data, database_url(data, None))
     add_librarian(server)
     server.start()
     yield server
