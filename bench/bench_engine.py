@@ -31,7 +31,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from report import record
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from kiosk import clock as kiosk_clock
 from kiosk import config
@@ -220,9 +220,9 @@ class Statements:
 
     def __init__(self, store: Store) -> None:
         self.count = 0
-        event.listen(store.engine, "before_cursor_execute", self._seen)
+        store.watch(self._seen)
 
-    def _seen(self, *_args: object) -> None:
+    def _seen(self, _statement: str) -> None:
         self.count += 1
 
 

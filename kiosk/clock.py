@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.models import Event
 from kiosk.settings import CLOCK_OFFSET, LATEST_SEEN, SEEN_SINCE_SEQ
-from kiosk.store import get_setting, set_setting
+from kiosk.store import Transaction, get_setting, set_setting
 
 # "A few minutes": a kiosk clock further than this from the office's is worth a warning.
 CLOCK_WARNING_SECONDS = 180
@@ -104,11 +104,11 @@ def ahead_of_office(session: Session) -> float:
     return -float(offset) if offset else 0.0
 
 
-def seen(session: Session, moment: Moment) -> None:
+def seen(tx: Transaction, moment: Moment) -> None:
     """*moment*, if the clock was right, is the latest time seen: the event written with it
     keeps it on disk (:func:`latest_seen`); the engine's memory takes it once committed."""
     if moment.clock == "ok":
-        session.info["latest_seen"] = moment.at
+        tx.info["latest_seen"] = moment.at
 
 
 def confirm(session: Session, now: dt.datetime, *, by_office: bool = False) -> None:

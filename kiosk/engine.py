@@ -21,13 +21,13 @@ from kiosk import outbox, rules, stocktake
 from kiosk.clock import Moment, confirm, judge, latest_seen, utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13, shelf_of_label
 from kiosk.config import KioskSettings
-from kiosk.models import Copy, CopyStatus, Loan, Patron, PatronKind, Policy, Stocktake, Title
+from kiosk.models import CopyStatus, Patron, PatronKind, Policy, Stocktake
 from kiosk.outcome import Kind, Light, LoanLine, Outcome, Role, Sound, State
 from kiosk.pins import check_pin
-from kiosk.rules import Refused
+from kiosk.rules import CopyFacts, OpenLoan, PatronFacts, Refused
 from kiosk.schedule import Schedule
 from kiosk.settings import CHANGED, CLOCK_OFFSET, ENROLLED
-from kiosk.store import Store, StoreError, all_settings, generation, get_setting
+from kiosk.store import Store, StoreError, Transaction, all_settings, generation
 from sync import wire
 
 UNDO_SECONDS = 10
@@ -237,10 +237,10 @@ class Kiosk:
         """Green when the library is open now, amber when it is closed, amber blinking
         when an enrolled kiosk's events have waited too long to reach the office. The light
         returned is taken as shown: a change from it is reported by :meth:`tick`."""
-        with self._lock, self.store.read() as db:
+        with self._lock, self.store.transaction(write=False) as tx:
             # While idle (every few seconds), changes made by another program are looked for.
-            self._remember(db, from_disk=True)
-            self._idle_seen = self._idle_light_now(db, self._moment(db))
+            self._remember(tx, from_disk=True)
+            self._idle_seen = self._idle_light_now(tx, self._moment(tx))
             return self._idle_seen
 
     # -- dispatch ------------------------------------------------------------------------
@@ -289,28 +289,28 @@ class Kiosk:
     def _on_scan(self, code: str, role: Role, now: dt.datetime) -> list[Outcome]:
         self._last_code = (code, now)  # after a fault, the same code again is a new try
         self._last_action_at = now
-        with self._transaction() as (db, moment):
+        with self._transaction() as (tx, moment):
             if self.state == State.STOCKTAKE:
-                return self._on_stocktake(db, moment, code)
+                return self._on_stocktake(tx, moment, code)
             visitor = self._visit.patron_id if self._visit is not None else None
-            patron = rules.look_up(db, code, also=visitor)
+            patron = rules.look_up(tx, code, also=visitor)
             if role == "books":
                 patron = None
             if patron is None and role == "cards":
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
             if patron is not None:
-                return self._on_card(db, moment, patron)
-            return self._on_book(db, moment, code)
+                return self._on_card(tx, moment, patron)
+            return self._on_book(tx, moment, code)
 
-    def _on_card(self, db: Session, moment: Moment, patron: Patron) -> list[Outcome]:
+    def _on_card(self, tx: Transaction, moment: Moment, patron: PatronFacts) -> list[Outcome]:
         if self.state in SUPERVISOR_STATES:
             if patron.kind in (PatronKind.STUDENT, PatronKind.TEACHER):
-                return self._open_for(db, moment, patron)
+                return self._open_for(tx, moment, patron)
             return [Outcome(Kind.SUPERVISOR, light=Light.READY, patron=self._supervisor_card)]
         if self._visit is not None and self._visit.patron_id == patron.id:
             self.state = State.SESSION
-            return [self._session_view(db, moment, patron, Kind.SESSION_RESUMED)]
-        ended = self._end_visit(db, moment, "next_card") if self._visit else []
+            return [self._session_view(tx, moment, patron, Kind.SESSION_RESUMED)]
+        ended = self._end_visit(tx, moment, "next_card") if self._visit else []
         self._pin_card = None
         self.state = State.IDLE
         if patron.kind in (PatronKind.HELPER, PatronKind.LIBRARIAN) and patron.pin_hash:
@@ -322,25 +322,25 @@ class Kiosk:
                 *ended,
                 Outcome(Kind.PIN_NEEDED, light=Light.READY, patron=patron.card, name=patron.name),
             ]
-        return [*ended, self._start_visit(db, moment, patron, helper_card=None)]
+        return [*ended, self._start_visit(tx, moment, patron, helper_card=None)]
 
-    def _on_book(self, db: Session, moment: Moment, code: str) -> list[Outcome]:
-        copy = rules.find_copy(db, code)
+    def _on_book(self, tx: Transaction, moment: Moment, code: str) -> list[Outcome]:
+        copy = rules.find_copy(tx, code)
         if copy is None and is_isbn13(code):
-            return self._on_isbn(db, moment, code)
+            return self._on_isbn(tx, moment, code)
         if copy is None:
             return [self._refusal(Kind.UNKNOWN_CODE, "unknown_code", copy=code)]
-        return self._on_copy(db, moment, copy)
+        return self._on_copy(tx, moment, copy)
 
-    def _on_isbn(self, db: Session, moment: Moment, isbn: str) -> list[Outcome]:
-        copies = rules.unlabelled_copies(db, isbn)
+    def _on_isbn(self, tx: Transaction, moment: Moment, isbn: str) -> list[Outcome]:
+        copies = rules.unlabelled_copies(tx, isbn)
         if not copies:
-            labelled = db.query(Title).filter(Title.isbn == isbn).first()
+            labelled = rules.title_with_isbn(tx, isbn)
             if labelled is not None:
-                return [self._refusal(Kind.REFUSED, "use_library_label", title=labelled.title)]
+                return [self._refusal(Kind.REFUSED, "use_library_label", title=labelled)]
             return [self._refusal(Kind.UNKNOWN_CODE, "unknown_code", copy=isbn)]
-        loans = {c.id: rules.open_loan(db, c) for c in copies}
-        title = copies[0].title.title
+        loans = {c.id: rules.open_loan(tx, c) for c in copies}
+        title = copies[0].title
         if self.state in (State.SESSION, State.CHOICE):
             assert self._visit is not None
             me = self._visit.patron_id
@@ -351,22 +351,22 @@ class Kiosk:
                 key=lambda c: loans[c.id].lent_at,  # type: ignore[union-attr]
             )
             pick = (mine or available or elsewhere or copies)[0]
-            return self._on_copy(db, moment, pick)
+            return self._on_copy(tx, moment, pick)
         out = [c for c in copies if loans[c.id] is not None]
         if len(out) == 1:
-            return self._on_copy(db, moment, out[0])
+            return self._on_copy(tx, moment, out[0])
         if not out:
             return [self._refusal(Kind.REFUSED, "not_on_loan", copy=isbn, title=title)]
         return [self._refusal(Kind.REFUSED, "scan_card_first", copy=isbn, title=title)]
 
-    def _on_copy(self, db: Session, moment: Moment, copy: Copy) -> list[Outcome]:
+    def _on_copy(self, tx: Transaction, moment: Moment, copy: CopyFacts) -> list[Outcome]:
         match self.state:
             case State.SESSION | State.CHOICE:
-                return self._lend(db, moment, copy)
+                return self._lend(tx, moment, copy)
             case State.MARK_DAMAGED | State.MARK_LOST:
                 status = CopyStatus.DAMAGED if self.state == State.MARK_DAMAGED else CopyStatus.LOST
                 assert self._supervisor_card is not None
-                rules.mark_copy(db, moment, copy, status, by=self._supervisor_card)
+                rules.mark_copy(tx, moment, copy, status, by=self._supervisor_card)
                 return [
                     Outcome(
                         Kind.COPY_MARKED,
@@ -374,35 +374,35 @@ class Kiosk:
                         sound=Sound.BEEP,
                         reason=status.value,
                         copy=copy.code,
-                        title=copy.title.title,
+                        title=copy.title,
                     )
                 ]
             case State.PIN:
                 self.state, self._pin_card = State.IDLE, None
-                return self._return(db, moment, copy)
+                return self._return(tx, moment, copy)
             case State.BATCH_RETURN:
-                return self._return(db, moment, copy, by=self._supervisor_card)
+                return self._return(tx, moment, copy, by=self._supervisor_card)
             case _:
-                return self._return(db, moment, copy)
+                return self._return(tx, moment, copy)
 
     def _lend(
-        self, db: Session, moment: Moment, copy: Copy, *, override: bool = False
+        self, tx: Transaction, moment: Moment, copy: CopyFacts, *, override: bool = False
     ) -> list[Outcome]:
         visit = self._visit
         assert visit is not None
-        patron = db.get(Patron, visit.patron_id)
+        patron = rules.patron_of(tx, visit.patron_id)
         if patron is None:  # removed by a sync while the student stood here
             return self._end_all("patron_removed")
         visit.walking = True
         visit.over_limit_copy_id = None
-        current = rules.open_loan(db, copy)
+        current = rules.open_loan(tx, copy)
         if current is not None and current.patron_id == patron.id:
             self.state = State.CHOICE
             self._choice_at = moment.at
             visit.choice_copy_id = copy.id
             detail: dict[str, object] = {}
             try:
-                rules.check_renew(db, moment, self._schedule, current)
+                rules.check_renew(tx, moment, self._schedule, copy, current)
             except Refused as refusal:
                 detail["no_renew"] = refusal.reason
             return [
@@ -411,7 +411,7 @@ class Kiosk:
                     light=Light.READY,
                     patron=patron.card,
                     copy=copy.code,
-                    title=copy.title.title,
+                    title=copy.title,
                     due=current.due_date,
                     reason="already_yours",
                     late_days=rules.overdue_days(current, moment.known_today),
@@ -421,7 +421,7 @@ class Kiosk:
         self.state = State.SESSION
         try:
             lent = rules.checkout(
-                db,
+                tx,
                 moment,
                 self._schedule,
                 patron,
@@ -441,11 +441,11 @@ class Kiosk:
                     refusal.reason,
                     patron=patron.card,
                     copy=copy.code,
-                    title=copy.title.title,
+                    title=copy.title,
                     **detail,
                 )
             ]
-        line = LoanLine(copy.code, copy.title.title, lent.due_date, 0)
+        line = LoanLine(copy.code, copy.title, lent.due_date, 0)
         visit.taken.append(line)
         visit.last_loan, visit.last_loan_at = lent.loan, moment.at
         detail = {}
@@ -459,7 +459,7 @@ class Kiosk:
             sound=Sound.BEEP,
             patron=patron.card,
             copy=copy.code,
-            title=copy.title.title,
+            title=copy.title,
             due=lent.due_date,
             may_borrow=lent.may_borrow,
             detail=detail,
@@ -467,28 +467,26 @@ class Kiosk:
         if lent.may_borrow == 0 and visit.helper_card is None:
             # The last book this child may take: card, book, walk away. The receipt is up
             # before the next child in the queue steps forward.
-            return [lent_now, *self._end_visit(db, moment, "all_taken")]
+            return [lent_now, *self._end_visit(tx, moment, "all_taken")]
         return [lent_now]
 
     def _return(
-        self, db: Session, moment: Moment, copy: Copy, *, by: str | None = None
+        self, tx: Transaction, moment: Moment, copy: CopyFacts, *, by: str | None = None
     ) -> list[Outcome]:
         try:
-            loan = rules.return_copy(db, moment, copy, by=by)
+            loan = rules.return_copy(tx, moment, copy, by=by)
         except Refused as refusal:
-            return [
-                self._refusal(Kind.REFUSED, refusal.reason, copy=copy.code, title=copy.title.title)
-            ]
-        return [self._returned(loan, moment)]
+            return [self._refusal(Kind.REFUSED, refusal.reason, copy=copy.code, title=copy.title)]
+        return [self._returned(copy, loan, moment)]
 
     @staticmethod
-    def _returned(loan: Loan, moment: Moment) -> Outcome:
+    def _returned(copy: CopyFacts, loan: OpenLoan, moment: Moment) -> Outcome:
         return Outcome(
             Kind.RETURNED,
             light=Light.SUCCESS,
             sound=Sound.BEEP,
-            copy=loan.copy.code,
-            title=loan.copy.title.title,
+            copy=copy.code,
+            title=copy.title,
             due=loan.due_date,
             late_days=rules.overdue_days(loan, moment.known_today),
         )
@@ -518,25 +516,25 @@ class Kiosk:
         if self.state != State.CHOICE or self._visit is None:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
         visit = self._visit
-        with self._transaction() as (db, moment):
-            copy = db.get(Copy, visit.choice_copy_id)
-            loan = rules.open_loan(db, copy) if copy else None
+        with self._transaction() as (tx, moment):
+            copy = rules.copy_of(tx, visit.choice_copy_id) if visit.choice_copy_id else None
+            loan = rules.open_loan(tx, copy) if copy else None
             self.state, visit.choice_copy_id = State.SESSION, None
             if copy is None or loan is None or loan.patron_id != visit.patron_id:
                 return [self._refusal(Kind.REFUSED, "not_on_loan")]
             if not renew:
-                rules.return_copy(db, moment, copy)
+                rules.return_copy(tx, moment, copy)
                 visit.taken = [t for t in visit.taken if t.copy != copy.code]
-                return [self._returned(loan, moment)]
+                return [self._returned(copy, loan, moment)]
             try:
-                rules.renew(db, moment, self._schedule, loan)
+                due = rules.renew(tx, moment, self._schedule, copy, loan)
             except Refused as refusal:
                 return [
                     self._refusal(
                         Kind.REFUSED,
                         refusal.reason,
                         copy=copy.code,
-                        title=copy.title.title,
+                        title=copy.title,
                         due=loan.due_date,
                         **refusal.detail,
                     )
@@ -548,18 +546,18 @@ class Kiosk:
                     sound=Sound.BEEP,
                     patron=visit.card,
                     copy=copy.code,
-                    title=copy.title.title,
-                    due=loan.due_date,
+                    title=copy.title,
+                    due=due,
                 )
             ]
 
     def _leave_choice(self) -> list[Outcome]:
         assert self._visit is not None
         self.state, self._visit.choice_copy_id = State.SESSION, None
-        with self._transaction() as (db, moment):
-            patron = db.get(Patron, self._visit.patron_id)
+        with self._transaction() as (tx, moment):
+            patron = rules.patron_of(tx, self._visit.patron_id)
             assert patron is not None
-            return [self._session_view(db, moment, patron, Kind.SESSION_RESUMED)]
+            return [self._session_view(tx, moment, patron, Kind.SESSION_RESUMED)]
 
     def _touch_undo(self, _arg: str | None) -> list[Outcome]:
         visit = self._visit
@@ -572,21 +570,22 @@ class Kiosk:
             or (now - visit.last_loan_at).total_seconds() > UNDO_SECONDS
         ):
             return [self._refusal(Kind.REFUSED, "nothing_to_undo")]
-        with self._transaction() as (db, moment):
-            loan = db.get(Loan, visit.last_loan)
-            if loan is None or loan.returned_at is not None:
+        with self._transaction() as (tx, moment):
+            copy = rules.lent_copy(tx, visit.last_loan)
+            loan = rules.open_loan(tx, copy) if copy else None
+            if copy is None or loan is None:
                 return [self._refusal(Kind.REFUSED, "nothing_to_undo")]
-            rules.undo_checkout(db, moment, loan)
-            visit.taken = [t for t in visit.taken if t.copy != loan.copy.code]
+            rules.undo_checkout(tx, moment, copy, loan)
+            visit.taken = [t for t in visit.taken if t.copy != copy.code]
             visit.last_loan = visit.last_loan_at = None
-            patron = db.get(Patron, visit.patron_id)
+            patron = rules.patron_of(tx, visit.patron_id)
             return [
                 Outcome(
                     Kind.UNDONE,
                     light=Light.READY,
-                    copy=loan.copy.code,
-                    title=loan.copy.title.title,
-                    may_borrow=rules.may_borrow(db, patron) if patron else None,
+                    copy=copy.code,
+                    title=copy.title,
+                    may_borrow=rules.may_borrow(tx, patron) if patron else None,
                 )
             ]
 
@@ -597,17 +596,18 @@ class Kiosk:
         visit = self._visit
         if self.state != State.SESSION or visit is None or visit.over_limit_copy_id is None:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
-        with self._transaction() as (db, moment):
-            copy = db.get(Copy, visit.over_limit_copy_id)
+        with self._transaction() as (tx, moment):
+            copy = rules.copy_of(tx, visit.over_limit_copy_id)
             if copy is None:
                 return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
-            return self._lend(db, moment, copy, override=True)
+            return self._lend(tx, moment, copy, override=True)
 
     def _touch_pin(self, pin: str | None) -> list[Outcome]:
         if self.state != State.PIN or self._pin_card is None:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
-        with self._transaction() as (db, moment):
-            helper = rules.find_patron(db, self._pin_card)
+        with self._transaction() as (tx, moment):
+            # The ORM's patron: a PIN tried counts against the card, kept on it.
+            helper = tx.session.scalar(select(Patron).where(Patron.card == self._pin_card))
             if helper is None or helper.pin_hash is None:
                 self.state, self._pin_card = State.IDLE, None
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
@@ -617,7 +617,7 @@ class Kiosk:
             if pin is not None and check_pin(pin, helper.pin_hash):
                 helper.failed_pins = 0
                 helper.locked_until = None
-                outbox.append(db, moment, wire.SupervisorOpened(by=helper.card))
+                outbox.append(tx, moment, wire.SupervisorOpened(by=helper.card))
                 self.state, self._pin_card = State.SUPERVISOR, None
                 self._supervisor_card = helper.card
                 return [
@@ -627,7 +627,7 @@ class Kiosk:
                 ]
             helper.failed_pins += 1
             left = self.settings.pin_attempts - helper.failed_pins
-            outbox.append(db, moment, wire.WrongPin(card=helper.card, attempts_left=max(0, left)))
+            outbox.append(tx, moment, wire.WrongPin(card=helper.card, attempts_left=max(0, left)))
             if left > 0:
                 return [
                     self._refusal(Kind.REFUSED, "wrong_pin", patron=helper.card, attempts_left=left)
@@ -636,7 +636,7 @@ class Kiosk:
             helper.locked_until = moment.at + dt.timedelta(
                 minutes=self.settings.pin_lockout_minutes
             )
-            outbox.append(db, moment, wire.CardLocked(card=helper.card))
+            outbox.append(tx, moment, wire.CardLocked(card=helper.card))
             self.state, self._pin_card = State.IDLE, None
             return [self._refusal(Kind.REFUSED, "card_locked", patron=helper.card)]
 
@@ -645,11 +645,11 @@ class Kiosk:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
         card, self._pin_card = self._pin_card, None
         self.state = State.IDLE
-        with self._transaction() as (db, moment):
-            patron = rules.find_patron(db, card)
+        with self._transaction() as (tx, moment):
+            patron = rules.find_patron(tx, card)
             if patron is None:
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
-            return [self._start_visit(db, moment, patron, helper_card=None)]
+            return [self._start_visit(tx, moment, patron, helper_card=None)]
 
     def _touch_open_for(self, card: str | None) -> list[Outcome]:
         if self.state not in SUPERVISOR_STATES:
@@ -658,24 +658,24 @@ class Kiosk:
             card = clean(card or "")
         except GarbledCode:
             return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
-        with self._transaction() as (db, moment):
-            patron = rules.find_patron(db, card)
+        with self._transaction() as (tx, moment):
+            patron = rules.find_patron(tx, card)
             if patron is None:
                 return [self._refusal(Kind.UNKNOWN_CODE, "unknown_card")]
-            return self._open_for(db, moment, patron)
+            return self._open_for(tx, moment, patron)
 
-    def _open_for(self, db: Session, moment: Moment, patron: Patron) -> list[Outcome]:
+    def _open_for(self, tx: Transaction, moment: Moment, patron: PatronFacts) -> list[Outcome]:
         helper = self._supervisor_card
         self._supervisor_card = None
-        outbox.append(db, moment, wire.SupervisorClosed(by=helper))
-        return [self._start_visit(db, moment, patron, helper_card=helper)]
+        outbox.append(tx, moment, wire.SupervisorClosed(by=helper))
+        return [self._start_visit(tx, moment, patron, helper_card=helper)]
 
     def _touch_clock_ok(self, _arg: str | None) -> list[Outcome]:
         """A small librarian says the date and time shown are right."""
         if self.state not in SUPERVISOR_STATES:
             return [self._refusal(Kind.REFUSED, "supervisor_only")]
-        with self._transaction() as (db, moment):
-            confirm(db, moment.at)
+        with self._transaction() as (tx, moment):
+            confirm(tx.session, moment.at)
             self._clock_seen = "ok"
             return [
                 Outcome(
@@ -691,12 +691,12 @@ class Kiosk:
     def _touch_stocktake(self, _arg: str | None) -> list[Outcome]:
         if self.state not in SUPERVISOR_STATES:
             return [self._refusal(Kind.REFUSED, "supervisor_only")]
-        with self._transaction() as (db, _moment):
-            current = stocktake.open_stocktake(db)
+        with self._transaction() as (tx, _moment):
+            current = stocktake.open_stocktake(tx.session)
             if current is None:
                 return [self._refusal(Kind.REFUSED, "no_stocktake")]
             self.state, self._shelf, self._on_shelf = State.STOCKTAKE, None, 0
-            self._counted = stocktake.counted(db, current)
+            self._counted = stocktake.counted(tx.session, current)
             return [
                 Outcome(
                     Kind.SUPERVISOR,
@@ -710,17 +710,17 @@ class Kiosk:
     def _touch_shelf(self, name: str | None) -> list[Outcome]:
         if self.state != State.STOCKTAKE:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
-        with self._transaction() as (db, _moment):
-            current = stocktake.open_stocktake(db)
+        with self._transaction() as (tx, _moment):
+            current = stocktake.open_stocktake(tx.session)
             if current is None:
                 return self._stocktake_over()
-            return [self._choose_shelf(db, current, name or "")]
+            return [self._choose_shelf(tx, current, name or "")]
 
-    def _choose_shelf(self, db: Session, current: Stocktake, name: str) -> Outcome:
+    def _choose_shelf(self, tx: Transaction, current: Stocktake, name: str) -> Outcome:
         shelf = stocktake.shelf_named(current, name)
         if shelf is None:
             return self._refusal(Kind.REFUSED, "shelf_not_in_stocktake", shelf=name)
-        self._shelf, self._on_shelf = shelf, stocktake.counted(db, current, shelf)
+        self._shelf, self._on_shelf = shelf, stocktake.counted(tx.session, current, shelf)
         return Outcome(
             Kind.SHELF_CHOSEN,
             light=Light.READY,
@@ -742,23 +742,23 @@ class Kiosk:
             "counted": self._counted,
         }
 
-    def _on_stocktake(self, db: Session, moment: Moment, code: str) -> list[Outcome]:
-        current = stocktake.open_stocktake(db)
+    def _on_stocktake(self, tx: Transaction, moment: Moment, code: str) -> list[Outcome]:
+        current = stocktake.open_stocktake(tx.session)
         if current is None:
             return self._stocktake_over()
         if (label := shelf_of_label(code)) is not None:
-            return [self._choose_shelf(db, current, label)]
+            return [self._choose_shelf(tx, current, label)]
         if self._shelf is None:
             return [self._refusal(Kind.REFUSED, "choose_shelf_first", copy=code)]
         assert self._supervisor_card is not None
-        seen = stocktake.count(db, moment, current, code, self._shelf, by=self._supervisor_card)
+        seen = stocktake.count(tx, moment, current, code, self._shelf, by=self._supervisor_card)
         copy = seen.copy
         if copy is None:
-            if rules.find_patron(db, code) is not None:
+            if rules.find_patron(tx, code) is not None:
                 return [self._refusal(Kind.REFUSED, "card_not_book")]
-            if is_isbn13(code) and db.query(Title).filter(Title.isbn == code).first():
+            if is_isbn13(code) and rules.title_with_isbn(tx, code) is not None:
                 return [self._refusal(Kind.REFUSED, "use_library_label", copy=code)]
-            stocktake.unknown(db, moment, current, code, self._shelf, by=self._supervisor_card)
+            stocktake.unknown(tx, moment, current, code, self._shelf, by=self._supervisor_card)
             return [
                 Outcome(
                     Kind.COUNTED,
@@ -790,7 +790,7 @@ class Kiosk:
                 sound=Sound.WARNING if light == Light.WARNING else Sound.TICK,
                 reason=reason,
                 copy=copy.code,
-                title=copy.title.title,
+                title=copy.title,
                 detail=detail,
             )
         ]
@@ -882,15 +882,17 @@ class Kiosk:
     # -- sessions ------------------------------------------------------------------------
 
     def _start_visit(
-        self, db: Session, moment: Moment, patron: Patron, *, helper_card: str | None
+        self, tx: Transaction, moment: Moment, patron: PatronFacts, *, helper_card: str | None
     ) -> Outcome:
-        outbox.append(db, moment, wire.SessionStarted(patron=patron.card, helper=helper_card))
+        outbox.append(tx, moment, wire.SessionStarted(patron=patron.card, helper=helper_card))
         self._visit = _Visit(patron.id, patron.card, helper_card=helper_card)
         self.state = State.SESSION
-        return self._session_view(db, moment, patron, Kind.SESSION_STARTED)
+        return self._session_view(tx, moment, patron, Kind.SESSION_STARTED)
 
-    def _session_view(self, db: Session, moment: Moment, patron: Patron, kind: Kind) -> Outcome:
-        current = rules.loans_of(db, patron)
+    def _session_view(
+        self, tx: Transaction, moment: Moment, patron: PatronFacts, kind: Kind
+    ) -> Outcome:
+        current = rules.loans_of(tx, patron)
         loans = tuple(
             LoanLine(h.copy, h.title, h.due_date, rules.overdue_days(h, moment.known_today))
             for h in current
@@ -900,8 +902,8 @@ class Kiosk:
             if not patron.active:
                 raise Refused("patron_inactive")
             rules.check_open(self._schedule, patron, moment)
-            rules.check_patron(db, patron, moment, current)
-            may = rules.may_borrow(db, patron, current)
+            rules.check_patron(tx, patron, moment, current)
+            may = rules.may_borrow(tx, patron, current)
         except Refused as refusal:
             detail.update(refusal.detail, blocked=refusal.reason)
             may = 0
@@ -924,20 +926,20 @@ class Kiosk:
             detail=detail,
         )
 
-    def _end_visit(self, db: Session, moment: Moment, why: str) -> list[Outcome]:
+    def _end_visit(self, tx: Transaction, moment: Moment, why: str) -> list[Outcome]:
         visit = self._visit
         if visit is None:
             return []
         outbox.append(
-            db, moment, wire.SessionEnded(patron=visit.card, reason=why, taken=len(visit.taken))
+            tx, moment, wire.SessionEnded(patron=visit.card, reason=why, taken=len(visit.taken))
         )
-        self._forget_returned(db, moment)
+        self._forget_returned(tx, moment)
         self._visit = None
         self.state = State.IDLE
         return [
             Outcome(
                 Kind.SESSION_ENDED,
-                light=self._idle_light(db, moment),
+                light=self._idle_light(tx, moment),
                 reason=why,
                 patron=visit.card,
                 receipt=tuple(visit.taken),
@@ -946,51 +948,51 @@ class Kiosk:
 
     def _end_all(self, why: str) -> list[Outcome]:
         """End the session, PIN question or supervisor menu that is open, back to idle."""
-        with self._transaction() as (db, moment):
+        with self._transaction() as (tx, moment):
             if self._visit is not None:
-                return self._end_visit(db, moment, why)
+                return self._end_visit(tx, moment, why)
             if self._supervisor_card is not None:
-                outbox.append(db, moment, wire.SupervisorClosed(by=self._supervisor_card))
+                outbox.append(tx, moment, wire.SupervisorClosed(by=self._supervisor_card))
             was = self.state
             self.state, self._pin_card, self._supervisor_card = State.IDLE, None, None
             if was == State.IDLE:
                 return []
-            return [Outcome(Kind.SESSION_ENDED, light=self._idle_light(db, moment), reason=why)]
+            return [Outcome(Kind.SESSION_ENDED, light=self._idle_light(tx, moment), reason=why)]
 
-    def _forget_returned(self, db: Session, moment: Moment) -> None:
-        if self._remember(db).enrolled:
+    def _forget_returned(self, tx: Transaction, moment: Moment) -> None:
+        if self._remember(tx).enrolled:
             return  # forgotten as the office acknowledges each return (sync.replica)
         keep = dt.timedelta(days=self.settings.forget_returned_after_days)
-        rules.forget_returned(db, returned_before=moment.at - keep)
+        rules.forget_returned(tx, returned_before=moment.at - keep)
 
     # -- helpers -------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self) -> Iterator[tuple[Session, Moment]]:
-        with self.store.write() as db:
-            moment = self._moment(db)
+    def _transaction(self) -> Iterator[tuple[Transaction, Moment]]:
+        with self.store.transaction() as tx:
+            moment = self._moment(tx)
             self._clock_seen = moment.clock
-            yield db, moment
+            yield tx, moment
         self._written = True
-        seen = db.info.get("latest_seen")  # committed: the memory follows the disk
+        seen = tx.info.get("latest_seen")  # committed: the memory follows the disk
         if seen is not None and self._known is not None:
             self._known = replace(self._known, latest=seen)
 
-    def _remember(self, db: Session, *, from_disk: bool = False) -> _Known:
+    def _remember(self, tx: Transaction, *, from_disk: bool = False) -> _Known:
         """What does not change between scans: from memory, unless something changed it (in
         this program, or in another: *from_disk*, one more read)."""
         known = self._known
         if (
             known is None
             or known.generation != generation()
-            or (from_disk and get_setting(db, CHANGED) != known.token)
+            or (from_disk and tx.setting(CHANGED) != known.token)
         ):
-            known = self._known = _Known.load(db)
-        db.info["policies"] = dict(known.policies)  # rules.policy_for looks here first
+            known = self._known = _Known.load(tx.session)
+        tx.info["policies"] = dict(known.policies)  # rules.policy_for looks here first
         return known
 
-    def _moment(self, db: Session) -> Moment:
-        known = self._remember(db)
+    def _moment(self, tx: Transaction) -> Moment:
+        known = self._remember(tx)
         return judge(self.clock(), self.tz, ahead=known.ahead, latest=known.latest)
 
     @property
@@ -998,17 +1000,17 @@ class Kiosk:
         assert self._known is not None, "read in a transaction (_remember)"
         return self._known.schedule
 
-    def _idle_light(self, db: Session, moment: Moment) -> Light:
+    def _idle_light(self, tx: Transaction, moment: Moment) -> Light:
         """The idle light, as shown now that the kiosk goes back to idle."""
-        self._idle_seen = self._idle_light_now(db, moment)
+        self._idle_seen = self._idle_light_now(tx, moment)
         return self._idle_seen
 
-    def _idle_light_now(self, db: Session, moment: Moment) -> Light:
-        known = self._remember(db)
+    def _idle_light_now(self, tx: Transaction, moment: Moment) -> Light:
+        known = self._remember(tx)
         if not known.schedule.windows_at(moment.local):
             return Light.CLOSED
         if known.enrolled:
-            oldest = outbox.oldest_pending(db)
+            oldest = outbox.oldest_pending(tx)
             waited = dt.timedelta(minutes=self.settings.sync_warning_minutes)
             if oldest is not None and moment.at - oldest > waited:
                 return Light.WAITING_TO_SYNC

@@ -37,10 +37,22 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         # written here in one step: a batch of events has thousands, and SQLAlchemy's own
         # formatting of each costs more than the row's insert.
         def process(value: dt.datetime | None) -> str | None:
-            naive = self.process_bind_param(value, dialect)
-            return None if naive is None else naive.isoformat(" ", "microseconds")
+            return None if value is None else sql_time(value)
 
         return process
+
+
+def sql_time(at: dt.datetime) -> str:
+    """An aware time as SQLite keeps it: UTC, as text in SQLAlchemy's format
+    ("2026-11-24 05:45:00.000000"), so that times written with plain statements sort alike."""
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: times are stored as UTC")
+    return at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def utc_time(text: str) -> dt.datetime:
+    """A time read from SQLite with a plain statement (see :func:`sql_time`)."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):

@@ -5,49 +5,38 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk import clock
 from kiosk.clock import Moment
-from kiosk.models import Event
+from kiosk.models import Event, sql_time, utc_time
+from kiosk.store import Transaction
 from sync import wire
 
-# Built once (its compiled form is reused), on the table itself: a plain INSERT, without the
-# ORM's bulk machinery. The next number is taken in the INSERT itself.
-_APPEND = insert(Event.__table__).values(
-    seq=select(func.coalesce(func.max(Event.seq), 0) + 1).scalar_subquery(),
-    uuid=bindparam("uuid"),
-    type=bindparam("type"),
-    at=bindparam("at"),
-    clock=bindparam("clock"),
-    payload=bindparam("payload"),
-)
+_APPEND = """
+    INSERT INTO events (seq, uuid, type, at, clock, payload, acked_at)
+    VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM events), ?, ?, ?, ?, ?, NULL)
+"""
 
 
-def append(session: Session, moment: Moment, payload: wire.Payload) -> None:
+def append(tx: Transaction, moment: Moment, payload: wire.Payload) -> None:
     """Add an event after the last one, in the caller's (write) transaction.
 
     The payload's model (in sync.wire, the contract with the office) gives the event's type.
     The next number is taken in the INSERT itself (the write lock is held: nobody takes it
     between), one statement whoever else writes events.
     """
-    session.connection().execute(
-        _APPEND,
-        {
-            "uuid": str(uuid.uuid4()),
-            "type": payload.event_type,
-            "at": moment.at,
-            "clock": moment.clock,
-            "payload": payload.as_json(),
-        },
-    )
-    clock.seen(session, moment)
+    text = payload.model_dump_json(by_alias=True)  # the JSON that as_json() gives, as text
+    at = sql_time(moment.at)
+    tx.execute(_APPEND, (str(uuid.uuid4()), payload.event_type, at, moment.clock, text))
+    clock.seen(tx, moment)
 
 
-def oldest_pending(session: Session) -> dt.datetime | None:
+def oldest_pending(tx: Transaction) -> dt.datetime | None:
     """When the oldest event still waiting for the office happened."""
-    return session.scalar(select(func.min(Event.at)).where(Event.acked_at.is_(None)))
+    row = tx.execute("SELECT min(at) FROM events WHERE acked_at IS NULL").fetchone()
+    return row[0] and utc_time(row[0])
 
 
 def pending(session: Session) -> int:

@@ -16,18 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, ClassVar
 
-from sqlalchemy import String, Update, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session, aliased, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Update, func, select, update
+from sqlalchemy.orm import Session
 
 from kiosk import outbox
 from kiosk.clock import Moment
 from kiosk.codes import is_isbn13
-from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, PatronKind, Policy, Title
+from kiosk.models import CopyStatus, Event, Loan, PatronKind, Policy, sql_time, utc_time
 from kiosk.schedule import Schedule
+from kiosk.store import Transaction
 from sync import wire
 
 # Used where the store has no policy for a kind of patron (kiosk.toml writes all of them).
@@ -71,7 +71,7 @@ class Lent:
     loan: str  # the new loan's id
     due_date: dt.date
     override_by: str | None  # the small librarian who allowed it over the limit
-    implicitly_returned: Loan | None  # someone else's loan of this copy, closed without a scan
+    implicitly_returned: OpenLoan | None  # someone else's loan of this copy, closed without a scan
     may_borrow: int  # how many more the patron may take now
 
 
@@ -84,13 +84,6 @@ class Holding:
     due_date: dt.date
     lent_at: dt.datetime
     lost: bool  # marked lost: the patron owes it
-
-    @classmethod
-    def of(cls, loan: Loan) -> Holding:
-        copy = loan.copy
-        return cls(
-            copy.code, copy.title.title, loan.due_date, loan.lent_at, copy.status == CopyStatus.LOST
-        )
 
 
 @dataclass(frozen=True)
@@ -106,151 +99,271 @@ class Standing:
     compensation_due: bool = False  # owes for a book damaged or lost, not settled yet
 
 
-def standing(patron: Patron, holding: Sequence[Holding]) -> Standing:
+# -- the kiosk's records, as a scan reads them ---------------------------------------------
+#
+# A scan is answered with a few plain statements on the store's connection (a Transaction),
+# which read patrons, copies and loans as the plain values below: a child in the queue waits
+# on the disk, not on building objects.
+
+
+@dataclass(frozen=True, slots=True)
+class PatronFacts:
+    """A patron of this kiosk, as a scan reads them."""
+
+    id: int
+    card: str
+    name: str
+    kind: PatronKind
+    class_name: str
+    grade: int | None
+    active: bool
+    pin_hash: str | None
+    locked_until: dt.datetime | None
+    compensation_due: bool
+
+    COLUMNS: ClassVar[str] = (
+        "{0}.id, {0}.card, {0}.name, {0}.kind, {0}.class_name, {0}.grade, {0}.active,"
+        " {0}.pin_hash, {0}.locked_until, {0}.compensation_due"
+    )
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> PatronFacts | None:
+        if row[0] is None:
+            return None
+        locked = row[8] and utc_time(row[8])
+        return cls(
+            *row[:3], PatronKind(row[3]), *row[4:6], bool(row[6]), row[7], locked, bool(row[9])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CopyFacts:
+    """A copy of this kiosk, as a scan reads it, with its title."""
+
+    id: int
+    code: str  # what is scanned for it: its label, or its title's ISBN (Copy.code)
+    status: CopyStatus
+    shelf: str
+    title: str
+
+    COLUMNS: ClassVar[str] = (
+        "c.id, coalesce(c.barcode, t.isbn, '#' || c.id), c.status, c.shelf, t.title"
+    )
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> CopyFacts | None:
+        if row[0] is None:
+            return None
+        return cls(row[0], row[1], CopyStatus(row[2]), row[3], row[4])
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLoan:
+    """A loan not returned yet, as a scan reads it, with what it needs of its patron."""
+
+    id: str
+    copy_id: int
+    patron_id: int | None
+    patron_card: str | None
+    patron_kind: PatronKind | None
+    lent_at: dt.datetime
+    due_date: dt.date
+    renewals: int
+
+    COLUMNS: ClassVar[str] = (
+        "l.id, l.copy_id, l.patron_id, h.card, h.kind, l.lent_at, l.due_date, l.renewals"
+    )
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> OpenLoan | None:
+        if row[0] is None:
+            return None
+        kind = row[4] and PatronKind(row[4])
+        lent, due = utc_time(row[5]), dt.date.fromisoformat(row[6])
+        return cls(*row[:4], kind, lent, due, row[7])
+
+
+def standing(patron: PatronFacts, holding: Sequence[Holding]) -> Standing:
     """The patron's standing at this kiosk, from the books they have now and what the office
     said of them."""
     return Standing(patron.active, tuple(holding), bool(patron.compensation_due))
 
 
+_COPY_AND_LOAN = f"""
+    SELECT {CopyFacts.COLUMNS}, {OpenLoan.COLUMNS}
+    FROM copies AS c JOIN titles AS t ON t.id = c.title_id
+    LEFT JOIN loans AS l ON l.copy_id = c.id AND l.returned_at IS NULL
+    LEFT JOIN patrons AS h ON h.id = l.patron_id
+"""
+_COPY_COLUMNS = len(fields(CopyFacts))
+# What a code is, in one statement: the patron with this card, the copy with this label with
+# its title and open loan, and the patron at the kiosk (the second parameter).
+_LOOK_UP = f"""
+    SELECT {PatronFacts.COLUMNS.format("p")}, {CopyFacts.COLUMNS}, {OpenLoan.COLUMNS},
+        {PatronFacts.COLUMNS.format("v")}
+    FROM (SELECT ? AS code) AS asked
+    LEFT JOIN patrons AS p ON p.card = asked.code
+    LEFT JOIN copies AS c ON c.barcode = asked.code
+    LEFT JOIN titles AS t ON t.id = c.title_id
+    LEFT JOIN loans AS l ON l.copy_id = c.id AND l.returned_at IS NULL
+    LEFT JOIN patrons AS h ON h.id = l.patron_id
+    LEFT JOIN patrons AS v ON v.id = ?
+"""
+_PATRON_COLUMNS = len(fields(PatronFacts))
+_FIND_PATRON = f"SELECT {PatronFacts.COLUMNS.format('p')} FROM patrons AS p WHERE p.{{}} = ?"
+_OPEN_LOAN = f"""
+    SELECT {OpenLoan.COLUMNS} FROM loans AS l LEFT JOIN patrons AS h ON h.id = l.patron_id
+    WHERE l.copy_id = ? AND l.returned_at IS NULL
+"""
+_LOANS_OF = """
+    SELECT coalesce(c.barcode, t.isbn, '#' || c.id), t.title, l.due_date, l.lent_at,
+        c.status = 'lost'
+    FROM loans AS l JOIN copies AS c ON c.id = l.copy_id JOIN titles AS t ON t.id = c.title_id
+    WHERE l.patron_id = ? AND l.returned_at IS NULL
+    ORDER BY l.due_date, l.lent_at
+"""
+_LEND = """
+    INSERT INTO loans (id, copy_id, patron_id, patron_class, patron_grade, lent_at, due_date,
+        returned_at, renewals, lent_where, implicit_return, override_by)
+    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, 0, ?)
+"""
+_COPY_LENT = "UPDATE copies SET status = ?, last_borrowed = ? WHERE id = ?"
+_COPY_STATUS = "UPDATE copies SET status = ? WHERE id = ?"
+_LOAN_CLOSED = "UPDATE loans SET returned_at = ?, implicit_return = ? WHERE id = ?"
+
+
 # -- looking things up -------------------------------------------------------------------
 
 
-def policy_for(session: Session, kind: PatronKind) -> Policy:
-    known = session.info.get("policies", {})
+def policy_for(tx: Transaction, kind: PatronKind) -> Policy:
+    known = tx.info.get("policies", {})
     if kind in known:  # the engine's memory, or this transaction's earlier lookup
         return known[kind]
-    policy = session.get(Policy, kind)
+    policy = tx.session.get(Policy, kind)
     if policy is None:
-        return Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
-    # The session remembers loaded rows only while something refers to them; holding on to
-    # the policy lets the next lookup in this transaction (a scan makes three) skip its query.
-    session.info.setdefault("policies", {})[kind] = policy
+        policy = Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
+    tx.info.setdefault("policies", {})[kind] = policy
     return policy
 
 
-# The statements of a scan are built once: SQLAlchemy then reuses their compiled form, and a
-# scan spends its time on the disk, not on building queries.
-_holder, _visitor = aliased(Patron), aliased(Patron)
-_loans, _copies, _titles = Loan.__table__, Copy.__table__, Title.__table__
-_asked = select(bindparam("code", type_=String).label("code")).subquery()
-_LOOK_UP = (
-    select(Patron, Copy, Title, Loan, _holder, _visitor)
-    .select_from(_asked)
-    .outerjoin(Patron, Patron.card == _asked.c.code)
-    .outerjoin(Copy, Copy.barcode == _asked.c.code)
-    .outerjoin(Title, Title.id == Copy.title_id)
-    .outerjoin(Loan, (Loan.copy_id == Copy.id) & Loan.returned_at.is_(None))
-    .outerjoin(_holder, _holder.id == Loan.patron_id)
-    .outerjoin(_visitor, _visitor.id == bindparam("also"))
-)
-_FIND_PATRON = select(Patron).where(Patron.card == bindparam("card"))
-_FIND_COPY = (
-    select(Copy, Loan, Patron)
-    .options(joinedload(Copy.title))
-    .outerjoin(Loan, (Loan.copy_id == Copy.id) & Loan.returned_at.is_(None))
-    .outerjoin(Patron, Patron.id == Loan.patron_id)
-    .where(Copy.barcode == bindparam("barcode"))
-)
-_OPEN_LOAN = select(Loan).where(Loan.copy_id == bindparam("copy"), Loan.returned_at.is_(None))
-_LEND = insert(Loan.__table__)
-_COPY_LENT = (
-    update(Copy.__table__)
-    .where(Copy.__table__.c.id == bindparam("copy"))
-    .values(status=bindparam("lent_status"), last_borrowed=bindparam("lent_on"))
-)
-_LOAN_CLOSED = (
-    update(Loan.__table__)
-    .where(Loan.__table__.c.id == bindparam("loan"))
-    .values(returned_at=bindparam("back_at"), implicit_return=bindparam("implicit"))
-)
-_COPY_STATUS = (
-    update(Copy.__table__)
-    .where(Copy.__table__.c.id == bindparam("copy"))
-    .values(status=bindparam("new_status"))
-)
-_LOANS_OF = (
-    select(
-        func.coalesce(_copies.c.barcode, _titles.c.isbn, "#" + _copies.c.id.cast(String)),
-        _titles.c.title,
-        _loans.c.due_date,
-        _loans.c.lent_at,
-        _copies.c.status == CopyStatus.LOST,
-    )
-    .join(_copies, _copies.c.id == _loans.c.copy_id)
-    .join(_titles, _titles.c.id == _copies.c.title_id)
-    .where(_loans.c.patron_id == bindparam("patron"), _loans.c.returned_at.is_(None))
-    .order_by(_loans.c.due_date, _loans.c.lent_at)
-)
+def find_patron(tx: Transaction, card: str) -> PatronFacts | None:
+    return _patron(tx, "card", card)
 
 
-def find_patron(session: Session, card: str) -> Patron | None:
-    return session.scalar(_FIND_PATRON, {"card": card})
+def patron_of(tx: Transaction, patron_id: int) -> PatronFacts | None:
+    """The patron with this id (the one at the kiosk): looked up already in this scan, or read."""
+    known = _known(tx, "patrons")
+    if patron_id not in known:
+        known[patron_id] = _patron(tx, "id", patron_id)
+    return known[patron_id]
 
 
-def look_up(session: Session, code: str, *, also: int | None = None) -> Patron | None:
-    """What a scanned *code* is, in one query: the patron with this card, returned, and the
-    copy with this label with its title, open loan and that loan's patron, and the patron
-    *also* (the student at the kiosk), for the rest of the scan to find without asking again
-    (:func:`find_copy`, :func:`open_loan`, ``session.get``)."""
-    row = session.execute(_LOOK_UP, {"code": code, "also": also}).one()
-    session.info.setdefault("held", []).extend(row)  # the session's map is weak
-    patron, copy, _title, loan, _holder, _visitor = row
-    session.info.setdefault("copies", {})[code] = copy
+def _patron(tx: Transaction, column: str, value: object) -> PatronFacts | None:
+    row = tx.execute(_FIND_PATRON.format(column), (value,)).fetchone()
+    return None if row is None else PatronFacts.of(row)
+
+
+def look_up(tx: Transaction, code: str, *, also: int | None = None) -> PatronFacts | None:
+    """What a scanned *code* is, in one statement: the patron with this card, returned, and
+    the copy with this label with its title and open loan, and the patron *also* (the student
+    at the kiosk), for the rest of the scan to find without asking again (:func:`find_copy`,
+    :func:`open_loan`, :func:`patron_of`)."""
+    row = tx.execute(_LOOK_UP, (code, also)).fetchone()
+    patron = PatronFacts.of(row[:_PATRON_COLUMNS])
+    copy = CopyFacts.of(row[_PATRON_COLUMNS:])
+    _known(tx, "copies")[code] = copy
     if copy is not None:
-        _open_loans(session)[copy.id] = loan
+        _known(tx, "open_loans")[copy.id] = OpenLoan.of(row[_PATRON_COLUMNS + _COPY_COLUMNS :])
+    if also is not None:
+        _known(tx, "patrons")[also] = PatronFacts.of(row[-_PATRON_COLUMNS:])
     return patron
 
 
-def find_copy(session: Session, barcode: str) -> Copy | None:
-    """The copy with this label, read with its title, its open loan and that loan's patron in
-    one query (the rest of the scan finds them without asking again)."""
-    known = session.info.get("copies", {})
-    if barcode in known:  # looked up already in this scan
-        return known[barcode]
-    found = session.execute(_FIND_COPY, {"barcode": barcode}).first()
-    if found is None:
+def find_copy(tx: Transaction, barcode: str) -> CopyFacts | None:
+    """The copy with this label, read with its title and open loan in one statement (the rest
+    of the scan finds them without asking again)."""
+    known = _known(tx, "copies")
+    if barcode not in known:
+        known[barcode] = _copy(tx, "WHERE c.barcode = ?", barcode)
+    return known[barcode]
+
+
+def copy_of(tx: Transaction, copy_id: int) -> CopyFacts | None:
+    """The copy with this id, with its title and open loan."""
+    return _copy(tx, "WHERE c.id = ?", copy_id)
+
+
+def _copy(tx: Transaction, where: str, value: object) -> CopyFacts | None:
+    row = tx.execute(_COPY_AND_LOAN + where, (value,)).fetchone()
+    if row is None:
         return None
-    copy, loan, patron = found
-    _open_loans(session)[copy.id] = loan
-    session.info.setdefault("held", []).append(patron)  # the session's map is weak
+    copy = CopyFacts.of(row)
+    assert copy is not None
+    _known(tx, "open_loans")[copy.id] = OpenLoan.of(row[_COPY_COLUMNS:])
     return copy
 
 
-def unlabelled_copies(session: Session, isbn: str) -> list[Copy]:
+def lent_copy(tx: Transaction, loan_id: str) -> CopyFacts | None:
+    """The copy this loan lent, while the loan is open (None once it is returned)."""
+    return _copy(tx, "WHERE l.id = ?", loan_id)
+
+
+def unlabelled_copies(tx: Transaction, isbn: str) -> list[CopyFacts]:
     """Copies of the title with this ISBN that carry no label of their own."""
     if not is_isbn13(isbn):
         return []
-    return list(
-        session.scalars(
-            select(Copy)
-            .join(Title)
-            .where(Title.isbn == isbn, Copy.barcode.is_(None))
-            .order_by(Copy.id)
-        )
+    rows = tx.execute(
+        _COPY_AND_LOAN + "WHERE t.isbn = ? AND c.barcode IS NULL ORDER BY c.id", (isbn,)
     )
+    loans = _known(tx, "open_loans")
+    copies = []
+    for row in rows.fetchall():
+        copy = CopyFacts.of(row)
+        assert copy is not None
+        loans[copy.id] = OpenLoan.of(row[_COPY_COLUMNS:])
+        copies.append(copy)
+    return copies
 
 
-def open_loan(session: Session, copy: Copy) -> Loan | None:
-    known = _open_loans(session)
+def title_with_isbn(tx: Transaction, isbn: str) -> str | None:
+    """The title of the book with this ISBN, if the library has it."""
+    row = tx.execute("SELECT title FROM titles WHERE isbn = ? LIMIT 1", (isbn,)).fetchone()
+    return None if row is None else row[0]
+
+
+def open_loan(tx: Transaction, copy: CopyFacts) -> OpenLoan | None:
+    known = _known(tx, "open_loans")
     if copy.id not in known:
-        known[copy.id] = session.scalar(_OPEN_LOAN, {"copy": copy.id})
+        known[copy.id] = OpenLoan.of(tx.execute(_OPEN_LOAN, (copy.id,)).fetchone() or (None,))
     return known[copy.id]
 
 
-def _open_loans(session: Session) -> dict[int, Loan | None]:
-    """The open loan of each copy this transaction has looked at (kept up to date by the
-    functions here that open and close loans)."""
-    return session.info.setdefault("open_loans", {})
+def _known(tx: Transaction, what: str) -> dict[Any, Any]:
+    """The copies, open loans and patrons this transaction has looked at (kept up to date by
+    the functions here that change them)."""
+    return tx.info.setdefault(what, {})
 
 
-def loans_of(session: Session, patron: Patron) -> list[Holding]:
-    """The patron's current loans, soonest due first: plain facts, read by one statement
-    without the ORM (a card scan and a checkout each ask)."""
-    rows = session.connection().execute(_LOANS_OF, {"patron": patron.id})
-    return [Holding(*row) for row in rows]
+def _set_status(tx: Transaction, copy: CopyFacts, status: CopyStatus) -> CopyFacts:
+    """Write the copy's new status; what this transaction knows of it follows."""
+    tx.execute(_COPY_STATUS, (status, copy.id))
+    changed = replace(copy, status=status)
+    known = _known(tx, "copies")
+    if (held := known.get(copy.code)) is not None and held.id == copy.id:
+        known[copy.code] = changed
+    return changed
 
 
-def overdue_days(loan: Loan | Holding, today: dt.date | None) -> int:
+def loans_of(tx: Transaction, patron: PatronFacts) -> list[Holding]:
+    """The patron's current loans, soonest due first."""
+    rows = tx.execute(_LOANS_OF, (patron.id,)).fetchall()
+    return [
+        Holding(code, title, dt.date.fromisoformat(due), utc_time(lent), bool(lost))
+        for code, title, due, lent, lost in rows
+    ]
+
+
+def overdue_days(loan: OpenLoan | Holding | Loan, today: dt.date | None) -> int:
     """Days *loan* is late on *today* (any loan with a ``due_date``: a kiosk's or the office's);
     none when the day is not known (None: a kiosk clock that is wrong tells no lateness)."""
     if today is None:
@@ -265,11 +378,11 @@ def first_to_bring_back(holding: Sequence[Holding]) -> str | None:
     return min(holding, key=lambda h: (h.due_date, h.lent_at)).title
 
 
-def may_borrow(session: Session, patron: Patron, loans: list[Holding] | None = None) -> int:
+def may_borrow(tx: Transaction, patron: PatronFacts, loans: list[Holding] | None = None) -> int:
     """How many more books the patron may take before reaching the limit."""
     if loans is None:
-        loans = loans_of(session, patron)
-    return max(0, policy_for(session, patron.kind).max_loans - len(loans))
+        loans = loans_of(tx, patron)
+    return max(0, policy_for(tx, patron.kind).max_loans - len(loans))
 
 
 def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
@@ -287,7 +400,7 @@ def check_clock(moment: Moment) -> None:
         raise Refused("clock_wrong")
 
 
-def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
+def check_open(schedule: Schedule, patron: PatronFacts, moment: Moment) -> None:
     """Refuse unless the library is open now for this patron's grade.
 
     The refusal says when the library next opens for the patron (``opens``, local time, or
@@ -303,15 +416,15 @@ def check_open(schedule: Schedule, patron: Patron, moment: Moment) -> None:
 
 
 def check_patron(
-    session: Session, patron: Patron, moment: Moment, loans: list[Holding] | None = None
+    tx: Transaction, patron: PatronFacts, moment: Moment, loans: list[Holding] | None = None
 ) -> list[Holding]:
     """Refuse a loan to a patron who is inactive or blocked (see :func:`refuse_patron`).
 
     Returns the patron's current loans (*loans*, if the caller has them already).
     """
     if loans is None:
-        loans = loans_of(session, patron)
-    refuse_patron(standing(patron, loans), policy_for(session, patron.kind), moment.known_today)
+        loans = loans_of(tx, patron)
+    refuse_patron(standing(patron, loans), policy_for(tx, patron.kind), moment.known_today)
     return loans
 
 
@@ -383,11 +496,11 @@ def renewal_due(
 
 
 def checkout(
-    session: Session,
+    tx: Transaction,
     moment: Moment,
     schedule: Schedule,
-    patron: Patron,
-    copy: Copy,
+    patron: PatronFacts,
+    copy: CopyFacts,
     *,
     where: str,
     override_by: str | None = None,
@@ -396,11 +509,11 @@ def checkout(
 
     *override_by* is the card of a small librarian who allows a loan over the limit.
     """
-    current = open_loan(session, copy)
+    current = open_loan(tx, copy)
     refuse_copy(copy.status, theirs=current is not None and current.patron_id == patron.id)
     check_open(schedule, patron, moment)
-    loans = check_patron(session, patron, moment)
-    policy = policy_for(session, patron.kind)
+    loans = check_patron(tx, patron, moment)
+    policy = policy_for(tx, patron.kind)
     at_limit = limit_refusal(standing(patron, loans), policy)
     over_limit = at_limit is not None
     if at_limit is not None and override_by is None:
@@ -409,38 +522,18 @@ def checkout(
     implicit = None
     if current is not None:
         # The book is in this student's hands: it was returned without a scan.
-        implicit = _close(session, moment, current, implicit=True)
-        session.flush()  # written before the plain statements below lend the copy again
+        implicit = _close(tx, moment, copy, current, implicit=True)
 
-    # The loan is written with two plain statements rather than through the ORM's unit of
-    # work: a checkout is the one write a queue of children waits on.
     loan, due = str(uuid.uuid4()), due_date(schedule, policy, moment.today)
     allowed_by = override_by if over_limit else None
-    connection = session.connection()
-    connection.execute(
-        _LEND,
-        dict(
-            id=loan,
-            copy_id=copy.id,
-            patron_id=patron.id,
-            patron_class=patron.class_name,
-            patron_grade=patron.grade,
-            lent_at=moment.at,
-            due_date=due,
-            lent_where=where,
-            override_by=allowed_by,
-        ),
-    )
-    connection.execute(
-        _COPY_LENT,
-        {"copy": copy.id, "lent_status": CopyStatus.ON_LOAN, "lent_on": moment.today},
-    )
-    # What the session holds of the copy follows what was written, without writing it again.
-    set_committed_value(copy, "status", CopyStatus.ON_LOAN)
-    set_committed_value(copy, "last_borrowed", moment.today)
-    _open_loans(session).pop(copy.id, None)  # read again if this transaction asks
+    who = (patron.id, patron.class_name, patron.grade)
+    when = (sql_time(moment.at), due.isoformat())
+    tx.execute(_LEND, (loan, copy.id, *who, *when, where, allowed_by))
+    tx.execute(_COPY_LENT, (CopyStatus.ON_LOAN, moment.today.isoformat(), copy.id))
+    _known(tx, "copies").pop(copy.code, None)  # read again if this transaction asks
+    _known(tx, "open_loans").pop(copy.id, None)
     outbox.append(
-        session,
+        tx,
         moment,
         wire.Checkout(
             loan=loan,
@@ -455,51 +548,46 @@ def checkout(
 
 
 def return_copy(
-    session: Session,
+    tx: Transaction,
     moment: Moment,
-    copy: Copy,
+    copy: CopyFacts,
     *,
     by: str | None = None,
     stocktake: int | None = None,
-) -> Loan:
+) -> OpenLoan:
     """Take *copy* back (at any time, open or closed); raise Refused if it is not on loan.
 
     *by*: the card of the small librarian taking in a pile of returns, for the record;
     *stocktake*: the stocktake during which the book was found on a shelf.
     """
-    loan = open_loan(session, copy)
+    loan = open_loan(tx, copy)
     if loan is None:
         raise Refused("not_on_loan")
-    return _close(session, moment, loan, implicit=False, by=by, stocktake=stocktake)
+    return _close(tx, moment, copy, loan, implicit=False, by=by, stocktake=stocktake)
 
 
 def _close(
-    session: Session,
+    tx: Transaction,
     moment: Moment,
-    loan: Loan,
+    copy: CopyFacts,
+    loan: OpenLoan,
     *,
     implicit: bool,
     by: str | None = None,
     stocktake: int | None = None,
-) -> Loan:
-    # Written with plain statements, as a checkout is; the session's objects follow them.
-    connection = session.connection()
-    connection.execute(_LOAN_CLOSED, {"loan": loan.id, "back_at": moment.at, "implicit": implicit})
-    set_committed_value(loan, "returned_at", moment.at)
-    set_committed_value(loan, "implicit_return", implicit)
-    _open_loans(session)[loan.copy_id] = None
-    if loan.copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
-        # A lost book that comes back is found.
-        connection.execute(_COPY_STATUS, {"copy": loan.copy_id, "new_status": CopyStatus.AVAILABLE})
-        set_committed_value(loan.copy, "status", CopyStatus.AVAILABLE)
+) -> OpenLoan:
+    tx.execute(_LOAN_CLOSED, (sql_time(moment.at), implicit, loan.id))
+    _known(tx, "open_loans")[copy.id] = None
+    if copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
+        _set_status(tx, copy, CopyStatus.AVAILABLE)  # a lost book that comes back is found
     returned = wire.ImplicitReturn if implicit else wire.Return
     outbox.append(
-        session,
+        tx,
         moment,
         returned(
             loan=loan.id,
-            copy=loan.copy.code,
-            patron=loan.patron.card if loan.patron else None,
+            copy=copy.code,
+            patron=loan.patron_card,
             late_days=overdue_days(loan, moment.known_today),
             by=by,
             stocktake=stocktake,
@@ -508,76 +596,77 @@ def _close(
     return loan
 
 
-def undo_checkout(session: Session, moment: Moment, loan: Loan) -> None:
+def undo_checkout(tx: Transaction, moment: Moment, copy: CopyFacts, loan: OpenLoan) -> None:
     """Take back a loan made by mistake a moment ago ("not this book")."""
-    loan.returned_at = moment.at
-    _open_loans(session)[loan.copy_id] = None
-    loan.copy.status = CopyStatus.AVAILABLE
-    outbox.append(session, moment, wire.CheckoutUndone(loan=loan.id, copy=loan.copy.code))
+    tx.execute("UPDATE loans SET returned_at = ? WHERE id = ?", (sql_time(moment.at), loan.id))
+    _known(tx, "open_loans")[copy.id] = None
+    _set_status(tx, copy, CopyStatus.AVAILABLE)
+    outbox.append(tx, moment, wire.CheckoutUndone(loan=loan.id, copy=copy.code))
 
 
-def check_renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> dt.date:
+def check_renew(
+    tx: Transaction, moment: Moment, schedule: Schedule, copy: CopyFacts, loan: OpenLoan
+) -> dt.date:
     """The due date a renewal now would give *loan*, or raise Refused (see :func:`renewal_due`)."""
-    assert loan.patron is not None, "only a current loan can be renewed"
+    assert loan.patron_kind is not None, "only a current loan can be renewed"
     check_clock(moment)
-    policy = policy_for(session, loan.patron.kind)
-    return renewal_due(Holding.of(loan), loan.renewals, policy, schedule, moment.today)
-
-
-def renew(session: Session, moment: Moment, schedule: Schedule, loan: Loan) -> Loan:
-    """Give *loan* a new due date, or raise Refused (see :func:`check_renew`)."""
-    assert loan.patron is not None, "only a current loan can be renewed"
-    new_due = check_renew(session, moment, schedule, loan)
-    loan.renewals += 1
-    loan.due_date = new_due
-    outbox.append(
-        session,
-        moment,
-        wire.Renew(loan=loan.id, copy=loan.copy.code, patron=loan.patron.card, due=loan.due_date),
+    policy = policy_for(tx, loan.patron_kind)
+    holding = Holding(
+        copy.code, copy.title, loan.due_date, loan.lent_at, copy.status == CopyStatus.LOST
     )
-    return loan
+    return renewal_due(holding, loan.renewals, policy, schedule, moment.today)
+
+
+def renew(
+    tx: Transaction, moment: Moment, schedule: Schedule, copy: CopyFacts, loan: OpenLoan
+) -> dt.date:
+    """Give *loan* a new due date, returned, or raise Refused (see :func:`check_renew`)."""
+    new_due = check_renew(tx, moment, schedule, copy, loan)
+    tx.execute(
+        "UPDATE loans SET renewals = renewals + 1, due_date = ? WHERE id = ?",
+        (new_due.isoformat(), loan.id),
+    )
+    _known(tx, "open_loans").pop(copy.id, None)
+    assert loan.patron_card is not None
+    outbox.append(
+        tx, moment, wire.Renew(loan=loan.id, copy=copy.code, patron=loan.patron_card, due=new_due)
+    )
+    return new_due
 
 
 def mark_copy(
-    session: Session, moment: Moment, copy: Copy, status: CopyStatus, *, by: str
-) -> Loan | None:
+    tx: Transaction, moment: Moment, copy: CopyFacts, status: CopyStatus, *, by: str
+) -> OpenLoan | None:
     """A small librarian marks a copy damaged or lost (or back available).
 
     A damaged copy handed in is returned first; a lost copy's loan stays open, since the
     patron still owes the book.
     """
     returned = None
-    loan = open_loan(session, copy)
+    loan = open_loan(tx, copy)
     if loan is not None and status != CopyStatus.LOST:
-        returned = _close(session, moment, loan, implicit=False)
-    copy.status = status
-    outbox.append(session, moment, wire.CopyStatusSet(copy=copy.code, status=status, by=by))
+        returned = _close(tx, moment, copy, loan, implicit=False)
+    _set_status(tx, copy, status)
+    outbox.append(tx, moment, wire.CopyStatusSet(copy=copy.code, status=status, by=by))
     return returned
 
 
 # -- privacy -----------------------------------------------------------------------------
 
 
-_FORGET_RETURNED = (
-    update(_loans)
-    .where(
-        _loans.c.patron_id.is_not(None),
-        _loans.c.returned_at.is_not(None),
-        _loans.c.returned_at < bindparam("before"),
-    )
-    .values(patron_id=None)
-)
-
-
-def forget_returned(session: Session, *, returned_before: dt.datetime) -> int:
+def forget_returned(tx: Transaction, *, returned_before: dt.datetime) -> int:
     """Unlink loans returned before *returned_before* from their patrons (a standalone kiosk's
     privacy: nobody asks for them after a while); class and grade stay for the league counts.
 
     Only loans still linked are looked at, through an index of those alone: at the end of
-    every session this costs next to nothing, however long the kiosk's history. A plain
-    statement, built once: the loans it changes are returned ones, which no scan holds.
+    every session this costs next to nothing, however long the kiosk's history.
     """
-    return session.connection().execute(_FORGET_RETURNED, {"before": returned_before}).rowcount
+    forgotten = tx.execute(
+        "UPDATE loans SET patron_id = NULL WHERE patron_id IS NOT NULL"
+        " AND returned_at IS NOT NULL AND returned_at < ?",
+        (sql_time(returned_before),),
+    )
+    return forgotten.rowcount
 
 
 def forget_acknowledged(session: Session, up_to_seq: int) -> int:

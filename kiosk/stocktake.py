@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from kiosk import outbox, rules
 from kiosk.clock import Moment
 from kiosk.codes import code_key, is_isbn13
-from kiosk.models import Copy, CopyStatus, Loan, Stocktake, StocktakeCount
+from kiosk.models import Copy, CopyStatus, Stocktake, StocktakeCount, sql_time
+from kiosk.rules import CopyFacts, OpenLoan
+from kiosk.store import Transaction
 from sync import wire
 
 # What a counted copy says besides "counted": the first that applies, in this order.
@@ -29,11 +31,13 @@ class Counted:
     """The answer to one scan on a shelf."""
 
     code: str
-    copy: Copy | None  # None: a code this kiosk does not know (the office is told all the same)
+    copy: (
+        CopyFacts | None
+    )  # None: a code this kiosk does not know (the office is told all the same)
     first: bool  # counted now; False: this kiosk had counted it already in this stocktake
     warning: str | None  # ON_LOAN (returned now), LOST, WITHDRAWN or WRONG_SHELF
     belongs: str  # the shelf the copy belongs on
-    returned: Loan | None  # the loan closed because the book was on the shelf
+    returned: OpenLoan | None  # the loan closed because the book was on the shelf
 
 
 def open_stocktake(session: Session) -> Stocktake | None:
@@ -75,43 +79,44 @@ def counted_by_shelf(session: Session, stocktake: Stocktake) -> dict[str, int]:
 
 
 def count(
-    session: Session, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
+    tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
 ) -> Counted:
     """Count the copy *code* seen on *shelf*: once per stocktake, an event for the office each
     first time; a book recorded as on loan is returned, since it is on the shelf. A code that
     is no copy here is left to the caller (a card, or :func:`unknown`)."""
-    copy = rules.find_copy(session, code)
+    copy = rules.find_copy(tx, code)
     if copy is None and is_isbn13(code):
-        copy = _uncounted_unlabelled(session, stocktake, code)
+        copy = _uncounted_unlabelled(tx, stocktake, code)
     if copy is None:
         return Counted(code, None, first=False, warning=None, belongs="", returned=None)
-    already = session.get(StocktakeCount, (stocktake.id, copy.id))
     warning = warning_of(copy, shelf)
-    if already is not None:
+    counted_now = tx.execute(
+        "INSERT INTO stocktake_counts (stocktake_id, copy_id, shelf, at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (stocktake.id, copy.id, shelf, sql_time(moment.at)),
+    ).rowcount
+    if not counted_now:
         return Counted(code, copy, first=False, warning=warning, belongs=copy.shelf, returned=None)
-    session.add(
-        StocktakeCount(stocktake_id=stocktake.id, copy_id=copy.id, shelf=shelf, at=moment.at)
-    )
-    outbox.append(session, moment, _scan(stocktake, copy.code, shelf, by))
+    outbox.append(tx, moment, _scan(stocktake, copy.code, shelf, by))
     returned = None
     if copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):  # a lost book's reader owes it
         with suppress(rules.Refused):
-            returned = rules.return_copy(session, moment, copy, by=by, stocktake=stocktake.id)
+            returned = rules.return_copy(tx, moment, copy, by=by, stocktake=stocktake.id)
     return Counted(code, copy, first=True, warning=warning, belongs=copy.shelf, returned=returned)
 
 
 def unknown(
-    session: Session, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
+    tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
 ) -> None:
     """A code this kiosk does not know, seen on *shelf*: the office lists it (it may know it)."""
-    outbox.append(session, moment, _scan(stocktake, code, shelf, by))
+    outbox.append(tx, moment, _scan(stocktake, code, shelf, by))
 
 
 def _scan(stocktake: Stocktake, code: str, shelf: str, by: str) -> wire.StocktakeScan:
     return wire.StocktakeScan(stocktake=stocktake.id, copy=code, shelf=shelf, by=by)
 
 
-def warning_of(copy: Copy, shelf: str) -> str | None:
+def warning_of(copy: CopyFacts | Copy, shelf: str) -> str | None:
     """What a copy seen on *shelf* says besides "counted" (any copy with a status and a shelf:
     the kiosk's, or the office's at its desk)."""
     if copy.status == CopyStatus.ON_LOAN:
@@ -123,16 +128,14 @@ def warning_of(copy: Copy, shelf: str) -> str | None:
     return None
 
 
-def _uncounted_unlabelled(session: Session, stocktake: Stocktake, isbn: str) -> Copy | None:
+def _uncounted_unlabelled(tx: Transaction, stocktake: Stocktake, isbn: str) -> CopyFacts | None:
     """A copy without a label of its own, of the title with this ISBN: one not yet counted, so
     that two such books on a shelf count as two."""
-    copies = rules.unlabelled_copies(session, isbn)
-    done = set(
-        session.scalars(
-            select(StocktakeCount.copy_id).where(
-                StocktakeCount.stocktake_id == stocktake.id,
-                StocktakeCount.copy_id.in_([c.id for c in copies]),
-            )
-        )
-    )
+    copies = rules.unlabelled_copies(tx, isbn)
+    done = {
+        copy_id
+        for (copy_id,) in tx.execute(
+            "SELECT copy_id FROM stocktake_counts WHERE stocktake_id = ?", (stocktake.id,)
+        ).fetchall()
+    }
     return next((c for c in copies if c.id not in done), copies[0] if copies else None)

@@ -7,8 +7,9 @@ import itertools
 import os
 import signal
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import URL, Engine, Insert, Update, create_engine, event, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
 from kiosk.models import Setting
 from kiosk.settings import CHANGED
@@ -74,6 +76,8 @@ class Store:
         self.path = Path(path)
         self.engine = sqlite_engine(f"sqlite:///{self.path}")
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._scans: _Scans | None = None
+        self._watchers: list[Callable[[str], None]] = []
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -96,6 +100,27 @@ class Store:
         with _explained(), session, session.begin():
             yield session
 
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Transaction]:
+        """A transaction of the scan path (kiosk.engine) on a plain sqlite3 connection, kept
+        open for it: committed as a whole at the end of the block, or not at all.
+
+        A scan waits on this one, so it costs what SQLite costs: no ORM session is made unless
+        the block asks for :attr:`Transaction.session`. *write* takes the write lock up front.
+        """
+        if self._scans is None:
+            self._scans = _Scans(self)
+        with self._scans.lock, _explained():
+            yield from self._scans.run(write)
+
+    def watch(self, seen: Callable[[str], None]) -> None:
+        """Call *seen* with each SQL statement sent to the database, BEGIN included and COMMIT
+        not (what a benchmark or a test counts)."""
+        self._watchers.append(seen)
+        event.listen(self.engine, "before_cursor_execute", lambda *args: seen(args[2]))
+        if self._scans is not None:
+            self._scans.trace()
+
     def checkpoint(self) -> None:
         """Move what transactions wrote to the write-ahead log into the database file.
 
@@ -108,6 +133,9 @@ class Store:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
 
     def close(self) -> None:
+        if self._scans is not None:
+            self._scans.close()
+            self._scans = None
         self.engine.dispose()
 
     # -- migrations -------------------------------------------------------------------------
@@ -179,6 +207,101 @@ class Store:
         crash_point("backup-written")
         partial.replace(target)
         return target
+
+
+class Transaction:
+    """One transaction of the scan path: plain statements on the connection (:meth:`execute`),
+    and the ORM, on the same transaction, for what is rare (:attr:`session`).
+
+    ``info`` keeps what the transaction has learnt (the copies and loans a scan looked up, the
+    rules in force), for the rest of the scan to find without asking the database again.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, engine: Engine) -> None:
+        self.connection = connection
+        self.info: dict[str, Any] = {}
+        self._engine = engine
+        self._session: Session | None = None
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if self._session is not None:
+            self._session.flush()  # what the ORM changed is read by the plain statements too
+        return self.connection.execute(sql, parameters)
+
+    def setting(self, key: str) -> str | None:
+        row = self.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in this transaction, made when first asked for."""
+        if self._session is None:
+            self._session = Session(self._engine, expire_on_commit=False)
+            self._session.connection()
+        return self._session
+
+
+class _Scans:
+    """The plain connection the scan path writes with, and an engine over that one connection
+    for the ORM sessions made in its transactions."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.lock = threading.RLock()  # a transaction begun inside another fails, not hangs
+        # Taken from the store's engine (its settings, made as every connection of the store is)
+        # and kept out of its pool for as long as the store is open.
+        self._pooled = store.engine.raw_connection()
+        self.connection: sqlite3.Connection = self._pooled.driver_connection  # type: ignore[assignment]
+        # The transaction is begun and ended here; the sessions join it (no BEGIN of their own)
+        # and their commit or rollback ends it.
+        self.engine = create_engine(
+            "sqlite://", creator=lambda: self.connection, poolclass=StaticPool
+        )
+        self.engine.connect().close()  # the dialect's first look, outside any transaction
+        self.trace()
+
+    def trace(self) -> None:
+        watchers = self.store._watchers
+        if not watchers:
+            return
+
+        def seen(statement: str) -> None:
+            if statement != "COMMIT" and not statement.startswith("--"):  # "--": in a trigger
+                for watcher in watchers:
+                    watcher(statement)
+
+        self.connection.set_trace_callback(seen)
+
+    def run(self, write: bool) -> Iterator[Transaction]:
+        transaction = Transaction(self.connection, self.engine)
+        self.connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            try:
+                yield transaction
+            except BaseException:
+                self._end(transaction, commit=False)
+                raise
+            self._end(transaction, commit=True)
+        finally:
+            if self.connection.in_transaction:  # a commit that failed (a full disk) keeps nothing
+                self.connection.execute("ROLLBACK")
+
+    def _end(self, transaction: Transaction, *, commit: bool) -> None:
+        session = transaction._session
+        if session is None:
+            if commit:
+                self.connection.execute("COMMIT")
+            elif self.connection.in_transaction:  # SQLite ends it itself on some errors (full)
+                self.connection.execute("ROLLBACK")
+            return
+        with session:  # its commit flushes, ends the transaction and runs the store's hooks
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+
+    def close(self) -> None:
+        self._pooled.invalidate()  # closed, not put back: the sessions' engine used it too
 
 
 def executemany(

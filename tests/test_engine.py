@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import resource
 import signal
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 
 import pytest
@@ -732,7 +733,7 @@ def test_locked_database_is_a_fault_and_the_engine_goes_on(
     import kiosk.store as store_module
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
-    store.engine.dispose()
+    store.close()  # the connections are made again, with what the test sets
     blocker = sqlite3.connect(store.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
@@ -755,18 +756,24 @@ def test_full_disk_is_a_fault_and_nothing_is_half_written(
     with store.read() as db:
         pages = db.execute(text("PRAGMA page_count")).scalar()
     # SQLite's own "database or disk is full", by capping the file at its current size.
-    store.engine.dispose()
+    store.close()  # the connections are made again, with what the test sets
     event.listen(
         store.engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA max_page_count={pages}")
     )
+
+    def lend_and_take_back() -> Iterator[Callable[[], list[Outcome]]]:
+        while True:
+            clock.advance(3)
+            yield lambda: kiosk.scan("B001")
+            yield lambda: kiosk.touch("undo")
+
     outcomes, written = [], 0
-    for _ in range(500):  # lend and take back until the "disk" has no room for a new page
-        clock.advance(3)
+    # Until the "disk" has no room for a new page: the checkout or the undo that finds it full.
+    for action in itertools.islice(lend_and_take_back(), 1000):
         written = len(events(store))
-        outcomes = kiosk.scan("B001")
+        outcomes = action()
         if outcomes[0].kind == Kind.FAULT:
             break
-        kiosk.touch("undo")
     fault = one(outcomes)
     assert (fault.kind, fault.reason) == (Kind.FAULT, "database")
     assert "disk is full" in fault.detail["message"]
@@ -782,7 +789,7 @@ def test_full_disk_is_a_fault_and_nothing_is_half_written(
 def disk_full_after(store: Store, size: int) -> Iterator[None]:
     """No file of this process may grow past *size* bytes, as on a full disk, from a write-ahead
     log emptied first: SQLite finds out when it commits, after the statements went through."""
-    store.engine.dispose()
+    store.close()  # the connections are made again, with what the test sets
     with closing(sqlite3.connect(store.path)) as db:
         assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
     with store.read() as db:

@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
-
 from kiosk import config
 from kiosk.engine import Kiosk
 from kiosk.outcome import Kind, Outcome
@@ -56,9 +54,9 @@ class Statements:
 
     def __init__(self, store: Store) -> None:
         self.sent: list[str] = []
-        event.listen(store.engine, "before_cursor_execute", self._seen)
+        store.watch(self._seen)
 
-    def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+    def _seen(self, statement: str) -> None:
         self.sent.append(statement)
 
     @contextmanager

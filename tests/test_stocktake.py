@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from kiosk.codes import shelf_label, shelf_of_label
 from kiosk.engine import Kiosk, State
@@ -283,7 +283,7 @@ def test_a_stocktake_scan_costs_no_more_sql_than_a_checkout(
 ) -> None:
     # The small librarians' queue at the shelves must move as fast as the students' queue.
     seen: list[str] = []
-    event.listen(shelved.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    shelved.watch(seen.append)
 
     def statements(code: str) -> int:
         seen.clear()

@@ -67,8 +67,8 @@ def test_the_league_counts_the_children_of_each_class_who_borrowed_this_week(
     for book in ("B001", "B002"):  # brought back, and forgotten: still borrowed this week
         clock.advance(3)
         kiosk.scan(book)
-    with store.write() as db:
-        forgotten = rules.forget_returned(db, returned_before=clock.now + dt.timedelta(seconds=1))
+    with store.transaction() as tx:
+        forgotten = rules.forget_returned(tx, returned_before=clock.now + dt.timedelta(seconds=1))
     assert forgotten == 2
     clock.advance(3)
     kiosk.scan("S5")

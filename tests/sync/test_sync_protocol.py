@@ -518,9 +518,11 @@ def test_a_kiosk_copy_status_mark_reaches_the_office(office: Office, make_kiosk)
     from kiosk.clock import read_clock
     from tests.conftest import TZ
 
-    with kiosk.store.write() as db:
-        copy = db.scalar(select(Copy).where(Copy.barcode == "B003"))
-        rules.mark_copy(db, read_clock(db, kiosk.clock(), TZ), copy, CopyStatus.DAMAGED, by="H1")
+    with kiosk.store.transaction() as tx:
+        copy = rules.find_copy(tx, "B003")
+        assert copy is not None
+        moment = read_clock(tx.session, kiosk.clock(), TZ)
+        rules.mark_copy(tx, moment, copy, CopyStatus.DAMAGED, by="H1")
     kiosk.client.sync()
     database = office.database()
     with database.read() as session:
