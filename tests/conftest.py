@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -122,6 +125,15 @@ def kiosk(store: Store, data_dir: Path, clock: FakeClock) -> Kiosk:
 
 
 HELPER_PIN = "2468"
+
+
+def run_in_process(main: Callable[[list[str]], int], *argv: str) -> CompletedProcess[str]:
+    """A command (its entry point *main*) run in this process, as typed with *argv*: its exit
+    code and what it printed, as from a process of its own without the start-up time."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return CompletedProcess(list(argv), code, out.getvalue(), err.getvalue())
 
 
 def kiosk_at_version(path: Path, revision: str) -> Store:

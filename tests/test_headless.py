@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,8 +45,10 @@ def run_kiosk(data: Path, stdin: bytes, *extra: str) -> tuple[list[dict], str]:
     return [json.loads(line) for line in lines], result.stderr.decode()
 
 
-def demo_dir(tmp_path: Path) -> Path:
-    data = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The library `kiosk demo` makes, made once: each test runs the kiosk on a copy of it."""
+    data = tmp_path_factory.mktemp("demo") / "demo"
     subprocess.run(
         [sys.executable, "-m", "kiosk.cli", "--data", str(data), "demo"],
         check=True,
@@ -55,8 +58,13 @@ def demo_dir(tmp_path: Path) -> Path:
     return data
 
 
-def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
-    data = demo_dir(tmp_path)
+@pytest.fixture
+def demo(tmp_path: Path, demo_library: Path) -> Path:
+    """A kiosk's data folder with the demo library, this test's own."""
+    return Path(shutil.copytree(demo_library, tmp_path / "demo"))
+
+
+def test_a_lunch_break_at_the_kiosk(demo: Path) -> None:
     script = (
         "\n".join(
             [
@@ -78,7 +86,7 @@ def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
         )
         + "\n"
     )
-    outcomes, _ = run_kiosk(data, script.encode())
+    outcomes, _ = run_kiosk(demo, script.encode())
     kinds = [(o["outcome"], o.get("reason")) for o in outcomes]
     assert kinds == [
         ("session_started", None),
@@ -106,8 +114,7 @@ def test_a_lunch_break_at_the_kiosk(tmp_path: Path) -> None:
         assert {"outcome", "reason", "patron", "copy", "title", "due", "light"} <= set(outcome)
 
 
-def test_junk_input_gets_answers_and_the_kiosk_goes_on(tmp_path: Path) -> None:
-    data = demo_dir(tmp_path)
+def test_junk_input_gets_answers_and_the_kiosk_goes_on(demo: Path) -> None:
     junk = (
         b"\n".join(
             [
@@ -122,7 +129,7 @@ def test_junk_input_gets_answers_and_the_kiosk_goes_on(tmp_path: Path) -> None:
         )
         + b"\n"
     )
-    outcomes, _ = run_kiosk(data, junk)
+    outcomes, _ = run_kiosk(demo, junk)
     assert outcomes[0]["light"] is None  # the lights stay as they were: no red for a blank line
     assert [(o["outcome"], o["reason"]) for o in outcomes] == [
         ("ignored", "empty"),  # a stray Enter
@@ -136,14 +143,13 @@ def test_junk_input_gets_answers_and_the_kiosk_goes_on(tmp_path: Path) -> None:
     ]
 
 
-def test_session_ends_by_itself_after_the_idle_time(tmp_path: Path) -> None:
-    data = demo_dir(tmp_path)
-    toml = data / "kiosk.toml"
+def test_session_ends_by_itself_after_the_idle_time(demo: Path) -> None:
+    toml = demo / "kiosk.toml"
     toml.write_text(
         toml.read_text().replace("session_timeout_seconds = 30", "session_timeout_seconds = 1")
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"],
+        [sys.executable, "-m", "kiosk.cli", "--data", str(demo), "run", "--headless"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
@@ -190,8 +196,8 @@ def kiosk_on_a_full_disk(data: Path) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def test_a_full_disk_at_start_is_a_clear_error(tmp_path: Path) -> None:
-    started = kiosk_on_a_full_disk(demo_dir(tmp_path))
+def test_a_full_disk_at_start_is_a_clear_error(tmp_path: Path, demo: Path) -> None:
+    started = kiosk_on_a_full_disk(demo)
     assert started.returncode == 2
     assert b"kiosk: the disk is full or failing; free space on the kiosk" in started.stderr
     assert b"Traceback" not in started.stderr
@@ -245,14 +251,13 @@ def test_data_pointing_at_a_file_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("tz", ["CST-8", ":Asia/Shanghai"])
 def test_the_system_time_zone_as_the_c_library_takes_it(
-    tmp_path: Path, tz: str, monkeypatch: pytest.MonkeyPatch
+    demo: Path, tz: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no timezone in kiosk.toml the kiosk uses the system's, written any way $TZ may be."""
-    data = demo_dir(tmp_path)
-    settings = (data / "kiosk.toml").read_text()
+    settings = (demo / "kiosk.toml").read_text()
     assert 'timezone = ""' in settings
     result = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"],
+        [sys.executable, "-m", "kiosk.cli", "--data", str(demo), "run", "--headless"],
         input=b"S0001\n",
         capture_output=True,
         timeout=60,
@@ -297,10 +302,9 @@ def test_a_fresh_kiosk_shows_its_timetable_and_where_to_change_it(tmp_path: Path
     assert "Open now" in stderr or "Closed now" in stderr
 
 
-def test_options_after_the_command_and_codes_in_any_case(tmp_path: Path) -> None:
-    data = demo_dir(tmp_path)
+def test_options_after_the_command_and_codes_in_any_case(demo: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "run", "--headless", "--data", str(data)],
+        [sys.executable, "-m", "kiosk.cli", "run", "--headless", "--data", str(demo)],
         input=b"s0001\n\n:foo\n",
         capture_output=True,
         timeout=120,
@@ -317,10 +321,9 @@ def test_options_after_the_command_and_codes_in_any_case(tmp_path: Path) -> None
     assert outcomes[2]["detail"] == {"touch": "foo"}
 
 
-def test_codes_ended_by_carriage_return_alone(tmp_path: Path) -> None:
+def test_codes_ended_by_carriage_return_alone(demo: Path) -> None:
     """Some scanners end each code with CR only; CR LF is one line end, not two."""
-    data = demo_dir(tmp_path)
-    outcomes, _ = run_kiosk(data, b"S0001\r100001\r\n100002\r:done\r")
+    outcomes, _ = run_kiosk(demo, b"S0001\r100001\r\n100002\r:done\r")
     assert [(o["outcome"], o.get("copy")) for o in outcomes] == [
         ("session_started", None),
         ("checked_out", "100001"),
@@ -344,21 +347,20 @@ def test_a_line_is_read_as_soon_as_it_ends() -> None:
     assert lines.get(timeout=30) is None
 
 
-def test_a_second_kiosk_on_the_same_folder_is_turned_away(tmp_path: Path) -> None:
-    data = demo_dir(tmp_path)
-    command = [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--headless"]
+def test_a_second_kiosk_on_the_same_folder_is_turned_away(demo: Path) -> None:
+    command = [sys.executable, "-m", "kiosk.cli", "--data", str(demo), "run", "--headless"]
     first = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
-        lock = data / "kiosk.lock"
+        lock = demo / "kiosk.lock"
         deadline = time.monotonic() + 60
         while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
             assert first.poll() is None and time.monotonic() < deadline, "the kiosk did not start"
             time.sleep(0.05)
         second = subprocess.run(command, input=b"S0001\n", capture_output=True, timeout=60)
         assert second.returncode == 2
-        assert f"a kiosk is already running on {data} (process {first.pid})".encode() in (
+        assert f"a kiosk is already running on {demo} (process {first.pid})".encode() in (
             second.stderr
         )
         assert second.stdout == b""  # it answered no scan
@@ -366,5 +368,5 @@ def test_a_second_kiosk_on_the_same_folder_is_turned_away(tmp_path: Path) -> Non
         out, _ = first.communicate(b"S0001\n", timeout=60)
     assert first.returncode == 0
     assert json.loads(out.splitlines()[0])["outcome"] == "session_started"
-    outcomes, _ = run_kiosk(data, b"S0002\n")  # the folder is free again
+    outcomes, _ = run_kiosk(demo, b"S0002\n")  # the folder is free again
     assert outcomes[0]["outcome"] == "session_started"

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from kiosk.cli import main as kiosk_main
 from kiosk.cli import open_data
 from kiosk.models import Copy, Patron, PatronKind, Title
+from sync.server.cli import main as server_main
 from sync.server.db import Database, database_url
 from sync.server.models import Patron as OfficePatron
+from tests.conftest import run_in_process
 
 STUDENTS = """card,name,class,grade,kind
 1001,张小明,3-1,3,
@@ -34,12 +36,7 @@ A0003,,Matilda,Roald Dahl,Puffin,2016,I561,7-B
 
 
 def kiosk_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_in_process(kiosk_main, "--data", str(data), *args)
 
 
 def counts(data: Path) -> tuple[int, int, int]:
@@ -309,12 +306,7 @@ def test_a_stray_quote_loses_no_student(tmp_path: Path) -> None:
 
 
 def office_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sync.server.cli", "--data", str(data), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_in_process(server_main, "--data", str(data), *args)
 
 
 @pytest.mark.parametrize("command", [kiosk_cli, office_cli], ids=["kiosk", "office"])

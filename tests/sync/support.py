@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import glob
-import io
 import multiprocessing
 import os
 import shutil
@@ -35,7 +34,7 @@ from sync.server import models
 from sync.server.db import ACK_KEY, DATABASE_ID, Database
 from sync.server.models import Base, Setting
 from sync.server.services import helpers, kiosks, ledger
-from tests.conftest import HELPER_PIN, TIMETABLE, TZ, FakeClock, add_library
+from tests.conftest import HELPER_PIN, TIMETABLE, TZ, FakeClock, add_library, run_in_process
 
 STUDENTS_CSV = """card,name,class,grade,kind
 S1,小明,3-1,3,
@@ -223,10 +222,8 @@ class Office:
 
     def command(self, *args: str) -> tuple[int, str, str]:
         """A librarian's command, run in this process against the same database."""
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = server_cli.main(["--data", str(self.data), "--db", self.db_url, *args])
-        return code, out.getvalue(), err.getvalue()
+        done = run_in_process(server_cli.main, "--data", str(self.data), "--db", self.db_url, *args)
+        return done.returncode, done.stdout, done.stderr
 
     def ok(self, *args: str) -> str:
         code, out, err = self.command(*args)
