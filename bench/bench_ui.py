@@ -18,8 +18,12 @@ Runs the real app headless (SDL2 offscreen, Mesa llvmpipe) on the library of ben
   last stop (the usual start) and with the store read first (nothing kept, or out of date);
   and until ready: the engine loaded (then a card scanned must be answered).
 - memory: resident size of the kiosk at the idle screen with its engine loaded (a process of
-  its own, as started) against the bare Kivy app's, and in this process after 100 and after
-  1,000 sessions.
+  its own, as started) against the bare Kivy app's (with the kiosk's Kivy settings, and
+  nothing of the project) and what the engine alone adds to a bare Python; then the kiosk
+  as `kiosk run --window` starts it, after 100 and after 1,000 sessions typed on its
+  standard input as fast as it takes them (faster than it draws frames), and in this process
+  (the app driven frame by frame). Each by kind of mapping (/proc/PID/smaps): the software
+  renderer (Mesa llvmpipe and its LLVM) is this machine's; a Pi draws with its V3D driver.
 - a lunch queue of 30 children (kiosk/ui/lunch.py: card, book, walk away, and the other ways
   children do it): the kiosk's own time per child against a budget, with the engine alone
   on the same queue as the floor. The children's own pace is not counted: the script moves
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,7 +47,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from report import record
 
@@ -81,7 +86,9 @@ Bare()._run_prepare()
 runTouchApp(embedded=True)
 for _ in range(3):
     EventLoop.idle()
-print(time.perf_counter() - start, int(open("/proc/self/statm").read().split()[1]))
+print(time.perf_counter() - start, int(open("/proc/self/statm").read().split()[1]), flush=True)
+import sys
+sys.stdin.read()  # drawn: its memory is read from outside until its standard input closes
 """
 # The kiosk as `kiosk run --window` starts it (kiosk.cli), at the bare app's frame rate. Timed
 # to the end of its third frame, its idle screen's texts then (they must be the store's: they
@@ -272,22 +279,132 @@ def demo_kiosk(folder: Path) -> Kiosk:
     return Kiosk(store, cfg.kiosk)
 
 
-def startup(code: str, folder: Path) -> tuple[float, float, float, float]:
+def startup(code: str, folder: Path, *, mapped: bool = False) -> Start:
     """Seconds from a new process's first line to its third frame and its resident MB then;
-    the same until ready (the kiosk: its engine loaded, a scan answered; the bare app: then)."""
+    the same until ready (the kiosk: its engine loaded, a scan answered; the bare app: then).
+    *mapped*: the process (the bare app) waits once drawn, and its mappings are read."""
     script = folder / "startup.py"  # a file: Kivy looks for an app's .kv beside its source
     script.write_text(code, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(script), str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    seconds, pages, *ready = result.stdout.strip().splitlines()[-1].split()
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        subprocess.Popen(
+            [sys.executable, str(script), str(folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        ) as process,
+    ):
+        assert process.stdin is not None and process.stdout is not None
+        if not mapped:
+            process.stdin.close()  # nothing to type: the kiosk's reader ends at once
+        figures: list[str] = []
+        for line in process.stdout:  # the last line says it all
+            figures = line.split()
+            if mapped and len(figures) == 2:
+                break
+        kinds = by_mapping(process.pid) if mapped else {}
+        if mapped:
+            process.stdin.close()
+            figures = [*figures, *process.stdout.read().split()]
+        if process.wait(timeout=120) != 0:
+            errors.seek(0)
+            raise RuntimeError(f"start-up failed: {errors.read()}")
+    seconds, pages, *ready = figures
     ready_seconds, ready_pages = ready or (seconds, pages)
     mb = os.sysconf("SC_PAGE_SIZE") / 1e6
-    return float(seconds), int(pages) * mb, float(ready_seconds), int(ready_pages) * mb
+    return Start(
+        float(seconds), int(pages) * mb, float(ready_seconds), int(ready_pages) * mb, kinds
+    )
+
+
+class Start(NamedTuple):
+    seconds: float
+    mb: float  # resident at the third frame
+    ready_seconds: float
+    ready_mb: float
+    kinds: dict[str, float]  # resident MB by kind of mapping, when read
+
+
+# Mappings of the software renderer this machine draws with (Mesa llvmpipe, LLVM compiling
+# its shaders): a Raspberry Pi draws with its V3D GPU driver instead.
+RENDERER = ("libLLVM", "_dri.so", "libgallium", "libGL", "libEGL", "libglapi", "libgbm")
+KINDS = ("heap", "anonymous", "renderer", "SDL2", "files")
+
+
+def by_mapping(pid: int) -> dict[str, float]:
+    """Resident MB of process *pid* by kind of mapping (/proc/PID/smaps): the C heap (brk);
+    anonymous memory (Python's object arenas, large allocations, other threads' malloc
+    arenas, stacks); the software renderer; SDL2; the other files mapped (Python, the
+    extension modules, their libraries)."""
+    kinds = dict.fromkeys(KINDS, 0.0)
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if not fields[0].endswith(":"):  # a mapping: address, perms, offset, device, inode, path
+            kind = _kind(fields[5] if len(fields) > 5 else "")
+        elif fields[0] == "Rss:":
+            kinds[kind] += int(fields[1]) * 1024 / 1e6
+    return kinds
+
+
+def _kind(path: str) -> str:
+    if path == "[heap]":
+        return "heap"
+    if not path or path.startswith("[") or path.startswith("/memfd:"):
+        return "anonymous"
+    if any(part in path for part in RENDERER):
+        return "renderer"
+    return "SDL2" if "SDL2" in path else "files"
+
+
+def as_started(folder: Path, sessions: int) -> dict[int, dict[str, float]]:
+    """The kiosk as `kiosk run --window` starts it, on its own process: resident MB by kind of
+    mapping after 1, 100 and *sessions* sessions typed on its standard input (a card, a
+    book, done, and the last one's book brought back), as fast as it takes them."""
+    from sqlalchemy import create_engine, text
+
+    database = create_engine(f"sqlite:///{folder / 'kiosk.db'}")
+
+    def ended() -> int:
+        with database.connect() as db:
+            query = "SELECT count(*) FROM events WHERE type = 'session_ended'"
+            return db.execute(text(query)).scalar_one()
+
+    measured: dict[int, dict[str, float]] = {}
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "--data", str(folder), "run", "--window"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        ) as process,
+    ):
+        assert process.stdin is not None
+        start, done = ended(), 0
+        for upto in sorted({1, 100, sessions}):
+            lines = []
+            for n in range(done, upto):
+                if n > 0:
+                    lines.append(str(100000 + n))  # the book lent last time, at the idle screen
+                lines += [f"S{n % 1000 + 1:04d}", str(100001 + n), ":done"]
+            process.stdin.write("".join(f"{line}\n" for line in lines).encode())
+            process.stdin.flush()
+            deadline = time.monotonic() + 60 + upto - done
+            while ended() < start + upto:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    raise RuntimeError(f"the kiosk stopped answering: {errors.read()}")
+                time.sleep(0.05)
+            done = upto
+            time.sleep(1)  # the last answer drawn, back at the idle screen
+            measured[upto] = by_mapping(process.pid)
+        process.stdin.close()
+        process.terminate()
+        process.wait(timeout=30)
+    database.dispose()
+    return measured
 
 
 def engine_alone_mb(folder: Path) -> float:
@@ -361,13 +478,16 @@ def main() -> int:
     args = parser.parse_args()
     from bench_hardware import reader_delays
 
+    from kiosk.ui import KIVY_ENVIRONMENT
     from kiosk.ui.driver import Driver, headless_environment
 
-    headless_environment()
+    headless_environment()  # and the kiosk's Kivy settings, for every process started here
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "library"
         folder.mkdir()
         kiosk = library(folder)
+        shutil.copytree(folder, Path(tmp) / "as-started")  # the same library, for its own run
+        started = as_started(Path(tmp) / "as-started", args.sessions)
         driver = Driver(kiosk)
         app = driver.app
         memory: dict[int, float] = {0: rss_mb()}
@@ -412,7 +532,7 @@ def main() -> int:
             kept_runs.append(startup(KIOSK_APP, folder))  # its stop keeps the screen again
             (folder / FILE_NAME).unlink()  # as after an import, or past closing time
             first_runs.append(startup(KIOSK_APP, folder))
-            bare_runs.append(startup(BARE_APP, folder))
+            bare_runs.append(startup(BARE_APP, folder, mapped=True))
         engine_mb = statistics.median(engine_alone_mb(folder) for _ in range(3))
     key_headless = reader_delays(args.scans)
 
@@ -443,7 +563,7 @@ def main() -> int:
         floor_p99_ms=e99,
     )
 
-    def median(runs: list[tuple[float, float, float, float]], figure: int) -> float:
+    def median(runs: list[Start], figure: int) -> float:
         return statistics.median(run[figure] for run in runs)
 
     kiosk_start, bare_start = median(kept_runs, 0), median(bare_runs, 0)
@@ -480,9 +600,9 @@ def main() -> int:
     # At the idle screen with the engine loaded, as the kiosk waits for the next child.
     kiosk_idle, drawn = median(kept_runs, 3), median(kept_runs, 1)
     bare_idle = median(bare_runs, 1)
-    first, last = memory.get(100), memory[args.sessions]
-    growth = last - (first if first is not None else memory[0])
-    print(f"memory (resident) at the idle screen, engine loaded, as started: {kiosk_idle:.1f} MB")
+    settings = " ".join(f"{name}={os.environ[name]}" for name in sorted(KIVY_ENVIRONMENT))
+    print(f"memory (resident), each with the kiosk's Kivy settings ({settings}):")
+    print(f"  the kiosk at the idle screen, engine loaded, as started: {kiosk_idle:.1f} MB")
     print(f"  ({drawn:.1f} MB at its third frame, before the engine is loaded)")
     print(
         f"  the engine and its store alone add {engine_mb:.1f} MB to a Python process: with the"
@@ -490,17 +610,35 @@ def main() -> int:
     )
     ratio = kiosk_idle / bare_idle
     print(f"  floor (bare Kivy app, one label): {bare_idle:.1f} MB   ratio {ratio:.2f}")
-    print(f"  in this process: {memory[0]:.1f} MB at the idle screen")
-    if first is not None:
+    after = {n: sum(kinds.values()) for n, kinds in started.items()}
+    last = after[args.sessions]
+    growth = last - after.get(100, after[1])
+    print(
+        "  `kiosk run --window`, sessions on its standard input: "
+        + ", ".join(f"{mb:.1f} MB after {n}" for n, mb in after.items())
+        + f" (growth after 100: {growth:+.1f} MB)"
+    )
+    if (first := memory.get(100)) is not None:
         print(
-            f"  {first:.1f} MB after 100 sessions, {last:.1f} MB after {args.sessions}"
-            f" (growth {growth:+.1f} MB)"
+            f"  in this process (the app driven frame by frame): {memory[0]:.1f} MB at the idle"
+            f" screen, {first:.1f} MB after 100 sessions, {memory[args.sessions]:.1f} MB after"
+            f" {args.sessions}"
         )
+    bare_kinds = sorted(bare_runs, key=lambda run: run.mb)[len(bare_runs) // 2].kinds
+    columns = {"bare app": bare_kinds} | {f"kiosk, {n}": kinds for n, kinds in started.items()}
+    print("  by kind of mapping, MB: " + "".join(f"{name:>14s}" for name in columns))
+    for kind in KINDS:
+        print(f"    {kind:20s}" + "".join(f"{kinds[kind]:14.1f}" for kinds in columns.values()))
+    renderer = started[args.sessions]["renderer"]
+    print(
+        f"  the software renderer (llvmpipe, LLVM) is {renderer:.0f} MB of it here, as much in"
+        f" the bare app: a Pi draws with its V3D driver instead"
+    )
     record(
         "ui.memory",
         what=f"kiosk RSS, idle / after {args.sessions:,} sessions",
         now=f"{kiosk_idle:.0f} / {last:.0f} MB (growth after 100 sessions {growth:+.1f} MB)",
-        floor=f"bare Kivy app {bare_idle:.0f} MB",
+        floor=f"bare Kivy app {bare_idle:.0f} MB; engine alone +{engine_mb:.0f} MB",
         ratio=kiosk_idle / bare_idle,
         goal="<= 150 MB, flat",
         met=max(kiosk_idle, last) <= 150 and growth <= 5,
@@ -509,6 +647,7 @@ def main() -> int:
         growth_mb=growth,
         floor_mb=bare_idle,
         engine_alone_mb=engine_mb,
+        renderer_mb=renderer,
     )
 
     k50, k99 = percentile(key_app, 50) * 1000, percentile(key_app, 99) * 1000

@@ -145,6 +145,37 @@ def test_screens_are_made_the_first_time_they_show(tmp_path: Path) -> None:
     )
 
 
+KIVY_AS_SET_UP = """
+import sys
+from pathlib import Path
+from kiosk.cli import open_data
+from kiosk.engine import Kiosk
+from kiosk.ui.driver import Driver
+
+store, cfg = open_data(Path(sys.argv[1]))
+ui = Driver(Kiosk(store, cfg.kiosk))
+ui.scan("S0001")
+from kivy.core.image import ImageLoader
+print(ui.screen, [loader.__name__ for loader in ImageLoader.loaders], "PIL" in sys.modules)
+"""
+
+
+def test_kivy_loads_its_theme_with_sdl2_alone_and_never_pillow(tmp_path: Path) -> None:
+    """The screens show no image files: Kivy's own theme (its buttons) is read by SDL2, as
+    every start of the app sets Kivy up (kiosk.ui), and Pillow is never loaded (2 MB)."""
+    require_font()
+    data = demo_data(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", KIVY_AS_SET_UP, str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=HEADLESS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "session ['ImageLoaderSDL2'] False"
+
+
 def test_the_demo_with_no_display_says_so_and_how_to_run_headless(tmp_path: Path) -> None:
     data = demo_data(tmp_path)
     away = ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
