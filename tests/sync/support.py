@@ -10,7 +10,6 @@ import multiprocessing
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,15 @@ from sync.server import models
 from sync.server.db import ACK_KEY, DATABASE_ID, Database
 from sync.server.models import Base, Setting
 from sync.server.services import helpers, kiosks, ledger
-from tests.conftest import HELPER_PIN, TIMETABLE, TZ, FakeClock, add_library, run_in_process
+from tests.conftest import (
+    HELPER_PIN,
+    TIMETABLE,
+    TZ,
+    FakeClock,
+    add_library,
+    copy_database,
+    run_in_process,
+)
 
 STUDENTS_CSV = """card,name,class,grade,kind
 S1,小明,3-1,3,
@@ -242,7 +249,7 @@ class Office:
         self.stop()
         url = make_url(self.db_url)
         if url.get_backend_name() == "sqlite":
-            _sqlite_copy(url.database, f"{url.database}.backup")
+            copy_database(url.database, f"{url.database}.backup")
         else:
             pg_admin(url, f'CREATE DATABASE "{url.database}_backup" TEMPLATE "{url.database}"')
         self.start()
@@ -252,7 +259,7 @@ class Office:
         self.stop()
         url = make_url(self.db_url)
         if url.get_backend_name() == "sqlite":
-            _sqlite_copy(f"{url.database}.backup", url.database)
+            copy_database(f"{url.database}.backup", url.database)
         else:
             pg_admin(url, f'DROP DATABASE "{url.database}"')
             pg_admin(url, f'CREATE DATABASE "{url.database}" TEMPLATE "{url.database}_backup"')
@@ -279,7 +286,7 @@ class Office:
         its own as a new database has: what *source*'s commands did, in a fraction of the time."""
         url, of = make_url(self.db_url), make_url(source.db_url)
         if url.get_backend_name() == "sqlite":
-            _sqlite_copy(of.database, url.database)
+            copy_database(of.database, url.database)
         else:
             pg_admin(url, f'DROP DATABASE "{url.database}"')
             pg_admin(url, f'CREATE DATABASE "{url.database}" TEMPLATE "{of.database}"')
@@ -302,15 +309,6 @@ class Office:
         self.ok("import-books", str(tmp / "books.csv"))
         self.ok("remove-student", "GONE")
         self.ok("mark-copy", "REF1", "reference")
-
-
-def _sqlite_copy(source: str, target: str) -> None:
-    src, dest = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dest)
-    finally:
-        src.close()
-        dest.close()
 
 
 def pg_admin(url: URL, sql: str) -> None:

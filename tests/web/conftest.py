@@ -47,14 +47,17 @@ def add_librarian(office: Office, name: str = LIBRARIAN, password: str = PASSWOR
     database.close()
 
 
-@pytest.fixture
-def office_server(tmp_path: Path, library) -> Iterator[Office]:  # noqa: F811 (imported above)
+def serve_office(data: Path, library) -> Office:  # noqa: F811 (the fixture imported above)
     """``library-server serve`` on loopback (SQLite), with the librarian account and the
     conftest library; ``office_server.url`` is where the pages are."""
-    data = tmp_path / "office"
     server = library(data, database_url(data, None))
     add_librarian(server)
-    server.start()
+    return server.start()
+
+
+@pytest.fixture
+def office_server(tmp_path: Path, library) -> Iterator[Office]:  # noqa: F811 (imported above)
+    server = serve_office(tmp_path / "office", library)
     yield server
     server.stop()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -17,7 +18,16 @@ from sync.server import web
 from sync.server.models import Librarian, LibrarianSession
 from sync.server.services.librarians import IDLE
 from tests.sync.support import Office
-from tests.web.conftest import LIBRARIAN, PASSWORD, csrf_of, signed_in_client
+from tests.web.conftest import LIBRARIAN, PASSWORD, csrf_of, serve_office, signed_in_client
+
+
+@pytest.fixture(scope="module")
+def office_server(tmp_path_factory: pytest.TempPathFactory, library) -> Iterator[Office]:
+    """One server for the module's tests: each makes its own requests, sessions and names, and
+    none counts on what another did or did not do, whatever their order."""
+    server = serve_office(tmp_path_factory.mktemp("security") / "office", library)
+    yield server
+    server.stop()
 
 
 def area_routes() -> list[tuple[str, str]]:
