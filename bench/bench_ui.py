@@ -398,7 +398,7 @@ def as_started(folder: Path, sessions: int) -> dict[int, dict[str, float]]:
                     raise RuntimeError(f"the kiosk stopped answering: {errors.read()}")
                 time.sleep(0.05)
             done = upto
-            time.sleep(1)  # the last answer drawn, back at the idle screen
+            time.sleep(5)  # the last child's receipt gone (4 s), back at the idle screen
             measured[upto] = by_mapping(process.pid)
         process.stdin.close()
         process.terminate()

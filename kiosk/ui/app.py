@@ -42,7 +42,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk import service
 from kiosk.headless import Input, Scan, handle_line
 from kiosk.outcome import Kind, Light, Outcome, Role, State
-from kiosk.ui import DESIGN_SIZE, messages, screens
+from kiosk.ui import DESIGN_SIZE, give_back_free_memory, messages, screens
 from kiosk.ui.i18n import LANGUAGES, tr
 from kiosk.ui.messages import Message, Tone, book
 from kiosk.ui.snapshot import IdleSnapshot, Period
@@ -67,6 +67,7 @@ ESCAPE, BACKSPACE = 27, 8
 SUPERVISOR_PAGES = ("supervisor", "find", "today", "confirm")
 MARK_MODES = {State.BATCH_RETURN, State.MARK_DAMAGED, State.MARK_LOST}
 OVERLAYS = ("message", "receipt")
+FREED_SECONDS = 0.5  # after a session: its screens emptied and drawn over, their memory free
 BACKGROUND = (0.98, 0.97, 0.93, 1)  # warm paper
 
 # The office link, wired by kiosk/cli.py (the UI imports nothing of the sync client).
@@ -602,6 +603,7 @@ class KioskApp(App):
         self._switched_at = None
         self.set_language(self.default_language)
         self._check_closed(force=True)
+        Clock.schedule_once(lambda _dt: give_back_free_memory(), FREED_SECONDS)
 
     def _supervisor(self, outcome: Outcome) -> None:
         self._close_overlay()
