@@ -8,14 +8,12 @@ network.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -37,6 +35,7 @@ from kiosk import __version__, settings
 from kiosk.clock import utc_now
 from kiosk.store import Store, StoreError, get_setting, set_setting
 from sync import replica, wire
+from sync.collector import collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -159,52 +158,69 @@ class SyncClient:
         with self.store.read() as db:
             start = replica.first_unacked(db) or replica.last_seq(db) + 1
             acked_seq, acked_proof = replica.last_acknowledgement(db)
+        # The kiosk's own work is done beside the requests, while the office applies a batch:
+        # the next batch read ahead, the office's acknowledgement of the last one noted.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox") as outbox:
-            upcoming: Future[tuple[list[wire.WireEvent], int]] | None = None
+            upcoming: Future[tuple[replica.Outbox, int]] | None = None
+            noted: Future[int] | None = None
             while True:  # each round the office holds more, or says from where to send again
-                events, waiting = upcoming.result() if upcoming else self._outbox(start)
-                following = events[-1].seq + 1 if events else start
+                batch, waiting = upcoming.result() if upcoming else self._outbox(start)
+                sent = len(batch.events)
+                following = batch.last + 1 if sent else start
                 # More waits than this batch: the next is read while the office applies this one.
-                upcoming = outbox.submit(self._outbox, following) if waiting > len(events) else None
+                upcoming = outbox.submit(self._outbox, following) if waiting > sent else None
                 request = wire.PushRequest(
                     sent_at=self.clock(),
-                    events=events,
+                    events=[],
                     waiting=waiting,
                     acked_seq=acked_seq,
                     acked_proof=acked_proof,
                     version=__version__,
                 )
                 before = self.clock()
-                reply = self._call(wire.PushReply, "POST", url, "/push", token, request)
+                reply = self._call(
+                    wire.PushReply,
+                    "POST",
+                    url,
+                    "/push",
+                    token,
+                    wire.push_request_json(request, batch.events),
+                )
                 after = self.clock()
                 offset = (reply.server_time - (before + (after - before) / 2)).total_seconds()
-                with self.store.write() as db:
-                    report.acknowledged += replica.acknowledge(
-                        db, reply.highest_seq, reply.server_time, offset, reply.ack_proof
-                    )
-                report.sent += len(events)
+                if noted is not None:
+                    report.acknowledged += noted.result()
+                noted = outbox.submit(self._acknowledge, reply, offset)
+                report.sent += sent
                 report.stored += reply.stored
                 report.gaps = reply.gaps
                 report.conflicts.extend(reply.conflicts)
                 report.clock_offset_seconds = offset
                 # The office may hold less than the kiosk thought (restored from a backup): the
                 # next batch starts right after what it holds, acknowledged here or not.
-                if events and reply.highest_seq + 1 == start == events[0].seq:
+                if sent and reply.highest_seq + 1 == start == batch.first:
                     # Sent from where the office asked, and it took none: never spin on it.
                     raise OfficeRefused(f"the office does not take event {start}: {reply.gaps}")
                 acked_seq, acked_proof = reply.highest_seq, reply.ack_proof
                 start = reply.highest_seq + 1
                 with self.store.read() as db:
                     if start > replica.last_seq(db):
+                        report.acknowledged += noted.result()
                         return
                 if start != following:  # the office asks for other events than those read ahead
                     upcoming = None
 
-    def _outbox(self, start: int) -> tuple[list[wire.WireEvent], int]:
+    def _outbox(self, start: int) -> tuple[replica.Outbox, int]:
         """A batch of events from *start* on, and how many are waiting from there."""
         with self.store.read() as db:
-            events = replica.events_from(db, start, PUSH_BATCH)
-            return events, max(replica.last_seq(db) - start + 1, 0)
+            batch = replica.outbox_from(db, start, PUSH_BATCH)
+            return batch, max(replica.last_seq(db) - start + 1, 0)
+
+    def _acknowledge(self, reply: wire.PushReply, offset: float) -> int:
+        with self.store.write() as db:
+            return replica.acknowledge(
+                db, reply.highest_seq, reply.server_time, offset, reply.ack_proof
+            )
 
     def pull(self, report: SyncReport, progress: Progress | None = None) -> None:
         url, token = self._office()
@@ -218,7 +234,7 @@ class SyncClient:
             following = fetcher.submit(self._changes, url, token, cursor)
             while True:
                 reply = following.result()
-                with _collector_paused():
+                with collector_paused():
                     page = _answer(wire.ChangesPage, url, "/changes", reply)
                     if page.more:
                         following = fetcher.submit(self._changes, url, token, page.cursor)
@@ -263,7 +279,7 @@ class SyncClient:
         url: str,
         path: str,
         token: str | None,
-        body: BaseModel | None,
+        body: BaseModel | bytes | None,
         *,
         retry: bool = True,
     ) -> Answer:
@@ -277,13 +293,14 @@ class SyncClient:
         url: str,
         path: str,
         token: str | None,
-        body: BaseModel | None,
+        body: BaseModel | bytes | None,
         *,
         params: dict[str, str] | None = None,
         retry: bool = True,
     ) -> bytes:
         """The body of the office's reply to one request, if it said yes; the request's body
-        is written as JSON straight to bytes (a full batch is half a megabyte)."""
+        (a model, or JSON already) is written as JSON straight to bytes (a full batch is half a
+        megabyte)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -292,7 +309,7 @@ class SyncClient:
             response = http.request(
                 method,
                 f"{url}{wire.API}{path}",
-                data=body.model_dump_json().encode() if body is not None else None,
+                data=body.model_dump_json().encode() if isinstance(body, BaseModel) else body,
                 params=params,
                 headers=headers,
                 timeout=TIMEOUT,
@@ -317,25 +334,6 @@ def _answer(answer: type[Answer], url: str, path: str, reply: bytes) -> Answer:
             f"the office at {url} answered {path} with something else than "
             f"expected: {wire.problems(exc)}"
         ) from exc
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector held off while a page of changes is read and written.
-
-    A page makes tens of thousands of objects, none in a cycle, and their making set the
-    collector off again and again over every object of the program: a quarter of a fresh
-    pull's time, for nothing to free. Whatever else the program makes meanwhile waits for
-    the collector's next round, a fraction of a second later.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def office_url(given: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
@@ -129,6 +129,32 @@ def events_from(session: Session, start: int, limit: int | None) -> list[wire.Wi
     if limit is not None:
         query = query.limit(limit)
     return [to_wire(row) for row in session.execute(query)]
+
+
+class Outbox(NamedTuple):
+    """Events as the office takes them: each one's JSON, written by SQLite from its row (the
+    payload as stored), with no model made of it on the kiosk."""
+
+    events: list[str]
+    first: int  # the first event's sequence, the last's; 0 when there are none
+    last: int
+
+
+def outbox_from(session: Session, start: int, limit: int) -> Outbox:
+    """At most *limit* events from *start* on, as the wire carries them (``WireEvent``)."""
+    rows = session.connection().exec_driver_sql(_OUTBOX, (start, limit)).all()
+    return Outbox(
+        [event for _, event in rows], rows[0][0] if rows else 0, rows[-1][0] if rows else 0
+    )
+
+
+# A time is kept as naive UTC text ("2026-11-24 05:45:00.000000"); the wire's is ISO 8601 with
+# its offset.
+_OUTBOX = (
+    "SELECT seq, json_object('seq', seq, 'uuid', uuid, 'type', type,"
+    " 'at', replace(at, ' ', 'T') || '+00:00', 'clock', clock, 'payload', json(payload))"
+    " FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
+)
 
 
 def acknowledge(

@@ -21,13 +21,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictInt,
     StrictStr,
     StringConstraints,
     ValidationError,
-    ValidationInfo,
-    field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from kiosk.models import CopyStatus
 
@@ -298,20 +299,33 @@ class WireEvent(_Strict):
     clock: Literal["ok", "backwards", "wrong"]  # see kiosk.clock
     payload: dict[str, Any]
 
-    @field_validator("payload")
-    @classmethod
-    def _fits_its_type(cls, payload: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        event_type = info.data.get("type")
-        if event_type is None:  # the type itself was refused; that error says enough
-            return payload
+    _data: Payload | None = PrivateAttr(None)  # the payload as its type says, once checked
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> WireEvent:
         try:
-            payload_of(event_type, payload)
+            self._data = payload_of(self.type, self.payload)
         except ValidationError as exc:
-            raise ValueError(f"not a valid {event_type} event: {problems(exc)}") from None
-        return payload
+            problem = ValueError(f"not a valid {self.type} event: {problems(exc)}")
+            raise ValidationError.from_exception_data(
+                "WireEvent",
+                [
+                    InitErrorDetails(
+                        type="value_error",
+                        loc=("payload",),
+                        input=self.payload,
+                        ctx={"error": problem},
+                    )
+                ],
+            ) from None
+        return self
 
     def data(self) -> Payload | None:
-        return payload_of(self.type, self.payload)
+        """The typed payload (None for a type this office does not know), as checked when the
+        event was: an event is validated once."""
+        if self._data is None and self.type in PAYLOADS:  # made without validation
+            self._data = payload_of(self.type, self.payload)
+        return self._data
 
 
 class PushRequest(_Strict):
@@ -367,8 +381,18 @@ class ChangesPage(BaseModel):
 
 def changes_page_json(page: ChangesPage, changes: list[str]) -> bytes:
     """*page* as JSON, with *changes* (each a Change already written as JSON) as its changes."""
-    head = page.model_dump_json(exclude={"changes"})
-    return f'{head[:-1]},"changes":[{",".join(changes)}]}}'.encode()
+    return _with_list(page, "changes", changes)
+
+
+def push_request_json(request: PushRequest, events: list[str]) -> bytes:
+    """*request* as JSON, with *events* (each a WireEvent already written as JSON) as its
+    events."""
+    return _with_list(request, "events", events)
+
+
+def _with_list(model: BaseModel, name: str, items: list[str]) -> bytes:
+    head = model.model_dump_json(exclude={name})
+    return f'{head[:-1]},"{name}":[{",".join(items)}]}}'.encode()
 
 
 class Problem(BaseModel):

@@ -37,9 +37,16 @@ from sync.server.models import (
     Title,
 )
 from sync.server.services import Contradiction
-from sync.server.services.changes import copy_data, loan_data, record_changes
+from sync.server.services.changes import (
+    JsonText,
+    copy_data,
+    json_text,
+    loan_data,
+    record_changes,
+)
 
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
+_STORE_EVENT = insert(Event.__table__).values(payload=bindparam("payload_json", type_=JsonText()))
 CHUNK = 500  # values in one IN (...): well within every database's limit on parameters
 
 
@@ -109,6 +116,7 @@ class _Held(NamedTuple):
     payload: dict[str, Any]
     corrected_at: dt.datetime
     received_at: dt.datetime
+    data: wire.Payload | None = None  # typed: given with the events just received
 
 
 def receive(
@@ -152,7 +160,7 @@ def receive(
                 "database was replaced: enroll it again as a new kiosk"
             )
         corrected = (ev.at + shift).astimezone(dt.UTC)
-        fresh[ev.seq] = _Held(ev.seq, ev.uuid, ev.type, ev.payload, corrected, now)
+        fresh[ev.seq] = _Held(ev.seq, ev.uuid, ev.type, ev.payload, corrected, now, ev.data())
         new_rows.append(
             dict(
                 kiosk_id=kiosk.id,
@@ -162,7 +170,7 @@ def receive(
                 at=ev.at,
                 corrected_at=corrected,
                 clock=ev.clock,
-                payload=ev.payload,
+                payload_json=json_text(ev.payload),
                 received_at=now,
                 applied=False,
             )
@@ -170,7 +178,7 @@ def receive(
         known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
     if new_rows:
-        executemany(session, insert(Event.__table__), new_rows)
+        executemany(session, _STORE_EVENT, new_rows)
         # The warning lasts as long as the kiosk's newest events say so.
         kiosk.clock_backwards = new_rows[-1]["clock"] != "ok"
     by_seq = _held_after(session, kiosk, fresh)
@@ -180,7 +188,10 @@ def receive(
         if following in by_seq:
             ready.append(by_seq.pop(following))
         following += 1
-    payloads = [wire.payload_of(event.type, event.payload) for event in ready]
+    payloads = [
+        wire.payload_of(event.type, event.payload) if event.data is None else event.data
+        for event in ready
+    ]
     books = _Books.load(session, payloads)
     for event, payload in zip(ready, payloads, strict=True):
         handler = _HANDLERS.get(type(payload))
