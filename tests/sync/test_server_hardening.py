@@ -9,6 +9,7 @@ import datetime as dt
 import http.client
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,21 @@ from sqlalchemy import select
 
 from kiosk.models import Event
 from sync import replica, wire
+from sync.server.db import database_url
 from sync.server.models import Loan, Setting
 from tests.sync.support import KioskUnderTest, Office, enrolled
 
 NOW = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def shared_office(tmp_path_factory: pytest.TempPathFactory, library) -> Iterator[Office]:
+    """One server (SQLite) for the tests of requests it refuses: each enrolls a kiosk of its
+    own, and a refused request changes nothing, whatever the tests before it did."""
+    data = tmp_path_factory.mktemp("hardening") / "office"
+    server = library(data, database_url(data, None)).start()
+    yield server
+    server.stop()
 
 
 def token_of(kiosk: KioskUnderTest) -> str:
@@ -95,24 +107,24 @@ def test_a_bad_payload_is_refused_by_its_event_and_nothing_is_stored(
         {"events": [{"seq": 1}] * (wire.MAX_BATCH + 1)},
     ],
 )
-def test_wire_types_are_strict(sqlite_office: Office, make_kiosk, change: dict) -> None:
-    kiosk = enrolled(sqlite_office, make_kiosk)
+def test_wire_types_are_strict(shared_office: Office, make_kiosk, change: dict) -> None:
+    kiosk = enrolled(shared_office, make_kiosk)
     kiosk.lend("S1", "B001")
-    before = sqlite_office.snapshot()
-    reply = push(sqlite_office, token_of(kiosk), body_with(kiosk_events(kiosk)) | change)
+    before = shared_office.snapshot()
+    reply = push(shared_office, token_of(kiosk), body_with(kiosk_events(kiosk)) | change)
     assert reply.status_code == 422, reply.text
-    assert sqlite_office.snapshot() == before
+    assert shared_office.snapshot() == before
 
 
-def test_an_event_time_out_of_this_world_is_refused(sqlite_office: Office, make_kiosk) -> None:
-    kiosk = enrolled(sqlite_office, make_kiosk)
+def test_an_event_time_out_of_this_world_is_refused(shared_office: Office, make_kiosk) -> None:
+    kiosk = enrolled(shared_office, make_kiosk)
     kiosk.lend("S1", "B001")
     events = kiosk_events(kiosk)
     events[0]["at"] = "9999-12-31T23:59:59+00:00"
-    before = sqlite_office.snapshot()
-    reply = push(sqlite_office, token_of(kiosk), body_with(events))
+    before = shared_office.snapshot()
+    reply = push(shared_office, token_of(kiosk), body_with(events))
     assert reply.status_code == 422 and "events.0.at" in reply.json()["detail"]
-    assert sqlite_office.snapshot() == before
+    assert shared_office.snapshot() == before
 
 
 def test_a_new_kind_of_event_is_kept_not_refused(sqlite_office: Office, make_kiosk) -> None:
@@ -128,8 +140,8 @@ def test_a_new_kind_of_event_is_kept_not_refused(sqlite_office: Office, make_kio
 # -- item 6: bodies limited, errors without the input --------------------------------------------
 
 
-def test_a_huge_body_is_refused_before_it_is_read(sqlite_office: Office) -> None:
-    host, port = "127.0.0.1", sqlite_office.port
+def test_a_huge_body_is_refused_before_it_is_read(shared_office: Office) -> None:
+    host, port = "127.0.0.1", shared_office.port
     connection = http.client.HTTPConnection(host, port, timeout=30)
     connection.putrequest("POST", "/api/v1/enroll")
     connection.putheader("Content-Type", "application/json")
@@ -142,7 +154,7 @@ def test_a_huge_body_is_refused_before_it_is_read(sqlite_office: Office) -> None
 
     chunks = (b"[" + b"1," * 2**19 for _ in range(20))  # 20 MB without a Content-Length
     reply = requests.post(
-        f"{sqlite_office.url}/api/v1/push",
+        f"{shared_office.url}/api/v1/push",
         data=chunks,
         headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
         timeout=60,
@@ -219,22 +231,22 @@ def test_enrolment_codes_cannot_be_guessed_quickly(sqlite_office: Office) -> Non
 
 
 def test_the_openapi_description_names_the_statuses_the_server_answers(
-    sqlite_office: Office,
+    shared_office: Office,
 ) -> None:
-    spec = requests.get(f"{sqlite_office.url}/openapi.json", timeout=30).json()
+    spec = requests.get(f"{shared_office.url}/openapi.json", timeout=30).json()
     for path, operations in spec["paths"].items():
         for operation in operations.values():
             codes = set(operation["responses"])
             assert "400" not in codes, path
             assert {"401", "422"} <= codes or path.endswith("/enroll"), (path, codes)
     reply = requests.post(
-        f"{sqlite_office.url}/api/v1/enroll",
+        f"{shared_office.url}/api/v1/enroll",
         data="{not json",
         headers={"Content-Type": "application/json"},
         timeout=30,
     )
     assert reply.status_code == 422 and "not JSON" in reply.json()["detail"]
-    reply = requests.get(f"{sqlite_office.url}/api/v1/changes", params={"curser": "x"},
+    reply = requests.get(f"{shared_office.url}/api/v1/changes", params={"curser": "x"},
                          headers={"Authorization": "Bearer x"}, timeout=30)  # fmt: skip
     assert reply.status_code == 422 and "curser" in reply.json()["detail"]
     schema = spec["components"]["schemas"]["PushRequest"]["properties"]
@@ -332,14 +344,14 @@ def test_library_server_commands_say_what_to_do(
     assert code == 1 and "was revoked" in err and "Traceback" not in err
 
 
-def test_database_identity_survives_a_refused_push(sqlite_office: Office, make_kiosk) -> None:
-    kiosk = enrolled(sqlite_office, make_kiosk)
-    database = sqlite_office.database()
+def test_database_identity_survives_a_refused_push(shared_office: Office, make_kiosk) -> None:
+    kiosk = enrolled(shared_office, make_kiosk)
+    database = shared_office.database()
     with database.read() as session:
         identity = session.get(Setting, "database_id").value
     database.close()
-    push(sqlite_office, token_of(kiosk), body_with([], acked_seq=5))
-    database = sqlite_office.database()
+    push(shared_office, token_of(kiosk), body_with([], acked_seq=5))
+    database = shared_office.database()
     with database.read() as session:
         assert session.get(Setting, "database_id").value == identity
     database.close()
