@@ -151,7 +151,6 @@ class Loan(Base):
             "copy_id",
             unique=True,
             sqlite_where=text("returned_at IS NULL"),
-            postgresql_where=text("returned_at IS NULL"),
         ),
         # The returned loans still linked to their patrons, found at once at each session's
         # end to be forgotten (rules.forget_returned): few, in a history of thousands.
@@ -159,7 +158,6 @@ class Loan(Base):
             "returned_still_linked",
             "returned_at",
             sqlite_where=text("patron_id IS NOT NULL"),
-            postgresql_where=text("patron_id IS NOT NULL"),
         ),
     )
 
