@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import URL, Engine, Insert, Update, create_engine, event, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -305,10 +305,14 @@ class _Scans:
 
 
 def executemany(
-    session: Session, statement: Insert | Update, rows: Sequence[Mapping[str, Any]]
+    session: Session,
+    statement: Insert | Update,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    names: Sequence[str] | None = None,
 ) -> None:
     """Run *statement* once for each of *rows* (values by column or bind name, the same names in
-    every row), in one executemany of the database driver, in the session's transaction.
+    every row; or tuples of values in the order of *names*), in one executemany of the database
+    driver, in the session's transaction.
 
     The values are converted by their columns' own types, as SQLAlchemy does; what is skipped is
     its handling of each row's parameters, which costs more than the database's own work when a
@@ -319,19 +323,27 @@ def executemany(
         return
     connection = session.connection()
     dialect = connection.dialect
-    names = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=names, for_executemany=True)
+    if names is None:
+        mappings = cast(Sequence[Mapping[str, Any]], rows)
+        names = list(mappings[0])
+        given = [[row[name] for row in mappings] for name in names]
+    else:
+        given = [list(column) for column in zip(*rows, strict=True)]
+    by_name = dict(zip(names, given, strict=True))
+    compiled = statement.compile(dialect=dialect, column_keys=list(names), for_executemany=True)
     if compiled.insert_prefetch or compiled.update_prefetch:
         missing = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
         raise ValueError(f"executemany: no value given for {', '.join(missing)}")
     # Binds that are not the rows' (a function's arguments) keep the value in the statement.
-    fixed = {name: value for name, value in compiled.params.items() if name not in rows[0]}
+    fixed = {name: value for name, value in compiled.params.items() if name not in by_name}
     order = list(compiled.positiontup or []) if compiled.positional else [*names, *fixed]
     columns = []  # converted a column at a time: one type's conversion over many values
     for name in order:
         process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        column = [fixed[name]] * len(rows) if name in fixed else [row[name] for row in rows]
-        columns.append(list(map(process, column)) if process else column)
+        if name in fixed:  # the same value in every row: converted once
+            columns.append([process(fixed[name]) if process else fixed[name]] * len(rows))
+        else:
+            columns.append(list(map(process, by_name[name])) if process else by_name[name])
     if compiled.positional:
         parameters: list[Any] = list(zip(*columns, strict=True))
     else:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -243,7 +244,7 @@ def _stocktake(session: Session, data: dict[str, Any]) -> None:
 def _among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """*column* IN the values, given as one JSON parameter that SQLite's json_each unpacks: a
     page of thousands of keys is one bound value, not thousands."""
-    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    listed = func.json_each(to_json(list(values)).decode()).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
@@ -404,8 +405,9 @@ class _Rows:
         return rows
 
     def _add(self, record: _Record) -> None:
-        self.new.add(id(record))
-        self._changed(record)
+        key = id(record)
+        self.new.add(key)
+        self.changed[key] = record
 
     def _changed(self, record: _Record) -> None:
         self.changed.setdefault(id(record), record)
@@ -568,8 +570,7 @@ class _Rows:
 def _write_many(session: Session, records: list[_Record], how: str) -> None:
     """Insert or update *records* (of one kind) with one executemany of the driver."""
     table = _MODELS[type(records[0])].__table__
-    names = [f.name for f in fields(type(records[0]))]
-    rows = [dict(zip(names, values, strict=True)) for values in map(attrgetter(*names), records)]
+    names = [f.name for f in fields(type(records[0]))]  # the id first
     if how == "insert":
         # A new row's columns the office does not send: their defaults, as the ORM gives them.
         defaults = {
@@ -577,13 +578,12 @@ def _write_many(session: Session, records: list[_Record], how: str) -> None:
             for c in table.c
             if c.name not in names and c.default is not None and c.default.is_scalar
         }
-        executemany(session, insert(table), [row | defaults for row in rows])
+        statement = insert(table).values(defaults) if defaults else insert(table)
+        executemany(session, statement, list(map(attrgetter(*names), records)), names)
     else:
-        executemany(
-            session,
-            update(table).where(table.c.id == bindparam("row_id")),
-            [{"row_id": row.pop("id")} | row for row in rows],
-        )
+        rows = list(map(attrgetter(*names[1:], "id"), records))
+        statement = update(table).where(table.c.id == bindparam("row_id"))
+        executemany(session, statement, rows, [*names[1:], "row_id"])
 
 
 def reapply_office_rules(session: Session) -> bool:

@@ -52,7 +52,8 @@ def record_changes(
     executemany(
         session,
         _newest(session),
-        [dict(kind=k, key=key, data_json=json_text(d)) for (k, key), d in latest.items()],
+        [(kind, key, json_text(data)) for (kind, key), data in latest.items()],
+        ("kind", "key", "data_json"),
     )
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
@@ -47,6 +48,7 @@ from sync.server.services.changes import (
 
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
 _STORE_EVENT = insert(Event.__table__).values(payload=bindparam("payload_json", type_=JsonText()))
+_STORED_EVENT = ("seq", "uuid", "type", "at", "corrected_at", "clock", "payload_json")
 CHUNK = 500  # values in one IN (...): well within every database's limit on parameters
 
 
@@ -162,25 +164,15 @@ def receive(
         corrected = (ev.at + shift).astimezone(dt.UTC)
         fresh[ev.seq] = _Held(ev.seq, ev.uuid, ev.type, ev.payload, corrected, now, ev.data())
         new_rows.append(
-            dict(
-                kiosk_id=kiosk.id,
-                seq=ev.seq,
-                uuid=ev.uuid,
-                type=ev.type,
-                at=ev.at,
-                corrected_at=corrected,
-                clock=ev.clock,
-                payload_json=json_text(ev.payload),
-                received_at=now,
-                applied=False,
-            )
+            (ev.seq, ev.uuid, ev.type, ev.at, corrected, ev.clock, json_text(ev.payload))
         )
         known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
     if new_rows:
-        executemany(session, _STORE_EVENT, new_rows)
+        statement = _STORE_EVENT.values(kiosk_id=kiosk.id, received_at=now, applied=False)
+        executemany(session, statement, new_rows, _STORED_EVENT)
         # The warning lasts as long as the kiosk's newest events say so.
-        kiosk.clock_backwards = new_rows[-1]["clock"] != "ok"
+        kiosk.clock_backwards = new_rows[-1][5] != "ok"  # its clock
     by_seq = _held_after(session, kiosk, fresh)
     ready = []
     following = kiosk.applied_seq + 1
@@ -412,21 +404,17 @@ class _Books:
         executemany(
             session,
             update(table).where(table.c.id == bindparam("loan_id")),
-            [
-                {"loan_id": loan.id} | {name: getattr(loan, name) for name in _LOAN_CHANGING}
-                for loan in updated
-            ],
+            list(map(attrgetter(*_LOAN_CHANGING, "id"), updated)),
+            [*_LOAN_CHANGING, "loan_id"],
         )
-        executemany(
-            session,
-            insert(table),
-            [{c.name: getattr(loan, c.name) for c in _LOAN_COLUMNS} for loan in self.new_loans],
-        )
+        names = [c.name for c in _LOAN_COLUMNS]
+        executemany(session, insert(table), list(map(attrgetter(*names), self.new_loans)), names)
         table = Copy.__table__
         executemany(
             session,
             update(table).where(table.c.id == bindparam("copy_id")),
-            [{"copy_id": copy.id, "status": copy.status} for copy in copies],
+            [(copy.status, copy.id) for copy in copies],
+            ["status", "copy_id"],
         )
         conflicts = []
         if self.conflicts:
