@@ -71,6 +71,20 @@ def events(data: Path) -> list[str]:
     return types
 
 
+def run_script(script: str, data: Path) -> subprocess.CompletedProcess[str]:
+    """*script* run by Python on the demo library in *data*, in a process of its own (a fresh
+    Kivy, rendered without a display), which must succeed."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=HEADLESS,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def run_window_kiosk(data: Path, codes: bytes, until: list[str]) -> None:
     """`kiosk run --window` on *data*, with *codes* on its standard input right at the start,
     until its events are *until*: the window stays open after the input ends, and the kiosk
@@ -129,14 +143,7 @@ print(loaded())
 def test_screens_are_made_the_first_time_they_show(tmp_path: Path) -> None:
     require_font()
     data = demo_data(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-c", SCREENS_AS_NEEDED, str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=HEADLESS,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(SCREENS_AS_NEEDED, data)
     at_start, with_a_child = result.stdout.strip().splitlines()[-2:]
     # "Scan your card" only: no session, no helpers' pages, no pinyin dictionary yet.
     assert at_start == str((["idle"], ["kiosk.ui.screens.idle"]))
@@ -165,14 +172,7 @@ def test_kivy_loads_its_theme_with_sdl2_alone_and_never_pillow(tmp_path: Path) -
     every start of the app sets Kivy up (kiosk.ui), and Pillow is never loaded (2 MB)."""
     require_font()
     data = demo_data(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-c", KIVY_AS_SET_UP, str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=HEADLESS,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(KIVY_AS_SET_UP, data)
     assert result.stdout.strip().splitlines()[-1] == "session ['ImageLoaderSDL2'] False"
 
 

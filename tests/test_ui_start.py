@@ -4,8 +4,6 @@ scans that come before the engine is loaded are answered after, in order, none l
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from kiosk.store import Store, set_setting
 from kiosk.ui.snapshot import FILE_NAME, IdleSnapshot, Period
 from tests.conftest import TUESDAY_LUNCH, TZ
 from tests.test_ui import require_font
-from tests.test_ui_kiosk_proof import HEADLESS, demo_data, run_window_kiosk
+from tests.test_ui_kiosk_proof import demo_data, run_script, run_window_kiosk
 
 
 def kept(store: Store, data_dir: Path, now: dt.datetime) -> IdleSnapshot:
@@ -155,14 +153,7 @@ def test_scans_before_the_engine_is_loaded_are_answered_in_order(tmp_path: Path)
     require_font()
     data = demo_data(tmp_path)
     for script in (KEEP, START):
-        result = subprocess.run(
-            [sys.executable, "-c", script, str(data)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=HEADLESS,
-        )
-        assert result.returncode == 0, result.stderr
+        result = run_script(script, data)
     drawn, waiting, answered, session = result.stdout.strip().splitlines()[-4:]
     # The idle screen at once, with the library's news: what the store shows (compared below).
     assert drawn.startswith("idle ") and "请扫描你的借书卡" in drawn and "《" in drawn
