@@ -134,7 +134,8 @@ class Store:
 
     def close(self) -> None:
         if self._scans is not None:
-            self._scans.close()
+            with self._scans.lock:  # a scan in flight (the reader's thread) is answered first
+                self._scans.close()
             self._scans = None
         self.engine.dispose()
 

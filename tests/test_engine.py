@@ -7,6 +7,7 @@ import itertools
 import resource
 import signal
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 
@@ -723,6 +724,36 @@ def test_standalone_kiosk_forgets_returned_loans_after_days(
         loan = db.scalar(select(Loan))
         assert loan.patron_id is None
         assert (loan.patron_class, loan.patron_grade) == ("3-1", 3)  # for the reading league
+
+
+def test_a_scan_in_flight_when_the_kiosk_stops_is_answered_and_kept(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    # The app stops (the store is closed) while the scanner's thread is inside a checkout:
+    # the checkout is answered and on disk, and the store is closed after it.
+    scan(kiosk, clock, "S1")
+    inside, go = threading.Event(), threading.Event()
+
+    def held(statement: str) -> None:
+        if "INSERT INTO loans" in statement:
+            inside.set()
+            go.wait(timeout=60)
+
+    store.watch(held)
+    answers: list[list[Outcome]] = []
+    clock.advance(3)
+    scanning = threading.Thread(target=lambda: answers.append(kiosk.scan("B001")))
+    scanning.start()
+    assert inside.wait(timeout=60)
+    stopping = threading.Thread(target=store.close)
+    stopping.start()
+    go.set()
+    scanning.join(timeout=60)
+    stopping.join(timeout=60)
+    assert [o.kind for o in answers[0]] == [Kind.CHECKED_OUT]
+    with closing(sqlite3.connect(store.path)) as db:
+        lent = db.execute("SELECT count(*) FROM loans WHERE returned_at IS NULL").fetchone()[0]
+    assert lent == 1
 
 
 def test_locked_database_is_a_fault_and_the_engine_goes_on(
