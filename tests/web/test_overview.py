@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import Page, expect
 
+from sync.server import models
 from tests.conftest import TZ
 from tests.sync.support import EventFeed, Office
 
@@ -40,6 +41,8 @@ def test_the_overview_counts_the_week_and_the_semester(
     feed.lend("S1", "B001", _at(monday, 10))
     feed.lend("H1", "B002", _at(monday, 10, 5))  # a small librarian is a student too
     feed.lend("T1", "B004", _at(monday, 10, 10), days=30)  # a teacher: counted apart
+    with database.write() as session:  # kiosk-a's clock was 3 hours behind at its last sync
+        session.get(models.Kiosk, feed.kiosk_id).clock_offset_seconds = 3 * 3600
     database.close()
 
     page = signed_in
@@ -66,12 +69,16 @@ def test_the_overview_counts_the_week_and_the_semester(
     assert cells(page, "6-1")[:7] == ["1", "1", "100.0%", "1.0", "1", "45", "0"]
     assert cells(page, "School")[:7] == ["4", "2", "50.0%", "1.0", "4", "180", "1"]
     kiosks = page.get_by_role("table", name="Kiosks")
-    expect(kiosks.get_by_role("row").filter(has_text="kiosk-a")).to_contain_text("in touch")
+    kiosk_a = kiosks.get_by_role("row").filter(has_text="kiosk-a")
+    expect(kiosk_a).to_contain_text("in touch, clock 3 h slow")
     expect(page.get_by_role("img", name="Students who borrowed, week by week")).to_be_visible()
 
     page.get_by_role("link", name="中文").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("概览")
     expect(page.locator("[data-figure=week-borrowers]")).to_have_text("4 名学生中 2 名")
+    kiosk_a = page.get_by_role("table", name="借书机").get_by_role("row").filter(has_text="kiosk-a")
+    expect(kiosk_a).to_contain_text("时钟慢了 3 小时")  # the clock in the page's language
+    expect(kiosk_a).not_to_contain_text("clock")
 
 
 @pytest.mark.slow

@@ -219,7 +219,8 @@ class KioskState:
     events_waiting: int
     events_held_back: int
     revoked: bool
-    warning: str  # the clock, in words (services.kiosks)
+    clock_offset_seconds: float | None  # the office's time minus the kiosk's, at its last sync
+    clock_backwards: bool  # its newest events were written by a clock that went back
     quiet_days: int | None  # whole days since the last sync; None if never
 
 
@@ -327,7 +328,8 @@ def kiosk_states(session: Session, now: dt.datetime | None = None) -> list[Kiosk
             events_waiting=k.events_waiting,
             events_held_back=k.events_held_back,
             revoked=k.revoked,
-            warning=k.warning,
+            clock_offset_seconds=k.clock_offset_seconds,
+            clock_backwards=k.clock_backwards,
             quiet_days=(now - k.last_sync).days if k.last_sync else None,
         )
         for k in kiosks.kiosks(session)

@@ -10,6 +10,7 @@ from sync.server.dependencies import DatabaseDep
 from sync.server.services import N_, charts, figures, plan
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
+from sync.server.web.kiosks import clock_in_words
 from sync.server.web.render import page
 
 router = APIRouter()
@@ -24,4 +25,14 @@ def home(request: Request, who: SignedIn, database: DatabaseDep) -> HTMLResponse
         seen = figures.overview(session, school_plan, figures.today_in(school_plan))
     _ = translations(language_of(request)).gettext
     trend = charts.weekly_share(seen.school, seen.plan, _)
-    return page(request, "home.html", who, seen=seen, plan_set=plan_set, trend=charts.svg(trend))
+    # Each kiosk's clock in the words of the kiosks page, in the page's language.
+    clocks = [clock_in_words(k.clock_offset_seconds, k.clock_backwards) for k in seen.kiosks]
+    return page(
+        request,
+        "home.html",
+        who,
+        seen=seen,
+        plan_set=plan_set,
+        trend=charts.svg(trend),
+        clocks=clocks,
+    )

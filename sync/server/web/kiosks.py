@@ -54,7 +54,10 @@ def _listing(
         who,
         status_code=status_code,
         kiosks=lines,
-        clocks={line.id: _clock(line) for line in lines},
+        clocks={
+            line.id: clock_in_words(line.clock_offset_seconds, line.clock_backwards)
+            for line in lines
+        },
         conflicts=open_conflicts,
         kinds=KINDS,
         done=done,
@@ -114,9 +117,9 @@ def resolve(
     return RedirectResponse(f"/kiosks?done=resolved:{conflict}#conflicts", status_code=303)
 
 
-def _clock(line: kiosks.KioskLine) -> tuple[Sentence, bool]:
-    """How far the kiosk's clock is off the office's, in words, and whether that is a worry."""
-    offset = line.clock_offset_seconds
+def clock_in_words(offset: float | None, backwards: bool) -> tuple[Sentence, bool]:
+    """How far a kiosk's clock is off the office's (*offset*: the office's time minus the
+    kiosk's, at its last sync), in words, and whether that is a worry."""
     if offset is None:
         words = Sentence(N_("not measured yet"))
     elif abs(offset) < 2:
@@ -133,9 +136,9 @@ def _clock(line: kiosks.KioskLine) -> tuple[Sentence, bool]:
         # The offset is the office's time minus the kiosk's: positive, the kiosk is behind.
         slow_or_fast = N_("{amount} slow") if offset > 0 else N_("{amount} fast")
         words = Sentence(slow_or_fast, {"amount": amount})
-    if line.clock_backwards:
+    if backwards:
         words = Sentence(N_("{words}; it went backwards"), {"words": words})
-    worry = line.clock_backwards or (offset is not None and abs(offset) > CLOCK_WARNING_SECONDS)
+    worry = backwards or (offset is not None and abs(offset) > CLOCK_WARNING_SECONDS)
     return words, worry
 
 
