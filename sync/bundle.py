@@ -141,7 +141,10 @@ def import_reply(store: Store, path: Path, today: dt.date) -> tuple[int, int]:
         reply_db, reply_v = wire.split_cursor(page.cursor)
         if current_db == reply_db and current_v >= reply_v:
             return acked, 0  # this kiosk already has these changes (or newer ones)
-        replica.apply_changes(db, page.changes, today)
+        try:
+            replica.apply_changes(db, page.changes, today)
+        except replica.PageError as exc:
+            raise BundleError(f"{path}: the reply's changes cannot be applied ({exc})") from exc
         set_setting(db, settings.CURSOR, page.cursor)
     return acked, len(page.changes)
 

@@ -238,9 +238,15 @@ class SyncClient:
                     page = _answer(wire.ChangesPage, url, "/changes", reply)
                     if page.more:
                         following = fetcher.submit(self._changes, url, token, page.cursor)
-                    with self.store.write() as db:
-                        replica.apply_changes(db, page.changes, self.clock().date())
-                        set_setting(db, settings.CURSOR, page.cursor)
+                    try:
+                        with self.store.write() as db:
+                            replica.apply_changes(db, page.changes, self.clock().date())
+                            set_setting(db, settings.CURSOR, page.cursor)
+                    except replica.PageError as exc:
+                        raise OfficeUnreachable(
+                            f"the office at {url} sent changes the kiosk cannot apply (nothing "
+                            f"of them was kept): {exc}"
+                        ) from exc
                 report.reset = report.reset or page.reset
                 report.pulled += len(page.changes)
                 done += len(page.changes)

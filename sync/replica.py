@@ -11,13 +11,24 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from itertools import count
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
@@ -203,9 +214,13 @@ def _referenced_by_pending(session: Session) -> tuple[set[str], set[str]]:
 def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) -> None:
     """Make the kiosk's rows what the office says, in the caller's transaction.
 
-    In bulk: the rows the page speaks of are read in a few queries, changed in memory in the
-    page's order, then written with one statement per kind of row (executemany).
+    In bulk: a page of rows all new to the kiosk (a fresh kiosk's pull, new books and students)
+    is written as it comes (``_apply_new``). Any other page: the rows it speaks of are read in a
+    few queries, changed in memory in the page's order, then written with one statement per
+    kind of row (executemany).
     """
+    if _apply_new(session, changes, today):
+        return
     rows = _Rows.load(session, changes, today)
     for change in changes:
         if change.data is None:
@@ -220,13 +235,242 @@ def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) 
                 rows.patron(data)
             case "loan":
                 rows.loan(data)
-            case "stocktake":
-                _stocktake(session, data)
-            case "rules":
-                if (rules := _office_rules(data)) is not None:
-                    set_setting(session, OFFICE_RULES, json.dumps(data))
-                    kiosk_config.apply(session, rules)
+            case _:
+                _other(session, change)
     rows.write(session)
+
+
+class PageError(ValueError):
+    """A page of changes the kiosk cannot apply (a row without a field it must have, a value of
+    the wrong kind); nothing of it was written."""
+
+
+def _apply_new(session: Session, changes: list[wire.Change], today: dt.date) -> bool:
+    """Write a page whose rows are all new to the kiosk, one insert per kind of row, with no
+    row made in memory; False, with nothing written, for a page that speaks of a row the kiosk
+    holds or could take for its own (the general way, ``_Rows``, then merges them).
+
+    What the general way would do with such a page, done in bulk: a copy's title is the page's
+    or one the kiosk has (a blank one, filled by its own change, if neither); a loan goes to
+    the page's copy or one the kiosk has (skipped if neither), to its student while it is open.
+    """
+    kinds: dict[str, list[dict[str, Any]]] = {"title": [], "copy": [], "patron": [], "loan": []}
+    others = []
+    for change in changes:
+        if change.data is None:
+            continue  # the office keeps rows (soft deletion): nothing is removed here
+        if change.kind in kinds:
+            kinds[change.kind].append(change.data)
+        else:
+            others.append(change)
+    try:
+        page = _NewRows.read(kinds)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PageError(f"a row of the page lacks a field or garbles one: {exc}") from None
+    known = page.known(session)
+    if known is None:
+        return False
+    page.write(session, known, today)
+    for change in others:
+        _other(session, change)
+    return True
+
+
+class _NewRows(NamedTuple):
+    """A page's titles, copies, students and loans as rows to insert, the kiosk's own ids not
+    given yet: each row names another by the office's id (a copy its title's, a loan its copy's)
+    or a student's card."""
+
+    titles: list[tuple[Any, ...]]  # server_id, isbn, title, author, publisher, year, ...
+    copies: list[tuple[Any, ...]]  # server_id, barcode, title's server_id, shelf, status
+    patrons: list[tuple[Any, ...]]  # card, name, kind, class_name, grade, active, ...
+    loans: list[tuple[Any, ...]]  # id, copy's server_id, card, lent_at, due_date, returned_at...
+
+    @classmethod
+    def read(cls, kinds: dict[str, list[dict[str, Any]]]) -> _NewRows:
+        date, time = dt.date.fromisoformat, _time
+        titles = [
+            (d["id"], d.get("isbn"), d.get("title") or "", d.get("author") or "",
+             d.get("publisher") or "", d.get("year"), d.get("classification") or "",
+             date(d["added_on"]))
+            for d in kinds["title"]
+        ]  # fmt: skip
+        copies = [
+            (d["id"], d.get("barcode"), d["title_id"], d.get("shelf") or "", d["status"])
+            for d in kinds["copy"]
+        ]
+        unknown = {c[4] for c in copies} - _STATUSES
+        if unknown:
+            raise ValueError(f"status {', '.join(sorted(map(str, unknown)))}")
+        patrons = [
+            (d["card"], d["name"], d["kind"], d.get("class_name") or "", d.get("grade"),
+             bool(d.get("active", True)), bool(d.get("compensation_due", False)),
+             d.get("pin_hash"))
+            for d in kinds["patron"]
+        ]  # fmt: skip
+        loans = [
+            (d["id"], d["copy_id"], d.get("patron"), time(d["lent_at"]), date(d["due_date"]),
+             time(d.get("returned_at")), d.get("renewals", 0), d.get("lent_where") or "",
+             bool(d.get("implicit_return")))
+            for d in kinds["loan"]
+        ]  # fmt: skip
+        if any(loan[3] is None for loan in loans):
+            raise ValueError("lent_at")
+        return cls(titles, copies, patrons, loans)
+
+    def known(self, session: Session) -> _Known | None:
+        """What the rows name that the kiosk holds already (titles, copies, students), if every
+        row is new to it and none could be merged with one of its own: no row it holds by the
+        office's id, label, card or loan id; no title or unlabelled copy of its own not matched
+        yet; no open loan of a copy the page lends; nothing its events not yet at the office
+        speak of (the kiosk's news wins); each row once in the page. None otherwise."""
+        title_ids = [t[0] for t in self.titles]
+        copy_ids = [c[0] for c in self.copies]
+        barcodes = [c[1] for c in self.copies if c[1] is not None]
+        cards = [p[0] for p in self.patrons]
+        loan_ids = [loan[0] for loan in self.loans]
+        open_copies = [loan[1] for loan in self.loans if loan[5] is None]
+        for keys in (title_ids, copy_ids, barcodes, cards, loan_ids, open_copies):
+            if len(set(keys)) != len(keys):
+                return None
+        busy_codes, busy_loans = _referenced_by_pending(session)
+        if busy_codes.intersection(barcodes) or busy_loans.intersection(loan_ids):
+            return None
+        if (
+            _held(session, Title.server_id, title_ids)
+            or (self.titles and _held(session, Title.server_id, None))
+            or _held(session, Copy.server_id, copy_ids)
+            or _held(session, Copy.barcode, barcodes)
+            or (
+                len(barcodes) < len(copy_ids)
+                and _held(session, Copy.server_id, None, Copy.barcode.is_(None))
+            )
+            or _held(session, Patron.card, cards)
+            or _held(session, Loan.id, loan_ids)
+        ):
+            return None
+        # A loan of a copy the kiosk holds: new to it only if the copy is not lent there, and
+        # not one the kiosk's own news is about.
+        page_copies = set(copy_ids)
+        copies = _local(session, Copy.server_id, {n[1] for n in self.loans} - page_copies,
+                        Copy.id, Copy.barcode)  # fmt: skip
+        if any(barcode in busy_codes for _, barcode in copies.values()) or _held(
+            session, Loan.copy_id, [copy_id for copy_id, _ in copies.values()],
+            Loan.returned_at.is_(None),
+        ):  # fmt: skip
+            return None
+        page_titles = set(title_ids)
+        titles = _local(session, Title.server_id, {c[2] for c in self.copies} - page_titles,
+                        Title.id)  # fmt: skip
+        page_cards = set(cards)
+        patrons = _local(
+            session, Patron.card, {n[2] for n in self.loans if n[5] is None and n[2]} - page_cards,
+            Patron.id, Patron.class_name, Patron.grade,
+        )  # fmt: skip
+        return _Known(
+            {k: v[0] for k, v in titles.items()}, {k: v[0] for k, v in copies.items()}, patrons
+        )
+
+    def write(self, session: Session, known: _Known, today: dt.date) -> None:
+        """Insert the rows, ids given here: titles (and a blank one for a title named by a copy
+        but neither in the page nor at the kiosk, filled by its own change later), copies,
+        students, loans of a copy the page or the kiosk has."""
+        first = {
+            model: (session.scalar(select(func.max(model.id))) or 0) + 1
+            for model in (Title, Copy, Patron)
+        }
+        title_ids = dict(zip((t[0] for t in self.titles), count(first[Title]), strict=False))
+        titles = [(title_ids[t[0]], *t) for t in self.titles]
+        blank = {c[2] for c in self.copies} - title_ids.keys() - known.titles.keys()
+        next_title = first[Title] + len(titles)
+        for n, server_id in enumerate(sorted(blank)):
+            title_ids[server_id] = next_title + n
+            titles.append((next_title + n, server_id, None, "", "", "", None, "", today))
+        title_ids |= known.titles
+        copy_ids = dict(zip((c[0] for c in self.copies), count(first[Copy]), strict=False))
+        copies = [(copy_ids[c[0]], c[0], c[1], title_ids[c[2]], c[3], c[4]) for c in self.copies]
+        copy_ids |= known.copies
+        patrons = []
+        by_card = known.patrons
+        for n, p in enumerate(self.patrons, start=first[Patron]):
+            patrons.append((n, *p, 0, None))
+            by_card[p[0]] = (n, p[3], p[4])
+        loans = []
+        for loan_id, copy, card, lent_at, due, returned_at, renewals, where, implicit in self.loans:
+            if copy not in copy_ids:
+                continue  # a copy the kiosk does not know: as the general way, not kept
+            # Who had a returned book is the office's to know, not the kiosk's.
+            patron = by_card.get(card) if card and returned_at is None else None
+            loans.append(
+                (loan_id, copy_ids[copy], *(patron or (None, "", None)), lent_at, due,
+                 returned_at, renewals, where, implicit)
+            )  # fmt: skip
+        for model, rows in ((Title, titles), (Copy, copies), (Patron, patrons), (Loan, loans)):
+            if rows:
+                _insert(session, model, rows)
+
+
+class _Known(NamedTuple):
+    """The kiosk's ids of the rows a page of new rows names but does not bring."""
+
+    titles: dict[int, int]  # by the office's id
+    copies: dict[int, int]  # by the office's id
+    patrons: dict[str, tuple[int, str, int | None]]  # by card: id, class, grade
+
+
+_STATUSES = frozenset(CopyStatus)
+# The columns a page of new rows gives, in their order in _NewRows.write's rows.
+_NEW_COLUMNS = {
+    Title: ("id", "server_id", "isbn", "title", "author", "publisher", "year", "classification",
+            "added_on"),
+    Copy: ("id", "server_id", "barcode", "title_id", "shelf", "status"),
+    Patron: ("id", "card", "name", "kind", "class_name", "grade", "active", "compensation_due",
+             "pin_hash", "failed_pins", "locked_until"),
+    Loan: ("id", "copy_id", "patron_id", "patron_class", "patron_grade", "lent_at", "due_date",
+           "returned_at", "renewals", "lent_where", "implicit_return"),
+}  # fmt: skip
+
+
+def _insert(session: Session, model: type[Title | Copy | Patron | Loan], rows: list[Any]) -> None:
+    """Insert *rows* (tuples in the order of _NEW_COLUMNS) with one executemany; the columns
+    a page does not give take their defaults, as the ORM gives them."""
+    table = model.__table__
+    names = _NEW_COLUMNS[model]
+    defaults = {
+        c.name: c.default.arg
+        for c in table.c
+        if c.name not in names and c.default is not None and c.default.is_scalar
+    }
+    statement = insert(table).values(defaults) if defaults else insert(table)
+    executemany(session, statement, rows, names)
+
+
+def _held(session: Session, column: Any, values: list[Any] | None, *where: Any) -> bool:
+    """Whether the kiosk holds a row whose *column* is one of *values* (None: is NULL)."""
+    if values is not None and not values:
+        return False
+    found = column.is_(None) if values is None else _among(column, values)
+    return session.scalar(select(exists().where(found, *where))) or False
+
+
+def _local(
+    session: Session, key: Any, values: set[Any], *columns: Any
+) -> dict[Any, tuple[Any, ...]]:
+    """The kiosk's *columns* of its rows whose *key* is one of *values*, by key."""
+    if not values:
+        return {}
+    query = select(key, *columns).where(_among(key, values))
+    return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+
+
+def _other(session: Session, change: wire.Change) -> None:
+    """A change of a kind not kept in rows of its own: a stocktake, the rules."""
+    data = change.data or {}
+    if change.kind == "stocktake":
+        _stocktake(session, data)
+    elif change.kind == "rules" and (rules := _office_rules(data)) is not None:
+        set_setting(session, OFFICE_RULES, json.dumps(data))
+        kiosk_config.apply(session, rules)
 
 
 def _stocktake(session: Session, data: dict[str, Any]) -> None:

@@ -8,13 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
+from kiosk import settings
 from kiosk.models import Copy, CopyStatus, Loan, Title
-from kiosk.store import Store
+from kiosk.store import Store, get_setting
 from sync import replica, wire
+from sync.client import OfficeUnreachable
 from sync.server import models as office_models
+from sync.server.services import changes
 from tests.sync.support import KioskUnderTest, Office, enrolled
 from tests.sync.test_sync_faults import (
     assert_agree,
@@ -182,6 +186,34 @@ def test_a_big_page_is_applied_whole_and_lends_to_students_it_brings(
         assert db.scalar(select(func.count()).select_from(Copy)) >= 300
     outcomes = kiosk.scan("K008", "N008")
     assert [o.kind.value for o in outcomes] == ["session_started", "checked_out"]
+
+
+def test_a_page_with_a_garbled_row_is_refused_whole_and_the_pull_resumes_once_mended(
+    office: Office, make_kiosk
+) -> None:
+    kiosk = enrolled(office, make_kiosk, library=False, sync=True)
+    with kiosk.store.read() as db:
+        cursor = get_setting(db, settings.CURSOR)
+        titles = db.scalar(select(func.count()).select_from(Title))
+    database = office.database()
+    whole = {"id": 90001, "title": "Whole", "added_on": "2026-11-20"}
+    with database.write() as session:  # as an office with a fault of its own might write them
+        changes.record_change(session, "title", "90001", whole)
+        changes.record_change(session, "title", "90002", {"id": 90002, "title": "Half"})
+    with pytest.raises(OfficeUnreachable, match=r"cannot apply.*added_on"):
+        kiosk.client.sync()
+    with kiosk.store.read() as db:  # nothing of the page, and the pull starts there again
+        assert get_setting(db, settings.CURSOR) == cursor
+        assert db.scalar(select(func.count()).select_from(Title)) == titles
+
+    with database.write() as session:
+        half = {"id": 90002, "title": "Half", "added_on": "2026-11-21"}
+        changes.record_change(session, "title", "90002", half)
+    database.close()
+    assert kiosk.client.sync().pulled == 2
+    with kiosk.store.read() as db:
+        pulled = db.scalars(select(Title.title).where(Title.server_id >= 90001)).all()
+    assert sorted(pulled) == ["Half", "Whole"]
 
 
 LOAN = "0b5e8a51-4d8e-4a8e-9f3c-2b7d9c1e6a42"
