@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import signal
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import URL, Engine, Insert, Update, create_engine, event, select
+from sqlalchemy import (
+    ARRAY,
+    URL,
+    ColumnElement,
+    Engine,
+    Insert,
+    Update,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -350,6 +364,19 @@ def executemany(
     else:
         parameters = [dict(zip(order, row, strict=True)) for row in zip(*columns, strict=True)]
     connection.exec_driver_sql(compiled.string, parameters)
+
+
+def among(
+    session: Session, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """*column* IN the values, given as one bound value however many there are: a JSON array
+    that SQLite's json_each unpacks, an array on PostgreSQL. A batch's thousands of keys are then
+    one short statement, compiled once, not thousands of parameters in chunks."""
+    listed = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, listed, type_=ARRAY(column.type)))
+    each = func.json_each(json.dumps(listed)).table_valued("value")
+    return column.in_(select(each.c.value))
 
 
 def alembic_config() -> AlembicConfig:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.clock import utc_now
 from kiosk.models import CopyStatus
-from kiosk.store import executemany
+from kiosk.store import among, executemany
 from sync import wire
 from sync.server.db import Database
 from sync.server.models import (
@@ -49,7 +49,6 @@ from sync.server.services.changes import (
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
 _STORE_EVENT = insert(Event.__table__).values(payload=bindparam("payload_json", type_=JsonText()))
 _STORED_EVENT = ("seq", "uuid", "type", "at", "corrected_at", "clock", "payload_json")
-CHUNK = 500  # values in one IN (...): well within every database's limit on parameters
 
 
 class SequenceReused(Contradiction):
@@ -131,13 +130,13 @@ def receive(
     waiting: int,
 ) -> PushResult:
     """Store the events not yet held, then apply every held event that follows without a gap."""
-    known: dict[str, int] = {}
-    for chunk in _chunks(events):
-        known.update(
-            session.execute(
-                select(Event.uuid, Event.kiosk_id).where(Event.uuid.in_([e.uuid for e in chunk]))
-            ).all()
-        )
+    known: dict[str, int] = dict(
+        session.execute(
+            select(Event.uuid, Event.kiosk_id).where(
+                among(session, Event.uuid, (e.uuid for e in events))
+            )
+        ).all()
+    )
     taken: set[int] = set()
     if events:  # sequences of a batch are close together: one range, not a list of them
         taken.update(
@@ -221,7 +220,7 @@ def _held_after(session: Session, kiosk: Kiosk, fresh: dict[int, _Held]) -> dict
     ).all()
     held = {seq: fresh[seq] for seq in seqs if seq in fresh}
     waited = [seq for seq in seqs if seq not in fresh]
-    for start in range(0, len(waited), CHUNK):
+    if waited:
         rows = session.execute(
             select(
                 Event.seq,
@@ -230,7 +229,7 @@ def _held_after(session: Session, kiosk: Kiosk, fresh: dict[int, _Held]) -> dict
                 Event.payload,
                 Event.corrected_at,
                 Event.received_at,
-            ).where(Event.kiosk_id == kiosk.id, Event.seq.in_(waited[start : start + CHUNK]))
+            ).where(Event.kiosk_id == kiosk.id, among(session, Event.seq, waited))
         )
         held.update((row.seq, _Held(*row)) for row in rows)
     return held
@@ -244,11 +243,6 @@ def _gaps(applied: int, beyond: list[int]) -> list[tuple[int, int]]:
             gaps.append((expected, seq - 1))
         expected = seq + 1
     return gaps
-
-
-def _chunks(values: list[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 # -- the rows a batch speaks of, in memory -----------------------------------------------------
@@ -330,10 +324,10 @@ class _Books:
         cards = sorted({p.patron for p in payloads if isinstance(p, _PATRON_EVENTS) and p.patron})
 
         def rows(columns: list[Any], key: Any, values: Iterable[Any], *where: Any) -> list[Any]:
-            found: list[Any] = []
-            for chunk in _chunks(sorted(values)):
-                found.extend(session.execute(select(*columns).where(key.in_(chunk), *where)))
-            return found
+            if not values:
+                return []
+            query = select(*columns).where(among(session, key, sorted(values)), *where)
+            return session.connection().execute(query).all()
 
         copies = {r.id: _Copy(*r) for r in rows(_COPY_COLUMNS, Copy.barcode, codes)}
         barcodes = {c.barcode: c for c in copies.values() if c.barcode}
