@@ -4,11 +4,15 @@ change reaches the kiosks' change log."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from kiosk.clock import utc_now
 from sync.server.models import Change, Patron
+from sync.server.services import desk
 from tests.sync.support import Office
 
 pytestmark = pytest.mark.slow
@@ -121,3 +125,49 @@ def test_new_school_year_is_shown_before_it_is_done(signed_in: Page, office_serv
     # Asked again, the page warns that it was done today already.
     page.get_by_role("link", name="New school year").click()
     expect(page.get_by_role("alert")).to_contain_text("already moved up")
+
+
+def test_a_students_page_shows_the_books_out_and_those_returned(
+    signed_in: Page, office_server: Office
+) -> None:
+    database = office_server.database()
+    with database.write() as session:  # read 40 days ago, back 5 days later
+        assert desk.lend(session, "S1", "B003", librarian="librarian",
+                         now=utc_now() - dt.timedelta(days=40)).outcome == "lent"  # fmt: skip
+    with database.write() as session:
+        back = desk.give_back(session, "B003", librarian="librarian",
+                              now=utc_now() - dt.timedelta(days=35))  # fmt: skip
+    assert back.outcome == "returned"
+    for code, days_ago in [("B002", 0), ("B001", 30)]:  # one out today, one late
+        with database.write() as session:
+            answer = desk.lend(session, "S1", code, librarian="librarian",
+                               now=utc_now() - dt.timedelta(days=days_ago))  # fmt: skip
+        assert answer.outcome == "lent"
+    database.close()
+
+    page = signed_in
+    page.goto(f"{office_server.url}/students?q=s1")
+    page.get_by_role("link", name="Edit 小明").click()
+    out = page.get_by_role("region", name="Books out now")
+    expect(out.locator("tbody tr")).to_have_count(2)
+    late, on_time = out.locator("tr", has_text="B001"), out.locator("tr", has_text="B002")
+    expect(late).to_contain_text("Book 1")
+    expect(late.locator(".error")).to_contain_text("days late")
+    expect(on_time.locator(".error")).to_have_count(0)
+    expect(out.locator(".policy")).to_have_text("小明 has books long overdue: Book 1.")
+    returned = page.get_by_role("region", name="Returned lately")
+    expect(returned.locator("tbody tr")).to_have_count(1)
+    expect(returned.locator("tbody tr")).to_contain_text("B003")
+
+    # From the student to the desk, to lend or take back: the same reader is there.
+    out.get_by_role("link", name="At the desk").click()
+    expect(page.get_by_role("region", name="Reader")).to_contain_text("小明")
+
+    # A student with nothing out, nothing returned: said so.
+    page.goto(f"{office_server.url}/students?q=s2")
+    page.get_by_role("link", name="Edit 小红").click()
+    expect(page.get_by_role("region", name="Books out now")).to_contain_text("No books out.")
+    expect(page.locator(".policy")).to_contain_text("May borrow")
+    expect(page.get_by_role("region", name="Returned lately")).to_contain_text(
+        "Nothing returned yet."
+    )

@@ -25,6 +25,7 @@ class LoanLine:
     grade: int | None = None
     kind: str | None = None  # the reader's: student, helper, teacher, librarian
     class_set: int | None = None  # lent with this class set (services.desk), not the reader's own
+    returned_at: dt.datetime | None = None
 
     def late_days(self, today: dt.date) -> int:
         """Days past its due date on *today* (0: not late)."""
@@ -54,20 +55,36 @@ def current_loans(
         query = query.where(Patron.grade == grade)
     if late_on is not None:
         query = query.where(Loan.due_date < late_on)
-    return [
-        LoanLine(
-            loan=loan.id,
-            patron=loan.patron_card,
-            name=loan.patron.name if loan.patron else None,
-            class_name=loan.patron.class_name if loan.patron else None,
-            copy=loan.copy_code,
-            title=loan.copy.title.title if loan.copy else None,
-            lent_at=loan.lent_at,
-            due=loan.due_date,
-            where=loan.lent_where,
-            grade=loan.patron.grade if loan.patron else None,
-            kind=loan.patron.kind if loan.patron else None,
-            class_set=loan.class_set_id,
-        )
-        for loan in session.scalars(query).unique()
-    ]
+    return [_line(loan) for loan in session.scalars(query).unique()]
+
+
+def returned_loans(session: Session, card: str, *, limit: int = 20) -> list[LoanLine]:
+    """The reader's loans that are over, the latest returned first (a checkout undone at the
+    kiosk was never a loan, and is left out)."""
+    query = (
+        select(Loan)
+        .options(joinedload(Loan.patron), joinedload(Loan.copy).joinedload(Copy.title))
+        .join(Patron, Loan.patron_id == Patron.id)
+        .where(Patron.card == card, Loan.returned_at.is_not(None), Loan.undone.is_(False))
+        .order_by(Loan.returned_at.desc(), Loan.id)
+        .limit(limit)
+    )
+    return [_line(loan) for loan in session.scalars(query).unique()]
+
+
+def _line(loan: Loan) -> LoanLine:
+    return LoanLine(
+        loan=loan.id,
+        patron=loan.patron_card,
+        name=loan.patron.name if loan.patron else None,
+        class_name=loan.patron.class_name if loan.patron else None,
+        copy=loan.copy_code,
+        title=loan.copy.title.title if loan.copy else None,
+        lent_at=loan.lent_at,
+        due=loan.due_date,
+        where=loan.lent_where,
+        grade=loan.patron.grade if loan.patron else None,
+        kind=loan.patron.kind if loan.patron else None,
+        class_set=loan.class_set_id,
+        returned_at=loan.returned_at,
+    )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from kiosk.classes import STYLES
 from kiosk.clock import utc_now
 from kiosk.importer import BadImportFile
 from kiosk.models import PatronKind
 from sync.server.dependencies import DatabaseDep
-from sync.server.services import N_, Refusal, card_numbers, classlists, students
+from sync.server.services import N_, Refusal, card_numbers, classlists, desk, loans, students
 from sync.server.web import bad_rows, uploads
 from sync.server.web.auth import SignedIn
 from sync.server.web.i18n import language_of, translations
@@ -235,10 +236,21 @@ def move_up(request: Request, who: SignedIn, database: DatabaseDep) -> Response:
 def edit_form(request: Request, who: SignedIn, database: DatabaseDep, card: str) -> Response:
     try:
         with database.read() as session:
-            found = students.get(session, card)
+            shown = _student(session, card)
     except Refusal as refusal:
         return _listing(request, who, database, error=refusal)
-    return page(request, "student.html", who, student=found, kinds=KINDS)
+    return page(request, "student.html", who, **shown)
+
+
+def _student(session: Session, card: str) -> dict[str, Any]:
+    """What the student's page shows: their record, the books they have out now (as the desk
+    sees them, late days and all) and the loans they returned lately."""
+    return dict(
+        student=students.get(session, card),
+        reader=desk.reader(session, card),
+        returned=loans.returned_loans(session, card),
+        kinds=KINDS,
+    )
 
 
 @router.post("/edit")
@@ -267,11 +279,11 @@ def save(
             saved = students.edit(session, card, change)
     except Refusal as refusal:
         with database.read() as session:
-            found = students.get(session, card)
+            shown = _student(session, card)
         return page(
-            request, "student.html", who, status_code=400, student=found, kinds=KINDS,
-            error=refusal, sent=dict(name=name, class_name=class_name, grade=grade, kind=kind,
-                                     student_number=student_number, birth_date=birth_date),
+            request, "student.html", who, status_code=400, **shown, error=refusal,
+            sent=dict(name=name, class_name=class_name, grade=grade, kind=kind,
+                      student_number=student_number, birth_date=birth_date),
         )  # fmt: skip
     return _back_to_class(saved.class_name, f"saved:{saved.name}")
 
