@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from kiosk.codes import ean13_check_digit
 from sync.server.models import Change, Copy
+from sync.server.services import desk
 from tests.pdfs import barcodes_in, barcodes_in_boxes, text_of
 from tests.sync.support import Office
 from tests.sync.test_server_printing import AVERY, card_boxes, label_boxes
@@ -177,6 +178,22 @@ def test_find_copies_and_mark_one_lost(signed_in: Page, office_server: Office) -
     with database.read() as session:
         assert session.scalar(select(Copy.status).where(Copy.barcode == "B007")) == "lost"
     database.close()
+
+
+def test_a_copy_on_loan_says_who_has_it(signed_in: Page, office_server: Office) -> None:
+    database = office_server.database()
+    with database.write() as session:
+        assert desk.lend(session, "S1", "B001", librarian="librarian").outcome == "lent"
+        due = desk.reader(session, "S1").loans[0].due
+    database.close()
+    page = signed_in
+    page.goto(f"{office_server.url}/books?q=book+1")
+    row = page.get_by_role("row").filter(has_text="B001")
+    expect(row).to_contain_text(f"on loan: 小明, due {due}")
+    expect(row.get_by_label("Status of B001")).to_have_count(0)  # taken back at the desk only
+    row.get_by_role("link", name="小明").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("小明 S1")
+    expect(page.get_by_role("region", name="Books out now")).to_contain_text("B001")
 
 
 def test_print_a_class_cards(signed_in: Page, office_server: Office, tmp_path: Path) -> None:

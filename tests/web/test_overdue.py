@@ -68,6 +68,9 @@ def test_overdue_loans_by_class_and_the_slips_of_one_class(
     page.get_by_role("button", name="Show").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Li Hua")
+    rows.first.get_by_role("link", name="Li Hua").click()  # to the student, and back
+    expect(page.get_by_role("region", name="Books out now")).to_contain_text("B004")
+    page.go_back()
 
     # The slips of 3-1: printed from the page, a sheet for the class.
     page.goto(f"{office_server.url}/loans?class_name=3-1")

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError, model_validator
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from kiosk import money
 from kiosk.codes import GarbledCode, clean, code_key, is_isbn13, normalise_isbn
 from kiosk.importer import BookRow
 from kiosk.models import CopyStatus
-from sync.server.models import Copy, Patron, Repair, Setting, Title
+from sync.server.models import Copy, Loan, Patron, Repair, Setting, Title
 from sync.server.services import N_, NotFound, Refusal, overdue
 from sync.server.services.changes import Changes
 
@@ -60,6 +62,9 @@ class CopyLine:
     author: str
     isbn: str | None
     classification: str
+    holder: str | None = None  # on loan: the reader's name (their card if the office lacks it)
+    holder_card: str | None = None
+    due: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,24 @@ class DeskBook(BookRow):
         return self
 
 
-def _line(copy: Copy) -> CopyLine:
+def _lines(session: Session, copies: Iterable[Copy]) -> list[CopyLine]:
+    """The copies as listed: each one on loan with who has it and until when."""
+    listed = list(copies)
+    lent = [c.id for c in listed if c.status == CopyStatus.ON_LOAN]
+    holders = {}
+    if lent:
+        holders = {
+            row.copy_id: row
+            for row in session.execute(
+                select(Loan.copy_id, Loan.patron_card, Patron.name, Loan.due_date)
+                .outerjoin(Patron, Loan.patron_id == Patron.id)
+                .where(Loan.copy_id.in_(lent), Loan.returned_at.is_(None))
+            )
+        }
+    return [_line(copy, holders.get(copy.id)) for copy in listed]
+
+
+def _line(copy: Copy, loan: Row[Any] | None) -> CopyLine:
     title = copy.title
     return CopyLine(
         id=copy.id,
@@ -106,10 +128,13 @@ def _line(copy: Copy) -> CopyLine:
         author=title.author,
         isbn=title.isbn,
         classification=title.classification,
+        holder=None if loan is None else loan.name or loan.patron_card,
+        holder_card=None if loan is None else loan.patron_card,
+        due=None if loan is None else loan.due_date,
     )
 
 
-def _info(title: Title) -> TitleInfo:
+def _info(session: Session, title: Title) -> TitleInfo:
     copies = sorted(title.copies, key=lambda c: c.id)
     return TitleInfo(
         id=title.id,
@@ -120,7 +145,7 @@ def _info(title: Title) -> TitleInfo:
         year=title.year,
         classification=title.classification,
         price_cents=title.price_cents,
-        copies=[_line(c) for c in copies],
+        copies=_lines(session, copies),
     )
 
 
@@ -152,7 +177,7 @@ def search(session: Session, typed: str, *, limit: int = SEARCH_LIMIT) -> list[C
         .order_by(Title.title, Copy.barcode, Copy.id)
         .limit(limit)
     )
-    return [_line(c) for c in session.scalars(query)]
+    return _lines(session, session.scalars(query))
 
 
 def added_since(session: Session, day: dt.date, *, limit: int = SEARCH_LIMIT) -> list[CopyLine]:
@@ -164,14 +189,14 @@ def added_since(session: Session, day: dt.date, *, limit: int = SEARCH_LIMIT) ->
         .order_by(Copy.id)
         .limit(limit)
     )
-    return [_line(c) for c in session.scalars(query)]
+    return _lines(session, session.scalars(query))
 
 
 def title_info(session: Session, title_id: int) -> TitleInfo:
     title = session.get(Title, title_id)
     if title is None:
         raise NotFound(N_("There is no such book."))
-    return _info(title)
+    return _info(session, title)
 
 
 def title_by_isbn(session: Session, typed: str) -> TitleInfo | None:
@@ -180,7 +205,7 @@ def title_by_isbn(session: Session, typed: str) -> TitleInfo | None:
     if isbn is None:
         raise BookRefused(N_("{isbn} is not a valid ISBN: check its digits."), isbn=typed.strip())
     title = session.scalar(select(Title).where(Title.isbn == isbn))
-    return None if title is None else _info(title)
+    return None if title is None else _info(session, title)
 
 
 def count_copies(session: Session) -> int:
@@ -290,7 +315,7 @@ def add_book(
         changes.add(found)
     barcodes = _add_copies(session, found, copies, book.shelf, today, changes)
     changes.write(session)
-    return _info(found), barcodes
+    return _info(session, found), barcodes
 
 
 def add_copies(
@@ -306,7 +331,7 @@ def add_copies(
     changes = Changes()
     barcodes = _add_copies(session, title, copies, shelf, today, changes)
     changes.write(session)
-    return _info(title), barcodes
+    return _info(session, title), barcodes
 
 
 def _add_copies(
@@ -392,7 +417,7 @@ def set_price(session: Session, title_id: int, typed: str) -> TitleInfo:
         title.price_cents = money.cents(typed)
     except ValueError:
         raise BookRefused(N_("The price is an amount in yuan, like 25.80.")) from None
-    return _info(title)
+    return _info(session, title)
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -421,7 +446,7 @@ def set_status(
         changes = Changes()
         changes.add(copy)
         changes.write(session)
-    return _line(copy)
+    return _lines(session, [copy])[0]
 
 
 def _keep_repairs(session: Session, copy: Copy, status: str, by: str, day: dt.date) -> None:
