@@ -91,3 +91,34 @@ def test_a_plan_that_cannot_be_is_said_on_its_page(signed_in: Page, office_serve
     expect(page.get_by_role("alert")).to_contain_text("the semester ends before it starts")
     page.goto(f"{office_server.url}/reports/plan")
     expect(page.get_by_label("First day")).not_to_have_value("2027-02-01")
+
+
+# Each legend name runs from its swatch towards the next one: the boxes the browser drew them in.
+LEGEND_OVERLAPS = """svg => {
+  const swatches = [...svg.querySelectorAll("rect")].filter(
+    r => parseFloat(r.getAttribute("width")) === 8 && parseFloat(r.getAttribute("height")) === 8);
+  const boxes = swatches.map(r => r.getBoundingClientRect());
+  const overlaps = [];
+  for (const swatch of swatches) {
+    const name = swatch.nextElementSibling, box = name.getBoundingClientRect();
+    for (const other of boxes) {
+      if (box.left < other.right && other.left < box.right &&
+          box.top < other.bottom && other.top < box.bottom) overlaps.push(name.textContent);
+    }
+  }
+  return {swatches: swatches.length, overlaps};
+}"""
+
+
+@pytest.mark.slow
+def test_the_charts_legend_names_stand_clear_of_each_other(
+    signed_in: Page, office_server: Office
+) -> None:
+    page = signed_in
+    for language, name in [("en", "Students who borrowed, week by week"), ("zh_CN", None)]:
+        page.goto(f"{office_server.url}/language/{language}?next=/")
+        chart = page.locator("svg.chart").first
+        if name:
+            expect(chart).to_have_accessible_name(name)
+        # The borrowers and the target, each name clear of the other's swatch.
+        assert chart.evaluate(LEGEND_OVERLAPS) == {"swatches": 2, "overlaps": []}, language

@@ -94,7 +94,7 @@ def _legend(drawing: Drawing, series: Sequence[Series], colours: Sequence[colors
     legend.columnMaximum = rows
     legend.dx = legend.dy = 8
     legend.deltay = LEGEND_ROW
-    legend.deltax = 30 + max(_text_width(name, 9) for name, _ in series)
+    legend.deltax = 30 + max(_room_for(name, 9) for name, _ in series)
     legend.colorNamePairs = [
         (colour, name) for colour, (name, _) in zip(colours, series, strict=True)
     ]
@@ -192,6 +192,12 @@ def ranking(labels: Sequence[str], values: Sequence[float], *, width: float = WI
 
 def _text_width(text: str, size: float = 9) -> float:
     return pdfmetrics.stringWidth(text, CHINESE, size)
+
+
+def _room_for(text: str, size: float = 9) -> float:
+    """Room for *text* in a page as well as in the PDF: a browser draws it in its own sans-serif,
+    whose Latin letters can be a fifth wider than Helvetica's (DejaVu Sans)."""
+    return max(_text_width(text, size), 1.2 * pdfmetrics.stringWidth(text, "Helvetica", size))
 
 
 def _shorten(text: str, room: float) -> str:
