@@ -17,7 +17,7 @@ from kiosk import config
 from kiosk.cli import open_data
 from kiosk.config import ConfigError
 from kiosk.models import Copy, Event, Loan, Patron, Setting, UtcDateTime
-from kiosk.store import Store
+from kiosk.store import PAGE_CACHE_KIB, Store
 from tests.conftest import TUESDAY_LUNCH, add_library, kiosk_at_version
 
 
@@ -40,6 +40,18 @@ def test_every_connection_has_the_durability_settings(store: Store) -> None:
         "foreign_keys": 1,
         "busy_timeout": 5000,
     }
+
+
+def test_every_connection_keeps_a_small_page_cache(store: Store) -> None:
+    """The kiosk runs on a Pi with 1 GB: SQLite's default 2 MB of pages per connection, filled
+    by a day of scans, would be most of what the kiosk's memory grows by."""
+    with store.read() as db:
+        read = db.execute(text("PRAGMA cache_size")).scalar()
+    with store.write() as db:
+        written = db.execute(text("PRAGMA cache_size")).scalar()
+    with store.transaction() as scan:
+        scanned = scan.execute("PRAGMA cache_size").fetchone()[0]
+    assert read == written == scanned == -PAGE_CACHE_KIB
 
 
 def test_write_transaction_takes_the_lock_up_front(store: Store) -> None:
