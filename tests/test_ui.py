@@ -204,6 +204,24 @@ def test_done_shows_the_receipt_then_the_idle_screen(ui, clock) -> None:
     assert "小明" not in everything_shown(ui)
 
 
+def test_a_queue_of_children_leaves_nothing_bound_behind(ui, clock) -> None:
+    """The kiosk runs all day on a Pi with 1 GB: each child's list of books must not leave
+    anything behind in the app (Kivy's list bound its bar again each time it grew)."""
+    loans = ui.app.screen("session").ids.loans
+    for _child in range(5):
+        scan(ui, clock, "S1")
+        scan(ui, clock, "B001")
+        ui.press("完成")
+        clock.advance(4)
+        ui.tick()
+        scan(ui, clock, "B001")  # brought back the next day
+        assert "谢谢！" in ui.text()
+        clock.advance(4)
+        ui.tick()
+        assert ui.screen == "idle"
+    assert len(loans.parent.get_property_observers("bar_color")) <= 1
+
+
 def test_a_child_who_walks_away_after_a_book_gets_the_receipt_then_idle(ui, clock) -> None:
     scan(ui, clock, "S1")
     scan(ui, clock, "B001")

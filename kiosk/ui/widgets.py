@@ -17,6 +17,7 @@ from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
 
 from kiosk.ui.messages import Tone
 
@@ -78,6 +79,16 @@ class Text(Label):
             self._label.refresh()
             self.texture = self._label.texture
             self.texture_size = list(self.texture.size)
+
+
+class Scroller(ScrollView):
+    """A list that scrolls (every screen's). Kivy's own binds its bar's colour again each time
+    the list moves or grows and lets go of one binding per half second: the session's list
+    grows with each book, and the bindings added up over a day, 5 a child."""
+
+    def update_from_scroll(self, *largs: Any) -> None:
+        self.funbind("bar_color", self._change_bar_color)  # bound again just below
+        super().update_from_scroll(*largs)
 
 
 class Root(FloatLayout):
