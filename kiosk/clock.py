@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -46,11 +47,12 @@ class Moment:
     tz: ZoneInfo
     clock: str = "ok"  # "backwards": earlier than a time already seen; "wrong": see above
 
-    @property
+    # Worked out once: a scan asks for them again and again.
+    @cached_property
     def local(self) -> dt.datetime:
         return self.at.astimezone(self.tz)
 
-    @property
+    @cached_property
     def today(self) -> dt.date:
         return self.local.date()
 

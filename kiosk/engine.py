@@ -10,7 +10,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -96,11 +96,19 @@ class _Visit:
     walking: bool = False
     over_limit_copy_id: int | None = None  # refused at the limit; a helper may lend it anyway
 
+    def saved(self) -> _Visit:
+        """A copy to go back to (Kiosk._memory): its own list of books taken."""
+        twin = object.__new__(_Visit)
+        twin.__dict__.update(self.__dict__)
+        twin.taken = list(self.taken)
+        return twin
 
-@dataclass(frozen=True)
+
+@dataclass
 class _Known:
     """What does not change between scans, kept in memory: read again once a committed
-    transaction changed it (kiosk.toml, the office's rules, a sync: kiosk.store.changed)."""
+    transaction changed it (kiosk.toml, the office's rules, a sync: kiosk.store.changed).
+    Only ``latest`` moves, as each committed scan's time becomes the latest seen."""
 
     generation: int
     schedule: Schedule
@@ -268,10 +276,9 @@ class Kiosk:
     def _memory(self) -> dict[str, object]:
         """What the engine remembers between calls, as it is now."""
         visit = self._visit
-        return {
-            "_visit": replace(visit, taken=list(visit.taken)) if visit else None,
-            **{name: getattr(self, name) for name in self._REMEMBERED},
-        }
+        memory = {name: getattr(self, name) for name in self._REMEMBERED}
+        memory["_visit"] = visit.saved() if visit else None
+        return memory
 
     _REMEMBERED = (
         "state",
@@ -617,7 +624,7 @@ class Kiosk:
             if pin is not None and check_pin(pin, helper.pin_hash):
                 helper.failed_pins = 0
                 helper.locked_until = None
-                outbox.append(tx, moment, wire.SupervisorOpened(by=helper.card))
+                outbox.append(tx, moment, wire.SupervisorOpened, by=helper.card)
                 self.state, self._pin_card = State.SUPERVISOR, None
                 self._supervisor_card = helper.card
                 return [
@@ -627,7 +634,7 @@ class Kiosk:
                 ]
             helper.failed_pins += 1
             left = self.settings.pin_attempts - helper.failed_pins
-            outbox.append(tx, moment, wire.WrongPin(card=helper.card, attempts_left=max(0, left)))
+            outbox.append(tx, moment, wire.WrongPin, card=helper.card, attempts_left=max(0, left))
             if left > 0:
                 return [
                     self._refusal(Kind.REFUSED, "wrong_pin", patron=helper.card, attempts_left=left)
@@ -636,7 +643,7 @@ class Kiosk:
             helper.locked_until = moment.at + dt.timedelta(
                 minutes=self.settings.pin_lockout_minutes
             )
-            outbox.append(tx, moment, wire.CardLocked(card=helper.card))
+            outbox.append(tx, moment, wire.CardLocked, card=helper.card)
             self.state, self._pin_card = State.IDLE, None
             return [self._refusal(Kind.REFUSED, "card_locked", patron=helper.card)]
 
@@ -667,7 +674,7 @@ class Kiosk:
     def _open_for(self, tx: Transaction, moment: Moment, patron: PatronFacts) -> list[Outcome]:
         helper = self._supervisor_card
         self._supervisor_card = None
-        outbox.append(tx, moment, wire.SupervisorClosed(by=helper))
+        outbox.append(tx, moment, wire.SupervisorClosed, by=helper)
         return [self._start_visit(tx, moment, patron, helper_card=helper)]
 
     def _touch_clock_ok(self, _arg: str | None) -> list[Outcome]:
@@ -884,7 +891,7 @@ class Kiosk:
     def _start_visit(
         self, tx: Transaction, moment: Moment, patron: PatronFacts, *, helper_card: str | None
     ) -> Outcome:
-        outbox.append(tx, moment, wire.SessionStarted(patron=patron.card, helper=helper_card))
+        outbox.append(tx, moment, wire.SessionStarted, patron=patron.card, helper=helper_card)
         self._visit = _Visit(patron.id, patron.card, helper_card=helper_card)
         self.state = State.SESSION
         return self._session_view(tx, moment, patron, Kind.SESSION_STARTED)
@@ -931,7 +938,7 @@ class Kiosk:
         if visit is None:
             return []
         outbox.append(
-            tx, moment, wire.SessionEnded(patron=visit.card, reason=why, taken=len(visit.taken))
+            tx, moment, wire.SessionEnded, patron=visit.card, reason=why, taken=len(visit.taken)
         )
         self._forget_returned(tx, moment)
         self._visit = None
@@ -952,7 +959,7 @@ class Kiosk:
             if self._visit is not None:
                 return self._end_visit(tx, moment, why)
             if self._supervisor_card is not None:
-                outbox.append(tx, moment, wire.SupervisorClosed(by=self._supervisor_card))
+                outbox.append(tx, moment, wire.SupervisorClosed, by=self._supervisor_card)
             was = self.state
             self.state, self._pin_card, self._supervisor_card = State.IDLE, None, None
             if was == State.IDLE:
@@ -976,7 +983,7 @@ class Kiosk:
         self._written = True
         seen = tx.info.get("latest_seen")  # committed: the memory follows the disk
         if seen is not None and self._known is not None:
-            self._known = replace(self._known, latest=seen)
+            self._known.latest = seen
 
     def _remember(self, tx: Transaction, *, from_disk: bool = False) -> _Known:
         """What does not change between scans: from memory, unless something changed it (in
@@ -988,7 +995,7 @@ class Kiosk:
             or (from_disk and tx.setting(CHANGED) != known.token)
         ):
             known = self._known = _Known.load(tx.session)
-        tx.info["policies"] = dict(known.policies)  # rules.policy_for looks here first
+        tx.info["policies"] = known.policies  # rules.policy_for looks here first
         return known
 
     def _moment(self, tx: Transaction) -> Moment:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import cache
+from typing import Any
 
+from pydantic_core import PydanticUndefined, to_json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,17 +23,42 @@ _APPEND = """
 """
 
 
-def append(tx: Transaction, moment: Moment, payload: wire.Payload) -> None:
-    """Add an event after the last one, in the caller's (write) transaction.
+def append(tx: Transaction, moment: Moment, model: type[wire.Payload], **fields: Any) -> None:
+    """Add an event of *model*'s type after the last one, in the caller's (write) transaction.
 
-    The payload's model (in sync.wire, the contract with the office) gives the event's type.
-    The next number is taken in the INSERT itself (the write lock is held: nobody takes it
-    between), one statement whoever else writes events.
+    *fields* are the payload's, named as on the wire (``copy=``). The payload is written as
+    the JSON that ``model(**fields).model_dump_json(by_alias=True)`` gives (each field in the
+    model's order, defaults included, by the same serializer), without the model's validation
+    of what the kiosk made itself: a scan waits on it. The next number is taken in the INSERT
+    itself (the write lock is held: nobody takes it between), one statement whoever else
+    writes events.
     """
-    text = payload.model_dump_json(by_alias=True)  # the JSON that as_json() gives, as text
+    text = payload_json(model, fields)
     at = sql_time(moment.at)
-    tx.execute(_APPEND, (str(uuid.uuid4()), payload.event_type, at, moment.clock, text))
+    tx.execute(_APPEND, (str(uuid.uuid4()), model.event_type, at, moment.clock, text))
     clock.seen(tx, moment)
+
+
+def payload_json(model: type[wire.Payload], fields: dict[str, Any]) -> str:
+    """The payload of *model* with *fields* (by their wire names), as JSON text."""
+    given = dict(fields)
+    document = {}
+    for name, default in _layout(model):
+        value = given.pop(name, default)
+        if value is PydanticUndefined:
+            raise TypeError(f"{model.__name__}: {name} is missing")
+        document[name] = value
+    if given:
+        raise TypeError(f"{model.__name__} has no field {', '.join(given)}")
+    return to_json(document).decode()
+
+
+@cache
+def _layout(model: type[wire.Payload]) -> tuple[tuple[str, Any], ...]:
+    """The payload's fields in order, by their wire names, with their defaults."""
+    return tuple(
+        (info.alias or name, info.get_default()) for name, info in model.model_fields.items()
+    )
 
 
 def oldest_pending(tx: Transaction) -> dt.datetime | None:

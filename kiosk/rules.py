@@ -227,7 +227,6 @@ _LEND = """
         returned_at, renewals, lent_where, implicit_return, override_by)
     VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, 0, ?)
 """
-_COPY_LENT = "UPDATE copies SET status = ?, last_borrowed = ? WHERE id = ?"
 _COPY_STATUS = "UPDATE copies SET status = ? WHERE id = ?"
 _LOAN_CLOSED = "UPDATE loans SET returned_at = ?, implicit_return = ? WHERE id = ?"
 
@@ -529,20 +528,19 @@ def checkout(
     who = (patron.id, patron.class_name, patron.grade)
     when = (sql_time(moment.at), due.isoformat())
     tx.execute(_LEND, (loan, copy.id, *who, *when, where, allowed_by))
-    tx.execute(_COPY_LENT, (CopyStatus.ON_LOAN, moment.today.isoformat(), copy.id))
+    tx.execute(_COPY_STATUS, (CopyStatus.ON_LOAN, copy.id))
     _known(tx, "copies").pop(copy.code, None)  # read again if this transaction asks
     _known(tx, "open_loans").pop(copy.id, None)
     outbox.append(
         tx,
         moment,
-        wire.Checkout(
-            loan=loan,
-            copy=copy.code,
-            patron=patron.card,
-            due=due,
-            where=where,
-            override_by=allowed_by,
-        ),
+        wire.Checkout,
+        loan=loan,
+        copy=copy.code,
+        patron=patron.card,
+        due=due,
+        where=where,
+        override_by=allowed_by,
     )
     return Lent(loan, due, allowed_by, implicit, max(0, policy.max_loans - len(loans) - 1))
 
@@ -584,14 +582,13 @@ def _close(
     outbox.append(
         tx,
         moment,
-        returned(
-            loan=loan.id,
-            copy=copy.code,
-            patron=loan.patron_card,
-            late_days=overdue_days(loan, moment.known_today),
-            by=by,
-            stocktake=stocktake,
-        ),
+        returned,
+        loan=loan.id,
+        copy=copy.code,
+        patron=loan.patron_card,
+        late_days=overdue_days(loan, moment.known_today),
+        by=by,
+        stocktake=stocktake,
     )
     return loan
 
@@ -601,7 +598,7 @@ def undo_checkout(tx: Transaction, moment: Moment, copy: CopyFacts, loan: OpenLo
     tx.execute("UPDATE loans SET returned_at = ? WHERE id = ?", (sql_time(moment.at), loan.id))
     _known(tx, "open_loans")[copy.id] = None
     _set_status(tx, copy, CopyStatus.AVAILABLE)
-    outbox.append(tx, moment, wire.CheckoutUndone(loan=loan.id, copy=copy.code))
+    outbox.append(tx, moment, wire.CheckoutUndone, loan=loan.id, copy=copy.code)
 
 
 def check_renew(
@@ -629,7 +626,7 @@ def renew(
     _known(tx, "open_loans").pop(copy.id, None)
     assert loan.patron_card is not None
     outbox.append(
-        tx, moment, wire.Renew(loan=loan.id, copy=copy.code, patron=loan.patron_card, due=new_due)
+        tx, moment, wire.Renew, loan=loan.id, copy=copy.code, patron=loan.patron_card, due=new_due
     )
     return new_due
 
@@ -647,7 +644,7 @@ def mark_copy(
     if loan is not None and status != CopyStatus.LOST:
         returned = _close(tx, moment, copy, loan, implicit=False)
     _set_status(tx, copy, status)
-    outbox.append(tx, moment, wire.CopyStatusSet(copy=copy.code, status=status, by=by))
+    outbox.append(tx, moment, wire.CopyStatusSet, copy=copy.code, status=status, by=by)
     return returned
 
 

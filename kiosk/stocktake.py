@@ -97,7 +97,7 @@ def count(
     ).rowcount
     if not counted_now:
         return Counted(code, copy, first=False, warning=warning, belongs=copy.shelf, returned=None)
-    outbox.append(tx, moment, _scan(stocktake, copy.code, shelf, by))
+    _scan(tx, moment, stocktake, copy.code, shelf, by)
     returned = None
     if copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):  # a lost book's reader owes it
         with suppress(rules.Refused):
@@ -109,11 +109,15 @@ def unknown(
     tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
 ) -> None:
     """A code this kiosk does not know, seen on *shelf*: the office lists it (it may know it)."""
-    outbox.append(tx, moment, _scan(stocktake, code, shelf, by))
+    _scan(tx, moment, stocktake, code, shelf, by)
 
 
-def _scan(stocktake: Stocktake, code: str, shelf: str, by: str) -> wire.StocktakeScan:
-    return wire.StocktakeScan(stocktake=stocktake.id, copy=code, shelf=shelf, by=by)
+def _scan(
+    tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, by: str
+) -> None:
+    outbox.append(
+        tx, moment, wire.StocktakeScan, stocktake=stocktake.id, copy=code, shelf=shelf, by=by
+    )
 
 
 def warning_of(copy: CopyFacts | Copy, shelf: str) -> str | None:

@@ -14,12 +14,14 @@ from contextlib import closing, contextmanager
 import pytest
 from sqlalchemy import select, text
 
+from kiosk import outbox
 from kiosk.engine import Kiosk, State
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron
 from kiosk.outcome import Kind, Light, Outcome, Sound
 from kiosk.pins import check_pin
 from kiosk.settings import LATEST_SEEN
 from kiosk.store import Store, set_setting
+from sync import wire
 from tests.conftest import HELPER_PIN, TUESDAY_LUNCH, TZ, FakeClock
 
 
@@ -689,6 +691,40 @@ def test_every_event_has_uuid_sequence_time_and_clock(
     checkout = evs[1]
     assert checkout.payload["patron"] == "S1"
     assert checkout.payload["due"] == "2026-12-09"
+
+
+@pytest.mark.parametrize("model", list(wire.PAYLOADS.values()), ids=list(wire.PAYLOADS))
+def test_an_event_is_written_as_its_wire_model_writes_it(model: type[wire.Payload]) -> None:
+    # The outbox writes a payload without validating it (a scan waits on it): the JSON must
+    # be the model's own, byte for byte, and one the office accepts, for every type of event.
+    samples = {
+        "loan": "0b6c5c1e-9f0a-4d8e-8f1e-3c2b1a0d9e8f",
+        "copy": "B001",
+        "patron": "S1",
+        "due": dt.date(2026, 12, 9),
+        "where": '库 kiosk "A"',
+        "late_days": 2,
+        "status": CopyStatus.DAMAGED,
+        "by": "H1",
+        "stocktake": 7,
+        "shelf": "A3",
+        "reason": "done",
+        "taken": 1,
+        "card": "H1",
+        "attempts_left": 2,
+        "override_by": "H1",
+        "helper": "H2",
+    }
+    names = [info.alias or name for name, info in model.model_fields.items()]
+    required = [info.alias or n for n, info in model.model_fields.items() if info.is_required()]
+    for given in ({n: samples[n] for n in required}, {n: samples[n] for n in names}):
+        written = outbox.payload_json(model, given)
+        assert written == model(**given).model_dump_json(by_alias=True)
+        assert wire.PAYLOADS[model.event_type].model_validate_json(written) == model(**given)
+    with pytest.raises(TypeError, match="missing"):
+        outbox.payload_json(model, {})
+    with pytest.raises(TypeError, match="no field nickname"):
+        outbox.payload_json(model, {**{n: samples[n] for n in names}, "nickname": "x"})
 
 
 def test_clock_going_backwards_is_a_fault_but_lending_goes_on(

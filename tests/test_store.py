@@ -291,3 +291,66 @@ def test_times_are_stored_as_sqlalchemy_wrote_them_before(tmp_path: Path) -> Non
     engine.dispose()
     assert same == [1, 1, 1]
     assert read == sorted(moments)
+
+
+def test_an_upgraded_kiosk_writes_fewer_pages_per_scan_and_keeps_every_record(
+    tmp_path: Path,
+) -> None:
+    # Version 0007 drops what nothing reads and every scan wrote: an index of loans by copy,
+    # open loans in the index of returned ones, the index of event uuids, a copy's last_borrowed.
+    store = kiosk_at_version(tmp_path / "kiosk.db", "0006")
+    with Session(store.engine) as db, db.begin():
+        add_library(db)
+        db.flush()
+        copy = db.scalars(select(Copy).order_by(Copy.id)).first()
+        for n, returned in enumerate((TUESDAY_LUNCH, None)):
+            db.add(
+                Loan(
+                    id=f"L{n}", copy_id=copy.id, patron_id=1, lent_at=TUESDAY_LUNCH,
+                    due_date=TUESDAY_LUNCH.date(), returned_at=returned,
+                )
+            )  # fmt: skip
+            db.add(
+                Event(
+                    seq=n + 1, uuid=f"U{n}", type="checkout", at=TUESDAY_LUNCH, clock="ok",
+                    payload={"loan": f"L{n}"}, acked_at=returned,
+                )
+            )  # fmt: skip
+        db.execute(text("UPDATE copies SET last_borrowed = '2026-11-24'"))
+    with store.read() as db:
+        before = [
+            db.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in ("loans", "events")
+        ]
+        copies = db.execute(text("SELECT id, barcode, status, shelf FROM copies")).all()
+    store.migrate()
+    con = sqlite3.connect(store.path)
+    indexes = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+    loans, events = (
+        con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("loans", "events")
+    )
+    kept = con.execute("SELECT id, barcode, status, shelf FROM copies").fetchall()
+    columns = [row[1] for row in con.execute("PRAGMA table_info(copies)")]
+    con.close()
+    store.close()
+    assert [loans, events] == [[tuple(r) for r in rows] for rows in before]
+    assert kept == [tuple(r) for r in copies]
+    assert "last_borrowed" not in columns
+    assert "ix_loans_copy_id" not in indexes
+    assert not any(name.startswith("sqlite_autoindex_events") for name in indexes)
+    assert "ix_events_acked_at" in indexes and "one_open_loan_per_copy" in indexes
+    assert indexes["returned_still_linked"].endswith(
+        "WHERE patron_id IS NOT NULL AND returned_at IS NOT NULL"
+    )
+
+
+def test_the_upgraded_schema_is_the_models_schema(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from kiosk.models import Base
+
+    store = Store.open(tmp_path / "kiosk.db")
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    store.close()
+    assert differences == []

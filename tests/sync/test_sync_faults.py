@@ -183,7 +183,7 @@ def test_server_killed_in_the_middle_of_a_batch(
     with kiosk.store.transaction() as tx:  # a long day of sessions: a big first batch
         moment = read_clock(tx.session, kiosk.clock(), TZ)
         for n in range(6000):
-            outbox.append(tx, moment, wire.SessionStarted(patron=f"S{n % 5}"))
+            outbox.append(tx, moment, wire.SessionStarted, patron=f"S{n % 5}")
     kiosk.lend("S2", "B002")
 
     failed: list[Exception] = []
