@@ -122,3 +122,19 @@ def test_the_charts_legend_names_stand_clear_of_each_other(
             expect(chart).to_have_accessible_name(name)
         # The borrowers and the target, each name clear of the other's swatch.
         assert chart.evaluate(LEGEND_OVERLAPS) == {"swatches": 2, "overlaps": []}, language
+
+
+@pytest.mark.slow
+def test_counts_are_charted_in_whole_numbers(signed_in: Page, office_server: Office) -> None:
+    monday = _monday()
+    database = office_server.database()
+    feed = EventFeed(database)
+    feed.lend("S1", "B001", _at(monday, 10))
+    feed.lend("S2", "B005", _at(monday, 10, 5))
+    database.close()
+    page = signed_in
+    page.goto(f"{office_server.url}/reports")
+    for name in ("Loans per class and week", "Most borrowed titles"):
+        marks = page.get_by_role("img", name=name).locator("text").all_text_contents()
+        numbers = [mark for mark in marks if mark.replace(".", "").isdigit()]
+        assert len(numbers) > 1 and all(mark.isdigit() for mark in numbers), (name, numbers)

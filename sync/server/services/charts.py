@@ -8,6 +8,7 @@ has); in a page, the browser draws the SVG's text in the page's own font (office
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from xml.dom.minidom import Element
@@ -127,6 +128,10 @@ def bars(
     chart.barSpacing = 0
     chart.groupSpacing = 3
     _style_axes(chart)
+    columns = list(zip(*(values for _, values in series), strict=True))
+    _whole_steps(
+        chart, [sum(c) if stacked else max(c) for c in columns], [*itertools.chain(*columns)]
+    )
     for n in range(len(series)):
         chart.bars[n].fillColor = PALETTE[n % len(PALETTE)]
         chart.bars[n].strokeColor = None
@@ -186,8 +191,24 @@ def ranking(labels: Sequence[str], values: Sequence[float], *, width: float = WI
     chart.bars[0].fillColor = PALETTE[0]
     chart.bars[0].strokeColor = None
     _style_axes(chart)
+    _whole_steps(chart, values, values)
     drawing.add(chart)
     return drawing
+
+
+def _whole_steps(
+    chart: VerticalBarChart | HorizontalBarChart, heights: Sequence[float], values: Sequence[float]
+) -> None:
+    """Counts (every value whole) are marked on whole numbers, 1, 2, 5 or 10 times a power of
+    ten apart, at most eight marks: no half a loan on the axis."""
+    if any(value != int(value) for value in values):
+        return
+    tallest = max(heights, default=0)
+    for power in itertools.count():
+        for step in (10**power, 2 * 10**power, 5 * 10**power):
+            if tallest <= 8 * step:
+                chart.valueAxis.valueStep = step
+                return
 
 
 def _text_width(text: str, size: float = 9) -> float:
