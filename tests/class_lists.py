@@ -28,6 +28,8 @@ NEW = [
     ("G2017010", "郑博文", "男", dt.date(2017, 7, 7), "三年级(2)班"),
 ]
 GONE = "G2017008"  # moved to another school over the holidays
+REGISTRY = "学生名单.xlsx"  # the names the files go by in the office's screenshots
+OWN_HEADERS = "六年级名单.xlsx"
 
 
 def _title(sheet: Worksheet, text: str, width: int) -> None:

@@ -22,6 +22,7 @@ from kiosk.clock import utc_now
 from sync.server.db import database_url
 from sync.server.models import Copy, Kiosk
 from sync.server.services import books, compensation, desk, printing, rules
+from tests import class_lists
 from tests.conftest import HELPER_PIN, FakeClock
 from tests.sync.support import KioskUnderTest, Office
 from tests.sync.test_stocktake import counting, shelve
@@ -52,6 +53,7 @@ class Library:
     title_id: int
     new: list[str]
     bad_list: Path
+    files: Path  # the class lists to import
 
 
 Shot = Callable[[Page, Library], None]
@@ -82,6 +84,30 @@ def _import_preview(page: Page, library: Library) -> None:
     page.locator("input[type=file]").set_input_files(library.bad_list)
     page.locator("form[enctype] button[type=submit]").click()
     page.wait_for_selector("input[name=token]", state="attached")
+
+
+def _class_list(page: Page, library: Library, name: str) -> None:
+    page.goto(f"{library.url}/students/import")
+    page.locator("input[type=file]").set_input_files(library.files / name)
+    page.locator("form[enctype] button[type=submit]").click()
+    page.wait_for_selector("main h1")
+
+
+def _students_import_preview(page: Page, library: Library) -> None:
+    _class_list(page, library, class_lists.REGISTRY)
+
+
+def _students_import_columns(page: Page, library: Library) -> None:
+    _class_list(page, library, class_lists.OWN_HEADERS)
+
+
+def _students_import_bad_row(page: Page, library: Library) -> None:
+    """The columns said, the list shown again: its one bad row, and nothing saved."""
+    _class_list(page, library, class_lists.OWN_HEADERS)
+    for column, field in [("学生", "name"), ("编号", "student_number"), ("所在班", "class_name")]:
+        page.locator(f"select[aria-label='{column}']").select_option(field)
+    page.locator("button[formaction='/students/import/preview']").click()
+    page.wait_for_selector("section.problems")
 
 
 def _print(page: Page, library: Library) -> None:
@@ -147,6 +173,9 @@ SHOTS: list[tuple[str, Shot]] = [
     ("students-search", _goto("/students?q=xm")),
     ("student", _goto("/students/edit?card=S1")),
     ("students-import", _goto("/students/import")),
+    ("students-import-preview", _students_import_preview),
+    ("students-import-columns", _students_import_columns),
+    ("students-import-bad-row", _students_import_bad_row),
     ("students-year", _goto("/students/year")),
     ("books", _books),
     ("books-search", _search),
@@ -244,7 +273,9 @@ def _library(folder: Path) -> tuple[Office, Library]:
     database.close()
     shelve(office, folder)  # B001-B005 on shelf A1, B006-B010 on B2
     (folder / "新书.csv").write_text(BAD_BOOKS, encoding="utf-8")
-    return office, Library(office.url, title.id, new, folder / "新书.csv")
+    class_lists.registry(folder / class_lists.REGISTRY)
+    class_lists.own_headers(folder / class_lists.OWN_HEADERS, bad_row=True)
+    return office, Library(office.url, title.id, new, folder / "新书.csv", folder)
 
 
 def _late_books(office: Office) -> None:
