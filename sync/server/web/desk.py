@@ -136,7 +136,6 @@ def _page(
     return page(
         request, "desk.html", who, status_code=status_code, answer=answer,
         reader=answer.reader if answer else None, error=error, kinds=KINDS, statuses=STATUSES,
-        desk_name=desk.DESK,
     )  # fmt: skip
 
 
