@@ -14,14 +14,13 @@ the times seen before are then forgotten, so a clock set right after being ahead
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.models import Event
+from kiosk.models import Event, sql_time
 from kiosk.settings import CLOCK_OFFSET, LATEST_SEEN, SEEN_SINCE_SEQ
 from kiosk.store import Transaction, get_setting, set_setting
 
@@ -46,13 +45,15 @@ class Moment:
     at: dt.datetime  # aware
     tz: ZoneInfo
     clock: str = "ok"  # "backwards": earlier than a time already seen; "wrong": see above
-
     # Worked out once: a scan asks for them again and again.
-    @cached_property
-    def local(self) -> dt.datetime:
-        return self.at.astimezone(self.tz)
+    local: dt.datetime = field(init=False, repr=False, compare=False)
+    stored: str = field(init=False, repr=False, compare=False)  # as the store keeps a time
 
-    @cached_property
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "local", self.at.astimezone(self.tz))
+        object.__setattr__(self, "stored", sql_time(self.at))
+
+    @property
     def today(self) -> dt.date:
         return self.local.date()
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from kiosk.config import KioskSettings
 from kiosk.models import CopyStatus, Patron, PatronKind, Policy, Stocktake
 from kiosk.outcome import Kind, Light, LoanLine, Outcome, Role, Sound, State
 from kiosk.pins import check_pin
-from kiosk.rules import CopyFacts, OpenLoan, PatronFacts, Refused
+from kiosk.rules import CopyFacts, OpenLoan, PatronFacts, PolicyFacts, Refused
 from kiosk.schedule import Schedule
 from kiosk.settings import CHANGED, CLOCK_OFFSET, ENROLLED
 from kiosk.store import Store, StoreError, Transaction, all_settings, generation
@@ -112,7 +113,7 @@ class _Known:
 
     generation: int
     schedule: Schedule
-    policies: dict[PatronKind, Policy]
+    policies: dict[PatronKind, PolicyFacts]
     enrolled: bool
     ahead: float  # seconds the clock was ahead of the office's at the last sync
     latest: dt.datetime | None  # the latest time seen (kiosk.clock)
@@ -123,11 +124,7 @@ class _Known:
         number = generation()  # before reading: a change committed meanwhile reads again
         settings = all_settings(db)
         offset = settings.get(CLOCK_OFFSET)
-        columns = [column.key for column in Policy.__mapper__.column_attrs]
-        policies = {  # every rule of the policy, a new one included
-            p.patron_kind: Policy(**{key: getattr(p, key) for key in columns})
-            for p in db.scalars(select(Policy))
-        }
+        policies = {p.patron_kind: PolicyFacts.of(p) for p in db.scalars(select(Policy))}
         return cls(
             number,
             Schedule.load(db),
@@ -260,7 +257,9 @@ class Kiosk:
         except StoreError as exc:
             # The database kept nothing of this call (a full disk, a lock): neither does the
             # engine, so a receipt never lists a loan that is not on disk.
-            for name, value in memory.items():
+            visit, remembered = memory
+            self._visit = visit
+            for name, value in zip(self._REMEMBERED, remembered, strict=True):
                 setattr(self, name, value)
             return [
                 Outcome(
@@ -273,12 +272,11 @@ class Kiosk:
             ]
         return self._clock_check() + outcomes
 
-    def _memory(self) -> dict[str, object]:
-        """What the engine remembers between calls, as it is now."""
+    def _memory(self) -> tuple[_Visit | None, tuple[object, ...]]:
+        """What the engine remembers between calls, as it is now: the visit, and the rest
+        (_REMEMBERED)."""
         visit = self._visit
-        memory = {name: getattr(self, name) for name in self._REMEMBERED}
-        memory["_visit"] = visit.saved() if visit else None
-        return memory
+        return (visit.saved() if visit else None), self._recall(self)
 
     _REMEMBERED = (
         "state",
@@ -292,6 +290,7 @@ class Kiosk:
         "_on_shelf",
         "_counted",
     )
+    _recall = staticmethod(attrgetter(*_REMEMBERED))
 
     def _on_scan(self, code: str, role: Role, now: dt.datetime) -> list[Outcome]:
         self._last_code = (code, now)  # after a fault, the same code again is a new try

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import os
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,18 @@ def sql_time(at: dt.datetime) -> str:
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: times are stored as UTC")
     return at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+# A random UUID's version (4) and variant bits, set in the 128 random bits of new_uuid.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` gives it, made in fewer
+    steps: every scan makes one or two (its event's, a new loan's)."""
+    bits = f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{bits[:8]}-{bits[8:12]}-{bits[12:16]}-{bits[16:20]}-{bits[20:]}"
 
 
 def utc_time(text: str) -> dt.datetime:
@@ -160,7 +172,7 @@ class Loan(Base):
         ),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     # Found through one_open_loan_per_copy: no index of its own, a page less written per loan.
     copy_id: Mapped[int] = mapped_column(ForeignKey("copies.id"))
     # Cleared once the returned loan no longer needs it (privacy); class and grade stay for

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from functools import cache
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from kiosk import clock
 from kiosk.clock import Moment
-from kiosk.models import Event, sql_time, utc_time
+from kiosk.models import Event, new_uuid, utc_time
 from kiosk.store import Transaction
 from sync import wire
 
@@ -34,8 +33,7 @@ def append(tx: Transaction, moment: Moment, model: type[wire.Payload], **fields:
     writes events.
     """
     text = payload_json(model, fields)
-    at = sql_time(moment.at)
-    tx.execute(_APPEND, (str(uuid.uuid4()), model.event_type, at, moment.clock, text))
+    tx.execute(_APPEND, (new_uuid(), model.event_type, moment.stored, moment.clock, text))
     clock.seen(tx, moment)
 
 

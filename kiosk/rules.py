@@ -6,7 +6,7 @@ there too, so a change and its event are committed together or not at all. A ref
 
 The rules themselves (what may be lent to whom, for how long, renewed how often) are the
 functions under "the rules", over plain facts: a :class:`Standing` of the patron, a copy's
-status, a :class:`~kiosk.models.Policy`. The kiosk gathers those facts from its own store; the
+status, a :class:`PolicyFacts`. The kiosk gathers those facts from its own store; the
 office's desk (sync.server.services.desk) gathers them from the office's records and asks the
 same functions, so a loan at the desk follows the kiosks' rules without a copy of them.
 """
@@ -14,7 +14,6 @@ same functions, so a loan at the desk follows the kiosks' rules without a copy o
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from kiosk import outbox
 from kiosk.clock import Moment
 from kiosk.codes import is_isbn13
-from kiosk.models import CopyStatus, Event, Loan, PatronKind, Policy, sql_time, utc_time
+from kiosk.models import CopyStatus, Event, Loan, PatronKind, Policy, new_uuid, sql_time, utc_time
 from kiosk.schedule import Schedule
 from kiosk.store import Transaction
 from sync import wire
@@ -183,6 +182,24 @@ class OpenLoan:
         return cls(*row[:4], kind, lent, due, row[7])
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyFacts:
+    """The circulation rules for one kind of patron (a :class:`~kiosk.models.Policy`), as the
+    rules weigh them: kept by the kiosk's engine between scans, made by the office's desk from
+    its rules."""
+
+    patron_kind: PatronKind
+    max_loans: int
+    loan_days: int
+    max_renewals: int
+    overdue_block_days: int  # a loan this many days overdue blocks new loans
+    block_on_unsettled_compensation: bool = True
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyFacts:
+        return cls(*(getattr(policy, f.name) for f in fields(cls)))
+
+
 def standing(patron: PatronFacts, holding: Sequence[Holding]) -> Standing:
     """The patron's standing at this kiosk, from the books they have now and what the office
     said of them."""
@@ -234,13 +251,16 @@ _LOAN_CLOSED = "UPDATE loans SET returned_at = ?, implicit_return = ? WHERE id =
 # -- looking things up -------------------------------------------------------------------
 
 
-def policy_for(tx: Transaction, kind: PatronKind) -> Policy:
+def policy_for(tx: Transaction, kind: PatronKind) -> PolicyFacts:
     known = tx.info.get("policies", {})
     if kind in known:  # the engine's memory, or this transaction's earlier lookup
         return known[kind]
-    policy = tx.session.get(Policy, kind)
-    if policy is None:
-        policy = Policy(patron_kind=kind, **DEFAULT_POLICIES[PatronKind(kind)])
+    stored = tx.session.get(Policy, kind)
+    if stored is None:
+        kind = PatronKind(kind)
+        policy = PolicyFacts(kind, **DEFAULT_POLICIES[kind])  # type: ignore[arg-type]
+    else:
+        policy = PolicyFacts.of(stored)
     tx.info.setdefault("policies", {})[kind] = policy
     return policy
 
@@ -384,7 +404,7 @@ def may_borrow(tx: Transaction, patron: PatronFacts, loans: list[Holding] | None
     return max(0, policy_for(tx, patron.kind).max_loans - len(loans))
 
 
-def due_date(schedule: Schedule, policy: Policy, today: dt.date) -> dt.date:
+def due_date(schedule: Schedule, policy: PolicyFacts, today: dt.date) -> dt.date:
     """Loan days after *today*, moved forward to the next day the library is open."""
     days = min(max(policy.loan_days, 1), MAX_LOAN_DAYS)
     return schedule.next_open_day(today + dt.timedelta(days=days))
@@ -438,7 +458,7 @@ def refuse_copy(status: str, *, theirs: bool) -> None:
         raise Refused("not_for_loan", status=status)
 
 
-def refuse_patron(patron: Standing, policy: Policy, today: dt.date | None) -> None:
+def refuse_patron(patron: Standing, policy: PolicyFacts, today: dt.date | None) -> None:
     """Refuse a loan to a patron who is inactive, blocked by lost or long-overdue books, or
     (if the policy says so) by compensation not settled."""
     if not patron.active:
@@ -458,7 +478,7 @@ def refuse_patron(patron: Standing, policy: Policy, today: dt.date | None) -> No
         raise Refused("overdue_block", titles=[h.title for h in overdue])
 
 
-def limit_refusal(patron: Standing, policy: Policy) -> Refused | None:
+def limit_refusal(patron: Standing, policy: PolicyFacts) -> Refused | None:
     """The refusal of one more loan to a patron at the limit, or None below it.
 
     Returned, not raised: a small librarian at a kiosk, or the librarian at the desk, may set
@@ -474,7 +494,7 @@ def limit_refusal(patron: Standing, policy: Policy) -> Refused | None:
 
 
 def renewal_due(
-    loan: Holding, renewals: int, policy: Policy, schedule: Schedule, today: dt.date
+    loan: Holding, renewals: int, policy: PolicyFacts, schedule: Schedule, today: dt.date
 ) -> dt.date:
     """The due date a renewal on *today* would give a loan renewed *renewals* times so far.
 
@@ -523,10 +543,10 @@ def checkout(
         # The book is in this student's hands: it was returned without a scan.
         implicit = _close(tx, moment, copy, current, implicit=True)
 
-    loan, due = str(uuid.uuid4()), due_date(schedule, policy, moment.today)
+    loan, due = new_uuid(), due_date(schedule, policy, moment.today)
     allowed_by = override_by if over_limit else None
     who = (patron.id, patron.class_name, patron.grade)
-    when = (sql_time(moment.at), due.isoformat())
+    when = (moment.stored, due.isoformat())
     tx.execute(_LEND, (loan, copy.id, *who, *when, where, allowed_by))
     tx.execute(_COPY_STATUS, (CopyStatus.ON_LOAN, copy.id))
     _known(tx, "copies").pop(copy.code, None)  # read again if this transaction asks
@@ -574,7 +594,7 @@ def _close(
     by: str | None = None,
     stocktake: int | None = None,
 ) -> OpenLoan:
-    tx.execute(_LOAN_CLOSED, (sql_time(moment.at), implicit, loan.id))
+    tx.execute(_LOAN_CLOSED, (moment.stored, implicit, loan.id))
     _known(tx, "open_loans")[copy.id] = None
     if copy.status in (CopyStatus.ON_LOAN, CopyStatus.LOST):
         _set_status(tx, copy, CopyStatus.AVAILABLE)  # a lost book that comes back is found
@@ -595,7 +615,7 @@ def _close(
 
 def undo_checkout(tx: Transaction, moment: Moment, copy: CopyFacts, loan: OpenLoan) -> None:
     """Take back a loan made by mistake a moment ago ("not this book")."""
-    tx.execute("UPDATE loans SET returned_at = ? WHERE id = ?", (sql_time(moment.at), loan.id))
+    tx.execute("UPDATE loans SET returned_at = ? WHERE id = ?", (moment.stored, loan.id))
     _known(tx, "open_loans")[copy.id] = None
     _set_status(tx, copy, CopyStatus.AVAILABLE)
     outbox.append(tx, moment, wire.CheckoutUndone, loan=loan.id, copy=copy.code)

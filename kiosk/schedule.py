@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,6 +64,11 @@ class Schedule:
     windows: tuple[Window, ...]
     closed: frozenset[dt.date]
     week_a_starts: dt.date | None
+    # The windows of each day asked about: a scan asks several times (open now? the due date?)
+    # and the engine keeps one Schedule for as long as the timetable does not change.
+    _days: dict[dt.date, tuple[Window, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, session: Session) -> Schedule:
@@ -83,13 +88,19 @@ class Schedule:
         weeks = (day - first_monday).days // 7
         return Week.A if weeks % 2 == 0 else Week.B
 
-    def windows_on(self, day: dt.date) -> list[Window]:
+    def windows_on(self, day: dt.date) -> tuple[Window, ...]:
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._windows_on(day)
+        return known
+
+    def _windows_on(self, day: dt.date) -> tuple[Window, ...]:
         if day in self.closed:
-            return []
+            return ()
         week = self.week_of(day)
-        return [
+        return tuple(
             w for w in self.windows if w.weekday == day.weekday() and w.week in (Week.EVERY, week)
-        ]
+        )
 
     def windows_at(self, moment: dt.datetime) -> list[Window]:
         """The windows open at this local time (opening time included, closing time not)."""

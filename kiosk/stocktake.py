@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from kiosk import outbox, rules
 from kiosk.clock import Moment
 from kiosk.codes import code_key, is_isbn13
-from kiosk.models import Copy, CopyStatus, Stocktake, StocktakeCount, sql_time
+from kiosk.models import Copy, CopyStatus, Stocktake, StocktakeCount
 from kiosk.rules import CopyFacts, OpenLoan
 from kiosk.store import Transaction
 from sync import wire
@@ -93,7 +93,7 @@ def count(
     counted_now = tx.execute(
         "INSERT INTO stocktake_counts (stocktake_id, copy_id, shelf, at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING",
-        (stocktake.id, copy.id, shelf, sql_time(moment.at)),
+        (stocktake.id, copy.id, shelf, moment.stored),
     ).rowcount
     if not counted_now:
         return Counted(code, copy, first=False, warning=warning, belongs=copy.shelf, returned=None)

@@ -8,6 +8,7 @@ import resource
 import signal
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 
@@ -38,6 +39,11 @@ def scan(kiosk: Kiosk, clock: FakeClock, code: str) -> Outcome:
 def events(store) -> list[Event]:
     with store.read() as db:
         return list(db.scalars(select(Event).order_by(Event.seq)))
+
+
+def lent_ids(store: Store) -> list[str]:
+    with store.read() as db:
+        return list(db.scalars(select(Loan.id)))
 
 
 def copy_status(store: Store, barcode: str) -> CopyStatus:
@@ -687,6 +693,8 @@ def test_every_event_has_uuid_sequence_time_and_clock(
     evs = events(store)
     assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
     assert len({e.uuid for e in evs}) == len(evs)
+    for made in [e.uuid for e in evs] + lent_ids(store):
+        assert str(uuid.UUID(made)) == made and uuid.UUID(made).version == 4  # RFC 4122, random
     assert all(e.clock == "ok" and e.at.tzinfo is not None for e in evs)
     checkout = evs[1]
     assert checkout.payload["patron"] == "S1"

@@ -132,3 +132,15 @@ def test_what_a_student_borrowed_reaches_the_database_file_once_nobody_waits(
     assert [o.kind for o in last] == [Kind.CHECKED_OUT, Kind.SESSION_ENDED]  # all taken
     kiosk.tick()  # idle: at once
     assert loans_in_the_database_file(store, tmp_path / "idle.db") == before + 2
+
+
+def test_the_rules_in_memory_are_every_rule_of_a_policy() -> None:
+    # The engine keeps each policy as plain facts between scans: a rule added to the store's
+    # policies must reach them too, or the kiosk would lend by the rules without it.
+    from dataclasses import fields
+
+    from kiosk.models import Policy
+    from kiosk.rules import PolicyFacts
+
+    columns = {column.key for column in Policy.__mapper__.column_attrs}
+    assert {f.name for f in fields(PolicyFacts)} == columns

@@ -43,7 +43,7 @@ from kiosk import rules
 from kiosk.clock import utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13
 from kiosk.config import KioskConfig, PolicySettings, schedule_of
-from kiosk.models import CopyStatus, PatronKind, Policy
+from kiosk.models import CopyStatus, PatronKind
 from kiosk.rules import Holding, Refused, Standing
 from kiosk.schedule import Schedule
 from sync import wire
@@ -169,11 +169,11 @@ def _rules(session: Session) -> tuple[KioskConfig, Schedule]:
     return config, schedule_of(config.timetable)
 
 
-def _policy(config: KioskConfig, kind: str) -> Policy:
+def _policy(config: KioskConfig, kind: str) -> rules.PolicyFacts:
     settings = config.policies.get(PatronKind(kind)) or PolicySettings(
         **rules.DEFAULT_POLICIES[PatronKind(kind)]
     )
-    return Policy(patron_kind=kind, **settings.model_dump())
+    return rules.PolicyFacts(PatronKind(kind), **settings.model_dump())
 
 
 def _patron(session: Session, card: str) -> Patron:
