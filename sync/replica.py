@@ -223,10 +223,10 @@ def apply_changes(session: Session, changes: list[wire.Change], today: dt.date) 
         return
     rows = _Rows.load(session, changes, today)
     for change in changes:
-        if change.data is None:
+        data = change["data"]
+        if data is None:
             continue  # the office keeps rows (soft deletion): nothing is removed here
-        data = change.data
-        match change.kind:
+        match change["kind"]:
             case "title":
                 rows.title(data)
             case "copy":
@@ -257,10 +257,11 @@ def _apply_new(session: Session, changes: list[wire.Change], today: dt.date) -> 
     kinds: dict[str, list[dict[str, Any]]] = {"title": [], "copy": [], "patron": [], "loan": []}
     others = []
     for change in changes:
-        if change.data is None:
+        data, kind = change["data"], change["kind"]
+        if data is None:
             continue  # the office keeps rows (soft deletion): nothing is removed here
-        if change.kind in kinds:
-            kinds[change.kind].append(change.data)
+        if kind in kinds:
+            kinds[kind].append(data)
         else:
             others.append(change)
     try:
@@ -449,8 +450,31 @@ def _held(session: Session, column: Any, values: list[Any] | None, *where: Any) 
     """Whether the kiosk holds a row whose *column* is one of *values* (None: is NULL)."""
     if values is not None and not values:
         return False
+    if values is not None and not where and _apart(session, column, values):
+        return False
     found = column.is_(None) if values is None else _among(column, values)
     return session.scalar(select(exists().where(found, *where))) or False
+
+
+def _apart(session: Session, column: Any, values: list[Any]) -> bool:
+    """Whether *values* all fall outside the range of the kiosk's *column* (indexed): found
+    at once from its ends, where looking each one up would take thousands of lookups (a fresh
+    pull's pages come in the office's order of ids and labels, each past the last)."""
+    try:
+        low, high = min(values), max(values)
+    except TypeError:  # values of mixed kinds: each is looked up
+        return False
+    first, last = session.execute(
+        select(
+            select(func.min(column)).scalar_subquery(), select(func.max(column)).scalar_subquery()
+        )
+    ).one()
+    if first is None:
+        return True
+    try:
+        return bool(high < first or low > last)
+    except TypeError:
+        return False
 
 
 def _local(
@@ -465,10 +489,10 @@ def _local(
 
 def _other(session: Session, change: wire.Change) -> None:
     """A change of a kind not kept in rows of its own: a stocktake, the rules."""
-    data = change.data or {}
-    if change.kind == "stocktake":
+    data = change["data"] or {}
+    if change["kind"] == "stocktake":
         _stocktake(session, data)
-    elif change.kind == "rules" and (rules := _office_rules(data)) is not None:
+    elif change["kind"] == "rules" and (rules := _office_rules(data)) is not None:
         set_setting(session, OFFICE_RULES, json.dumps(data))
         kiosk_config.apply(session, rules)
 
@@ -593,8 +617,8 @@ class _Rows:
             k: set() for k in ("title", "isbn", "copy", "barcode", "card", "loan")
         }
         for change in changes:
-            data = change.data or {}
-            match change.kind:
+            data = change["data"] or {}
+            match change["kind"]:
                 case "title":
                     want["title"].add(data["id"])
                     if data.get("isbn"):

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before 3.12
 
 from kiosk.models import CopyStatus
 
@@ -365,11 +366,14 @@ class PushReply(BaseModel):
     clock_offset_seconds: float
 
 
-class Change(BaseModel):
+class Change(TypedDict):
+    """One entry of the office's change log. A plain mapping, not a model: a fresh kiosk reads
+    tens of thousands, and a model made for each cost more than the page's inserts."""
+
     version: int
     kind: Literal["title", "copy", "patron", "loan", "rules", "stocktake"]
     key: str
-    data: dict[str, Any] | None = Field(description="the row as it is now; null: deleted")
+    data: Annotated[dict[str, Any] | None, Field(description="the row as it is now; null: deleted")]
 
 
 class ChangesPage(BaseModel):

@@ -186,8 +186,7 @@ def changes_since(
     rows = session.execute(_after(since.version, limit, Change.kind, Change.key, Change.data)).all()
     # Rows the office wrote itself: not validated again on the way out.
     page.changes = [
-        wire.Change.model_construct(version=r.version, kind=r.kind, key=r.key, data=r.data)
-        for r in rows
+        wire.Change(version=r.version, kind=r.kind, key=r.key, data=r.data) for r in rows
     ]
     return since.ended(page, len(rows), rows[-1].version if rows else None)
 
