@@ -151,8 +151,13 @@ class Store:
         this while nobody is at it instead. It never waits for a reader or a writer
         (PASSIVE): what they still use is moved the next time.
         """
+        checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
+        if self._scans is not None:  # the scan path's connection: no pool, no SQLAlchemy
+            with self._scans.lock, _explained():
+                self._scans.connection.execute(checkpoint).close()
+            return
         with _explained(), self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
+            conn.exec_driver_sql(checkpoint).close()
 
     def close(self) -> None:
         if self._scans is not None:
