@@ -3,8 +3,9 @@
 Pydantic models only, so the kiosk can import this without the server's web framework.
 
 The event contract lives here too: one payload model per event type. The kiosk writes every
-event through them (``kiosk.outbox.append``) and the office validates each event's payload by
-its type before anything is stored (``WireEvent``). Types are strict: a number is not text, a
+event in its model's layout, as the model's serializer writes it (``kiosk.outbox.append``; the
+tests hold each type to its model), and the office validates each event's payload by its type
+before anything is stored (``WireEvent``). Types are strict: a number is not text, a
 boolean is not a number. Fields a newer kiosk adds are kept, not refused; an event type this
 office does not know is stored and listed, and its payload need only be a JSON object.
 """
