@@ -163,6 +163,8 @@ def test_a_students_page_shows_the_books_out_and_those_returned(
     # From the student to the desk, to lend or take back: the same reader is there.
     out.get_by_role("link", name="At the desk").click()
     expect(page.get_by_role("region", name="Reader")).to_contain_text("小明")
+    page.get_by_role("region", name="Reader").get_by_role("link", name="小明").click()  # and back
+    expect(page.get_by_role("heading", level=1)).to_have_text("小明 S1")
 
     # A student with nothing out, nothing returned: said so.
     page.goto(f"{office_server.url}/students?q=s2")
