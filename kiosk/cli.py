@@ -287,7 +287,7 @@ def _run_headless(store: Store, cfg: KioskConfig, args: argparse.Namespace) -> i
             print(f"kiosk: {exc}", file=sys.stderr)
             return 2
         return 0
-    headless.run(kiosk, sys.stdin.buffer, sys.stdout)
+    headless.run(kiosk, sys.stdin.buffer.raw, sys.stdout)
     return 0
 
 
@@ -320,7 +320,7 @@ def _run_screen(data_dir: Path, args: argparse.Namespace) -> int:
     inbox: queue.Queue[Input | None] | None = None
     if not evdev:
         inbox = queue.Queue()
-        threading.Thread(target=read_lines, args=(sys.stdin.buffer, inbox), daemon=True).start()
+        threading.Thread(target=read_lines, args=(sys.stdin.buffer.raw, inbox), daemon=True).start()
     stores: list[Store] = []  # closed when the app stops, and the scanners with them
     scanners: list[Devices] = []
 

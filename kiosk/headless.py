@@ -29,12 +29,16 @@ Listener = Callable[[Outcome], None]
 def read_lines(stream: BinaryIO, lines: queue.Queue[Any]) -> None:
     """Put each line of *stream* on *lines* as soon as it ends (over-long ones cut), then None.
 
-    A line ends with LF, CR LF or CR alone (some scanners end a code with CR only).
+    A line ends with LF, CR LF or CR alone (some scanners end a code with CR only). A file's
+    raw stream (``sys.stdin.buffer.raw``) is read as it is: a reader thread blocked in a
+    buffered read holds the buffer's lock, and Python aborts at exit on a lock it cannot take
+    (a kiosk stopped by SIGTERM, as systemd stops it).
     """
+    read = getattr(stream, "read1", stream.read)  # a raw stream's read is one read(2) already
     pending = b""
     cutting = False  # dropping the rest of a line too long to be a code
     after_cr = False
-    while chunk := stream.read1(MAX_LINE_BYTES):  # type: ignore[attr-defined]
+    while chunk := read(MAX_LINE_BYTES):
         if after_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the LF of a CR LF that came in two reads
         after_cr = chunk.endswith(b"\r")

@@ -88,27 +88,31 @@ def run_script(script: str, data: Path) -> subprocess.CompletedProcess[str]:
 def run_window_kiosk(data: Path, codes: bytes, until: list[str]) -> None:
     """`kiosk run --window` on *data*, with *codes* on its standard input right at the start,
     until its events are *until*: the window stays open after the input ends, and the kiosk
-    stops cleanly when terminated (as systemd stops it)."""
-    kiosk_process = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--window"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=HEADLESS,
-    )
-    try:
+    stops cleanly when terminated (as systemd stops it), its standard input still open."""
+    log = data / "kiosk-run.log"
+    with log.open("wb") as err:
+        kiosk_process = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "--data", str(data), "run", "--window"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=HEADLESS,
+        )
         assert kiosk_process.stdin is not None
-        kiosk_process.stdin.write(codes)
-        kiosk_process.stdin.flush()
-        deadline = time.monotonic() + 60
-        while events(data) != until and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert events(data) == until
-        assert kiosk_process.poll() is None  # the window stays open after the input ends
-    finally:
-        kiosk_process.terminate()
-        _out, err = kiosk_process.communicate(timeout=30)
-    assert kiosk_process.returncode == 0, err.decode()
+        try:
+            kiosk_process.stdin.write(codes)
+            kiosk_process.stdin.flush()
+            deadline = time.monotonic() + 60
+            while events(data) != until and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert events(data) == until
+            assert kiosk_process.poll() is None  # the window stays open after the input ends
+        finally:
+            kiosk_process.terminate()  # the reader of its input still waiting for a line
+            kiosk_process.wait(timeout=30)
+            kiosk_process.stdin.close()
+    said = log.read_text(errors="replace")
+    assert kiosk_process.returncode == 0 and "Fatal Python error" not in said, said
 
 
 @pytest.mark.slow
