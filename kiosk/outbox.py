@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from kiosk import clock
 from kiosk.clock import Moment
 from kiosk.models import Event, new_uuid, utc_time
-from kiosk.store import Transaction
+from kiosk.settings import ACKED_THROUGH
+from kiosk.store import Transaction, get_setting
 from sync import wire
 
 _APPEND = """
@@ -59,12 +60,24 @@ def _layout(model: type[wire.Payload]) -> tuple[tuple[str, Any], ...]:
     )
 
 
+def acked_through(session: Session) -> int:
+    """The highest sequence the office has acknowledged: the office acknowledges events in
+    order, so those after it are the ones still waiting for it (0: none acknowledged)."""
+    return int(get_setting(session, ACKED_THROUGH) or 0)
+
+
+# The same, inside a statement of the scan path.
+_ACKED_THROUGH = (
+    f"coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = '{ACKED_THROUGH}'), 0)"
+)
+
+
 def oldest_pending(tx: Transaction) -> dt.datetime | None:
     """When the oldest event still waiting for the office happened."""
-    row = tx.execute("SELECT min(at) FROM events WHERE acked_at IS NULL").fetchone()
+    row = tx.execute(f"SELECT min(at) FROM events WHERE seq > {_ACKED_THROUGH}").fetchone()
     return row[0] and utc_time(row[0])
 
 
 def pending(session: Session) -> int:
     """How many events have not yet been acknowledged by the office."""
-    return session.scalar(select(func.count()).where(Event.acked_at.is_(None))) or 0
+    return session.scalar(select(func.count()).where(Event.seq > acked_through(session))) or 0

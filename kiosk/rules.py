@@ -686,12 +686,12 @@ def forget_returned(tx: Transaction, *, returned_before: dt.datetime) -> int:
     return forgotten.rowcount
 
 
-def forget_acknowledged(session: Session, up_to_seq: int) -> int:
-    """Unlink the loans whose return the office has just acknowledged (events up to
-    *up_to_seq* not yet marked): a kiosk that syncs keeps no reading record the office holds."""
+def forget_acknowledged(session: Session, after_seq: int, up_to_seq: int) -> int:
+    """Unlink the loans whose return the office has just acknowledged (the events after
+    *after_seq* up to *up_to_seq*): a kiosk that syncs keeps no reading record the office holds."""
     returned = select(Event.payload["loan"].as_string()).where(
+        Event.seq > after_seq,
         Event.seq <= up_to_seq,
-        Event.acked_at.is_(None),
         Event.type.in_((wire.Return.event_type, wire.ImplicitReturn.event_type)),
     )
     forget = update(Loan).where(

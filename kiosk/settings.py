@@ -23,6 +23,9 @@ OFFICE_RULES = "sync.office_rules"
 # The office's last acknowledgement, "SEQ PROOF": sent back to it with the next push, it shows
 # a restored office what it had acknowledged before (the proof is the office's signature).
 ACKNOWLEDGED = "sync.acknowledged"
+# The highest sequence marked acknowledged: the office acknowledges events in order, so the
+# events after it are those still waiting for it, found by their sequence (kiosk.outbox).
+ACKED_THROUGH = "sync.acked_through"
 # The touchscreen's first run (kiosk.readmodel): answered, and the language chosen then
 # (over kiosk.toml's).
 SETUP_DONE = "ui.setup_done"

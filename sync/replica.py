@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session
 from kiosk import config as kiosk_config
 from kiosk.clock import CLOCK_WARNING_SECONDS, confirm
 from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Stocktake, Title
-from kiosk.outbox import pending
+from kiosk.outbox import acked_through, pending
 from kiosk.rules import forget_acknowledged
 from kiosk.settings import (
+    ACKED_THROUGH,
     ACKNOWLEDGED,
     CLOCK_OFFSET,
     CURSOR,
@@ -90,6 +91,7 @@ def enrolled(session: Session, url: str, kiosk_id: int) -> None:
     # old one acknowledged is sent again (an office that has it already just counts it held).
     set_setting(session, CURSOR, "")
     set_setting(session, ACKNOWLEDGED, "")
+    set_setting(session, ACKED_THROUGH, "0")
     session.execute(update(Event).values(acked_at=None))
 
 
@@ -119,7 +121,7 @@ def to_wire(event: Event | Row[Any]) -> wire.WireEvent:
 
 
 def first_unacked(session: Session) -> int | None:
-    return session.scalar(select(func.min(Event.seq)).where(Event.acked_at.is_(None)))
+    return session.scalar(select(func.min(Event.seq)).where(Event.seq > acked_through(session)))
 
 
 def last_acknowledgement(session: Session) -> tuple[int, str | None]:
@@ -179,13 +181,21 @@ def acknowledge(
     """Mark events up to *highest_seq* as held by the office; return how many were newly marked.
 
     *proof* is the office's signature of this acknowledgement, kept to be sent back to it.
+    Only events the kiosk has are marked: one it writes later waits for the office whatever
+    sequence the office says it holds (a kiosk restored from a backup).
     """
-    forget_acknowledged(session, highest_seq)  # before they are marked: the returns among them
-    marked = session.execute(
-        update(Event)
-        .where(Event.seq <= highest_seq, Event.acked_at.is_(None))
-        .values(acked_at=server_time)
-    ).rowcount
+    through = acked_through(session)
+    marking = min(highest_seq, last_seq(session))
+    marked = 0
+    if marking > through:
+        # Before they are marked: the returns among them.
+        forget_acknowledged(session, through, marking)
+        marked = session.execute(
+            update(Event)
+            .where(Event.seq > through, Event.seq <= marking)
+            .values(acked_at=server_time)
+        ).rowcount
+        set_setting(session, ACKED_THROUGH, str(marking))
     set_setting(session, LAST_SYNC, server_time.isoformat())
     if proof:
         set_setting(session, ACKNOWLEDGED, f"{highest_seq} {proof}")
@@ -203,7 +213,8 @@ def _referenced_by_pending(session: Session) -> tuple[set[str], set[str]]:
     """Copy codes and loan ids that events not yet at the office speak of: local news wins."""
     codes: set[str] = set()
     loans: set[str] = set()
-    for payload in session.scalars(select(Event.payload).where(Event.acked_at.is_(None))):
+    waiting = select(Event.payload).where(Event.seq > acked_through(session))
+    for payload in session.scalars(waiting):
         if payload.get("copy"):
             codes.add(str(payload["copy"]))
         if payload.get("loan"):

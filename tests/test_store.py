@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from kiosk import config
+from kiosk import config, outbox
 from kiosk.cli import open_data
 from kiosk.config import ConfigError
 from kiosk.models import Copy, Event, Loan, Patron, Setting, UtcDateTime
@@ -270,6 +270,46 @@ def test_an_upgraded_kiosk_that_syncs_forgets_the_returns_the_office_has(tmp_pat
     store.close()
 
 
+@pytest.mark.parametrize(
+    ("acknowledged", "waiting"),
+    [((1, 2), (3, 4)), ((), (1, 2, 3, 4)), ((1, 2, 3, 4), ()), ((), ())],
+    ids=["some", "none-yet", "all", "no-events"],
+)
+def test_an_upgraded_kiosk_sends_exactly_the_events_the_office_lacks(
+    tmp_path: Path, acknowledged: tuple[int, ...], waiting: tuple[int, ...]
+) -> None:
+    # Version 0008 finds the events waiting for the office by their sequence, after the highest
+    # one acknowledged, instead of through an index of acknowledgement times.
+    from sync import replica
+
+    store = kiosk_at_version(tmp_path / "kiosk.db", "0007")
+    with Session(store.engine) as db, db.begin():
+        for seq in (*acknowledged, *waiting):
+            db.add(
+                Event(
+                    seq=seq, uuid=f"U{seq}", type="checkout", at=TUESDAY_LUNCH, clock="ok",
+                    payload={"loan": f"L{seq}"},
+                    acked_at=TUESDAY_LUNCH if seq in acknowledged else None,
+                )
+            )  # fmt: skip
+    store.migrate()
+    with store.read() as db:
+        start = replica.first_unacked(db) or replica.last_seq(db) + 1
+        sent = [event.seq for event in replica.events_from(db, start, None)]
+        assert (sent, outbox.pending(db)) == (list(waiting), len(waiting))
+        # Kept: when the office acknowledged each event.
+        assert db.scalars(select(Event.seq).where(Event.acked_at.is_not(None))).all() == list(
+            acknowledged
+        )
+    con = sqlite3.connect(store.path)
+    indexes = [
+        name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    ]
+    con.close()
+    store.close()
+    assert "ix_events_acked_at" not in indexes
+
+
 def test_times_are_stored_as_sqlalchemy_wrote_them_before(tmp_path: Path) -> None:
     """UtcDateTime formats a time for SQLite itself (it is quicker): a file written by an older
     version, through SQLAlchemy's own formatting, must compare and sort with the new times."""
@@ -337,7 +377,7 @@ def test_an_upgraded_kiosk_writes_fewer_pages_per_scan_and_keeps_every_record(
     assert "last_borrowed" not in columns
     assert "ix_loans_copy_id" not in indexes
     assert not any(name.startswith("sqlite_autoindex_events") for name in indexes)
-    assert "ix_events_acked_at" in indexes and "one_open_loan_per_copy" in indexes
+    assert "one_open_loan_per_copy" in indexes
     assert indexes["returned_still_linked"].endswith(
         "WHERE patron_id IS NOT NULL AND returned_at IS NOT NULL"
     )
