@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from kiosk import config as kiosk_config
 from kiosk.clock import CLOCK_WARNING_SECONDS, confirm
-from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Stocktake, Title
+from kiosk.models import Copy, CopyStatus, Event, Loan, Patron, Stocktake, Title, sql_time
 from kiosk.outbox import acked_through, pending
 from kiosk.rules import forget_acknowledged
 from kiosk.settings import (
@@ -265,18 +265,8 @@ def _apply_new(session: Session, changes: list[wire.Change], today: dt.date) -> 
     or one the kiosk has (a blank one, filled by its own change, if neither); a loan goes to
     the page's copy or one the kiosk has (skipped if neither), to its student while it is open.
     """
-    kinds: dict[str, list[dict[str, Any]]] = {"title": [], "copy": [], "patron": [], "loan": []}
-    others = []
-    for change in changes:
-        data, kind = change["data"], change["kind"]
-        if data is None:
-            continue  # the office keeps rows (soft deletion): nothing is removed here
-        if kind in kinds:
-            kinds[kind].append(data)
-        else:
-            others.append(change)
     try:
-        page = _NewRows.read(kinds)
+        page, others = _NewRows.read(changes)
     except (KeyError, TypeError, ValueError) as exc:
         raise PageError(f"a row of the page lacks a field or garbles one: {exc}") from None
     known = page.known(session)
@@ -291,7 +281,7 @@ def _apply_new(session: Session, changes: list[wire.Change], today: dt.date) -> 
 class _NewRows(NamedTuple):
     """A page's titles, copies, students and loans as rows to insert, the kiosk's own ids not
     given yet: each row names another by the office's id (a copy its title's, a loan its copy's)
-    or a student's card."""
+    or a student's card. Dates and times are text as the kiosk's SQLite keeps them."""
 
     titles: list[tuple[Any, ...]]  # server_id, isbn, title, author, publisher, year, ...
     copies: list[tuple[Any, ...]]  # server_id, barcode, title's server_id, shelf, status
@@ -299,36 +289,40 @@ class _NewRows(NamedTuple):
     loans: list[tuple[Any, ...]]  # id, copy's server_id, card, lent_at, due_date, returned_at...
 
     @classmethod
-    def read(cls, kinds: dict[str, list[dict[str, Any]]]) -> _NewRows:
-        date, time = dt.date.fromisoformat, _time
-        titles = [
-            (d["id"], d.get("isbn"), d.get("title") or "", d.get("author") or "",
-             d.get("publisher") or "", d.get("year"), d.get("classification") or "",
-             date(d["added_on"]))
-            for d in kinds["title"]
-        ]  # fmt: skip
-        copies = [
-            (d["id"], d.get("barcode"), d["title_id"], d.get("shelf") or "", d["status"])
-            for d in kinds["copy"]
-        ]
-        unknown = {c[4] for c in copies} - _STATUSES
+    def read(cls, changes: list[wire.Change]) -> tuple[_NewRows, list[wire.Change]]:
+        """The page's rows, each kind's made as the page is read; and its other changes."""
+        page = cls([], [], [], [])
+        titles, copies, patrons, loans = (rows.append for rows in page)
+        others: list[wire.Change] = []
+        day, time = _stored_day, _stored_time
+        for change in changes:
+            d = change["data"]
+            if d is None:
+                continue  # the office keeps rows (soft deletion): nothing is removed here
+            kind = change["kind"]
+            if kind == "copy":
+                copies((d["id"], d.get("barcode"), d["title_id"], d.get("shelf") or "",
+                        d["status"]))  # fmt: skip
+            elif kind == "title":
+                titles((d["id"], d.get("isbn"), d.get("title") or "", d.get("author") or "",
+                        d.get("publisher") or "", d.get("year"), d.get("classification") or "",
+                        day(d["added_on"])))  # fmt: skip
+            elif kind == "loan":
+                loans((d["id"], d["copy_id"], d.get("patron"), time(d["lent_at"]),
+                       day(d["due_date"]), time(d.get("returned_at")), d.get("renewals", 0),
+                       d.get("lent_where") or "", bool(d.get("implicit_return"))))  # fmt: skip
+            elif kind == "patron":
+                patrons((d["card"], d["name"], d["kind"], d.get("class_name") or "",
+                         d.get("grade"), bool(d.get("active", True)),
+                         bool(d.get("compensation_due", False)), d.get("pin_hash")))  # fmt: skip
+            else:
+                others.append(change)
+        unknown = {c[4] for c in page.copies} - _STATUSES
         if unknown:
             raise ValueError(f"status {', '.join(sorted(map(str, unknown)))}")
-        patrons = [
-            (d["card"], d["name"], d["kind"], d.get("class_name") or "", d.get("grade"),
-             bool(d.get("active", True)), bool(d.get("compensation_due", False)),
-             d.get("pin_hash"))
-            for d in kinds["patron"]
-        ]  # fmt: skip
-        loans = [
-            (d["id"], d["copy_id"], d.get("patron"), time(d["lent_at"]), date(d["due_date"]),
-             time(d.get("returned_at")), d.get("renewals", 0), d.get("lent_where") or "",
-             bool(d.get("implicit_return")))
-            for d in kinds["loan"]
-        ]  # fmt: skip
-        if any(loan[3] is None for loan in loans):
+        if any(loan[3] is None for loan in page.loans):
             raise ValueError("lent_at")
-        return cls(titles, copies, patrons, loans)
+        return page, others
 
     def known(self, session: Session) -> _Known | None:
         """What the rows name that the kiosk holds already (titles, copies, students), if every
@@ -348,17 +342,15 @@ class _NewRows(NamedTuple):
         busy_codes, busy_loans = _referenced_by_pending(session)
         if busy_codes.intersection(barcodes) or busy_loans.intersection(loan_ids):
             return None
+        ends = _Ends.read(session)
         if (
-            _held(session, Title.server_id, title_ids)
-            or (self.titles and _held(session, Title.server_id, None))
-            or _held(session, Copy.server_id, copy_ids)
-            or _held(session, Copy.barcode, barcodes)
-            or (
-                len(barcodes) < len(copy_ids)
-                and _held(session, Copy.server_id, None, Copy.barcode.is_(None))
-            )
-            or _held(session, Patron.card, cards)
-            or _held(session, Loan.id, loan_ids)
+            (self.titles and ends.unmatched_title)
+            or (len(barcodes) < len(copy_ids) and ends.unlabelled_copy)
+            or _held(session, Title.server_id, title_ids, ends.title_ids)
+            or _held(session, Copy.server_id, copy_ids, ends.copy_ids)
+            or _held(session, Copy.barcode, barcodes, ends.barcodes)
+            or _held(session, Patron.card, cards, ends.cards)
+            or _held(session, Loan.id, loan_ids, ends.loan_ids)
         ):
             return None
         # A loan of a copy the kiosk holds: new to it only if the copy is not lent there, and
@@ -367,7 +359,7 @@ class _NewRows(NamedTuple):
         copies = _local(session, Copy.server_id, {n[1] for n in self.loans} - page_copies,
                         Copy.id, Copy.barcode)  # fmt: skip
         if any(barcode in busy_codes for _, barcode in copies.values()) or _held(
-            session, Loan.copy_id, [copy_id for copy_id, _ in copies.values()],
+            session, Loan.copy_id, [copy_id for copy_id, _ in copies.values()], None,
             Loan.returned_at.is_(None),
         ):  # fmt: skip
             return None
@@ -380,24 +372,25 @@ class _NewRows(NamedTuple):
             Patron.id, Patron.class_name, Patron.grade,
         )  # fmt: skip
         return _Known(
-            {k: v[0] for k, v in titles.items()}, {k: v[0] for k, v in copies.items()}, patrons
+            {k: v[0] for k, v in titles.items()},
+            {k: v[0] for k, v in copies.items()},
+            patrons,
+            {Title: ends.next_title, Copy: ends.next_copy, Patron: ends.next_patron},
         )
 
     def write(self, session: Session, known: _Known, today: dt.date) -> None:
         """Insert the rows, ids given here: titles (and a blank one for a title named by a copy
         but neither in the page nor at the kiosk, filled by its own change later), copies,
         students, loans of a copy the page or the kiosk has."""
-        first = {
-            model: (session.scalar(select(func.max(model.id))) or 0) + 1
-            for model in (Title, Copy, Patron)
-        }
+        first = known.first
         title_ids = dict(zip((t[0] for t in self.titles), count(first[Title]), strict=False))
         titles = [(title_ids[t[0]], *t) for t in self.titles]
         blank = {c[2] for c in self.copies} - title_ids.keys() - known.titles.keys()
         next_title = first[Title] + len(titles)
         for n, server_id in enumerate(sorted(blank)):
             title_ids[server_id] = next_title + n
-            titles.append((next_title + n, server_id, None, "", "", "", None, "", today))
+            titles.append((next_title + n, server_id, None, "", "", "", None, "",
+                           today.isoformat()))  # fmt: skip
         title_ids |= known.titles
         copy_ids = dict(zip((c[0] for c in self.copies), count(first[Copy]), strict=False))
         copies = [(copy_ids[c[0]], c[0], c[1], title_ids[c[2]], c[3], c[4]) for c in self.copies]
@@ -428,6 +421,56 @@ class _Known(NamedTuple):
     titles: dict[int, int]  # by the office's id
     copies: dict[int, int]  # by the office's id
     patrons: dict[str, tuple[int, str, int | None]]  # by card: id, class, grade
+    first: dict[type[Title | Copy | Patron], int]  # the id the page's first new row takes
+
+
+class _Ends(NamedTuple):
+    """The ends of the kiosk's keys (a fresh pull's pages come past them: nothing to look up
+    one by one) and whether it has rows of its own not matched to the office's, in one query."""
+
+    title_ids: tuple[Any, Any]  # the lowest and highest office id of a title, (None, None): none
+    copy_ids: tuple[Any, Any]
+    barcodes: tuple[Any, Any]
+    cards: tuple[Any, Any]
+    loan_ids: tuple[Any, Any]
+    unmatched_title: bool  # a title of its own, not matched to one of the office's yet
+    unlabelled_copy: bool  # a copy of its own, neither labelled nor matched yet
+    next_title: int  # the ids its next new rows take
+    next_copy: int
+    next_patron: int
+
+    @classmethod
+    def read(cls, session: Session) -> _Ends:
+        row = session.connection().exec_driver_sql(_ENDS).one()
+        pairs = [tuple(row[n : n + 2]) for n in range(0, 10, 2)]
+        return cls(*pairs, bool(row[10]), bool(row[11]), *row[12:])  # type: ignore[arg-type]
+
+
+# Plain SQL: a statement built for each page cost more than its answer (every column indexed).
+_ENDS = (
+    "SELECT (SELECT min(server_id) FROM titles), (SELECT max(server_id) FROM titles),"
+    " (SELECT min(server_id) FROM copies), (SELECT max(server_id) FROM copies),"
+    " (SELECT min(barcode) FROM copies), (SELECT max(barcode) FROM copies),"
+    " (SELECT min(card) FROM patrons), (SELECT max(card) FROM patrons),"
+    " (SELECT min(id) FROM loans), (SELECT max(id) FROM loans),"
+    " EXISTS (SELECT 1 FROM titles WHERE server_id IS NULL),"
+    " EXISTS (SELECT 1 FROM copies WHERE server_id IS NULL AND barcode IS NULL),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM titles),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM copies),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM patrons)"
+)
+
+
+def _stored_day(text: str) -> str:
+    """A date the office sent, as the kiosk's SQLite keeps it ("2026-12-09"); a garbled one
+    refused (ValueError)."""
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def _stored_time(text: str | None) -> str | None:
+    """A time the office sent (ISO 8601 with its offset), as the kiosk's SQLite keeps it
+    (``kiosk.models.sql_time``); a garbled or naive one refused (ValueError)."""
+    return sql_time(dt.datetime.fromisoformat(text)) if text else None
 
 
 _STATUSES = frozenset(CopyStatus)
@@ -444,8 +487,9 @@ _NEW_COLUMNS = {
 
 
 def _insert(session: Session, model: type[Title | Copy | Patron | Loan], rows: list[Any]) -> None:
-    """Insert *rows* (tuples in the order of _NEW_COLUMNS) with one executemany; the columns
-    a page does not give take their defaults, as the ORM gives them."""
+    """Insert *rows* (tuples in the order of _NEW_COLUMNS, values as SQLite keeps them) with
+    one executemany of the driver; the columns a page does not give take their defaults, as the
+    ORM gives them."""
     table = model.__table__
     names = _NEW_COLUMNS[model]
     defaults = {
@@ -453,38 +497,36 @@ def _insert(session: Session, model: type[Title | Copy | Patron | Loan], rows: l
         for c in table.c
         if c.name not in names and c.default is not None and c.default.is_scalar
     }
-    statement = insert(table).values(defaults) if defaults else insert(table)
-    executemany(session, statement, rows, names)
+    columns = ", ".join([*names, *defaults])
+    marks = ", ".join("?" * (len(names) + len(defaults)))
+    if defaults:
+        fixed = tuple(defaults.values())
+        rows = [row + fixed for row in rows]
+    session.connection().exec_driver_sql(
+        f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows
+    )
 
 
-def _held(session: Session, column: Any, values: list[Any] | None, *where: Any) -> bool:
-    """Whether the kiosk holds a row whose *column* is one of *values* (None: is NULL)."""
-    if values is not None and not values:
+def _held(
+    session: Session, column: Any, values: list[Any], ends: tuple[Any, Any] | None, *where: Any
+) -> bool:
+    """Whether the kiosk holds a row whose *column* is one of *values*; not looked up if they
+    all fall outside *ends*, the lowest and highest of the kiosk's *column*."""
+    if not values or (ends is not None and _apart(values, ends)):
         return False
-    if values is not None and not where and _apart(session, column, values):
-        return False
-    found = column.is_(None) if values is None else _among(column, values)
-    return session.scalar(select(exists().where(found, *where))) or False
+    return session.scalar(select(exists().where(_among(column, values), *where))) or False
 
 
-def _apart(session: Session, column: Any, values: list[Any]) -> bool:
-    """Whether *values* all fall outside the range of the kiosk's *column* (indexed): found
-    at once from its ends, where looking each one up would take thousands of lookups (a fresh
-    pull's pages come in the office's order of ids and labels, each past the last)."""
-    try:
-        low, high = min(values), max(values)
-    except TypeError:  # values of mixed kinds: each is looked up
-        return False
-    first, last = session.execute(
-        select(
-            select(func.min(column)).scalar_subquery(), select(func.max(column)).scalar_subquery()
-        )
-    ).one()
+def _apart(values: list[Any], ends: tuple[Any, Any]) -> bool:
+    """Whether *values* all fall outside *ends* (found at once, where looking each one up
+    would take thousands of lookups: a fresh pull's pages come in the office's order of ids
+    and labels, each past the last)."""
+    first, last = ends
     if first is None:
         return True
     try:
-        return bool(high < first or low > last)
-    except TypeError:
+        return bool(max(values) < first or min(values) > last)
+    except TypeError:  # values of mixed kinds: each is looked up
         return False
 
 

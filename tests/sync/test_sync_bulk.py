@@ -6,6 +6,7 @@ however batches overlap. Real server process on loopback, SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
 
 import pytest
@@ -13,7 +14,7 @@ import requests
 from sqlalchemy import func, select
 
 from kiosk import settings
-from kiosk.models import Copy, CopyStatus, Loan, Title
+from kiosk.models import Copy, CopyStatus, Loan, Patron, Title
 from kiosk.store import Store, get_setting
 from sync import replica, wire
 from sync.client import OfficeUnreachable
@@ -238,4 +239,110 @@ def test_pulled_times_are_stored_as_the_kiosk_stores_its_own(tmp_path) -> None:
         assert db.scalar(select(func.count()).where(Loan.lent_at == lent_at)) == 1
         assert db.scalar(select(func.count()).where(Loan.lent_at < lent_at)) == 0
         assert db.scalar(select(func.count()).where(Title.added_on == dt.date(2026, 11, 1))) == 1
+    store.close()
+
+
+def test_a_page_of_new_rows_is_stored_as_the_orm_stores_the_same_rows(tmp_path) -> None:
+    # A page of new rows is written as text, dates and times as the office sent them put in
+    # the kiosk's own form: every value must be what the ORM would have stored, byte for byte.
+    lent_at = dt.datetime(2026, 11, 24, 13, 45, 1, 17198, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    returned_at = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)  # on the second
+    page = [
+        wire.Change(version=1, kind="title", key="7", data={
+            "id": 7, "isbn": "9780000000002", "title": "Tide", "author": "A. Author",
+            "publisher": "Press", "year": 2001, "classification": "551", "added_on": "2026-11-01"}),
+        wire.Change(version=2, kind="title", key="8", data={
+            "id": 8, "title": "Bare", "added_on": "20261102"}),  # ISO 8601's short form
+        wire.Change(version=3, kind="copy", key="9", data={
+            "id": 9, "barcode": "T1", "title_id": 7, "status": "on_loan", "shelf": "A"}),
+        wire.Change(version=4, kind="copy", key="10", data={
+            "id": 10, "barcode": "T2", "title_id": 8, "status": "available"}),
+        wire.Change(version=5, kind="patron", key="K1", data={
+            "card": "K1", "name": "Kid", "kind": "student", "class_name": "4-1", "grade": 4,
+            "active": True, "compensation_due": True, "pin_hash": None}),
+        wire.Change(version=6, kind="loan", key=LOAN, data={
+            "id": LOAN, "copy_id": 9, "patron": "K1", "lent_at": lent_at.isoformat(),
+            "due_date": "2026-12-08", "returned_at": None, "renewals": 1, "lent_where": "hall",
+            "implicit_return": False}),
+        wire.Change(version=7, kind="loan", key=str(uuid.UUID(int=1)), data={
+            "id": str(uuid.UUID(int=1)), "copy_id": 10, "patron": None,
+            "lent_at": lent_at.isoformat(), "due_date": "2026-12-01",
+            "returned_at": returned_at.isoformat(), "renewals": 0, "lent_where": "",
+            "implicit_return": True}),
+    ]  # fmt: skip
+    pulled = Store.open(tmp_path / "pulled.db")
+    with pulled.write() as db:
+        replica.apply_changes(db, page, dt.date(2026, 11, 24))
+
+    by_orm = Store.open(tmp_path / "orm.db")
+    with by_orm.write() as db:
+        tide = Title(
+            id=1,
+            server_id=7,
+            isbn="9780000000002",
+            title="Tide",
+            author="A. Author",
+            publisher="Press",
+            year=2001,
+            classification="551",
+            added_on=dt.date(2026, 11, 1),
+        )
+        bare = Title(id=2, server_id=8, title="Bare", added_on=dt.date(2026, 11, 2))
+        kid = Patron(
+            id=1,
+            card="K1",
+            name="Kid",
+            kind="student",
+            class_name="4-1",
+            grade=4,
+            active=True,
+            compensation_due=True,
+        )
+        db.add_all([tide, bare, kid])
+        db.flush()
+        db.add_all(
+            [
+                Copy(id=1, server_id=9, barcode="T1", title_id=1, status="on_loan", shelf="A"),
+                Copy(id=2, server_id=10, barcode="T2", title_id=2, status="available"),
+            ]
+        )
+        db.flush()
+        db.add_all([
+            Loan(id=LOAN, copy_id=1, patron_id=1, patron_class="4-1", patron_grade=4,
+                 lent_at=lent_at, due_date=dt.date(2026, 12, 8), renewals=1, lent_where="hall",
+                 implicit_return=False),
+            Loan(id=str(uuid.UUID(int=1)), copy_id=2, lent_at=lent_at,
+                 due_date=dt.date(2026, 12, 1), returned_at=returned_at, implicit_return=True),
+        ])  # fmt: skip
+
+    def stored(store: Store) -> dict[str, list[tuple]]:
+        with sqlite3.connect(store.path) as raw:
+            return {
+                table: raw.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                for table in ("titles", "copies", "patrons", "loans")
+            }
+
+    assert stored(pulled) == stored(by_orm)
+    assert stored(pulled)["loans"][0][5] == "2026-11-24 05:45:01.017198"  # in UTC, as text
+    pulled.close()
+    by_orm.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lent_at", "2026-11-24T05:45:00"), ("lent_at", "yesterday"), ("due_date", "2026-13-01")],
+)
+def test_a_page_with_a_naive_or_garbled_time_is_refused_whole(tmp_path, field, value) -> None:
+    store = Store.open(tmp_path / "kiosk.db")
+    loan = {"id": LOAN, "copy_id": 9, "patron": None, "lent_at": "2026-11-24T05:45:00+00:00",
+            "due_date": "2026-12-08"}  # fmt: skip
+    page = [
+        wire.Change(version=1, kind="title", key="7", data={"id": 7, "title": "Tide",
+                                                            "added_on": "2026-11-01"}),
+        wire.Change(version=2, kind="loan", key=LOAN, data=loan | {field: value}),
+    ]  # fmt: skip
+    with pytest.raises(replica.PageError, match="garbles"), store.write() as db:
+        replica.apply_changes(db, page, dt.date(2026, 11, 24))
+    with store.read() as db:
+        assert db.scalar(select(func.count()).select_from(Title)) == 0
     store.close()
