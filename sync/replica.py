@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from pydantic_core import to_json
 from sqlalchemy import (
-    ColumnElement,
     Row,
     Select,
     bindparam,
@@ -47,7 +45,7 @@ from kiosk.settings import (
     LAST_SYNC,
     OFFICE_RULES,
 )
-from kiosk.store import Store, executemany, get_setting, set_setting
+from kiosk.store import Store, among, executemany, get_setting, set_setting
 from sync import wire
 
 log = logging.getLogger(__name__)
@@ -514,7 +512,7 @@ def _held(
     all fall outside *ends*, the lowest and highest of the kiosk's *column*."""
     if not values or (ends is not None and _apart(values, ends)):
         return False
-    return session.scalar(select(exists().where(_among(column, values), *where))) or False
+    return session.scalar(select(exists().where(among(session, column, values), *where))) or False
 
 
 def _apart(values: list[Any], ends: tuple[Any, Any]) -> bool:
@@ -536,7 +534,7 @@ def _local(
     """The kiosk's *columns* of its rows whose *key* is one of *values*, by key."""
     if not values:
         return {}
-    query = select(key, *columns).where(_among(key, values))
+    query = select(key, *columns).where(among(session, key, values))
     return {row[0]: tuple(row[1:]) for row in session.execute(query)}
 
 
@@ -560,13 +558,6 @@ def _stocktake(session: Session, data: dict[str, Any]) -> None:
     stocktake.open = bool(data["open"])
     stocktake.whole_library = bool(data["whole_library"])
     stocktake.shelves = list(data["shelves"])
-
-
-def _among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """*column* IN the values, given as one JSON parameter that SQLite's json_each unpacks: a
-    page of thousands of keys is one bound value, not thousands."""
-    listed = func.json_each(to_json(list(values)).decode()).table_valued("value")
-    return column.in_(select(listed.c.value))
 
 
 # The kiosk's rows as a pull sees them: the columns the office's changes set, and the id.
@@ -693,7 +684,7 @@ class _Rows:
         def fetch(record: type[_Record], column: Any, values: set[Any], *where: Any) -> list[Any]:
             if not values:
                 return []
-            query = _select(record).where(_among(column, values), *where)
+            query = _select(record).where(among(session, column, values), *where)
             return [record(*row) for row in session.execute(query)]
 
         rows.titles = {t.server_id: t for t in fetch(_Title, Title.server_id, want["title"])}
