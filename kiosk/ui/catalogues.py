@@ -15,7 +15,7 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 from kiosk.ui.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
@@ -60,6 +60,24 @@ def compiled(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
+def translations(mo: bytes) -> tuple[str, dict]:
+    """What a compiled catalogue gives the kiosk: its plural rule and every message's words.
+
+    Compared in place of the bytes, which name the Babel version that wrote them.
+    """
+    catalog = read_mo(io.BytesIO(mo))
+    words = {}
+    for message in catalog:
+        if message.id:  # read_mo gives a plural's forms as lists
+            key = (message.context, _frozen(message.id))
+            words[key] = _frozen(message.string)
+    return catalog.plural_forms, words
+
+
+def _frozen(text: str | list[str]) -> str | tuple[str, ...]:
+    return tuple(text) if isinstance(text, list) else text
+
+
 def missing_translations(catalog: Catalog) -> list[str]:
     """Messages of *catalog* without a translation (or with a partial plural)."""
     missing = []
@@ -97,7 +115,7 @@ def check() -> list[str]:
         have = {m.id for m in catalog if m.id}
         problems += [f"{language}: not in the catalogue: {m!r}" for m in wanted - have]
         mo = po_path(language).with_suffix(".mo")
-        if not mo.exists() or mo.read_bytes() != compiled(catalog):
+        if not mo.exists() or translations(mo.read_bytes()) != translations(compiled(catalog)):
             problems.append(f"{language}: {mo} is out of date: run python -m kiosk.ui.catalogues")
     problems += [
         f"zh_CN: untranslated: {m!r}" for m in missing_translations(read_catalogue("zh_CN"))
