@@ -85,5 +85,8 @@ def _problem(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"] if part != "body") or "body"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error.get("type") == "json_invalid":
-        return f"not JSON (at character {where})"
+        # FastAPI's error says at which character; pydantic's (a body its model read) says
+        # what and where in its message.
+        said = message.removeprefix("Invalid JSON: ")
+        return f"not JSON ({said})" if where == "body" else f"not JSON (at character {where})"
     return f"{where}: {message}"
