@@ -45,9 +45,11 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 def sql_time(at: dt.datetime) -> str:
     """An aware time as SQLite keeps it: UTC, as text in SQLAlchemy's format
     ("2026-11-24 05:45:00.000000"), so that times written with plain statements sort alike."""
-    if at.tzinfo is None:
+    offset = at.utcoffset()
+    if offset is None:
         raise ValueError(f"naive datetime {at!r}: times are stored as UTC")
-    return at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    # Shifted to UTC by its offset and written without it: no new datetime made for a UTC one.
+    return (at - offset if offset else at).isoformat(" ", "microseconds")[:26]
 
 
 # A random UUID's version (4) and variant bits, set in the 128 random bits of new_uuid.

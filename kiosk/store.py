@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ARRAY,
     URL,
     ColumnElement,
+    Dialect,
     Engine,
     Insert,
     Update,
@@ -337,20 +339,23 @@ def executemany(
     statement: Insert | Update,
     rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
     names: Sequence[str] | None = None,
+    *,
+    same: Mapping[str, Any] | None = None,
 ) -> None:
     """Run *statement* once for each of *rows* (values by column or bind name, the same names in
     every row; or tuples of values in the order of *names*), in one executemany of the database
-    driver, in the session's transaction.
+    driver, in the session's transaction. *same* holds the values that are the same in every row.
 
     The values are converted by their columns' own types, as SQLAlchemy does; what is skipped is
     its handling of each row's parameters, which costs more than the database's own work when a
     batch has thousands of rows. Every value is given: a column's Python-side default is not
-    applied here, so a statement that would need one is refused.
+    applied here, so a statement that would need one is refused. A statement is compiled once
+    for the same names: give the same statement object each time (a constant) to use that.
     """
     if not rows:
         return
+    same = same or {}
     connection = session.connection()
-    dialect = connection.dialect
     if names is None:
         mappings = cast(Sequence[Mapping[str, Any]], rows)
         names = list(mappings[0])
@@ -358,25 +363,47 @@ def executemany(
     else:
         given = [list(column) for column in zip(*rows, strict=True)]
     by_name = dict(zip(names, given, strict=True))
+    sql, positional, order = _prepared(statement, connection.dialect, (*names, *same))
+    columns = []  # converted a column at a time: one type's conversion over many values
+    for name, process, fixed in order:
+        if name in by_name:
+            columns.append(list(map(process, by_name[name])) if process else by_name[name])
+        else:  # the same value in every row: converted once
+            value = same.get(name, fixed)
+            columns.append([process(value) if process else value] * len(rows))
+    if positional:
+        parameters: list[Any] = list(zip(*columns, strict=True))
+    else:
+        keys = [name for name, _, _ in order]
+        parameters = [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+    connection.exec_driver_sql(sql, parameters)
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared(
+    statement: Insert | Update, dialect: Dialect, names: tuple[str, ...]
+) -> tuple[str, bool, list[tuple[str, Callable[[Any], Any] | None, Any]]]:
+    """*statement* compiled for an executemany of *names*: its SQL, whether its parameters are
+    positional, and each parameter's name, conversion and value if not one of *names*."""
     compiled = statement.compile(dialect=dialect, column_keys=list(names), for_executemany=True)
     if compiled.insert_prefetch or compiled.update_prefetch:
         missing = [c.name for c in [*compiled.insert_prefetch, *compiled.update_prefetch]]
         raise ValueError(f"executemany: no value given for {', '.join(missing)}")
     # Binds that are not the rows' (a function's arguments) keep the value in the statement.
-    fixed = {name: value for name, value in compiled.params.items() if name not in by_name}
+    fixed = {name: value for name, value in compiled.params.items() if name not in names}
     order = list(compiled.positiontup or []) if compiled.positional else [*names, *fixed]
-    columns = []  # converted a column at a time: one type's conversion over many values
-    for name in order:
-        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if name in fixed:  # the same value in every row: converted once
-            columns.append([process(fixed[name]) if process else fixed[name]] * len(rows))
-        else:
-            columns.append(list(map(process, by_name[name])) if process else by_name[name])
-    if compiled.positional:
-        parameters: list[Any] = list(zip(*columns, strict=True))
-    else:
-        parameters = [dict(zip(order, row, strict=True)) for row in zip(*columns, strict=True)]
-    connection.exec_driver_sql(compiled.string, parameters)
+    return (
+        compiled.string,
+        compiled.positional,
+        [
+            (
+                name,
+                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+                fixed.get(name),
+            )
+            for name in order
+        ],
+    )
 
 
 def among(

@@ -7,6 +7,7 @@ transaction (``Changes``, ``changed``, ``record_change``); kiosks read it page b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from itertools import chain
 from typing import Any, NamedTuple
@@ -51,16 +52,17 @@ def record_changes(
     session.flush()
     executemany(
         session,
-        _newest(session),
+        _newest(session.get_bind().dialect.name),
         [(kind, key, json_text(data)) for (kind, key), data in latest.items()],
         ("kind", "key", "data_json"),
     )
 
 
-def _newest(session: Session) -> Insert:
+@functools.cache  # one statement object per database kind: compiled once (store.executemany)
+def _newest(dialect: str) -> Insert:
     table = Change.__table__
     data = bindparam("data_json", type_=JsonText())
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         upsert = postgresql.insert(table).values(data=data)
         return upsert.on_conflict_do_update(
             index_elements=[table.c.kind, table.c.key],

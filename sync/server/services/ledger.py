@@ -49,6 +49,10 @@ from sync.server.services.changes import (
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
 _STORE_EVENT = insert(Event.__table__).values(payload=bindparam("payload_json", type_=JsonText()))
 _STORED_EVENT = ("seq", "uuid", "type", "at", "corrected_at", "clock", "payload_json")
+# Written in bulk (store.executemany): the same statement objects each time, compiled once.
+_INSERT_LOAN = insert(Loan.__table__)
+_UPDATE_LOAN = update(Loan.__table__).where(Loan.__table__.c.id == bindparam("loan_id"))
+_UPDATE_COPY = update(Copy.__table__).where(Copy.__table__.c.id == bindparam("copy_id"))
 
 
 class SequenceReused(Contradiction):
@@ -168,8 +172,8 @@ def receive(
         known[ev.uuid] = kiosk.id
         taken.add(ev.seq)
     if new_rows:
-        statement = _STORE_EVENT.values(kiosk_id=kiosk.id, received_at=now, applied=False)
-        executemany(session, statement, new_rows, _STORED_EVENT)
+        same = {"kiosk_id": kiosk.id, "received_at": now, "applied": False}
+        executemany(session, _STORE_EVENT, new_rows, _STORED_EVENT, same=same)
         # The warning lasts as long as the kiosk's newest events say so.
         kiosk.clock_backwards = new_rows[-1][5] != "ok"  # its clock
     by_seq = _held_after(session, kiosk, fresh)
@@ -394,19 +398,17 @@ class _Books:
         # Loans held before only ever close, so updating them first and inserting the new
         # ones after keeps one open loan per copy at every step.
         updated = [loan for loan in loans if id(loan) not in new]
-        table = Loan.__table__
         executemany(
             session,
-            update(table).where(table.c.id == bindparam("loan_id")),
+            _UPDATE_LOAN,
             list(map(attrgetter(*_LOAN_CHANGING, "id"), updated)),
             [*_LOAN_CHANGING, "loan_id"],
         )
         names = [c.name for c in _LOAN_COLUMNS]
-        executemany(session, insert(table), list(map(attrgetter(*names), self.new_loans)), names)
-        table = Copy.__table__
+        executemany(session, _INSERT_LOAN, list(map(attrgetter(*names), self.new_loans)), names)
         executemany(
             session,
-            update(table).where(table.c.id == bindparam("copy_id")),
+            _UPDATE_COPY,
             [(copy.status, copy.id) for copy in copies],
             ["status", "copy_id"],
         )
