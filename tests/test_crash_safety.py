@@ -25,6 +25,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -362,6 +364,7 @@ def check_backups(data: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a kiosk started for each statement of every migration, and more come
 def test_kill_during_upgrade_keeps_every_loan(tmp_path: Path) -> None:
     """A new version starts on an old kiosk's database and the power goes at each step of the
     upgrade in turn: during the backup, after it, after each statement of the upgrade, after
@@ -371,12 +374,20 @@ def test_kill_during_upgrade_keeps_every_loan(tmp_path: Path) -> None:
     old_loans = old_kiosk(pristine)
     with closing(sqlite3.connect(pristine)) as raw:
         old_schema = raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
-    data = tmp_path / "kiosk"
     points = ["backup-half-written", "backup-written"]
     points += [f"upgrade-statement-{n}" for n in range(1, 1000)]
     seen: dict[str, str] = {}
-    for point in points:
-        status = upgrade_killed_at(data, pristine, point)
+
+    def killed_two_at_once() -> Iterator[tuple[str, Path, int]]:
+        """Each point's kiosk killed, two at once on folders of their own: the upgrade has many."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for first in range(0, len(points), 2):
+                batch = points[first : first + 2]
+                folders = [tmp_path / point for point in batch]
+                statuses = pool.map(upgrade_killed_at, folders, [pristine] * len(batch), batch)
+                yield from zip(batch, folders, statuses, strict=True)
+
+    for point, data, status in killed_two_at_once():
         if status == 0:  # the upgrade has no such step: every one of them was tried
             assert point.startswith("upgrade-statement-") and point != "upgrade-statement-1"
             break
@@ -387,6 +398,8 @@ def test_kill_during_upgrade_keeps_every_loan(tmp_path: Path) -> None:
         Store.open(data / "kiosk.db").close()
         assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
         check_backups(data)
+        shutil.rmtree(data)
+    data = tmp_path / "kiosk"
     assert upgrade_killed_at(data, pristine, "upgrade-committed") == -signal.SIGKILL
     assert check_after_upgrade_kill(data, old_loans, old_schema) != FIRST_VERSION
     # Before the commit nothing of the upgrade is kept; the backup was cut in the middle too.
