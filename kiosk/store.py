@@ -152,11 +152,19 @@ class Store:
         reaches that length: a scan that waits several times its usual time. A kiosk calls
         this while nobody is at it instead. It never waits for a reader or a writer
         (PASSIVE): what they still use is moved the next time.
+
+        Once all of the log is moved, the next commit starts it again from its beginning, and
+        syncs the log's new header before its own pages: two syncs, where a commit otherwise
+        has one. On the scan path's connection the log is started again here too, while
+        nobody waits, so the scan after a pause syncs once.
         """
         checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
         if self._scans is not None:  # the scan path's connection: no pool, no SQLAlchemy
             with self._scans.lock, _explained():
-                self._scans.connection.execute(checkpoint).close()
+                connection = self._scans.connection
+                _busy, logged, moved = connection.execute(checkpoint).fetchone()
+                if logged and moved == logged:
+                    _start_log(connection)
             return
         with _explained(), self.engine.connect() as conn:
             conn.exec_driver_sql(checkpoint).close()
@@ -237,6 +245,27 @@ class Store:
         crash_point("backup-written")
         partial.replace(target)
         return target
+
+
+def _start_log(connection: sqlite3.Connection) -> None:
+    """Start the write-ahead log again from its beginning, all of it having been moved into the
+    database: a commit that changes nothing (the database's header page written as it is).
+
+    Only if nobody else is writing: then they start it, and a pause never waits on them.
+    """
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        connection.execute(f"PRAGMA user_version={int(version)}")
+        connection.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 class Transaction:

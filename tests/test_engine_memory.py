@@ -134,6 +134,50 @@ def test_what_a_student_borrowed_reaches_the_database_file_once_nobody_waits(
     assert loans_in_the_database_file(store, tmp_path / "idle.db") == before + 2
 
 
+def log_started(store: Store) -> bytes:
+    """Which start of the write-ahead log the file holds: its header's checkpoint number and
+    salts, new each time a commit starts the log again (and syncs the header first)."""
+    return Path(f"{store.path}-wal").read_bytes()[12:24]
+
+
+def test_a_scan_after_a_pause_adds_to_the_log_the_pause_started(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B001")[0].kind == Kind.CHECKED_OUT
+    clock.advance(3)
+    kiosk.tick()  # a pause: the log is moved into the file, and started again
+    started = log_started(store)
+
+    # The next book's commit syncs its own pages once, as any commit: it does not start the
+    # log again, which would sync the log's header first (a second wait for the disk).
+    assert scan(kiosk, clock, "B002")[0].kind == Kind.CHECKED_OUT
+    assert log_started(store) == started
+    with sqlite3.connect(store.path) as con:  # and the loan is there, for any reader
+        lent = con.execute(
+            "SELECT count(*) FROM loans JOIN copies ON copies.id = loans.copy_id"
+            " WHERE copies.barcode = 'B002' AND loans.returned_at IS NULL"
+        )
+        assert lent.fetchone()[0] == 1
+
+
+def test_a_pause_while_another_program_writes_leaves_the_log_to_it(
+    kiosk: Kiosk, clock: FakeClock, store: Store
+) -> None:
+    scan(kiosk, clock, "S1")
+    assert scan(kiosk, clock, "B001")[0].kind == Kind.CHECKED_OUT
+    other = sqlite3.connect(store.path, isolation_level=None)  # a sync, holding the write lock
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE settings SET value = value WHERE key = 'timetable.week_a_starts'")
+    clock.advance(3)
+    assert kiosk.tick() == []  # the pause does not wait for it, nor fail
+    other.execute("COMMIT")
+    other.close()
+
+    lent = scan(kiosk, clock, "B002")
+    assert [o.kind for o in lent] == [Kind.CHECKED_OUT, Kind.SESSION_ENDED]  # all taken
+
+
 def test_the_rules_in_memory_are_every_rule_of_a_policy() -> None:
     # The engine keeps each policy as plain facts between scans: a rule added to the store's
     # policies must reach them too, or the kiosk would lend by the rules without it.
