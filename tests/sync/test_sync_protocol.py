@@ -231,6 +231,31 @@ def test_pull_comes_in_pages_with_progress(
         assert db.scalar(select(Copy.status).where(Copy.barcode == "REF1")) == "reference"
 
 
+def test_progress_of_a_pull_counts_what_the_office_changes_meanwhile(
+    office: Office, make_kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.client
+
+    monkeypatch.setattr(sync.client, "PULL_PAGE", 5)
+    kiosk = enrolled(office, make_kiosk, library=False)
+    seen: list[tuple[int, int]] = []
+
+    def librarian_works_meanwhile(done: int, total: int) -> None:
+        if not seen:  # after the first page: a copy the kiosk has, and one it has not yet
+            office.ok("mark-copy", "B001", "lost")
+            office.ok("mark-copy", "B009", "damaged")
+        seen.append((done, total))
+
+    report = kiosk.client.sync(progress=librarian_works_meanwhile)
+    # The bar's end moved on for the changes made meanwhile, and ends at what was pulled.
+    assert seen[0][1] < seen[-1][1]
+    assert report.pulled == seen[-1][0] == seen[-1][1]
+    with kiosk.store.read() as db:
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B001")) == "lost"
+        assert db.scalar(select(Copy.status).where(Copy.barcode == "B009")) == "damaged"
+    assert kiosk.client.sync().pulled == 0  # nothing left behind
+
+
 def test_office_rules_replace_the_kiosk_file_and_survive_a_restart(
     office: Office, make_kiosk, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ transaction (``Changes``, ``changed``, ``record_change``); kiosks read it page b
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 from itertools import chain
 from typing import Any, NamedTuple
@@ -185,7 +186,7 @@ def changes_since(
 ) -> wire.ChangesPage:
     """One page of changes after *cursor*; from the start if the cursor is another database's."""
     page, since = _page(database, session, cursor)
-    rows = session.execute(_after(since.version, limit, Change.kind, Change.key, Change.data)).all()
+    rows = session.execute(since.after(limit, Change.kind, Change.key, Change.data)).all()
     # Rows the office wrote itself: not validated again on the way out.
     page.changes = [
         wire.Change(version=r.version, kind=r.kind, key=r.key, data=r.data) for r in rows
@@ -198,12 +199,15 @@ def changes_json(database: Database, session: Session, cursor: str | None, limit
     copy's tens of thousands of rows are neither decoded nor built into models on their way out
     (what took most of the office's time to send a page). PostgreSQL joins a page's changes
     into one text in their order (string_agg); SQLite, whose group_concat keeps no order,
-    gives each change's JSON on its own row."""
-    page, since = _page(database, session, cursor)
+    gives each change's JSON on its own row.
+
+    A kiosk pulls page after page: how many changes follow a page is remembered for the page
+    after it (``_COUNTED``), not counted again."""
+    page, since = _page(database, session, cursor, _COUNTED)
     connection = session.connection()  # plain rows: no ORM loading
     made = _as_json(session)
     if session.get_bind().dialect.name == "postgresql":
-        listed = _after(since.version, limit, made.label("made")).subquery()
+        listed = since.after(limit, made.label("made")).subquery()
         joined = func.string_agg(listed.c.made, postgresql.aggregate_order_by(
             literal_column("','"), listed.c.version))  # fmt: skip
         count, last, changes = connection.execute(
@@ -211,16 +215,41 @@ def changes_json(database: Database, session: Session, cursor: str | None, limit
         ).one()
         items = [changes] if count else []
     else:
-        rows = connection.execute(_after(since.version, limit, made)).all()
+        rows = connection.execute(since.after(limit, made)).all()
         count, last, items = len(rows), rows[-1][0] if rows else None, [r[1] for r in rows]
-    return wire.changes_page_json(since.ended(page, count, last), items)
+    ended = since.ended(page, count, last)
+    _COUNTED.remember(database, since.following(last), page.total - count)
+    return wire.changes_page_json(ended, items)
 
 
 class _Since(NamedTuple):
-    """Where a page starts: the database's identity and the version its changes follow."""
+    """Where a page starts: the database's identity, the version its changes follow, and the
+    newest version when it was asked for (the page ends there at the latest: its count of what
+    follows stays right, whatever is written meanwhile)."""
 
     database_id: str
     version: int
+    top: int
+
+    def after(self, limit: int, *columns: Any) -> Select[Any]:
+        """The version and *columns* of the page's changes, in order: the first *limit* after
+        its start, but none above the newest version it was asked at (a change written since
+        then, which PostgreSQL may show, comes with the next page).
+
+        Not one closed range of versions: on a log just written (no statistics yet) PostgreSQL
+        would take it for a few rows, and read and sort all of them for the first *limit*."""
+        first = (
+            select(Change.version, *columns)
+            .where(Change.version > self.version)
+            .order_by(Change.version)
+            .limit(limit)
+            .subquery()
+        )
+        return select(first).where(first.c.version <= self.top).order_by(first.c.version)
+
+    def following(self, last: int | None) -> _Since:
+        """Where the page after this one, ending at *last*, starts."""
+        return self if last is None else self._replace(version=last)
 
     def ended(self, page: wire.ChangesPage, count: int, last: int | None) -> wire.ChangesPage:
         """*page* holding *count* changes, the last of them *last*: its cursor, and whether
@@ -230,31 +259,56 @@ class _Since(NamedTuple):
         return page
 
 
+class _Counted:
+    """How many changes follow a page's start (up to the newest version when it was asked
+    for), as worked out for the page before it, which ended there. A kiosk's pull asks for
+    page after page: counting the rest of the log for each cost PostgreSQL (a scan of the
+    whole table, rows just written most of all) more than making the page itself.
+
+    A count holds while the newest version is the same: nothing is deleted from the log, a
+    replaced row takes a version above the newest, and writers are serialised (a version below
+    the newest is never still being written). A newer version: counted afresh."""
+
+    KEPT = 256  # pulls under way at once, and more
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[Database, _Since], int] = {}
+
+    def get(self, database: Database, since: _Since) -> int | None:
+        with self._lock:
+            return self._counts.pop((database, since), None)
+
+    def remember(self, database: Database, since: _Since, count: int) -> None:
+        with self._lock:
+            self._counts[database, since] = count
+            if len(self._counts) > self.KEPT:
+                del self._counts[next(iter(self._counts))]  # the oldest
+
+
+_COUNTED = _Counted()
+
+
 def _page(
-    database: Database, session: Session, cursor: str | None
+    database: Database, session: Session, cursor: str | None, counted: _Counted | None = None
 ) -> tuple[wire.ChangesPage, _Since]:
-    """The page after *cursor*, its changes and its own cursor left to the caller."""
+    """The page after *cursor*, its changes and its own cursor left to the caller; how many
+    changes it starts (from *counted* if they were counted for the page before it)."""
     database_id = database.database_id(session)
     cursor_db, version = wire.split_cursor(cursor)
     top = session.scalar(select(func.max(Change.version))) or 0
     reset = bool(cursor) and (cursor_db != database_id or version > top)
     if reset or not cursor:
         version = 0
-    total = session.scalar(select(func.count()).where(Change.version > version)) or 0
+    since = _Since(database_id, version, top)
+    total = counted.get(database, since) if counted is not None else None
+    if total is None:  # those up to *top* (a filter: as a range, see _Since.after)
+        at_most_top = func.count().filter(Change.version <= top)
+        total = session.scalar(select(at_most_top).where(Change.version > version))
     page = wire.ChangesPage(
-        cursor="", reset=reset, more=False, total=total, changes=[], server_time=utc_now()
+        cursor="", reset=reset, more=False, total=total or 0, changes=[], server_time=utc_now()
     )
-    return page, _Since(database_id, version)
-
-
-def _after(version: int, limit: int, *columns: Any) -> Select[Any]:
-    """The version and *columns* of the first *limit* changes after *version*, in order."""
-    return (
-        select(Change.version, *columns)
-        .where(Change.version > version)
-        .order_by(Change.version)
-        .limit(limit)
-    )
+    return page, since
 
 
 def _as_json(session: Session) -> ColumnElement[str]:
