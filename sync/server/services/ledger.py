@@ -47,7 +47,8 @@ from sync.server.services.changes import (
 )
 
 LOST_OR_GONE = {CopyStatus.LOST, CopyStatus.WITHDRAWN}
-_STORE_EVENT = insert(Event.__table__).values(payload=bindparam("payload_json", type_=JsonText()))
+_EVENTS = Event.__table__
+_STORE_EVENT = insert(_EVENTS).values(payload=bindparam("payload_json", type_=JsonText()))
 _STORED_EVENT = ("seq", "uuid", "type", "at", "corrected_at", "clock", "payload_json")
 # Written in bulk (store.executemany): the same statement objects each time, compiled once.
 _INSERT_LOAN = insert(Loan.__table__)
@@ -134,22 +135,26 @@ def receive(
     waiting: int,
 ) -> PushResult:
     """Store the events not yet held, then apply every held event that follows without a gap."""
+    # The events table is read and marked with plain statements on the session's connection:
+    # no ORM object is made of an event, and the ORM's handling of each statement cost more
+    # than the database's work for it.
+    connection = session.connection()
     known: dict[str, int] = dict(
-        session.execute(
-            select(Event.uuid, Event.kiosk_id).where(
-                among(session, Event.uuid, (e.uuid for e in events))
+        connection.execute(
+            select(_EVENTS.c.uuid, _EVENTS.c.kiosk_id).where(
+                among(session, _EVENTS.c.uuid, (e.uuid for e in events))
             )
         ).all()
     )
     taken: set[int] = set()
     if events:  # sequences of a batch are close together: one range, not a list of them
+        first, last = min(e.seq for e in events), max(e.seq for e in events)
         taken.update(
-            session.scalars(
-                select(Event.seq).where(
-                    Event.kiosk_id == kiosk.id,
-                    Event.seq.between(min(e.seq for e in events), max(e.seq for e in events)),
+            connection.execute(
+                select(_EVENTS.c.seq).where(
+                    _EVENTS.c.kiosk_id == kiosk.id, _EVENTS.c.seq.between(first, last)
                 )
-            )
+            ).scalars()
         )
     # Events this office holds under the kiosk's earlier enrolment: held, not to be waited for.
     covered = {e.seq for e in events if known.get(e.uuid, kiosk.id) != kiosk.id}
@@ -193,15 +198,14 @@ def receive(
         if handler is not None:  # sessions, supervisor menu, PIN lock-outs: kept as events only
             handler(_Context(session, books, kiosk, event), payload)
     if ready:
-        session.execute(
-            update(Event)
+        connection.execute(
+            update(_EVENTS)
             .where(
-                Event.kiosk_id == kiosk.id,
-                Event.seq >= ready[0].seq,
-                Event.seq <= ready[-1].seq,
+                _EVENTS.c.kiosk_id == kiosk.id,
+                _EVENTS.c.seq >= ready[0].seq,
+                _EVENTS.c.seq <= ready[-1].seq,
             )
             .values(applied=True)
-            .execution_options(synchronize_session=False)
         )
     conflicts = books.write(session, kiosk)
     kiosk.applied_seq = following - 1
@@ -219,21 +223,27 @@ def receive(
 def _held_after(session: Session, kiosk: Kiosk, fresh: dict[int, _Held]) -> dict[int, _Held]:
     """Every event held beyond the applied sequence: those just received, and any that waited
     for a gap to fill (read from the database)."""
-    seqs = session.scalars(
-        select(Event.seq).where(Event.kiosk_id == kiosk.id, Event.seq > kiosk.applied_seq)
-    ).all()
-    held = {seq: fresh[seq] for seq in seqs if seq in fresh}
-    waited = [seq for seq in seqs if seq not in fresh]
+    connection, events = session.connection(), _EVENTS.c
+    seqs = connection.execute(
+        select(events.seq).where(events.kiosk_id == kiosk.id, events.seq > kiosk.applied_seq)
+    ).scalars()
+    held: dict[int, _Held] = {}
+    waited: list[int] = []
+    for seq in seqs:
+        if seq in fresh:
+            held[seq] = fresh[seq]
+        else:
+            waited.append(seq)
     if waited:
-        rows = session.execute(
+        rows = connection.execute(
             select(
-                Event.seq,
-                Event.uuid,
-                Event.type,
-                Event.payload,
-                Event.corrected_at,
-                Event.received_at,
-            ).where(Event.kiosk_id == kiosk.id, among(session, Event.seq, waited))
+                events.seq,
+                events.uuid,
+                events.type,
+                events.payload,
+                events.corrected_at,
+                events.received_at,
+            ).where(events.kiosk_id == kiosk.id, among(session, events.seq, waited))
         )
         held.update((row.seq, _Held(*row)) for row in rows)
     return held
