@@ -22,12 +22,13 @@ from kiosk import outbox, rules, stocktake
 from kiosk.clock import Moment, confirm, judge, latest_seen, utc_now
 from kiosk.codes import GarbledCode, clean, is_isbn13, shelf_of_label
 from kiosk.config import KioskSettings
-from kiosk.models import CopyStatus, Patron, PatronKind, Policy, Stocktake
+from kiosk.models import CopyStatus, Patron, PatronKind, Policy
 from kiosk.outcome import Kind, Light, LoanLine, Outcome, Role, Sound, State
 from kiosk.pins import check_pin
 from kiosk.rules import CopyFacts, OpenLoan, PatronFacts, PolicyFacts, Refused
 from kiosk.schedule import Schedule
 from kiosk.settings import CHANGED, CLOCK_OFFSET, ENROLLED
+from kiosk.stocktake import StocktakeFacts
 from kiosk.store import Store, StoreError, Transaction, all_settings, generation
 from sync import wire
 
@@ -118,6 +119,7 @@ class _Known:
     ahead: float  # seconds the clock was ahead of the office's at the last sync
     latest: dt.datetime | None  # the latest time seen (kiosk.clock)
     token: str | None  # the file's settings.CHANGED when read: another program's change shows
+    stocktake: StocktakeFacts | None  # the stocktake going on (a sync starts or closes it)
 
     @classmethod
     def load(cls, db: Session) -> _Known:
@@ -133,6 +135,7 @@ class _Known:
             ahead=-float(offset) if offset else 0.0,
             latest=latest_seen(db),
             token=settings.get(CHANGED),
+            stocktake=stocktake.open_stocktake(db),
         )
 
 
@@ -698,11 +701,11 @@ class Kiosk:
         if self.state not in SUPERVISOR_STATES:
             return [self._refusal(Kind.REFUSED, "supervisor_only")]
         with self._transaction() as (tx, _moment):
-            current = stocktake.open_stocktake(tx.session)
+            current = self._stocktake_now(tx)
             if current is None:
                 return [self._refusal(Kind.REFUSED, "no_stocktake")]
             self.state, self._shelf, self._on_shelf = State.STOCKTAKE, None, 0
-            self._counted = stocktake.counted(tx.session, current)
+            self._counted = stocktake.counted(tx, current)
             return [
                 Outcome(
                     Kind.SUPERVISOR,
@@ -717,16 +720,21 @@ class Kiosk:
         if self.state != State.STOCKTAKE:
             return [self._refusal(Kind.REFUSED, "nothing_to_answer")]
         with self._transaction() as (tx, _moment):
-            current = stocktake.open_stocktake(tx.session)
+            current = self._stocktake_now(tx)
             if current is None:
                 return self._stocktake_over()
             return [self._choose_shelf(tx, current, name or "")]
 
-    def _choose_shelf(self, tx: Transaction, current: Stocktake, name: str) -> Outcome:
+    def _stocktake_now(self, tx: Transaction) -> StocktakeFacts | None:
+        """The stocktake going on, from memory: a sync that started or closed it, in this
+        program or in another (``kiosk sync``), is seen by the next scan."""
+        return self._remember(tx, from_disk=True).stocktake
+
+    def _choose_shelf(self, tx: Transaction, current: StocktakeFacts, name: str) -> Outcome:
         shelf = stocktake.shelf_named(current, name)
         if shelf is None:
             return self._refusal(Kind.REFUSED, "shelf_not_in_stocktake", shelf=name)
-        self._shelf, self._on_shelf = shelf, stocktake.counted(tx.session, current, shelf)
+        self._shelf, self._on_shelf = shelf, stocktake.counted(tx, current, shelf)
         return Outcome(
             Kind.SHELF_CHOSEN,
             light=Light.READY,
@@ -740,7 +748,7 @@ class Kiosk:
         self.state, self._shelf = State.SUPERVISOR, None
         return [self._refusal(Kind.REFUSED, "stocktake_closed")]
 
-    def _counts(self, current: Stocktake) -> dict[str, object]:
+    def _counts(self, current: StocktakeFacts) -> dict[str, object]:
         return {
             "shelf": self._shelf,
             "on_shelf": self._on_shelf,
@@ -749,7 +757,7 @@ class Kiosk:
         }
 
     def _on_stocktake(self, tx: Transaction, moment: Moment, code: str) -> list[Outcome]:
-        current = stocktake.open_stocktake(tx.session)
+        current = self._stocktake_now(tx)
         if current is None:
             return self._stocktake_over()
         if (label := shelf_of_label(code)) is not None:

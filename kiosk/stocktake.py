@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,16 @@ ON_LOAN, LOST, WITHDRAWN, WRONG_SHELF = "on_loan", "lost", "withdrawn", "wrong_s
 
 
 @dataclass(frozen=True)
+class StocktakeFacts:
+    """A stocktake as the office last said (the engine keeps it in memory between scans)."""
+
+    id: int
+    name: str
+    whole_library: bool  # any shelf may be counted; else only the shelves listed
+    shelves: list[dict[str, Any]]  # [{"name": .., "copies": n}]
+
+
+@dataclass(frozen=True)
 class Counted:
     """The answer to one scan on a shelf."""
 
@@ -40,12 +51,15 @@ class Counted:
     returned: OpenLoan | None  # the loan closed because the book was on the shelf
 
 
-def open_stocktake(session: Session) -> Stocktake | None:
+def open_stocktake(session: Session) -> StocktakeFacts | None:
     """The stocktake going on now, as the office last said."""
-    return session.scalar(select(Stocktake).where(Stocktake.open).order_by(Stocktake.id.desc()))
+    row = session.scalar(select(Stocktake).where(Stocktake.open).order_by(Stocktake.id.desc()))
+    if row is None:
+        return None
+    return StocktakeFacts(row.id, row.name, row.whole_library, list(row.shelves))
 
 
-def shelf_named(stocktake: Stocktake, name: str) -> str | None:
+def shelf_named(stocktake: StocktakeFacts, name: str) -> str | None:
     """The shelf of *stocktake* called *name* (whatever its letter case), as the records spell
     it; any shelf in a stocktake of the whole library; None if this one does not count it."""
     wanted = code_key(name.strip())
@@ -55,20 +69,20 @@ def shelf_named(stocktake: Stocktake, name: str) -> str | None:
     return name.strip() if stocktake.whole_library and wanted else None
 
 
-def copies_on(stocktake: Stocktake, shelf: str) -> int:
+def copies_on(stocktake: StocktakeFacts, shelf: str) -> int:
     """How many copies the office's records put on *shelf*."""
     return next((int(s["copies"]) for s in stocktake.shelves if s["name"] == shelf), 0)
 
 
-def counted(session: Session, stocktake: Stocktake, shelf: str | None = None) -> int:
+def counted(tx: Transaction, stocktake: StocktakeFacts, shelf: str | None = None) -> int:
     """How many copies this kiosk has counted in *stocktake* (on *shelf*, if given)."""
-    query = select(func.count()).where(StocktakeCount.stocktake_id == stocktake.id)
-    if shelf is not None:
-        query = query.where(StocktakeCount.shelf == shelf)
-    return session.scalar(query) or 0
+    sql = "SELECT count(*) FROM stocktake_counts WHERE stocktake_id = ?"
+    if shelf is None:
+        return int(tx.execute(sql, (stocktake.id,)).fetchone()[0])
+    return int(tx.execute(sql + " AND shelf = ?", (stocktake.id, shelf)).fetchone()[0])
 
 
-def counted_by_shelf(session: Session, stocktake: Stocktake) -> dict[str, int]:
+def counted_by_shelf(session: Session, stocktake: StocktakeFacts) -> dict[str, int]:
     """How many copies this kiosk has counted on each shelf in *stocktake*."""
     rows = session.execute(
         select(StocktakeCount.shelf, func.count())
@@ -79,7 +93,7 @@ def counted_by_shelf(session: Session, stocktake: Stocktake) -> dict[str, int]:
 
 
 def count(
-    tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
+    tx: Transaction, moment: Moment, stocktake: StocktakeFacts, code: str, shelf: str, *, by: str
 ) -> Counted:
     """Count the copy *code* seen on *shelf*: once per stocktake, an event for the office each
     first time; a book recorded as on loan is returned, since it is on the shelf. A code that
@@ -106,14 +120,14 @@ def count(
 
 
 def unknown(
-    tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, *, by: str
+    tx: Transaction, moment: Moment, stocktake: StocktakeFacts, code: str, shelf: str, *, by: str
 ) -> None:
     """A code this kiosk does not know, seen on *shelf*: the office lists it (it may know it)."""
     _scan(tx, moment, stocktake, code, shelf, by)
 
 
 def _scan(
-    tx: Transaction, moment: Moment, stocktake: Stocktake, code: str, shelf: str, by: str
+    tx: Transaction, moment: Moment, stocktake: StocktakeFacts, code: str, shelf: str, by: str
 ) -> None:
     outbox.append(
         tx, moment, wire.StocktakeScan, stocktake=stocktake.id, copy=code, shelf=shelf, by=by
@@ -132,7 +146,9 @@ def warning_of(copy: CopyFacts | Copy, shelf: str) -> str | None:
     return None
 
 
-def _uncounted_unlabelled(tx: Transaction, stocktake: Stocktake, isbn: str) -> CopyFacts | None:
+def _uncounted_unlabelled(
+    tx: Transaction, stocktake: StocktakeFacts, isbn: str
+) -> CopyFacts | None:
     """A copy without a label of its own, of the title with this ISBN: one not yet counted, so
     that two such books on a shelf count as two."""
     copies = rules.unlabelled_copies(tx, isbn)

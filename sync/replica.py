@@ -45,7 +45,7 @@ from kiosk.settings import (
     LAST_SYNC,
     OFFICE_RULES,
 )
-from kiosk.store import Store, among, executemany, get_setting, set_setting
+from kiosk.store import Store, among, changed, executemany, get_setting, set_setting
 from sync import wire
 
 log = logging.getLogger(__name__)
@@ -558,6 +558,7 @@ def _stocktake(session: Session, data: dict[str, Any]) -> None:
     stocktake.open = bool(data["open"])
     stocktake.whole_library = bool(data["whole_library"])
     stocktake.shelves = list(data["shelves"])
+    changed(session)  # the kiosk counting it keeps it in memory (kiosk.engine)
 
 
 # The kiosk's rows as a pull sees them: the columns the office's changes set, and the id.

@@ -6,6 +6,9 @@ The stocktake reaches the kiosk as the office's change (sync.replica), as it doe
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import select, update
@@ -38,9 +41,15 @@ def events(store: Store) -> list[Event]:
 
 
 def office_says(
-    store: Store, *, open_: bool = True, whole_library: bool = True, number: int = 7
+    store: Store,
+    *,
+    open_: bool = True,
+    whole_library: bool = True,
+    number: int = 7,
+    elsewhere: bool = False,
 ) -> None:
-    """The office's stocktake, as a pulled change."""
+    """The office's stocktake, as a pulled change; *elsewhere*: pulled by another program on
+    the same file (`kiosk sync` run by hand while the app runs)."""
     shelves = [
         {"name": "A1", "copies": 3},
         {"name": "B2", "copies": 2},
@@ -58,8 +67,24 @@ def office_says(
             "shelves": shelves if whole_library else shelves[:2],
         },
     )
+    if elsewhere:
+        pull = PULLED_ELSEWHERE.format(path=str(store.path), change=json.dumps(change))
+        subprocess.run([sys.executable, "-c", pull], check=True, capture_output=True)
+        return
     with store.write() as db:
         apply_changes(db, [change], dt.date(2026, 11, 24))
+
+
+PULLED_ELSEWHERE = """
+import datetime as dt, json
+from pathlib import Path
+from kiosk.store import Store
+from sync.replica import apply_changes
+store = Store(Path({path!r}))
+with store.write() as db:
+    apply_changes(db, [json.loads({change!r})], dt.date(2026, 11, 24))
+store.close()
+"""
 
 
 @pytest.fixture
@@ -257,15 +282,16 @@ def test_a_stocktake_of_some_shelves_counts_only_those(
     assert scan(kiosk, clock, "B001").reason == "choose_shelf_first"
 
 
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["this_program", "another_program"])
 def test_the_office_closing_the_stocktake_ends_the_counting(
-    kiosk: Kiosk, clock: FakeClock, shelved: Store
+    kiosk: Kiosk, clock: FakeClock, shelved: Store, elsewhere: bool
 ) -> None:
     office_says(shelved)
     helper_menu(kiosk, clock)
     kiosk.touch("stocktake")
     kiosk.touch("shelf", "A1")
-    scan(kiosk, clock, "B001")
-    office_says(shelved, open_=False)  # a sync came in meanwhile
+    assert scan(kiosk, clock, "B001").reason == "counted"
+    office_says(shelved, open_=False, elsewhere=elsewhere)  # a sync came in meanwhile
     over = scan(kiosk, clock, "B002")
     assert (over.kind, over.reason) == (Kind.REFUSED, "stocktake_closed")
     assert kiosk.state == State.SUPERVISOR
