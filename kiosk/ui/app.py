@@ -37,7 +37,7 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
-from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.screenmanager import ScreenManager
 
 from kiosk import service
 from kiosk.headless import Input, Scan, handle_line
@@ -183,8 +183,6 @@ class KioskApp(App):
     def build(self) -> Root:
         Window.clearcolor = BACKGROUND
         root = Root()
-        manager: ScreenManager = root.ids.screens
-        manager.transition = NoTransition()
         Window.bind(
             size=self._on_window_size,
             on_key_down=self._on_key_down,

@@ -16,7 +16,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
-from kivy.uix.screenmanager import Screen
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from kivy.uix.scrollview import ScrollView
 
 from kiosk.ui.messages import Tone
@@ -97,6 +97,18 @@ class Root(FloatLayout):
     def on_touch_down(self, touch: Any) -> bool:
         App.get_running_app().keep_alive()
         return super().on_touch_down(touch)
+
+
+class Screens(ScreenManager):
+    """The app's screens, one at a time, switched at once. Kivy's own manager clips its
+    screens with a stencil, for transitions that slide them in and out (its rule in Kivy's
+    style.kv; replaced in kiosk.kv): two passes over the whole window and a stencil test on
+    every pixel of every frame, a third of the drawing on a software renderer. A screen
+    switched at once fills the manager and never sticks out of it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("transition", NoTransition())
+        super().__init__(**kwargs)
 
 
 class LoanRow(BoxLayout):
