@@ -9,10 +9,10 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from itertools import count
-from operator import attrgetter
+from itertools import compress, count, repeat
+from operator import attrgetter, is_, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -277,48 +277,36 @@ def _apply_new(session: Session, changes: list[wire.Change], today: dt.date) -> 
 
 
 class _NewRows(NamedTuple):
-    """A page's titles, copies, students and loans as rows to insert, the kiosk's own ids not
-    given yet: each row names another by the office's id (a copy its title's, a loan its copy's)
-    or a student's card. Dates and times are text as the kiosk's SQLite keeps them."""
+    """A page's titles, copies, students and loans to insert, a column at a time (in the order
+    of _FIELDS), the kiosk's own ids not given yet: each row names another by the office's id (a
+    copy its title's, a loan its copy's) or a student's card. Dates and times are text as the
+    kiosk's SQLite keeps them."""
 
-    titles: list[tuple[Any, ...]]  # server_id, isbn, title, author, publisher, year, ...
-    copies: list[tuple[Any, ...]]  # server_id, barcode, title's server_id, shelf, status
-    patrons: list[tuple[Any, ...]]  # card, name, kind, class_name, grade, active, ...
-    loans: list[tuple[Any, ...]]  # id, copy's server_id, card, lent_at, due_date, returned_at...
+    titles: list[list[Any]]  # server_id, isbn, title, author, publisher, year, ...
+    copies: list[list[Any]]  # server_id, barcode, title's server_id, shelf, status
+    patrons: list[list[Any]]  # card, name, kind, class_name, grade, active, ...
+    loans: list[list[Any]]  # id, copy's server_id, card, lent_at, due_date, returned_at, ...
 
     @classmethod
     def read(cls, changes: list[wire.Change]) -> tuple[_NewRows, list[wire.Change]]:
-        """The page's rows, each kind's made as the page is read; and its other changes."""
-        page = cls([], [], [], [])
-        titles, copies, patrons, loans = (rows.append for rows in page)
+        """The page's rows, a column at a time (each column read and checked in one pass of
+        the interpreter's own loops: a page has thousands of rows); and its other changes."""
+        rows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _FIELDS}
         others: list[wire.Change] = []
-        day, time = _stored_day, _stored_time
         for change in changes:
-            d = change["data"]
-            if d is None:
-                continue  # the office keeps rows (soft deletion): nothing is removed here
-            kind = change["kind"]
-            if kind == "copy":
-                copies((d["id"], d.get("barcode"), d["title_id"], d.get("shelf") or "",
-                        d["status"]))  # fmt: skip
-            elif kind == "title":
-                titles((d["id"], d.get("isbn"), d.get("title") or "", d.get("author") or "",
-                        d.get("publisher") or "", d.get("year"), d.get("classification") or "",
-                        day(d["added_on"])))  # fmt: skip
-            elif kind == "loan":
-                loans((d["id"], d["copy_id"], d.get("patron"), time(d["lent_at"]),
-                       day(d["due_date"]), time(d.get("returned_at")), d.get("renewals", 0),
-                       d.get("lent_where") or "", bool(d.get("implicit_return"))))  # fmt: skip
-            elif kind == "patron":
-                patrons((d["card"], d["name"], d["kind"], d.get("class_name") or "",
-                         d.get("grade"), bool(d.get("active", True)),
-                         bool(d.get("compensation_due", False)), d.get("pin_hash")))  # fmt: skip
-            else:
+            kind = rows.get(change["kind"])
+            if kind is None:
                 others.append(change)
-        unknown = {c[4] for c in page.copies} - _STATUSES
+            elif (data := change["data"]) is not None:  # None: the office keeps rows (soft
+                kind.append(data)  # deletion), nothing is removed here
+        page = cls(*(
+            [_column(rows[kind], *field) for field in fields]
+            for kind, fields in _FIELDS.items()
+        ))  # fmt: skip
+        unknown = set(page.copies[4]) - _STATUSES
         if unknown:
             raise ValueError(f"status {', '.join(sorted(map(str, unknown)))}")
-        if any(loan[3] is None for loan in page.loans):
+        if None in page.loans[3]:
             raise ValueError("lent_at")
         return page, others
 
@@ -328,12 +316,11 @@ class _NewRows(NamedTuple):
         office's id, label, card or loan id; no title or unlabelled copy of its own not matched
         yet; no open loan of a copy the page lends; nothing its events not yet at the office
         speak of (the kiosk's news wins); each row once in the page. None otherwise."""
-        title_ids = [t[0] for t in self.titles]
-        copy_ids = [c[0] for c in self.copies]
-        barcodes = [c[1] for c in self.copies if c[1] is not None]
-        cards = [p[0] for p in self.patrons]
-        loan_ids = [loan[0] for loan in self.loans]
-        open_copies = [loan[1] for loan in self.loans if loan[5] is None]
+        title_ids, copy_ids, cards, loan_ids = (self.titles[0], self.copies[0], self.patrons[0],
+                                                self.loans[0])  # fmt: skip
+        barcodes = [code for code in self.copies[1] if code is not None]
+        lent = list(map(is_, self.loans[5], repeat(None)))  # not returned: lent now
+        open_copies = list(compress(self.loans[1], lent))
         for keys in (title_ids, copy_ids, barcodes, cards, loan_ids, open_copies):
             if len(set(keys)) != len(keys):
                 return None
@@ -342,7 +329,7 @@ class _NewRows(NamedTuple):
             return None
         ends = _Ends.read(session)
         if (
-            (self.titles and ends.unmatched_title)
+            (title_ids and ends.unmatched_title)
             or (len(barcodes) < len(copy_ids) and ends.unlabelled_copy)
             or _held(session, Title.server_id, title_ids, ends.title_ids)
             or _held(session, Copy.server_id, copy_ids, ends.copy_ids)
@@ -353,22 +340,18 @@ class _NewRows(NamedTuple):
             return None
         # A loan of a copy the kiosk holds: new to it only if the copy is not lent there, and
         # not one the kiosk's own news is about.
-        page_copies = set(copy_ids)
-        copies = _local(session, Copy.server_id, {n[1] for n in self.loans} - page_copies,
+        copies = _local(session, Copy.server_id, set(self.loans[1]).difference(copy_ids),
                         Copy.id, Copy.barcode)  # fmt: skip
         if any(barcode in busy_codes for _, barcode in copies.values()) or _held(
             session, Loan.copy_id, [copy_id for copy_id, _ in copies.values()], None,
             Loan.returned_at.is_(None),
         ):  # fmt: skip
             return None
-        page_titles = set(title_ids)
-        titles = _local(session, Title.server_id, {c[2] for c in self.copies} - page_titles,
+        titles = _local(session, Title.server_id, set(self.copies[2]).difference(title_ids),
                         Title.id)  # fmt: skip
-        page_cards = set(cards)
-        patrons = _local(
-            session, Patron.card, {n[2] for n in self.loans if n[5] is None and n[2]} - page_cards,
-            Patron.id, Patron.class_name, Patron.grade,
-        )  # fmt: skip
+        lending = set(filter(None, compress(self.loans[2], lent))).difference(cards)
+        patrons = _local(session, Patron.card, lending, Patron.id, Patron.class_name,
+                         Patron.grade)  # fmt: skip
         return _Known(
             {k: v[0] for k, v in titles.items()},
             {k: v[0] for k, v in copies.items()},
@@ -381,25 +364,28 @@ class _NewRows(NamedTuple):
         but neither in the page nor at the kiosk, filled by its own change later), copies,
         students, loans of a copy the page or the kiosk has."""
         first = known.first
-        title_ids = dict(zip((t[0] for t in self.titles), count(first[Title]), strict=False))
-        titles = [(title_ids[t[0]], *t) for t in self.titles]
-        blank = {c[2] for c in self.copies} - title_ids.keys() - known.titles.keys()
-        next_title = first[Title] + len(titles)
-        for n, server_id in enumerate(sorted(blank)):
-            title_ids[server_id] = next_title + n
-            titles.append((next_title + n, server_id, None, "", "", "", None, "",
-                           today.isoformat()))  # fmt: skip
+        server_ids = self.titles[0]
+        title_ids = dict(zip(server_ids, count(first[Title])))
+        blank = sorted(set(self.copies[2]).difference(title_ids, known.titles))
+        _insert(session, Title, [count(first[Title]), *self.titles])
+        blanks = count(first[Title] + len(server_ids))
+        fixed = (None, "", "", "", None, "", today.isoformat())  # isbn, title, ... added_on
+        _insert(session, Title, [blanks, blank, *map(repeat, fixed)])
+        title_ids.update(zip(blank, count(first[Title] + len(server_ids))))
         title_ids |= known.titles
-        copy_ids = dict(zip((c[0] for c in self.copies), count(first[Copy]), strict=False))
-        copies = [(copy_ids[c[0]], c[0], c[1], title_ids[c[2]], c[3], c[4]) for c in self.copies]
-        copy_ids |= known.copies
-        patrons = []
+        copies = [count(first[Copy]), *self.copies]
+        copies[3] = list(map(title_ids.__getitem__, self.copies[2]))
+        _insert(session, Copy, copies)
+        copy_ids = dict(zip(self.copies[0], count(first[Copy]))) | known.copies
+        cards, classes, grades = self.patrons[0], self.patrons[3], self.patrons[4]
+        patron_ids = range(first[Patron], first[Patron] + len(cards))
+        _insert(session, Patron, [patron_ids, *self.patrons, repeat(0), repeat(None)])
         by_card = known.patrons
-        for n, p in enumerate(self.patrons, start=first[Patron]):
-            patrons.append((n, *p, 0, None))
-            by_card[p[0]] = (n, p[3], p[4])
+        by_card.update(zip(cards, zip(patron_ids, classes, grades, strict=True), strict=True))
         loans = []
-        for loan_id, copy, card, lent_at, due, returned_at, renewals, where, implicit in self.loans:
+        for loan_id, copy, card, lent_at, due, returned_at, renewals, where, implicit in zip(
+            *self.loans, strict=True
+        ):
             if copy not in copy_ids:
                 continue  # a copy the kiosk does not know: as the general way, not kept
             # Who had a returned book is the office's to know, not the kiosk's.
@@ -408,9 +394,8 @@ class _NewRows(NamedTuple):
                 (loan_id, copy_ids[copy], *(patron or (None, "", None)), lent_at, due,
                  returned_at, renewals, where, implicit)
             )  # fmt: skip
-        for model, rows in ((Title, titles), (Copy, copies), (Patron, patrons), (Loan, loans)):
-            if rows:
-                _insert(session, model, rows)
+        if loans:
+            _insert(session, Loan, list(zip(*loans, strict=True)))
 
 
 class _Known(NamedTuple):
@@ -471,6 +456,61 @@ def _stored_time(text: str | None) -> str | None:
     return sql_time(dt.datetime.fromisoformat(text)) if text else None
 
 
+def _text(values: list[Any]) -> list[Any]:
+    """Each of *values* or "" (a text column the office may leave empty)."""
+    return values if set(map(type, values)) <= {str} else [value or "" for value in values]
+
+
+def _days(values: list[Any]) -> list[Any]:
+    """Dates the office sent as the kiosk keeps them, each date read once."""
+    stored = {text: _stored_day(text) for text in set(values)}
+    if all(text == day for text, day in stored.items()):
+        return values
+    return list(map(stored.__getitem__, values))
+
+
+def _times(values: list[Any]) -> list[Any]:
+    return list(map(_stored_time, values))
+
+
+def _flags(values: list[Any]) -> list[Any]:
+    return list(map(bool, values))
+
+
+_REQUIRED = object()
+
+
+def _column(
+    rows: list[dict[str, Any]],
+    name: str,
+    default: Any = _REQUIRED,
+    convert: Callable[[list[Any]], list[Any]] | None = None,
+) -> list[Any]:
+    """The field *name* of each of *rows*, as *convert* makes it; *default* where it is left
+    out (a field that may not be: KeyError)."""
+    try:
+        values = list(map(itemgetter(name), rows))
+    except KeyError:
+        if default is _REQUIRED:
+            raise
+        values = [row.get(name, default) for row in rows]
+    return convert(values) if convert else values
+
+
+# The fields of each kind of row a page of new rows gives, in _NewRows' order of columns: the
+# name, the value when left out (none: it may not be) and how it is kept.
+_FIELDS: dict[str, list[tuple[Any, ...]]] = {
+    "title": [("id",), ("isbn", None), ("title", None, _text), ("author", None, _text),
+              ("publisher", None, _text), ("year", None), ("classification", None, _text),
+              ("added_on", _REQUIRED, _days)],
+    "copy": [("id",), ("barcode", None), ("title_id",), ("shelf", None, _text), ("status",)],
+    "patron": [("card",), ("name",), ("kind",), ("class_name", None, _text), ("grade", None),
+               ("active", True, _flags), ("compensation_due", False, _flags),
+               ("pin_hash", None)],
+    "loan": [("id",), ("copy_id",), ("patron", None), ("lent_at", _REQUIRED, _times),
+             ("due_date", _REQUIRED, _days), ("returned_at", None, _times), ("renewals", 0),
+             ("lent_where", None, _text), ("implicit_return", None, _flags)],
+}  # fmt: skip
 _STATUSES = frozenset(CopyStatus)
 # The columns a page of new rows gives, in their order in _NewRows.write's rows.
 _NEW_COLUMNS = {
@@ -484,10 +524,13 @@ _NEW_COLUMNS = {
 }  # fmt: skip
 
 
-def _insert(session: Session, model: type[Title | Copy | Patron | Loan], rows: list[Any]) -> None:
-    """Insert *rows* (tuples in the order of _NEW_COLUMNS, values as SQLite keeps them) with
-    one executemany of the driver; the columns a page does not give take their defaults, as the
-    ORM gives them."""
+def _insert(
+    session: Session, model: type[Title | Copy | Patron | Loan], columns: list[Iterable[Any]]
+) -> None:
+    """Insert rows given a column at a time (in the order of _NEW_COLUMNS, values as SQLite
+    keeps them; a column may be an endless iterator, the rows end with the shortest) with one
+    executemany of the driver; the columns a page does not give take their defaults, as the ORM
+    gives them."""
     table = model.__table__
     names = _NEW_COLUMNS[model]
     defaults = {
@@ -495,13 +538,13 @@ def _insert(session: Session, model: type[Title | Copy | Patron | Loan], rows: l
         for c in table.c
         if c.name not in names and c.default is not None and c.default.is_scalar
     }
-    columns = ", ".join([*names, *defaults])
+    rows = list(zip(*columns, *map(repeat, defaults.values()), strict=False))  # endless ones too
+    if not rows:
+        return
+    columns_named = ", ".join([*names, *defaults])
     marks = ", ".join("?" * (len(names) + len(defaults)))
-    if defaults:
-        fixed = tuple(defaults.values())
-        rows = [row + fixed for row in rows]
     session.connection().exec_driver_sql(
-        f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows
+        f"INSERT INTO {table.name} ({columns_named}) VALUES ({marks})", rows
     )
 
 
