@@ -222,6 +222,21 @@ def test_a_queue_of_children_leaves_nothing_bound_behind(ui, clock) -> None:
     assert len(loans.parent.get_property_observers("bar_color")) <= 1
 
 
+def test_a_button_that_cannot_be_touched_yet_draws_no_theme_image(ui, clock) -> None:
+    """Not this book cannot be touched before a book is lent: the kiosk hides it, and draws its
+    buttons in its own colours, so Kivy's picture of a disabled button (a 512x512 atlas of its
+    theme, 1 MB of the Pi's memory from the first child on) must not be loaded for it."""
+    from kivy.graphics import BorderImage
+    from kivy.uix.button import Button
+
+    scan(ui, clock, "S1")
+    greyed = [w for w in ui.app.screen("session").walk() if isinstance(w, Button) and w.disabled]
+    assert greyed, "Not this book is greyed out until a book is lent"
+    for button in greyed:
+        images = [i for i in button.canvas.children if isinstance(i, BorderImage)]
+        assert images and not any(image.source for image in images), button.text
+
+
 def test_a_child_who_walks_away_after_a_book_gets_the_receipt_then_idle(ui, clock) -> None:
     scan(ui, clock, "S1")
     scan(ui, clock, "B001")
