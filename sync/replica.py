@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from itertools import compress, count, repeat
@@ -453,7 +454,15 @@ def _stored_day(text: str) -> str:
 def _stored_time(text: str | None) -> str | None:
     """A time the office sent (ISO 8601 with its offset), as the kiosk's SQLite keeps it
     (``kiosk.models.sql_time``); a garbled or naive one refused (ValueError)."""
-    return sql_time(dt.datetime.fromisoformat(text)) if text else None
+    if not text:
+        return None
+    at = dt.datetime.fromisoformat(text)
+    if _UTC_TIME.fullmatch(text):  # UTC to the microsecond, as the office writes it: as it is
+        return f"{text[:10]} {text[11:26]}"
+    return sql_time(at)
+
+
+_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00")
 
 
 def _text(values: list[Any]) -> list[Any]:

@@ -220,11 +220,19 @@ def test_a_page_with_a_garbled_row_is_refused_whole_and_the_pull_resumes_once_me
 LOAN = "0b5e8a51-4d8e-4a8e-9f3c-2b7d9c1e6a42"
 
 
-def test_pulled_times_are_stored_as_the_kiosk_stores_its_own(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "lent_at",
+    [
+        dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC),  # on the second: formats differ
+        dt.datetime(2026, 11, 24, 5, 45, 1, 17198, tzinfo=dt.UTC),  # as the office writes it
+        dt.datetime(2026, 11, 24, 13, 45, 1, 17198, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    ],
+    ids=["on-the-second", "utc", "utc+8"],
+)
+def test_pulled_times_are_stored_as_the_kiosk_stores_its_own(tmp_path, lent_at) -> None:
     # A page's rows go to the database without the ORM: a loan's times must still be written
     # as the kiosk writes its own, or the kiosk's queries by time would miss it.
     store = Store.open(tmp_path / "kiosk.db")
-    lent_at = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)  # on the second: formats differ
     loan = {"id": LOAN, "copy_id": 9, "patron": None, "lent_at": lent_at.isoformat()}
     page = [
         wire.Change(version=1, kind="title", key="7", data={"id": 7, "title": "Tide",
