@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from itertools import compress, count, repeat
+from itertools import chain, compress, count, repeat
 from operator import attrgetter, is_, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -537,9 +537,12 @@ def _insert(
     session: Session, model: type[Title | Copy | Patron | Loan], columns: list[Iterable[Any]]
 ) -> None:
     """Insert rows given a column at a time (in the order of _NEW_COLUMNS, values as SQLite
-    keeps them; a column may be an endless iterator, the rows end with the shortest) with one
-    executemany of the driver; the columns a page does not give take their defaults, as the ORM
-    gives them."""
+    keeps them; a column may be an endless iterator, the rows end with the shortest), the
+    columns a page does not give with their defaults, as the ORM gives them.
+
+    As many rows a statement as SQLite takes values in one (one executemany of the driver for
+    all of them): each statement run costs the driver and SQLite about as much again as a row's
+    values, and a page has thousands of rows."""
     table = model.__table__
     names = _NEW_COLUMNS[model]
     defaults = {
@@ -547,14 +550,31 @@ def _insert(
         for c in table.c
         if c.name not in names and c.default is not None and c.default.is_scalar
     }
-    rows = list(zip(*columns, *map(repeat, defaults.values()), strict=False))  # endless ones too
+    width = len(names) + len(defaults)
+    # The rows' values one after the other (endless columns end with the given ones).
+    given = zip(*columns, *map(repeat, defaults.values()), strict=False)
+    values = list(chain.from_iterable(given))
+    rows = len(values) // width
     if not rows:
         return
-    columns_named = ", ".join([*names, *defaults])
-    marks = ", ".join("?" * (len(names) + len(defaults)))
-    session.connection().exec_driver_sql(
-        f"INSERT INTO {table.name} ({columns_named}) VALUES ({marks})", rows
-    )
+    insert = f"INSERT INTO {table.name} ({', '.join([*names, *defaults])}) VALUES "
+    one = f"({', '.join('?' * width)})"
+    connection = session.connection()
+    each = MAX_VALUES // width  # rows a statement
+    whole = rows - rows % each  # the rows in statements of *each* rows
+    if whole:
+        many = ", ".join([one] * each)
+        connection.exec_driver_sql(insert + many, _grouped(values[: whole * width], width * each))
+    if whole < rows:  # the rest, a statement each
+        connection.exec_driver_sql(insert + one, _grouped(values[whole * width :], width))
+
+
+def _grouped(values: list[Any], size: int) -> list[tuple[Any, ...]]:
+    """*values* in tuples of *size* (as many as there are whole tuples)."""
+    return list(zip(*[iter(values)] * size, strict=True))
+
+
+MAX_VALUES = 999  # values in one statement: what any SQLite takes (newer ones take more)
 
 
 def _held(

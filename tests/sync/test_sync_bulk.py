@@ -354,3 +354,53 @@ def test_a_page_with_a_naive_or_garbled_time_is_refused_whole(tmp_path, field, v
     with store.read() as db:
         assert db.scalar(select(func.count()).select_from(Title)) == 0
     store.close()
+
+
+def test_a_page_of_hundreds_of_new_rows_is_stored_as_the_same_rows_one_a_page(tmp_path) -> None:
+    # A big page's rows go in statements of many rows each (and the rest one a statement): every
+    # row must land whole, in its own columns, with the ids it would have had coming alone.
+    lent_at = dt.datetime(2026, 11, 24, 5, 45, 1, 17198, tzinfo=dt.UTC)
+    page = [
+        wire.Change(version=n, kind="title", key=str(n), data={
+            "id": n, "isbn": f"978{n:010d}" if n % 3 else None, "title": f"Title {n}",
+            "author": f"Author {n % 7}", "publisher": "", "year": 1990 + n % 30 if n % 2 else None,
+            "classification": "", "added_on": "2026-11-01"})
+        for n in range(1, 252)
+    ] + [
+        wire.Change(version=1000 + n, kind="copy", key=str(n), data={
+            "id": n, "barcode": f"B{n:04d}", "title_id": n, "status": "available",
+            "shelf": f"S{n % 5}"})
+        for n in range(1, 252)
+    ] + [
+        wire.Change(version=2000 + n, kind="patron", key=f"K{n:03d}", data={
+            "card": f"K{n:03d}", "name": f"Kid {n}", "kind": "student", "class_name": "4-1",
+            "grade": 4, "active": n % 9 != 0, "compensation_due": n % 11 == 0, "pin_hash": None})
+        for n in range(1, 130)
+    ] + [
+        wire.Change(version=3000 + n, kind="loan", key=str(uuid.UUID(int=n)), data={
+            "id": str(uuid.UUID(int=n)), "copy_id": n, "patron": f"K{n % 129 + 1:03d}",
+            "lent_at": (lent_at + dt.timedelta(minutes=n)).isoformat(), "due_date": "2026-12-08",
+            "returned_at": (lent_at + dt.timedelta(days=1)).isoformat() if n % 2 else None,
+            "renewals": n % 3, "lent_where": "hall", "implicit_return": n % 4 == 1})
+        for n in range(1, 201)
+    ]  # fmt: skip
+
+    def stored(store: Store) -> dict[str, list[tuple]]:
+        with sqlite3.connect(store.path) as raw:
+            return {
+                table: raw.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                for table in ("titles", "copies", "patrons", "loans")
+            }
+
+    whole, alone = Store.open(tmp_path / "whole.db"), Store.open(tmp_path / "alone.db")
+    with whole.write() as db:
+        replica.apply_changes(db, page, dt.date(2026, 11, 24))
+    for change in page:
+        with alone.write() as db:
+            replica.apply_changes(db, [change], dt.date(2026, 11, 24))
+    rows = stored(whole)
+    assert [len(rows[table]) for table in rows] == [251, 251, 129, 200]
+    assert rows == stored(alone)
+    assert rows["loans"][-1][:5] == (str(uuid.UUID(int=200)), 200, 72, "4-1", 4)  # lent to K072
+    whole.close()
+    alone.close()
