@@ -234,7 +234,7 @@ def test_a_button_that_cannot_be_touched_yet_draws_no_theme_image(ui, clock) -> 
     assert greyed, "Not this book is greyed out until a book is lent"
     for button in greyed:
         images = [i for i in button.canvas.children if isinstance(i, BorderImage)]
-        assert images and not any(image.source for image in images), button.text
+        assert not any(image.source for image in images), button.text
 
 
 def test_a_child_who_walks_away_after_a_book_gets_the_receipt_then_idle(ui, clock) -> None:
@@ -712,6 +712,39 @@ def test_find_a_student_in_a_class_of_38_by_the_first_letters_of_the_name(ui, st
     assert found and all(n.endswith("诗涵") for n in found)
     ui.press(found[0])
     assert ui.screen == "session" and f"你好，{found[0]}！" in ui.text()
+
+
+def test_a_list_scrolled_halfway_draws_nothing_outside_its_box(ui, store, clock, tmp_path) -> None:
+    """The rows scrolled out of a list are cut at its edges: nothing of them over the
+    letters above it or the screen around it."""
+    from PIL import Image, ImageChops
+
+    from kiosk.models import Patron
+
+    with store.write() as db:
+        for n, name in enumerate(BIG_CLASS, start=1):
+            db.add(Patron(card=f"C{n:02d}", name=name, class_name="3-2", grade=3))
+    open_menu(ui, clock)
+    ui.press("查找学生")
+    ui.press("3-2")
+    scroller = ui.app.screen("find").ids.scroller
+
+    def shown(scroll_y: float, name: str) -> tuple[Image.Image, Image.Image]:
+        """The window, with the list's box blanked; and the list's box alone."""
+        scroller.scroll_y = scroll_y
+        ui.frames(3)
+        window = Image.open(ui.screenshot(tmp_path / name)).convert("RGB")
+        left, bottom = scroller.to_window(scroller.x, scroller.y)
+        top = window.height - bottom - scroller.height  # the picture's rows go down
+        box = (int(left), int(top), int(left + scroller.width), int(top + scroller.height))
+        inside = window.crop(box)
+        window.paste((0, 0, 0), box)
+        return window, inside
+
+    around_first, first_rows = shown(1, "first.png")
+    around_middle, middle_rows = shown(0.5, "middle.png")
+    assert ImageChops.difference(first_rows, middle_rows).getbbox() is not None  # it moved
+    assert ImageChops.difference(around_first, around_middle).getbbox() is None
 
 
 def test_batch_return_confirms_each_book(ui, kiosk, clock) -> None:
