@@ -12,8 +12,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
-
 from sync import kiosk_cli
 
 # The touchscreen draws the idle screen kept at its last stop before the store is loaded
@@ -34,6 +32,14 @@ def default_data_dir() -> Path:
     """The service's folder under systemd, else the user's own data folder."""
     if os.environ.get("INVOCATION_ID") and SERVICE_DATA_DIR.exists():
         return SERVICE_DATA_DIR
+    return _user_data_dir()
+
+
+def _user_data_dir() -> Path:
+    """This user's own data folder (platformdirs is loaded only for it: the service is given
+    its folder, and the kiosk keeps its memory for the students)."""
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("library-kiosk"))
 
 
@@ -125,7 +131,7 @@ def _failures() -> tuple[type[Exception], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.demo:
-        args.data = args.data or Path(platformdirs.user_data_dir("library-kiosk")) / "demo"
+        args.data = args.data or _user_data_dir() / "demo"
         args.command = args.command or "run"
     data_dir: Path = args.data or default_data_dir()
     with contextlib.ExitStack() as held:

@@ -274,6 +274,40 @@ def test_demo_prints_cards_to_try(tmp_path: Path) -> None:
     assert outcomes[0]["outcome"] == "session_started"
 
 
+def test_the_demo_without_a_folder_is_kept_in_the_users_own(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--demo", "run", "--headless"],
+        input=b"S0001\n",
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout.splitlines()[0])["outcome"] == "session_started"
+    assert (tmp_path / "library-kiosk" / "demo" / "kiosk.db").is_file()
+
+
+GIVEN_ITS_FOLDER = """
+import sys
+from kiosk.cli import main
+main(["--data", sys.argv[1], "sync-status"])
+print("platformdirs" in sys.modules)
+"""
+
+
+def test_the_kiosk_given_its_folder_loads_nothing_to_find_one(demo: Path) -> None:
+    """The service gives the kiosk its folder (--data): what finds a user's own data folder
+    (platformdirs, 1 MB of the Pi's memory) is not loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", GIVEN_ITS_FOLDER, str(demo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"
+
+
 def test_a_fresh_kiosk_shows_its_timetable_and_where_to_change_it(tmp_path: Path) -> None:
     data = tmp_path / "fresh"
     students = tmp_path / "students.csv"
