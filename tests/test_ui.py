@@ -222,6 +222,39 @@ def test_a_queue_of_children_leaves_nothing_bound_behind(ui, clock) -> None:
     assert len(loans.parent.get_property_observers("bar_color")) <= 1
 
 
+def test_each_child_sees_only_their_own_books_on_the_rows_the_last_child_left(
+    ui, kiosk, clock
+) -> None:
+    """The rows of the list are emptied as a child leaves and filled again for the next
+    child's books (no new rows to build while a child waits): each shows only the books of
+    the child at the kiosk, with their own dates and colours."""
+    borrow_earlier(kiosk, clock, TUESDAY_LUNCH - dt.timedelta(days=20), "S2", "B003")
+
+    def rows() -> list[tuple[str, str, str]]:
+        listed = reversed(ui.app.screen("session").ids.loans.children)
+        return [(r.title, r.due, r.tone) for r in listed if type(r).__name__ == "LoanRow"]
+
+    scan(ui, clock, "S1")
+    scan(ui, clock, "B001")
+    scan(ui, clock, "B002")  # the last book 小明 may take: the receipt, then idle
+    clock.advance(4)
+    ui.tick()
+    assert ui.screen == "idle"
+    scan(ui, clock, "S2")
+    assert rows() == [("《Book 3》", "✘ 晚了6天", "bad")]
+    shown = everything_shown(ui)
+    assert "《Book 1》" not in shown and "《Book 2》" not in shown
+    ui.press("完成")
+    clock.advance(4)
+    ui.tick()
+    scan(ui, clock, "S1")
+    assert rows() == [("《Book 1》", "12月9日前还", "info"), ("《Book 2》", "12月9日前还", "info")]
+    assert "《Book 3》" not in everything_shown(ui)
+    scan(ui, clock, "B001")  # brought back: 小明 has one book left, on one row
+    ui.press("还书")
+    assert rows() == [("《Book 2》", "12月9日前还", "info")]
+
+
 def test_a_button_that_cannot_be_touched_yet_draws_no_theme_image(ui, clock) -> None:
     """Not this book cannot be touched before a book is lent: the kiosk hides it, and draws its
     buttons in its own colours, so Kivy's picture of a disabled button (a 512x512 atlas of its

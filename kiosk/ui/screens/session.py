@@ -36,6 +36,10 @@ class SessionScreen(KioskScreen):
         # The rows of the list, by copy ("" for "no books at home", which names no one and
         # stays): a row kept keeps its texture, and only what changed is drawn again.
         self._rows: dict[str, Any] = {}
+        # Rows emptied when their book or their child left, for the next books: a row made
+        # anew is built from its rules, and its texts drawn twice (at Kivy's default size,
+        # then at its place in the list), in the frame that shows the book lent.
+        self._spare: list[Any] = []
 
     @property
     def took_books(self) -> bool:
@@ -110,7 +114,7 @@ class SessionScreen(KioskScreen):
         self.greeting = self.class_name = self.may_borrow = self.blocked = self.prompt = ""
         self.can_undo = False
         self.ids.loans.clear_widgets()
-        self._rows = {key: row for key, row in self._rows.items() if key == ""}
+        self._keep_rows([])
 
     def _may_borrow(self, n: int | None) -> None:
         if self.blocked or n is None:
@@ -152,13 +156,23 @@ class SessionScreen(KioskScreen):
             box.clear_widgets()
             for row in rows:
                 box.add_widget(row)
-        self._rows = {key: row for key, row in self._rows.items() if key == "" or row in rows}
+        self._keep_rows(rows)
+
+    def _keep_rows(self, shown: list[Any]) -> None:
+        """Keep the rows *shown* and "no books at home"; empty the others for later books."""
+        for key, row in self._rows.items():
+            if key and row not in shown:
+                row.title = row.due = ""  # nothing of a book or a child stays on a spare row
+                self._spare.append(row)
+        self._rows = {key: row for key, row in self._rows.items() if key == "" or row in shown}
 
     def _row(self, key: str, make: Any, **shown: str) -> Any:
-        """The row for *key*, made or kept; a property set to what it was draws nothing."""
+        """The row for *key*, kept, or a spare one, or made; a property set to what it was
+        draws nothing."""
         row = self._rows.get(key)
         if row is None:
-            row = self._rows[key] = make(**shown)
+            spare = self._spare if make is Factory.LoanRow else []
+            row = self._rows[key] = spare.pop() if spare else make(**shown)
         for name, value in shown.items():
             setattr(row, name, value)
         return row
