@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain, compress, count, repeat
 from operator import attrgetter, is_, itemgetter
@@ -380,7 +380,7 @@ class _NewRows(NamedTuple):
         copy_ids = dict(zip(self.copies[0], count(first[Copy]))) | known.copies
         cards, classes, grades = self.patrons[0], self.patrons[3], self.patrons[4]
         patron_ids = range(first[Patron], first[Patron] + len(cards))
-        _insert(session, Patron, [patron_ids, *self.patrons, repeat(0), repeat(None)])
+        _insert(session, Patron, [patron_ids, *self.patrons, repeat(0), [None] * len(cards)])
         by_card = known.patrons
         by_card.update(zip(cards, zip(patron_ids, classes, grades, strict=True), strict=True))
         loans = []
@@ -537,8 +537,10 @@ def _insert(
     session: Session, model: type[Title | Copy | Patron | Loan], columns: list[Iterable[Any]]
 ) -> None:
     """Insert rows given a column at a time (in the order of _NEW_COLUMNS, values as SQLite
-    keeps them; a column may be an endless iterator, the rows end with the shortest), the
-    columns a page does not give with their defaults, as the ORM gives them.
+    keeps them; a column may be an endless iterator, the rows end with the shortest given one),
+    the columns a page does not give with their defaults, as the ORM gives them. A column null
+    in every row is left to the database (it makes it null) rather than given for each row: the
+    driver's handling of a null costs more than an insert's other values.
 
     As many rows a statement as SQLite takes values in one (one executemany of the driver for
     all of them): each statement run costs the driver and SQLite about as much again as a row's
@@ -550,14 +552,22 @@ def _insert(
         for c in table.c
         if c.name not in names and c.default is not None and c.default.is_scalar
     }
-    width = len(names) + len(defaults)
-    # The rows' values one after the other (endless columns end with the given ones).
-    given = zip(*columns, *map(repeat, defaults.values()), strict=False)
-    values = list(chain.from_iterable(given))
-    rows = len(values) // width
+    rows = min(len(column) for column in columns if isinstance(column, Sequence))
     if not rows:
         return
-    insert = f"INSERT INTO {table.name} ({', '.join([*names, *defaults])}) VALUES "
+    kept = [
+        (name, column)
+        for name, column in zip(names, columns, strict=True)
+        if not isinstance(column, Sequence)
+        or column.count(None) < rows
+        or table.c[name].server_default is not None
+    ]
+    kept += [(name, repeat(value)) for name, value in defaults.items()]
+    width = len(kept)
+    # The rows' values one after the other (endless columns end with the given ones).
+    given = zip(*[column for _, column in kept], strict=False)
+    values = list(chain.from_iterable(given))
+    insert = f"INSERT INTO {table.name} ({', '.join(name for name, _ in kept)}) VALUES "
     one = f"({', '.join('?' * width)})"
     connection = session.connection()
     each = MAX_VALUES // width  # rows a statement
