@@ -270,6 +270,19 @@ def test_a_button_that_cannot_be_touched_yet_draws_no_theme_image(ui, clock) -> 
         assert not any(image.source for image in images), button.text
 
 
+def test_no_label_asks_for_a_bold_face_the_font_does_not_have(ui) -> None:
+    """The kiosk draws with one font file, which has no bold face: a label asking for bold
+    is drawn with the same pixels, but Kivy opens the font once more at its size for it (a
+    quarter of a megabyte each on the Pi, six sizes over the screens)."""
+    from kivy.uix.label import Label
+
+    from kiosk.ui.screens import SCREENS
+
+    for name in SCREENS:
+        bold = [w.text for w in ui.app.screen(name).walk() if isinstance(w, Label) and w.bold]
+        assert not bold, (name, bold)
+
+
 def test_a_child_who_walks_away_after_a_book_gets_the_receipt_then_idle(ui, clock) -> None:
     scan(ui, clock, "S1")
     scan(ui, clock, "B001")
