@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import socket
 import threading
 import time
@@ -234,9 +235,14 @@ class SyncClient:
             following = fetcher.submit(self._changes, url, token, cursor)
             while True:
                 reply = following.result()
+                # The page says at its start where the next one begins: asked for before this
+                # one is read whole (checked against it once read).
+                asked = _next_cursor(reply)
+                if asked is not None:
+                    following = fetcher.submit(self._changes, url, token, asked)
                 with collector_paused():
                     page = _answer(wire.ChangesPage, url, "/changes", reply)
-                    if page.more:
+                    if page.more and page.cursor != asked:
                         following = fetcher.submit(self._changes, url, token, page.cursor)
                     try:
                         with self.store.write() as db:
@@ -340,6 +346,16 @@ def _answer(answer: type[Answer], url: str, path: str, reply: bytes) -> Answer:
             f"the office at {url} answered {path} with something else than "
             f"expected: {wire.problems(exc)}"
         ) from exc
+
+
+def _next_cursor(reply: bytes) -> str | None:
+    """The cursor of the page after *reply*, as the office's page begins (``wire.ChangesPage``'s
+    fields in their order, the changes last); None if it is the last page or begins otherwise."""
+    head = _PAGE_HEAD.match(reply)
+    return head[1].decode() if head and head[2] == b"true" else None
+
+
+_PAGE_HEAD = re.compile(rb'\{"cursor":"([^"\\]*)","reset":(?:true|false),"more":(true|false),')
 
 
 def office_url(given: str) -> str:

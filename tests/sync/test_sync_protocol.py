@@ -29,9 +29,10 @@ from kiosk.models import (
     Patron,
     Policy,
 )
-from kiosk.settings import ENROLLED, OFFICE_RULES
+from kiosk.settings import CURSOR, ENROLLED, OFFICE_RULES
 from kiosk.store import get_setting, set_setting
-from sync import replica
+from sync import client as sync_client
+from sync import replica, wire
 from sync.client import OfficeRefused
 from sync.server import models as office_models
 from tests.conftest import TIMETABLE
@@ -565,3 +566,31 @@ def test_server_process_answers_on_loopback_with_its_openapi(office: Office) -> 
     assert reply.status_code == 401
     assert "enroll" in reply.json()["detail"]
     assert "X-Server-Time" in reply.headers
+
+
+def test_each_page_of_changes_says_at_its_start_where_the_next_begins(
+    sqlite_office: Office, make_kiosk
+) -> None:
+    # The kiosk asks for the next page as a page begins to arrive, before reading it whole:
+    # the office's pages must begin with their cursor and whether more follow, or every page
+    # of a pull would wait for the one before it to be read.
+    kiosk = enrolled(sqlite_office, make_kiosk)
+    token = replica.load_token(kiosk.store)
+    cursor, pages = None, 0
+    while True:
+        reply = requests.get(
+            f"{sqlite_office.url}/api/v1/changes",
+            params={"limit": "2", **({"cursor": cursor} if cursor else {})},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        page = wire.ChangesPage.model_validate_json(reply.content)
+        pages += 1
+        assert sync_client._next_cursor(reply.content) == (page.cursor if page.more else None)
+        if not page.more:
+            break
+        cursor = page.cursor
+    assert pages > 2
+    kiosk.client.sync()  # a whole pull, read ahead, leaves the kiosk where the office is
+    with kiosk.store.read() as db:
+        assert get_setting(db, CURSOR) == page.cursor
