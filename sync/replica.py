@@ -496,14 +496,19 @@ def _column(
     convert: Callable[[list[Any]], list[Any]] | None = None,
 ) -> list[Any]:
     """The field *name* of each of *rows*, as *convert* makes it; *default* where it is left
-    out (a field that may not be: KeyError)."""
+    out (a field that may not be: KeyError; a list or an object: ValueError)."""
     try:
         values = list(map(itemgetter(name), rows))
     except KeyError:
         if default is _REQUIRED:
             raise
         values = [row.get(name, default) for row in rows]
+    if not _SCALARS.issuperset(map(type, values)):
+        raise ValueError(f"{name} is not a number, a text or a flag")
     return convert(values) if convert else values
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # what a row's field may be in JSON
 
 
 # The fields of each kind of row a page of new rows gives, in _NewRows' order of columns: the

@@ -356,6 +356,31 @@ def test_a_page_with_a_naive_or_garbled_time_is_refused_whole(tmp_path, field, v
     store.close()
 
 
+@pytest.mark.parametrize("holding", [False, True], ids=["new-page", "page-to-merge"])
+@pytest.mark.parametrize(
+    ("field", "value"), [("id", {"n": 9}), ("barcode", ["T1"]), ("title_id", [7])]
+)
+def test_a_page_with_a_list_or_object_for_a_value_is_refused_whole(
+    tmp_path, holding, field, value
+) -> None:
+    # An office with a fault of its own: the kiosk says which field, and keeps nothing of it.
+    store = Store.open(tmp_path / "kiosk.db")
+    tide = {"id": 7, "title": "Tide", "added_on": "2026-11-01"}
+    title = wire.Change(version=1, kind="title", key="7", data=tide)
+    if holding:  # the page then speaks of a row the kiosk holds: merged, not written as new
+        with store.write() as db:
+            replica.apply_changes(db, [title], dt.date(2026, 11, 24))
+    copy = {"id": 9, "barcode": "T1", "title_id": 7, "status": "available"}
+    page = [title, wire.Change(version=2, kind="copy", key="9", data=copy | {field: value})]
+    refused = pytest.raises(replica.PageError, match=f"garbles one: {field} is not a number")
+    with refused, store.write() as db:
+        replica.apply_changes(db, page, dt.date(2026, 11, 24))
+    with store.read() as db:
+        assert db.scalar(select(func.count()).select_from(Title)) == int(holding)
+        assert db.scalar(select(func.count()).select_from(Copy)) == 0
+    store.close()
+
+
 def test_a_page_of_hundreds_of_new_rows_is_stored_as_the_same_rows_one_a_page(tmp_path) -> None:
     # A big page's rows go in statements of many rows each (and the rest one a statement): every
     # row must land whole, in its own columns, with the ids it would have had coming alone.
