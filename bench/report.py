@@ -50,7 +50,7 @@ def record(
         "what": what,
         "now": now,
         "floor": floor,
-        "ratio": None if ratio is None else round(ratio, 2),
+        "ratio": None if ratio is None else round(ratio, 4),  # the table rounds it once
         "goal": goal,
         "met": met,
         "figures": figures,
