@@ -7,6 +7,7 @@ import functools
 import itertools
 import json
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from sqlalchemy import (
     ARRAY,
     URL,
     ColumnElement,
+    Connection,
     Dialect,
     Engine,
     Insert,
@@ -401,11 +403,44 @@ def executemany(
             value = same.get(name, fixed)
             columns.append([process(value) if process else value] * len(rows))
     if positional:
+        many_rows = _VALUES.fullmatch(sql) if connection.dialect.name == "sqlite" else None
+        if many_rows:  # an insert of rows: as many a statement as SQLite takes
+            insert, one = many_rows.groups()
+            values = list(itertools.chain.from_iterable(zip(*columns, strict=True)))
+            insert_values(connection, insert, one, values)
+            return
         parameters: list[Any] = list(zip(*columns, strict=True))
     else:
         keys = [name for name, _, _ in order]
         parameters = [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
     connection.exec_driver_sql(sql, parameters)
+
+
+# A plain insert's SQL as SQLite is given it: the statement up to its values, and one row's.
+_VALUES = re.compile(r"(INSERT [^()]*\([^()]*\) VALUES )(\((?:\?, )*\?\))")
+MAX_VALUES = 999  # values in one statement: what any SQLite takes (newer ones take more)
+
+
+def insert_values(connection: Connection, insert: str, one: str, values: list[Any]) -> None:
+    """Run *insert* (``INSERT INTO t (a, b) VALUES ``) for rows of *one*'s placeholders
+    (``(?, ?)``), their *values* given one after the other, on SQLite: as many rows a
+    statement as it takes values in one, the rest a statement each, in one executemany of the
+    driver for each. Each statement run costs the driver and SQLite about as much again as a
+    row's values, and a batch has thousands of rows."""
+    width = one.count("?")
+    rows = len(values) // width
+    each = MAX_VALUES // width  # rows a statement
+    whole = rows - rows % each  # the rows in statements of *each* rows
+    if whole:
+        many = ", ".join([one] * each)
+        connection.exec_driver_sql(insert + many, _grouped(values[: whole * width], width * each))
+    if whole < rows:
+        connection.exec_driver_sql(insert + one, _grouped(values[whole * width :], width))
+
+
+def _grouped(values: list[Any], size: int) -> list[tuple[Any, ...]]:
+    """*values* in tuples of *size* (as many as there are whole tuples)."""
+    return list(zip(*[iter(values)] * size, strict=True))
 
 
 @functools.lru_cache(maxsize=256)

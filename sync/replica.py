@@ -46,7 +46,15 @@ from kiosk.settings import (
     LAST_SYNC,
     OFFICE_RULES,
 )
-from kiosk.store import Store, among, changed, executemany, get_setting, set_setting
+from kiosk.store import (
+    Store,
+    among,
+    changed,
+    executemany,
+    get_setting,
+    insert_values,
+    set_setting,
+)
 from sync import wire
 
 log = logging.getLogger(__name__)
@@ -574,22 +582,7 @@ def _insert(
     values = list(chain.from_iterable(given))
     insert = f"INSERT INTO {table.name} ({', '.join(name for name, _ in kept)}) VALUES "
     one = f"({', '.join('?' * width)})"
-    connection = session.connection()
-    each = MAX_VALUES // width  # rows a statement
-    whole = rows - rows % each  # the rows in statements of *each* rows
-    if whole:
-        many = ", ".join([one] * each)
-        connection.exec_driver_sql(insert + many, _grouped(values[: whole * width], width * each))
-    if whole < rows:  # the rest, a statement each
-        connection.exec_driver_sql(insert + one, _grouped(values[whole * width :], width))
-
-
-def _grouped(values: list[Any], size: int) -> list[tuple[Any, ...]]:
-    """*values* in tuples of *size* (as many as there are whole tuples)."""
-    return list(zip(*[iter(values)] * size, strict=True))
-
-
-MAX_VALUES = 999  # values in one statement: what any SQLite takes (newer ones take more)
+    insert_values(session.connection(), insert, one, values)
 
 
 def _held(
