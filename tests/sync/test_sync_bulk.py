@@ -19,7 +19,8 @@ from kiosk.store import Store, get_setting
 from sync import replica, wire
 from sync.client import OfficeUnreachable
 from sync.server import models as office_models
-from sync.server.services import changes
+from sync.server.db import Database
+from sync.server.services import catalogue, changes, classlists, kiosks, ledger
 from tests.sync.support import KioskUnderTest, Office, enrolled
 from tests.sync.test_sync_faults import (
     assert_agree,
@@ -429,3 +430,76 @@ def test_a_page_of_hundreds_of_new_rows_is_stored_as_the_same_rows_one_a_page(tm
     assert rows["loans"][-1][:5] == (str(uuid.UUID(int=200)), 200, 72, "4-1", 4)  # lent to K072
     whole.close()
     alone.close()
+
+
+def test_a_big_batch_is_stored_as_the_same_rows_one_event_a_batch(tmp_path) -> None:
+    # Hundreds of events, loans and change-log entries: more than one statement of rows each
+    # (SQLite takes 999 values a statement), and the rows after the last whole statement.
+    now = dt.datetime(2026, 11, 24, 5, 45, tzinfo=dt.UTC)
+    books = ["barcode,title,author", *(f"C{n:04d},Title {n},Author {n % 7}" for n in range(400))]
+    (tmp_path / "books.csv").write_text("\n".join(books) + "\n", encoding="utf-8")
+    students = ["card,name,class,grade", *(f"P{n:03d},Student {n},3-1,3" for n in range(50))]
+    (tmp_path / "students.csv").write_text("\n".join(students) + "\n", encoding="utf-8")
+    loans = [(str(uuid.uuid4()), f"C{n:04d}", f"P{n % 50:03d}") for n in range(345)]
+    payloads = [
+        wire.Checkout(loan=loan, copy=copy, patron=card, due=now.date(), where="hall")
+        for loan, copy, card in loans
+    ]
+    payloads += [
+        wire.Return(loan=loan, copy=copy, patron=card, late_days=0)
+        for loan, copy, card in loans[::2]
+    ]
+    events = [
+        wire.WireEvent.model_validate(
+            dict(
+                seq=seq,
+                uuid=str(uuid.uuid4()),
+                type=payload.event_type,
+                clock="ok",
+                at=now + dt.timedelta(seconds=seq, microseconds=seq),
+                payload=payload.as_json(),
+            )
+        )
+        for seq, payload in enumerate(payloads, start=1)
+    ]
+    tables = []
+    for batch in (len(events), 1):
+        database = Database.open(f"sqlite:///{tmp_path / f'office-{batch}.db'}")
+        with database.write() as session:
+            catalogue.import_books(session, tmp_path / "books.csv")
+            classlists.import_file(session, tmp_path / "students.csv", today=now.date())
+            kiosk, _ = kiosks.enroll(session, kiosks.new_enroll_code(session), "hall")
+        for start in range(0, len(events), batch):
+            with database.write() as session:
+                kiosk = session.merge(kiosk)
+                reply = ledger.receive_events(
+                    database,
+                    session,
+                    kiosk,
+                    events[start : start + batch],
+                    acked_seq=0,
+                    acked_proof=None,
+                    waiting=0,
+                    offset=2.5,
+                )
+                assert reply.stored == len(events[start : start + batch])
+                assert reply.conflicts == []
+        with database.read() as session:
+            connection = session.connection()
+            tables.append(
+                [
+                    connection.exec_driver_sql(sql).all()
+                    for sql in (
+                        "SELECT kiosk_id, seq, uuid, type, at, corrected_at, clock, payload,"
+                        " applied FROM events ORDER BY seq",
+                        "SELECT * FROM loans ORDER BY id",
+                        "SELECT * FROM copies ORDER BY id",
+                        "SELECT kind, key, data FROM changes ORDER BY kind, key",
+                    )
+                ]
+            )
+        database.close()
+    big, one_a_batch = tables
+    assert [len(rows) for rows in big[:3]] == [len(events), len(loans), 400]
+    assert big == one_a_batch
+    assert big[0][0][4:6] == ("2026-11-24 05:45:01.000001", "2026-11-24 05:45:03.500001")
