@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
@@ -706,8 +706,8 @@ BIG_CLASS = [
 ]
 
 
-def test_find_a_student_in_a_class_of_38_by_the_first_letters_of_the_name(ui, store, clock) -> None:
-    from kiosk import pinyin
+def find_in_big_class(ui, store, clock) -> Any:
+    """The helpers' "find a student" page, open on class 3-2 (BIG_CLASS)."""
     from kiosk.models import Patron
 
     with store.write() as db:
@@ -716,7 +716,13 @@ def test_find_a_student_in_a_class_of_38_by_the_first_letters_of_the_name(ui, st
     open_menu(ui, clock)
     ui.press("查找学生")
     ui.press("3-2")
-    page = ui.app.screen("find")
+    return ui.app.screen("find")
+
+
+def test_find_a_student_in_a_class_of_38_by_the_first_letters_of_the_name(ui, store, clock) -> None:
+    from kiosk import pinyin
+
+    page = find_in_big_class(ui, store, clock)
     buttons = list(reversed(page.ids.students.children))  # as laid out, first row first
     shown = [b.text.split("\n")[0] for b in buttons]
     assert len(shown) == 38
@@ -765,15 +771,7 @@ def test_a_list_scrolled_halfway_draws_nothing_outside_its_box(ui, store, clock,
     letters above it or the screen around it."""
     from PIL import Image, ImageChops
 
-    from kiosk.models import Patron
-
-    with store.write() as db:
-        for n, name in enumerate(BIG_CLASS, start=1):
-            db.add(Patron(card=f"C{n:02d}", name=name, class_name="3-2", grade=3))
-    open_menu(ui, clock)
-    ui.press("查找学生")
-    ui.press("3-2")
-    scroller = ui.app.screen("find").ids.scroller
+    scroller = find_in_big_class(ui, store, clock).ids.scroller
 
     def shown(scroll_y: float, name: str) -> tuple[Image.Image, Image.Image]:
         """The window, with the list's box blanked; and the list's box alone."""
